@@ -1,0 +1,22 @@
+"""The Celery app, configured from Django settings (CELERY_* names)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
+
+app = Celery("ccm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        settings.HEARTBEAT_INTERVAL_SECONDS,
+        sender.signature("ccm.tasks.heartbeat"),
+        name="heartbeat",
+    )

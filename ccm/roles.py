@@ -1,0 +1,78 @@
+"""The four roles, as Django groups, and the model permissions each holds.
+
+Object permissions (which categories an Author or Reviewer may work in) are
+granted per object with django-guardian on top of these.
+Each app that adds models adds a data migration calling `roles_sync`.
+"""
+
+from django.utils.translation import gettext_noop
+
+AUTHOR = "Author"
+REVIEWER = "Reviewer"
+AGENT = "Agent"
+OPERATOR = "Operator"
+
+# Marked for translation so the admin shows group names in Arabic.
+ROLE_LABELS = {
+    AUTHOR: gettext_noop("Author"),
+    REVIEWER: gettext_noop("Reviewer"),
+    AGENT: gettext_noop("Agent"),
+    OPERATOR: gettext_noop("Operator"),
+}
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    AUTHOR: [
+        "ccm.view_usersettings",
+    ],
+    REVIEWER: [
+        "ccm.view_usersettings",
+    ],
+    AGENT: [
+        "ccm.view_usersettings",
+    ],
+    OPERATOR: [
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "ccm.view_heartbeat",
+        "ccm.view_usersettings",
+    ],
+}
+
+
+def roles_sync(apps, schema_editor=None) -> None:
+    """Create the role groups and set exactly their declared permissions.
+
+    Usable from data migrations (historical `apps`) and from code (`django.apps`).
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        # Historical app configs have no models module, and create_permissions
+        # skips such apps; permissions must exist before groups can hold them.
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0)
+        finally:
+            app_config.models_module = models_module
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        permissions = []
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            try:
+                permissions.append(
+                    permission_model.objects.get(
+                        content_type__app_label=app_label, codename=codename
+                    )
+                )
+            except permission_model.DoesNotExist:
+                raise LookupError(
+                    f"role {role}: permission {name} does not exist"
+                ) from None
+        group.permissions.set(permissions)

@@ -1,0 +1,123 @@
+"""Shared fixtures, the service guard and the browser for the whole suite.
+
+Tests marked `postgres` or `redis` need the real services. Outside CI they are
+skipped when DATABASE_URL / CELERY_BROKER_URL do not point at them; under
+CI=true a missing or unreachable service stops the run with an error naming it.
+"""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _database_vendor() -> str:
+    from django.conf import settings
+
+    return settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+
+def _broker_url() -> str:
+    from django.conf import settings
+
+    return settings.CELERY_BROKER_URL
+
+
+def _reachable(url: str, default_port: int) -> str | None:
+    """Return None when a TCP connection to the URL's host works, else the error."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return None
+    except OSError as exc:
+        return f"{host}:{port}: {exc}"
+
+
+def pytest_report_header(config) -> list[str]:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    where = db.get("HOST") or db["NAME"]
+    return [
+        f"database: {_database_vendor()} ({where})",
+        f"broker: {_broker_url().split('@')[-1]}",
+        f"CI: {IN_CI}",
+    ]
+
+
+def pytest_sessionstart(session) -> None:
+    if not IN_CI:
+        return
+    problems = []
+    if _database_vendor() != "postgresql":
+        problems.append(
+            "PostgreSQL is required under CI: DATABASE_URL must be postgres://..."
+        )
+    else:
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        url = f"postgres://{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+        if error := _reachable(url, 5432):
+            problems.append(f"PostgreSQL is not reachable at {error}")
+    if not _broker_url().startswith("redis://"):
+        problems.append(
+            "Redis is required under CI: CELERY_BROKER_URL must be redis://..."
+        )
+    elif error := _reachable(_broker_url(), 6379):
+        problems.append(f"Redis is not reachable at {error}")
+    if problems:
+        raise pytest.UsageError("; ".join(problems))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if IN_CI:
+        return
+    no_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    no_redis = pytest.mark.skip(reason="needs Redis: set CELERY_BROKER_URL=redis://...")
+    for item in items:
+        if "postgres" in item.keywords and _database_vendor() != "postgresql":
+            item.add_marker(no_pg)
+        if "redis" in item.keywords and not _broker_url().startswith("redis://"):
+            item.add_marker(no_redis)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser downloads fail here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `make install`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
