@@ -1,7 +1,23 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _roles_sync_after_migrate(sender, **kwargs) -> None:
+    from django.apps import apps
+
+    from ccm.roles import roles_sync
+
+    roles_sync(apps, strict=True)
 
 
 class CcmConfig(AppConfig):
     name = "ccm"
     verbose_name = _("Communication Control")
+
+    def ready(self) -> None:
+        # Keep the role groups equal to their declaration after every migrate,
+        # once all apps' permissions exist (dispatch_uid: once per migrate run).
+        post_migrate.connect(
+            _roles_sync_after_migrate, sender=self, dispatch_uid="ccm.roles_sync"
+        )

@@ -29,12 +29,10 @@ def check_database() -> dict:
     return {"ok": True, "vendor": connection.vendor}
 
 
-def broker_transport() -> str:
-    return settings.CELERY_BROKER_URL.split("://", 1)[0]
-
-
 def check_broker(timeout: float = 2.0) -> dict:
     from ccm.celery import app
+
+    transport = (app.conf.broker_url or "").split("://", 1)[0]
 
     try:
         with app.connection_for_write() as conn:
@@ -44,10 +42,10 @@ def check_broker(timeout: float = 2.0) -> dict:
     except Exception as exc:  # any transport error means the broker is down
         return {
             "ok": False,
-            "transport": broker_transport(),
+            "transport": transport,
             "error": f"{type(exc).__name__}: {exc}",
         }
-    return {"ok": True, "transport": broker_transport()}
+    return {"ok": True, "transport": transport}
 
 
 def check_worker() -> dict:

@@ -41,10 +41,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def roles_sync(apps, schema_editor=None) -> None:
+def roles_sync(apps, schema_editor=None, *, strict: bool = False) -> None:
     """Create the role groups and set exactly their declared permissions.
 
-    Usable from data migrations (historical `apps`) and from code (`django.apps`).
+    Usable from data migrations (historical `apps`, where models of apps not yet
+    migrated are skipped) and, strictly, after every `migrate` (post_migrate),
+    where a declared permission that does not exist is an error.
     """
     from django.contrib.auth.management import create_permissions
 
@@ -72,7 +74,8 @@ def roles_sync(apps, schema_editor=None) -> None:
                     )
                 )
             except permission_model.DoesNotExist:
-                raise LookupError(
-                    f"role {role}: permission {name} does not exist"
-                ) from None
+                if strict:
+                    raise LookupError(
+                        f"role {role}: permission {name} does not exist"
+                    ) from None
         group.permissions.set(permissions)

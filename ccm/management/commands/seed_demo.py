@@ -1,0 +1,62 @@
+"""Create the demo users (one per role) and the demo content."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from ccm import roles
+
+DEMO_USERS = [
+    # username, role, language, display name
+    ("author", roles.AUTHOR, "en", "Amira Author"),
+    ("reviewer", roles.REVIEWER, "en", "Rami Reviewer"),
+    ("agent", roles.AGENT, "ar", "Aisha Agent"),
+    ("operator", roles.OPERATOR, "en", "Omar Operator"),
+]
+
+
+def demo_password(username: str) -> str:
+    return f"ccm-{username}-demo"
+
+
+class Command(BaseCommand):
+    help = "Create one demo user per role (password printed) and the demo content."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Allow seeding when DEBUG is off (never on a real system).",
+        )
+
+    @transaction.atomic
+    def handle(self, *args, force: bool = False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo creates users with known passwords; refusing with DEBUG "
+                "off (pass --force on a throw-away system)"
+            )
+        from ccm.models import UserSettings
+
+        user_model = get_user_model()
+        rows = []
+        for username, role, language, full_name in DEMO_USERS:
+            first, last = full_name.split(" ", 1)
+            user, _ = user_model.objects.get_or_create(username=username)
+            user.first_name, user.last_name = first, last
+            user.email = f"{username}@demo.example.com"
+            user.is_staff = True
+            user.is_active = True
+            user.set_password(demo_password(username))
+            user.save()
+            user.groups.set([Group.objects.get(name=role)])
+            UserSettings.objects.update_or_create(
+                user=user, defaults={"language": language}
+            )
+            rows.append((username, demo_password(username), role))
+
+        self.stdout.write(self.style.SUCCESS("Demo users (sign in at /admin/):"))
+        for username, password, role in rows:
+            self.stdout.write(f"  {username:<10} {password:<22} {role}")

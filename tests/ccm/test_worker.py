@@ -1,0 +1,55 @@
+"""A real Celery worker and beat, started as processes, keep the heartbeat fresh."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from ccm.models import Heartbeat
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url_of_test_db() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_and_beat_record_a_heartbeat(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_of_test_db(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CCM_VAR_DIR": str(settings.VAR_DIR),
+        "HEARTBEAT_INTERVAL_SECONDS": "1",
+    }
+    celery = [sys.executable, "-m", "celery", "-A", "ccm"]
+    worker = subprocess.Popen(
+        [*celery, "worker", "--pool=solo", "--loglevel=WARNING", "--without-mingle",
+         "--without-gossip", f"--hostname=test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    beat = subprocess.Popen(
+        [*celery, "beat", "--loglevel=WARNING", f"--schedule={tmp_path / 'beat'}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and not Heartbeat.objects.filter(name="worker").exists():
+            time.sleep(0.5)
+        beat_seen = Heartbeat.objects.filter(name="worker").first()
+    finally:
+        for process in (beat, worker):
+            process.terminate()
+        output = b"".join(p.communicate(timeout=20)[0] for p in (beat, worker))
+
+    assert beat_seen is not None, output.decode(errors="replace")[-3000:]
