@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
 
 from ccm import views
 
@@ -7,4 +8,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/language", views.language_set, name="language_set"),
     path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

@@ -20,7 +20,8 @@ def _database_url_of_test_db() -> str:
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or "postgres"
-    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -34,17 +35,33 @@ def test_worker_and_beat_record_a_heartbeat(tmp_path):
     }
     celery = [sys.executable, "-m", "celery", "-A", "ccm"]
     worker = subprocess.Popen(
-        [*celery, "worker", "--pool=solo", "--loglevel=WARNING", "--without-mingle",
-         "--without-gossip", f"--hostname=test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            *celery,
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-mingle",
+            "--without-gossip",
+            f"--hostname=test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     beat = subprocess.Popen(
         [*celery, "beat", "--loglevel=WARNING", f"--schedule={tmp_path / 'beat'}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 45
-        while time.monotonic() < deadline and not Heartbeat.objects.filter(name="worker").exists():
+        while (
+            time.monotonic() < deadline
+            and not Heartbeat.objects.filter(name="worker").exists()
+        ):
             time.sleep(0.5)
         beat_seen = Heartbeat.objects.filter(name="worker").first()
     finally:

@@ -1,0 +1,50 @@
+"""In a real browser, each demo user signs in and sees only what the role allows."""
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from ccm.management.commands.seed_demo import demo_password
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo(settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    settings.DEBUG = False
+    return settings
+
+
+def _login(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", demo_password(username))
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
+def test_operator_sees_users_and_agent_does_not(live_server, page, demo):
+    _login(page, live_server.url, "operator")
+    assert page.locator("#content-main a[href='/admin/auth/user/']").count() > 0
+    page.click("#logout-form button")
+
+    _login(page, live_server.url, "author")
+    assert page.locator("#content-main a[href='/admin/auth/user/']").count() == 0
+    page.goto(f"{live_server.url}/admin/auth/user/")
+    assert "403" in page.content()
+
+
+def test_switching_to_arabic_lays_the_admin_out_right_to_left(live_server, page, demo):
+    _login(page, live_server.url, "operator")
+    assert page.get_attribute("html", "dir") == "ltr"
+
+    with page.expect_navigation():
+        page.select_option("#language-select", "ar")
+
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert page.get_attribute("html", "lang") == "ar"
+    # Django's RTL stylesheet puts the navigation on the right.
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    page.screenshot(path=str(settings.VAR_DIR / "admin-ar.png"))

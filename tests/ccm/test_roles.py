@@ -1,0 +1,67 @@
+"""The four roles exist as groups, and each demo user sees only its role's screens."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from ccm import roles
+from ccm.management.commands.seed_demo import DEMO_USERS, demo_password
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _debug(settings):
+    """seed_demo refuses to run with DEBUG off; the product's dev mode is on."""
+    settings.DEBUG = True
+
+
+def test_seed_demo_refuses_with_debug_off(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="refusing with DEBUG off"):
+        call_command("seed_demo")
+
+
+def test_migrations_create_the_four_role_groups_with_their_permissions():
+    for role, names in roles.ROLE_PERMISSIONS.items():
+        group = Group.objects.get(name=role)
+        held = {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in group.permissions.select_related("content_type")
+        }
+        assert held == set(names), role
+
+
+def test_seed_demo_creates_one_user_per_role_and_prints_passwords(client, capsys):
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+
+    for username, _role, _language, _name in DEMO_USERS:
+        assert f"{username:<10} {demo_password(username)}" in out
+        assert client.login(username=username, password=demo_password(username))
+        client.logout()
+    assert set(
+        Group.objects.get(name=roles.OPERATOR).user_set.values_list(
+            "username", flat=True
+        )
+    ) == {"operator"}
+
+
+def test_seed_demo_is_idempotent():
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    assert Group.objects.get(name=roles.AUTHOR).user_set.count() == 1
+
+
+def test_operator_manages_users_but_agent_cannot(client):
+    call_command("seed_demo")
+
+    client.login(username="operator", password=demo_password("operator"))
+    assert client.get("/admin/auth/user/").status_code == 200
+    client.logout()
+
+    client.login(username="agent", password=demo_password("agent"))
+    assert client.get("/admin/auth/user/").status_code == 403
