@@ -1,0 +1,118 @@
+"""A read-only audit browser, and the link from audited objects to their events."""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from audit.models import AuditEvent
+
+
+def events_url_for(subject: models.Model) -> str:
+    """Return the audit browser's URL filtered to the events about `subject`."""
+    content_type = ContentType.objects.get_for_model(subject)
+    query = urlencode(
+        {"content_type__id__exact": content_type.pk, "object_id": str(subject.pk)}
+    )
+    return f"{reverse('admin:audit_auditevent_changelist')}?{query}"
+
+
+class AuditedAdminMixin:
+    """Link an admin's change form to the object's audit events.
+
+    Adds an "Audit events" button to the object tools; `audit_events_link` can
+    also go into `readonly_fields` or `list_display`.
+    """
+
+    change_form_template = "admin/audit/audited_change_form.html"
+
+    @admin.display(description=_("Audit events"))
+    def audit_events_link(self, subject: models.Model) -> str:
+        if subject is None or subject.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>', events_url_for(subject), _("Audit events")
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        subject = self.get_object(request, object_id)
+        if subject is not None and request.user.has_perm("audit.view_auditevent"):
+            extra_context["audit_events_url"] = events_url_for(subject)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class SubjectTypeFilter(admin.SimpleListFilter):
+    """Filter by the kind of object an event is about, listing only kinds in use."""
+
+    title = _("subject type")
+    parameter_name = "content_type__id__exact"
+
+    def lookups(self, request, model_admin):
+        used = (
+            AuditEvent.objects.exclude(content_type=None)
+            .values_list("content_type", flat=True)
+            .distinct()
+        )
+        return [
+            (content_type.pk, str(content_type))
+            for content_type in ContentType.objects.filter(pk__in=used)
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(content_type_id=self.value())
+        return queryset
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Browse events; nobody, superusers included, may add, change or delete one."""
+
+    list_display = (
+        "sequence",
+        "created",
+        "action",
+        "actor_label",
+        "actor_kind",
+        "subject_label",
+        "content_type",
+        "correlation_id",
+    )
+    list_filter = ("action", "actor_kind", SubjectTypeFilter, "created")
+    date_hierarchy = "created"
+    search_fields = ("actor_label", "subject_label", "correlation_id", "=object_id")
+    ordering = ("-sequence",)
+    list_select_related = ("content_type",)
+    show_full_result_count = False
+    readonly_fields = (
+        "sequence",
+        "created",
+        "action",
+        "actor",
+        "actor_label",
+        "actor_kind",
+        "content_type",
+        "object_id",
+        "subject_label",
+        "before",
+        "after",
+        "reason",
+        "correlation_id",
+        "prev_hash",
+        "hash",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,191 @@
+"""Record audit events: the only write path into the audit chain.
+
+Each call appends inside the caller's transaction (a savepoint), so an action
+that rolls back leaves no event. Writers take turns through a row lock on the
+single `AuditChainHead` row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's
+IMMEDIATE transactions already serialise writers). The lock is held until the
+caller commits, so record the event as the last database step of an action.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit.context import correlation_id_get
+from audit.hashing import GENESIS_HASH, event_hash
+from audit.models import AuditChainHead, AuditEvent
+from audit.vocabulary import action_get
+
+CHAIN_HEAD_PK = 1
+SYSTEM_LABEL = "system"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event to record, before it has a place in the chain."""
+
+    action: str
+    actor: AbstractBaseUser | None = None
+    actor_kind: str | None = None
+    actor_label: str = ""
+    subject: models.Model | None = None
+    before: Any = None
+    after: Any = None
+    reason: str = ""
+    correlation_id: str | None = None
+
+
+def event_record(
+    *,
+    action: str,
+    actor: AbstractBaseUser | None = None,
+    actor_kind: str | None = None,
+    actor_label: str = "",
+    subject: models.Model | None = None,
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+    correlation_id: str | None = None,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction.
+
+    `actor_kind` defaults to user when an actor is given, else system;
+    `actor_label` overrides the frozen label (an API client's or a process's
+    name); `correlation_id` defaults to the current request's or task's.
+    """
+    entry = AuditEntry(
+        action=action,
+        actor=actor,
+        actor_kind=actor_kind,
+        actor_label=actor_label,
+        subject=subject,
+        before=before,
+        after=after,
+        reason=reason,
+        correlation_id=correlation_id,
+    )
+    return events_record_bulk(entries=[entry])[0]
+
+
+def events_record_bulk(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
+    """Append many events under one lock acquisition and one bulk insert."""
+    if not entries:
+        return []
+    # Validate and freeze everything before taking the lock, to hold it briefly.
+    drafts = [_draft(entry) for entry in entries]
+    with transaction.atomic():
+        head = _chain_head_locked()
+        sequence, prev_hash = head.last_sequence, head.last_hash
+        created = timezone.now()
+        events = []
+        for draft, subject_type in drafts:
+            sequence += 1
+            draft.sequence = sequence
+            draft.created = created
+            draft.prev_hash = prev_hash
+            draft.hash = prev_hash = event_hash(
+                prev_hash=prev_hash,
+                sequence=sequence,
+                created=created,
+                actor_kind=draft.actor_kind,
+                actor_label=draft.actor_label,
+                action=draft.action,
+                subject_type=subject_type,
+                object_id=draft.object_id,
+                subject_label=draft.subject_label,
+                before=draft.before,
+                after=draft.after,
+                reason=draft.reason,
+                correlation_id=draft.correlation_id,
+            )
+            events.append(draft)
+        AuditEvent.objects.bulk_create(events)
+        head.last_sequence, head.last_hash = sequence, prev_hash
+        head.save(update_fields=["last_sequence", "last_hash"])
+    for event in events:
+        event._state.adding = False
+    return events
+
+
+def subject_type_label(content_type: ContentType | None) -> str | None:
+    """Return the stable name of a subject type ("app_label.model") for hashing."""
+    if content_type is None:
+        return None
+    return f"{content_type.app_label}.{content_type.model}"
+
+
+def _chain_head_locked() -> AuditChainHead:
+    """Return the chain head row locked for this transaction, creating it if absent.
+
+    A missing head (a fresh or flushed database) restarts from the last stored
+    event, so a lost head row cannot fork the chain.
+    """
+    head = AuditChainHead.objects.select_for_update().filter(pk=CHAIN_HEAD_PK).first()
+    if head is not None:
+        return head
+    last = (
+        AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    )
+    last_sequence, last_hash = last or (0, GENESIS_HASH)
+    AuditChainHead.objects.get_or_create(
+        pk=CHAIN_HEAD_PK,
+        defaults={"last_sequence": last_sequence, "last_hash": last_hash},
+    )
+    return AuditChainHead.objects.select_for_update().get(pk=CHAIN_HEAD_PK)
+
+
+def _draft(entry: AuditEntry) -> tuple[AuditEvent, str | None]:
+    """Return an unsaved event for `entry` and its subject type name."""
+    action_get(entry.action)
+    actor = entry.actor
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    actor_kind = entry.actor_kind or (
+        AuditEvent.ActorKind.USER if actor is not None else AuditEvent.ActorKind.SYSTEM
+    )
+    if actor_kind not in AuditEvent.ActorKind.values:
+        raise ValueError(f"unknown actor kind {actor_kind!r}")
+    actor_label = entry.actor_label or (
+        actor.get_username() if actor is not None else SYSTEM_LABEL
+    )
+    content_type = object_id = None
+    subject_label = ""
+    if entry.subject is not None:
+        if entry.subject.pk is None:
+            raise ValueError("an audit subject must be saved before it is audited")
+        content_type = ContentType.objects.get_for_model(entry.subject)
+        object_id = str(entry.subject.pk)
+        subject_label = str(entry.subject)
+    correlation_id = (
+        entry.correlation_id
+        if entry.correlation_id is not None
+        else correlation_id_get()
+    )
+    draft = AuditEvent(
+        actor=actor,
+        actor_kind=str(actor_kind),
+        actor_label=actor_label[:150],
+        action=entry.action,
+        content_type=content_type,
+        object_id=object_id or "",
+        subject_label=subject_label[:255],
+        before=_json_frozen(entry.before),
+        after=_json_frozen(entry.after),
+        reason=entry.reason,
+        correlation_id=correlation_id[:64],
+    )
+    return draft, subject_type_label(content_type)
+
+
+def _json_frozen(value: Any) -> Any:
+    """Return `value` as the database will give it back, so the hash survives."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False))
