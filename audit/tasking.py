@@ -5,6 +5,8 @@ so that one action's events, web and worker alike, share one id; a task
 queued from nowhere (beat, a shell) gets a fresh one.
 """
 
+import contextlib
+
 from celery import signals
 
 from audit.context import (
@@ -53,9 +55,7 @@ def _task_correlation_id_set(task_id=None, task=None, **kwargs) -> None:
 
 def _task_correlation_id_reset(task_id=None, **kwargs) -> None:
     token = _tokens.pop(task_id, None)
+    # A reset from another context (a pool thread) fails: the id dies with it.
     if token is not None:
-        try:
+        with contextlib.suppress(ValueError):
             correlation_id_reset(token)
-        except ValueError:
-            # Reset from another context (a pool thread): the id dies with it.
-            pass

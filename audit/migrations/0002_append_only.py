@@ -81,7 +81,7 @@ def sqlite_install(columns: list[str]) -> list[str]:
 
 def _execute(schema_editor, statements: list[str]) -> None:
     for statement in statements:
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def triggers_install(apps, schema_editor):

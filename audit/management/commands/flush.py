@@ -18,6 +18,8 @@ class Command(flush.Command):
         table = connection.ops.quote_name(AuditEvent._meta.db_table)
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # ALTER TABLE refuses to run while foreign-key checks are pending.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")  # noqa: S608
                 super().handle(**options)
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")  # noqa: S608

@@ -1,0 +1,187 @@
+"""audit_verify: OK on an intact chain; the first break, by kind, after tampering."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.hashing import event_hash
+from audit.models import AuditChainHead, AuditEvent
+from audit.verify import chain_verify
+from tests.audit.conftest import TABLE, sequences_shift, triggers_lifted
+
+pytestmark = pytest.mark.django_db
+
+
+def verify_failure() -> str:
+    with pytest.raises(CommandError) as failure:
+        call_command("audit_verify", chunk_size=2)
+    return str(failure.value)
+
+
+def forge(cursor, *, sequence: int, prev_hash: str, consistent: bool = True) -> str:
+    """Insert a forged event at `sequence`, hashed correctly unless told not to."""
+    created = AuditEvent.objects.get(sequence=1).created
+    fields = {
+        "sequence": sequence,
+        "created": created,
+        "actor_kind": "user",
+        "actor_label": "mallory",
+        "action": "templates.version.approved",
+        "subject_type": None,
+        "object_id": "",
+        "subject_label": "",
+        "before": None,
+        "after": None,
+        "reason": "forged",
+        "correlation_id": "",
+    }
+    forged_hash = event_hash(prev_hash=prev_hash, **fields) if consistent else "f" * 64
+    cursor.execute(
+        f"INSERT INTO {TABLE} (sequence, created, actor_kind, actor_label, action, "
+        "object_id, subject_label, reason, correlation_id, prev_hash, hash) "
+        "VALUES (%s, %s, 'user', 'mallory', 'templates.version.approved', "
+        "'', '', 'forged', '', %s, %s)",
+        [sequence, created, prev_hash, forged_hash],
+    )
+    return forged_hash
+
+
+def hashes() -> dict[int, str]:
+    return dict(AuditEvent.objects.values_list("sequence", "hash"))
+
+
+def test_intact_chain_verifies_with_count_and_last_hash(chain, capsys):
+    call_command("audit_verify", chunk_size=4)
+    assert capsys.readouterr().out.strip() == (
+        f"OK: 6 events, last hash {chain[-1].hash}"
+    )
+
+
+def test_empty_chain_verifies(capsys):
+    call_command("audit_verify")
+    assert "OK: 0 events" in capsys.readouterr().out
+
+
+def test_break_is_a_command_error_with_exit_status_one(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET reason = 'x' WHERE sequence = 3")
+    with pytest.raises(CommandError) as failure:
+        call_command("audit_verify")
+    assert failure.value.returncode == 1
+
+
+def test_changed_field_is_reported_as_changed_at_its_sequence(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET reason = 'nothing' WHERE sequence = 2")
+    assert "BROKEN at sequence 2: changed" in verify_failure()
+
+
+def test_changed_state_json_is_reported_as_changed(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET after = %s WHERE sequence = 4",
+            ['{"provider_id": "m-1", "cost": 0.01}'],
+        )
+    assert "BROKEN at sequence 4: changed" in verify_failure()
+
+
+def test_changed_and_rehashed_event_is_reported_as_changed(chain):
+    original = AuditEvent.objects.get(sequence=3)
+    with triggers_lifted() as cursor:
+        rehashed = event_hash(
+            prev_hash=original.prev_hash,
+            sequence=3,
+            created=original.created,
+            actor_kind=original.actor_kind,
+            actor_label="someone else",
+            action=original.action,
+            subject_type=None,
+            object_id="",
+            subject_label="",
+            before=None,
+            after=original.after,
+            reason="",
+            correlation_id=original.correlation_id,
+        )
+        cursor.execute(
+            f"UPDATE {TABLE} SET actor_label = 'someone else', hash = %s "
+            "WHERE sequence = 3",
+            [rehashed],
+        )
+    assert "BROKEN at sequence 3: changed" in verify_failure()
+
+
+def test_rehashed_last_event_is_caught_by_the_chain_head(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET hash = %s WHERE sequence = 6", ["a" * 64])
+    assert "BROKEN at sequence 6: changed" in verify_failure()
+
+
+def test_deleted_row_is_reported_as_missing_at_its_sequence(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 3")
+    assert "BROKEN at sequence 3: missing" in verify_failure()
+
+
+def test_deleted_and_renumbered_row_is_reported_as_missing(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 3")
+        sequences_shift(cursor, start=4, by=-1)
+    assert "BROKEN at sequence 3: missing" in verify_failure()
+
+
+def test_deleted_last_row_is_reported_as_missing(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 6")
+    assert "BROKEN at sequence 6: missing" in verify_failure()
+
+
+def test_forged_row_inserted_in_the_middle_is_reported_as_inserted(chain):
+    before = hashes()
+    with triggers_lifted() as cursor:
+        sequences_shift(cursor, start=3, by=1)
+        forge(cursor, sequence=3, prev_hash=before[2])
+        cursor.execute("UPDATE audit_auditchainhead SET last_sequence = 7")
+    assert "BROKEN at sequence 3: inserted" in verify_failure()
+
+
+def test_badly_hashed_forged_row_is_reported_as_inserted(chain):
+    before = hashes()
+    with triggers_lifted() as cursor:
+        sequences_shift(cursor, start=4, by=1)
+        forge(cursor, sequence=4, prev_hash=before[3], consistent=False)
+    assert "BROKEN at sequence 4: inserted" in verify_failure()
+
+
+def test_forged_row_appended_behind_the_service_is_reported_as_inserted(chain):
+    with triggers_lifted() as cursor:
+        forge(cursor, sequence=7, prev_hash=hashes()[6])
+    assert "BROKEN at sequence 7: inserted" in verify_failure()
+
+
+def test_two_swapped_rows_are_reported_as_reordered(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET sequence = 1000002 WHERE sequence = 2")
+        cursor.execute(f"UPDATE {TABLE} SET sequence = 2 WHERE sequence = 5")
+        cursor.execute(f"UPDATE {TABLE} SET sequence = 5 WHERE sequence = 1000002")
+    assert "BROKEN at sequence 2: reordered" in verify_failure()
+
+
+def test_two_adjacent_swapped_rows_are_reported_as_reordered(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET sequence = 1000004 WHERE sequence = 4")
+        cursor.execute(f"UPDATE {TABLE} SET sequence = 4 WHERE sequence = 5")
+        cursor.execute(f"UPDATE {TABLE} SET sequence = 5 WHERE sequence = 1000004")
+    assert "BROKEN at sequence 4: reordered" in verify_failure()
+
+
+def test_break_reports_the_intact_prefix(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET reason = 'x' WHERE sequence = 5")
+    result = chain_verify()
+    assert (result.count, result.last_hash) == (4, chain[3].hash)
+    assert (result.chain_break.sequence, result.chain_break.kind) == (5, "changed")
+
+
+def test_verify_without_a_chain_head_still_checks_the_events(chain):
+    AuditChainHead.objects.all().delete()
+    assert chain_verify().ok
