@@ -1,0 +1,164 @@
+"""PDF letters through WeasyPrint: A4, right to left for Arabic, no outside reads.
+
+The font configuration, image cache and URL fetcher are built once per process
+and shared: building them per letter costs tens of milliseconds, and one
+restricted fetcher is the only way anything outside the document is read.
+"""
+
+import contextvars
+import mimetypes
+import posixpath
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.utils.html import escape
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+# Relative URLs in letters resolve against this origin; only its static path
+# is served, from the product's own static files.
+LETTER_ORIGIN = "https://letter.invalid"
+
+ARABIC_FONTS = '"Amiri", "Noto Naskh Arabic", "Noto Sans Arabic"'
+LATIN_FONTS = '"Noto Serif", "DejaVu Serif"'
+
+BASE_CSS = """
+@page { size: A4; margin: 22mm 20mm 25mm 20mm;
+        @bottom-center { content: counter(page) " / " counter(pages);
+                         font-size: 8pt; color: #666; } }
+html { font-size: 11pt; line-height: 1.5; }
+body { margin: 0; }
+html[dir="rtl"] body { font-family: ARABIC, LATIN; text-align: right; }
+html[dir="ltr"] body { font-family: LATIN, ARABIC; text-align: left; }
+img { max-width: 100%; }
+table { border-collapse: collapse; }
+""".replace("ARABIC", ARABIC_FONTS).replace("LATIN", LATIN_FONTS)
+
+
+class FetchRefused(ValueError):
+    """A letter asked for a resource outside data: URIs and static files."""
+
+
+_refused: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "letter_refused_urls", default=None
+)
+
+
+class RestrictedFetcher(URLFetcher):
+    """Fetch only data: URIs and the product's own static files; never redirect."""
+
+    def __init__(self):
+        super().__init__(
+            allowed_protocols={"data"}, allow_redirects=False, fail_on_errors=False
+        )
+
+    def _refuse(self, url: str, reason: str):
+        refused = _refused.get()
+        if refused is not None:
+            refused.append(url)
+        raise FetchRefused(f"{reason}: {url[:200]}")
+
+    def fetch(self, url, headers=None):
+        if url.startswith("data:"):
+            return super().fetch(url, headers)
+        static_prefix = f"{LETTER_ORIGIN}/{settings.STATIC_URL.strip('/')}/"
+        if not url.startswith(static_prefix):
+            self._refuse(url, "only data: URIs and static files may be used")
+        parts = urlsplit(url)
+        relative = unquote(parts.path)[len(urlsplit(static_prefix).path) :]
+        normalised = posixpath.normpath(relative)
+        if (
+            normalised.startswith(("/", ".."))
+            or "\\" in normalised
+            or "\x00" in normalised
+        ):
+            self._refuse(url, "static path escapes the static root")
+        path = finders.find(normalised)
+        if not path:
+            self._refuse(url, "no such static file")
+        with open(path, "rb") as handle:
+            body = handle.read()
+        mime = mimetypes.guess_type(normalised)[0] or "application/octet-stream"
+        return URLFetcherResponse(url, body, {"Content-Type": mime})
+
+
+_lock = threading.Lock()
+_shared: dict = {}
+
+
+def _resources():
+    """Return the process-wide font configuration, fetcher, cache and base CSS."""
+    with _lock:
+        if not _shared:
+            font_config = FontConfiguration()
+            fetcher = RestrictedFetcher()
+            _shared.update(
+                font_config=font_config,
+                fetcher=fetcher,
+                cache={},
+                base_css=CSS(
+                    string=BASE_CSS, font_config=font_config, url_fetcher=fetcher
+                ),
+            )
+        return _shared
+
+
+@dataclass
+class Letter:
+    """A rendered PDF letter and the URLs its fetcher refused."""
+
+    pdf: bytes
+    pages: int
+    refused_urls: list[str] = field(default_factory=list)
+
+
+def letter_document(body_html: str, *, language: str, title: str = "") -> str:
+    """Wrap rendered letter HTML in a document with language and direction."""
+    direction = "rtl" if language == "ar" else "ltr"
+    return (
+        f'<!DOCTYPE html><html lang="{language}" dir="{direction}"><head>'
+        f'<meta charset="utf-8"><title>{escape(title)}</title></head>'
+        f"<body>{body_html}</body></html>"
+    )
+
+
+def letter_pdf(
+    body_html: str, *, language: str, css: str = "", title: str = ""
+) -> Letter:
+    """Render a letter body (already rendered from its template) to an A4 PDF."""
+    shared = _resources()
+    refused: list[str] = []
+    token = _refused.set(refused)
+    try:
+        stylesheets = [shared["base_css"]]
+        if css.strip():
+            stylesheets.append(
+                CSS(
+                    string=css,
+                    base_url=f"{LETTER_ORIGIN}/",
+                    font_config=shared["font_config"],
+                    url_fetcher=shared["fetcher"],
+                )
+            )
+        document = HTML(
+            string=letter_document(body_html, language=language, title=title),
+            base_url=f"{LETTER_ORIGIN}/",
+            url_fetcher=shared["fetcher"],
+        ).render(
+            stylesheets=stylesheets,
+            font_config=shared["font_config"],
+            cache=shared["cache"],
+        )
+        pdf = document.write_pdf()
+    finally:
+        _refused.reset(token)
+    return Letter(pdf=pdf, pages=len(document.pages), refused_urls=refused)
+
+
+def warm() -> None:
+    """Build the shared resources and lay out one page, so the first letter is fast."""
+    letter_pdf("<p>ok</p>", language="en")
