@@ -1,15 +1,9 @@
-"""Builders for audit chains, and a way to tamper with one behind its triggers."""
-
-from collections.abc import Iterator
-from contextlib import contextmanager
+"""A small audit chain of every shape of event, and its author."""
 
 import pytest
-from django.db import connection
 
 from audit.models import AuditEvent
 from audit.services import event_record
-
-TABLE = AuditEvent._meta.db_table
 
 
 @pytest.fixture
@@ -42,41 +36,3 @@ def chain(author) -> list[AuditEvent]:
     ]
     assert [event.sequence for event in events] == [1, 2, 3, 4, 5, 6]
     return events
-
-
-@contextmanager
-def triggers_lifted() -> Iterator:
-    """Yield a cursor that may rewrite the audit table, as a tamperer would."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # ALTER TABLE waits for no deferred foreign-key checks: run them now.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
-            yield cursor
-            cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        else:
-            cursor.execute(
-                "SELECT name, sql FROM sqlite_master "
-                "WHERE type = 'trigger' AND tbl_name = %s",
-                [TABLE],
-            )
-            triggers = cursor.fetchall()
-            for name, _sql in triggers:
-                cursor.execute(f"DROP TRIGGER {name}")
-            yield cursor
-            for _name, sql in triggers:
-                cursor.execute(sql)
-
-
-def sequences_shift(cursor, *, start: int, by: int) -> None:
-    """Renumber the events from `start` on by `by`, dodging the unique key."""
-    cursor.execute(
-        f"UPDATE {TABLE} SET sequence = sequence + 1000000 WHERE sequence >= %s",
-        [start],
-    )
-    cursor.execute(
-        f"UPDATE {TABLE} SET sequence = sequence - 1000000 + %s "
-        "WHERE sequence >= 1000000",
-        [by],
-    )

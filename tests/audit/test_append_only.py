@@ -10,8 +10,6 @@ from audit.verify import chain_verify
 
 pytestmark = pytest.mark.django_db
 
-TABLE = AuditEvent._meta.db_table
-
 
 def test_model_refuses_to_save_changes(chain):
     event = AuditEvent.objects.get(sequence=2)
@@ -49,9 +47,9 @@ def _raw(sql: str) -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        f"UPDATE {TABLE} SET reason = 'rewritten' WHERE sequence = 2",
-        f"UPDATE {TABLE} SET actor_id = NULL, reason = 'x' WHERE sequence = 2",
-        f"DELETE FROM {TABLE} WHERE sequence = 2",
+        "UPDATE audit_auditevent SET reason = 'rewritten' WHERE sequence = 2",
+        "UPDATE audit_auditevent SET actor_id = NULL, reason = 'x' WHERE sequence = 2",
+        "DELETE FROM audit_auditevent WHERE sequence = 2",
     ],
     ids=["update", "update-with-actor", "delete"],
 )
@@ -66,10 +64,10 @@ def test_sqlite_triggers_refuse_raw_update_and_delete(chain, sql):
 @pytest.mark.parametrize(
     "sql",
     [
-        f"UPDATE {TABLE} SET reason = 'rewritten' WHERE sequence = 2",
-        f"UPDATE {TABLE} SET actor_id = NULL, reason = 'x' WHERE sequence = 2",
-        f"DELETE FROM {TABLE} WHERE sequence = 2",
-        f"TRUNCATE {TABLE} CASCADE",
+        "UPDATE audit_auditevent SET reason = 'rewritten' WHERE sequence = 2",
+        "UPDATE audit_auditevent SET actor_id = NULL, reason = 'x' WHERE sequence = 2",
+        "DELETE FROM audit_auditevent WHERE sequence = 2",
+        "TRUNCATE audit_auditevent CASCADE",
     ],
     ids=["update", "update-with-actor", "delete", "truncate"],
 )
@@ -108,4 +106,4 @@ def test_flush_still_empties_the_audit_table_and_keeps_the_triggers():
 
     event_record(action="channels.dispatch.sent")
     with pytest.raises(DatabaseError, match="append-only"):
-        _raw(f"DELETE FROM {TABLE}")
+        _raw("DELETE FROM audit_auditevent")

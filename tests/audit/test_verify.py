@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from audit.hashing import event_hash
 from audit.models import AuditChainHead, AuditEvent
 from audit.verify import chain_verify
-from tests.audit.conftest import TABLE, sequences_shift, triggers_lifted
+from tests.audit.tampering import sequences_shift, triggers_lifted
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +36,9 @@ def forge(cursor, *, sequence: int, prev_hash: str, consistent: bool = True) -> 
     }
     forged_hash = event_hash(prev_hash=prev_hash, **fields) if consistent else "f" * 64
     cursor.execute(
-        f"INSERT INTO {TABLE} (sequence, created, actor_kind, actor_label, action, "
-        "object_id, subject_label, reason, correlation_id, prev_hash, hash) "
+        "INSERT INTO audit_auditevent (sequence, created, actor_kind, "
+        "actor_label, action, object_id, subject_label, reason, correlation_id, "
+        "prev_hash, hash) "
         "VALUES (%s, %s, 'user', 'mallory', 'templates.version.approved', "
         "'', '', 'forged', '', %s, %s)",
         [sequence, created, prev_hash, forged_hash],
@@ -63,7 +64,7 @@ def test_empty_chain_verifies(capsys):
 
 def test_break_is_a_command_error_with_exit_status_one(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET reason = 'x' WHERE sequence = 3")
+        cursor.execute("UPDATE audit_auditevent SET reason = 'x' WHERE sequence = 3")
     with pytest.raises(CommandError) as failure:
         call_command("audit_verify")
     assert failure.value.returncode == 1
@@ -71,14 +72,16 @@ def test_break_is_a_command_error_with_exit_status_one(chain):
 
 def test_changed_field_is_reported_as_changed_at_its_sequence(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET reason = 'nothing' WHERE sequence = 2")
+        cursor.execute(
+            "UPDATE audit_auditevent SET reason = 'nothing' WHERE sequence = 2"
+        )
     assert "BROKEN at sequence 2: changed" in verify_failure()
 
 
 def test_changed_state_json_is_reported_as_changed(chain):
     with triggers_lifted() as cursor:
         cursor.execute(
-            f"UPDATE {TABLE} SET after = %s WHERE sequence = 4",
+            "UPDATE audit_auditevent SET after = %s WHERE sequence = 4",
             ['{"provider_id": "m-1", "cost": 0.01}'],
         )
     assert "BROKEN at sequence 4: changed" in verify_failure()
@@ -103,7 +106,7 @@ def test_changed_and_rehashed_event_is_reported_as_changed(chain):
             correlation_id=original.correlation_id,
         )
         cursor.execute(
-            f"UPDATE {TABLE} SET actor_label = 'someone else', hash = %s "
+            "UPDATE audit_auditevent SET actor_label = 'someone else', hash = %s "
             "WHERE sequence = 3",
             [rehashed],
         )
@@ -112,26 +115,28 @@ def test_changed_and_rehashed_event_is_reported_as_changed(chain):
 
 def test_rehashed_last_event_is_caught_by_the_chain_head(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET hash = %s WHERE sequence = 6", ["a" * 64])
+        cursor.execute(
+            "UPDATE audit_auditevent SET hash = %s WHERE sequence = 6", ["a" * 64]
+        )
     assert "BROKEN at sequence 6: changed" in verify_failure()
 
 
 def test_deleted_row_is_reported_as_missing_at_its_sequence(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 3")
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 3")
     assert "BROKEN at sequence 3: missing" in verify_failure()
 
 
 def test_deleted_and_renumbered_row_is_reported_as_missing(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 3")
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 3")
         sequences_shift(cursor, start=4, by=-1)
     assert "BROKEN at sequence 3: missing" in verify_failure()
 
 
 def test_deleted_last_row_is_reported_as_missing(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 6")
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = 6")
     assert "BROKEN at sequence 6: missing" in verify_failure()
 
 
@@ -160,23 +165,31 @@ def test_forged_row_appended_behind_the_service_is_reported_as_inserted(chain):
 
 def test_two_swapped_rows_are_reported_as_reordered(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET sequence = 1000002 WHERE sequence = 2")
-        cursor.execute(f"UPDATE {TABLE} SET sequence = 2 WHERE sequence = 5")
-        cursor.execute(f"UPDATE {TABLE} SET sequence = 5 WHERE sequence = 1000002")
+        cursor.execute(
+            "UPDATE audit_auditevent SET sequence = 1000002 WHERE sequence = 2"
+        )
+        cursor.execute("UPDATE audit_auditevent SET sequence = 2 WHERE sequence = 5")
+        cursor.execute(
+            "UPDATE audit_auditevent SET sequence = 5 WHERE sequence = 1000002"
+        )
     assert "BROKEN at sequence 2: reordered" in verify_failure()
 
 
 def test_two_adjacent_swapped_rows_are_reported_as_reordered(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET sequence = 1000004 WHERE sequence = 4")
-        cursor.execute(f"UPDATE {TABLE} SET sequence = 4 WHERE sequence = 5")
-        cursor.execute(f"UPDATE {TABLE} SET sequence = 5 WHERE sequence = 1000004")
+        cursor.execute(
+            "UPDATE audit_auditevent SET sequence = 1000004 WHERE sequence = 4"
+        )
+        cursor.execute("UPDATE audit_auditevent SET sequence = 4 WHERE sequence = 5")
+        cursor.execute(
+            "UPDATE audit_auditevent SET sequence = 5 WHERE sequence = 1000004"
+        )
     assert "BROKEN at sequence 4: reordered" in verify_failure()
 
 
 def test_break_reports_the_intact_prefix(chain):
     with triggers_lifted() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET reason = 'x' WHERE sequence = 5")
+        cursor.execute("UPDATE audit_auditevent SET reason = 'x' WHERE sequence = 5")
     result = chain_verify()
     assert (result.count, result.last_hash) == (4, chain[3].hash)
     assert (result.chain_break.sequence, result.chain_break.kind) == (5, "changed")
