@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class ChannelsAppConfig(AppConfig):
     name = "channels_app"
     verbose_name = _("Channels and dispatch")
+
+    def ready(self) -> None:
+        from audit.vocabulary import register
+
+        register("channels.customer.created", "A customer was created.")
+        register("channels.customer.updated", "A customer's details changed.")
+        register(
+            "channels.address.suppressed",
+            "An address was suppressed on a channel (bounce, invalid, complaint).",
+        )

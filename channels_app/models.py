@@ -1,0 +1,411 @@
+"""Vocabulary of everything that leaves the building.
+
+Customers and their contact points, the preference and consent ledger, hard
+suppressions, communications (one request) and dispatches (one delivery on one
+channel, the outbox row that workers claim), attempts and escalations.
+"""
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    LETTER = "letter", _("Letter")
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    ARABIC = "ar", _("Arabic")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(value)s is not a known time zone (e.g. Asia/Riyadh)"),
+            params={"value": value},
+        )
+
+
+class Customer(models.Model):
+    """A customer as known by the system of record, with their contact points."""
+
+    external_id = models.CharField(_("external id"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    language = models.CharField(
+        _("language"), max_length=8, choices=Language.choices, default=Language.ENGLISH
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    email = models.EmailField(_("email"), blank=True)
+    # E.164, normalised by phonenumbers before it is stored.
+    phone = models.CharField(_("phone (E.164)"), max_length=20, blank=True)
+    postal_address = models.TextField(_("postal address"), blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+            models.Index(fields=["email"], name="customer_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+    def address_for(self, channel: str) -> str:
+        """Return the contact point used for a channel, or "" when there is none."""
+        return {
+            Channel.EMAIL: self.email,
+            Channel.SMS: self.phone,
+            Channel.LETTER: self.postal_address,
+        }[channel]
+
+
+class PreferenceEntry(models.Model):
+    """One instruction in the preference and consent ledger; the newest wins.
+
+    Blank `category` means every category; blank `scope` means customer-wide
+    (every product and account); `channel` "any" means every channel.
+    """
+
+    ANY_CHANNEL = "any"
+
+    class Source(models.TextChoices):
+        API = "api", _("Upstream system (API)")
+        ADMIN = "admin", _("Administration")
+        CONTACT_CENTER = "contact_center", _("Contact center")
+        CUSTOMER = "customer", _("Customer self-service")
+        IMPORT = "import", _("Import")
+
+    class LegalBasis(models.TextChoices):
+        CONSENT = "consent", _("Consent")
+        CONTRACT = "contract", _("Contract")
+        LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation")
+        LEGITIMATE_INTEREST = "legitimate_interest", _("Legitimate interest")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="preferences"
+    )
+    channel = models.CharField(
+        _("channel"),
+        max_length=16,
+        choices=[(ANY_CHANNEL, _("Any channel")), *Channel.choices],
+    )
+    category = models.CharField(_("category"), max_length=64, blank=True)
+    scope = models.CharField(
+        _("scope (product or account)"), max_length=100, blank=True
+    )
+    opted_in = models.BooleanField(_("opted in"))
+    source = models.CharField(_("source"), max_length=32, choices=Source.choices)
+    legal_basis = models.CharField(
+        _("legal basis"), max_length=32, choices=LegalBasis.choices
+    )
+    recorded_at = models.DateTimeField(_("recorded at"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("preference entry")
+        verbose_name_plural = _("preference ledger")
+        ordering = ["-recorded_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["customer", "-recorded_at"], name="preference_customer_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = _("in") if self.opted_in else _("out")
+        return f"{self.customer_id} {self.channel}/{self.category or '*'}: {state}"
+
+
+class Suppression(models.Model):
+    """A hard stop for an address on a channel; nothing overrides it."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+        INVALID_NUMBER = "invalid_number", _("Invalid number")
+        COMPLAINT = "complaint", _("Spam complaint")
+        MANUAL = "manual", _("Manual")
+
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=320)
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppressions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "address"], name="suppression_unique_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address} ({self.reason})"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class Communication(models.Model):
+    """One request to tell a customer something, on one or more channels.
+
+    Every dispatch of a communication is rendered from one template version and
+    one data snapshot, so the channels cannot contradict each other.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    template_code = models.CharField(_("template"), max_length=64)
+    category = models.CharField(_("category"), max_length=64)
+    # Frozen at trigger time: a regulatory notice stays mandatory for its life.
+    mandatory = models.BooleanField(_("mandatory"), default=False)
+    template_version = models.ForeignKey(
+        "templates_app.TemplateVersion",
+        on_delete=models.PROTECT,
+        related_name="communications",
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="communications"
+    )
+    data = models.JSONField(_("data snapshot"))
+    source_system = models.CharField(_("source system"), max_length=100, blank=True)
+    source_reference = models.CharField(_("source record"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requester_label = models.CharField(_("requester"), max_length=200)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, blank=True)
+    scope = models.CharField(_("product or account"), max_length=100, blank=True)
+    scheduled_for = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    reissue_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reissues",
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("communication")
+        verbose_name_plural = _("communications")
+        indexes = [
+            models.Index(fields=["customer", "-created"], name="communication_cust_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_code} → {self.customer_id} ({self.public_id})"
+
+
+class Dispatch(models.Model):
+    """One delivery on one channel: the outbox row workers claim and send."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        BOUNCED = "bounced", _("Bounced")
+        FAILED = "failed", _("Failed")
+        SUPPRESSED = "suppressed", _("Suppressed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    # Where a status may go next; anything else is refused by the services.
+    TRANSITIONS = {
+        Status.QUEUED: {Status.SENDING, Status.CANCELLED, Status.SUPPRESSED},
+        Status.SENDING: {Status.SENT, Status.QUEUED, Status.FAILED},
+        Status.SENT: {Status.DELIVERED, Status.BOUNCED, Status.FAILED},
+        Status.DELIVERED: {Status.BOUNCED},
+        Status.BOUNCED: set(),
+        Status.FAILED: {Status.QUEUED},
+        Status.SUPPRESSED: set(),
+        Status.CANCELLED: set(),
+    }
+
+    communication = models.ForeignKey(
+        Communication, on_delete=models.PROTECT, related_name="dispatches"
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    address = models.TextField(_("address used"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    status_changed = models.DateTimeField(_("status changed"))
+    due_at = models.DateTimeField(_("due at"))
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    max_attempts = models.PositiveSmallIntegerField(_("attempt cap"), default=5)
+    subject = models.TextField(_("subject"), blank=True)
+    body_html = models.TextField(_("HTML"), blank=True)
+    body_text = models.TextField(_("text"), blank=True)
+    letter_pdf = models.FileField(
+        _("letter PDF"), upload_to="letters/%Y/%m/", blank=True
+    )
+    content_sha256 = models.CharField(_("content SHA-256"), max_length=64)
+    block_versions = models.JSONField(_("content block versions"), default=dict)
+    provider_message_id = models.CharField(
+        _("provider message id"), max_length=255, blank=True
+    )
+    error = models.TextField(_("last error"), blank=True)
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, blank=True
+    )
+    decision = models.TextField(_("decision"), blank=True)
+    resend_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resends"
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("dispatch")
+        verbose_name_plural = _("dispatches")
+        indexes = [
+            # The claim query: due queued rows, and expired leases.
+            models.Index(
+                fields=["due_at"],
+                name="dispatch_due_idx",
+                condition=models.Q(status="queued"),
+            ),
+            models.Index(
+                fields=["lease_until"],
+                name="dispatch_lease_idx",
+                condition=models.Q(status="sending"),
+            ),
+            models.Index(fields=["status", "-created"], name="dispatch_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.channel} {self.status}"
+
+
+class DispatchStatusChange(models.Model):
+    """One status a dispatch took, with when and why."""
+
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Dispatch.Status.choices
+    )
+    at = models.DateTimeField(_("at"))
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.dispatch_id} {self.status} @ {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class DispatchAttempt(models.Model):
+    """One try at handing a dispatch to its provider."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("Sent")
+        TRANSIENT = "transient", _("Transient error (retried)")
+        PERMANENT = "permanent", _("Permanent error")
+
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.CASCADE, related_name="attempts"
+    )
+    number = models.PositiveSmallIntegerField(_("number"))
+    started = models.DateTimeField(_("started"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    error = models.TextField(_("error"), blank=True)
+    worker = models.CharField(_("worker"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dispatch", "number"], name="attempt_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.dispatch_id}/{self.number} {self.outcome}"
+
+
+class Escalation(models.Model):
+    """A failure or complaint that operations must look at."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.PROTECT, related_name="escalations"
+    )
+    severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    opened = models.DateTimeField(_("opened"), auto_now_add=True)
+    resolved = models.DateTimeField(_("resolved"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.reason[:60]}"
+
+
+class IdempotencyRecord(models.Model):
+    """What one client's request with one Idempotency-Key produced."""
+
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=200)
+    request_sha256 = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "key"], name="idempotency_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.key}"

@@ -1,0 +1,207 @@
+"""Every write of channels_app: one function per change, audited."""
+
+from dataclasses import dataclass
+
+import phonenumbers
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import event_record
+from channels_app.models import Channel, Customer, PreferenceEntry, Suppression
+
+CUSTOMER_FIELDS = ("name", "language", "time_zone", "email", "phone", "postal_address")
+
+
+def phone_normalise(raw: str, *, region: str = "SA") -> str:
+    """Return the E.164 form of a phone number, or raise naming the problem.
+
+    Numbers without a country code are read in `region` (the organisation's
+    home country).
+    """
+    if not raw.strip():
+        return ""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            {"phone": f"{raw!r} is not a phone number: {exc}"}
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError({"phone": f"{raw!r} is not a valid phone number"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@transaction.atomic
+def customer_upsert(
+    *,
+    external_id: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    **fields: str,
+) -> tuple[Customer, bool]:
+    """Create or update a customer by external id; return it and whether it is new."""
+    unknown = set(fields) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "unknown customer field"))
+    if "phone" in fields:
+        fields["phone"] = phone_normalise(fields["phone"] or "")
+    customer = (
+        Customer.objects.select_for_update().filter(external_id=external_id).first()
+    )
+    created = customer is None
+    if created:
+        customer = Customer(external_id=external_id)
+    before = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    customer.full_clean()
+    after = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+    if not created and before == after:
+        return customer, False
+    customer._change_reason = "created" if created else "updated"
+    if created:
+        customer.save()
+    else:
+        customer.save(update_fields=[*fields, "updated"])
+    event_record(
+        action="channels.customer.created" if created else "channels.customer.updated",
+        actor=actor,
+        actor_label=actor_label,
+        subject=customer,
+        before=None if created else before,
+        after=after,
+    )
+    return customer, created
+
+
+@transaction.atomic
+def preference_set(
+    *,
+    customer: Customer,
+    channel: str,
+    opted_in: bool,
+    source: str,
+    legal_basis: str,
+    category: str = "",
+    scope: str = "",
+    actor: AbstractBaseUser | None = None,
+    note: str = "",
+) -> PreferenceEntry:
+    """Record a preference or consent instruction in the ledger."""
+    entry = PreferenceEntry(
+        customer=customer,
+        channel=channel,
+        category=category,
+        scope=scope,
+        opted_in=opted_in,
+        source=source,
+        legal_basis=legal_basis,
+        recorded_at=timezone.now(),
+        recorded_by=actor,
+        note=note,
+    )
+    entry.full_clean()
+    entry._change_reason = f"preference set by {source}"
+    entry.save()
+    event_record(
+        action="channels.preference.set",
+        actor=actor,
+        subject=customer,
+        after={
+            "channel": channel,
+            "category": category,
+            "scope": scope,
+            "opted_in": opted_in,
+            "source": source,
+            "legal_basis": legal_basis,
+        },
+        reason=note,
+    )
+    return entry
+
+
+@transaction.atomic
+def suppression_add(
+    *, channel: str, address: str, reason: str, detail: str = ""
+) -> Suppression:
+    """Suppress an address on a channel for good (idempotent)."""
+    suppression, created = Suppression.objects.get_or_create(
+        channel=channel, address=address, defaults={"reason": reason, "detail": detail}
+    )
+    if created:
+        event_record(
+            action="channels.address.suppressed",
+            subject=suppression,
+            after={"channel": channel, "address": address, "reason": reason},
+            reason=detail,
+        )
+    return suppression
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    allowed: bool
+    reason: str
+    hard: bool = False
+
+
+def consent_decide(
+    *,
+    customer: Customer,
+    channel: str,
+    category: str,
+    scope: str = "",
+    mandatory: bool = False,
+    requires_opt_in: bool = False,
+    preferences: list[PreferenceEntry] | None = None,
+    suppressed: set[tuple[str, str]] | None = None,
+) -> ConsentDecision:
+    """Decide whether a customer may be sent a category on a channel, and why.
+
+    Order: no contact point or a hard suppression stops everything; then the
+    newest ledger entry covering (channel, category, scope) decides, where a
+    blank category or scope, or channel "any", covers all; a mandatory category
+    overrides an opt-out; with no entry, only categories that require opt-in
+    (marketing) are refused. `preferences` and `suppressed` let bulk callers
+    pass what they already loaded.
+    """
+    address = customer.address_for(channel)
+    if not address:
+        return ConsentDecision(
+            False, f"no {Channel(channel).label} contact point", True
+        )
+    if suppressed is None:
+        is_suppressed = Suppression.objects.filter(
+            channel=channel, address=address
+        ).exists()
+    else:
+        is_suppressed = (channel, address) in suppressed
+    if is_suppressed:
+        return ConsentDecision(False, f"{address} is suppressed on {channel}", True)
+
+    if preferences is None:
+        preferences = list(customer.preferences.order_by("-recorded_at", "-id"))
+    covering = next(
+        (
+            entry
+            for entry in preferences
+            if entry.channel in (channel, PreferenceEntry.ANY_CHANNEL)
+            and entry.category in (category, "")
+            and entry.scope in (scope, "")
+        ),
+        None,
+    )
+    if covering is not None and not covering.opted_in:
+        where = "customer-wide" if not covering.scope else f"for {covering.scope}"
+        if mandatory:
+            return ConsentDecision(
+                True, f"mandatory category overrides opt-out ({where})"
+            )
+        return ConsentDecision(
+            False, f"customer opted out of {covering.channel} {where}"
+        )
+    if covering is None and requires_opt_in and not mandatory:
+        return ConsentDecision(False, f"no opt-in recorded for {category}")
+    return ConsentDecision(True, "opted in" if covering else "no objection recorded")
