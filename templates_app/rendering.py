@@ -261,6 +261,12 @@ class _LoopBoundTransformer:
                     self.name,
                 )
         for node in tree.find_all(nodes.Name):
+            if node.name == "self":
+                raise TemplateSyntaxError(
+                    _("The name 'self' is reserved and cannot be used."),
+                    node.lineno,
+                    self.name,
+                )
             if node.name.startswith("_"):
                 raise TemplateSyntaxError(
                     _("Names starting with '_' are not allowed (%(name)s).")

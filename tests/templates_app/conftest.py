@@ -1,0 +1,173 @@
+"""Builders and fixtures for template authoring tests: users, demo data, SMTP."""
+
+import asyncio
+import email
+import email.policy
+import socket
+import subprocess
+import threading
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from templates_app import services
+from templates_app.demo import demo_seed
+from templates_app.models import Category, ContentBlock, Template
+from templates_app.validation import ContentDraft
+
+AUTHOR_PERMISSIONS = [
+    "view_category",
+    "view_template",
+    "change_template",
+    "add_template",
+    "view_templateversion",
+    "add_templateversion",
+    "change_templateversion",
+    "view_versioncontent",
+    "add_versioncontent",
+    "change_versioncontent",
+    "delete_versioncontent",
+    "view_contentblock",
+    "view_contentblockversion",
+]
+BIDI_MARKS = dict.fromkeys(
+    [*range(0x202A, 0x202F), 0x200E, 0x200F, *range(0x2066, 0x206A)]
+)
+
+
+def user_with(username: str, codenames: list[str], **extra) -> User:
+    """Create a staff user holding exactly the given templates_app permissions."""
+    user = User.objects.create_user(
+        username=username,
+        password="correct-horse-battery",  # noqa: S106
+        email=f"{username}@example.com",
+        is_staff=True,
+        **extra,
+    )
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="templates_app", codename__in=codenames
+        )
+    )
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def author(db) -> User:
+    return user_with("author", AUTHOR_PERMISSIONS, first_name="Amal")
+
+
+@pytest.fixture
+def demo(author) -> dict[str, Template]:
+    demo_seed(author=author)
+    return {template.code: template for template in Template.objects.all()}
+
+
+@pytest.fixture
+def category(db) -> Category:
+    return Category.objects.create(code="general", name="General")
+
+
+def make_template(
+    category,
+    author,
+    *,
+    contents,
+    channels,
+    schema=None,
+    sample=None,
+    default_language="en",
+    code="t1",
+):
+    """Create a template and its first draft with the given content drafts."""
+    template = Template(
+        code=code,
+        name=code.title(),
+        category=category,
+        channels=channels,
+        default_language=default_language,
+        data_schema=schema
+        or {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}},
+        },
+        sample_data=sample if sample is not None else {"name": "Huda"},
+    )
+    services.template_save(template=template, actor=author)
+    version = services.version_draft_create(template=template, author=author)
+    services.version_content_save(
+        version=version,
+        contents=[
+            ContentDraft(channel=c, language=lang, fields=f) for c, lang, f in contents
+        ],
+        actor=author,
+    )
+    return version
+
+
+def make_block(code, author, contents):
+    """Create a content block with one draft version holding (lang, html, text)."""
+    block = ContentBlock.objects.create(code=code, name=code.title())
+    version = services.block_draft_create(block=block, author=author)
+    services.block_content_save(block_version=version, contents=contents, actor=author)
+    return version
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Return the text of a PDF as pdftotext sees it, without bidi control marks."""
+    result = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"],
+        input=pdf,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    return result.stdout.decode().translate(BIDI_MARKS)
+
+
+class Sink:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes = []
+        self.arrived = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        self.arrived.set()
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback; Django's SMTP backend points at it."""
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    port = _free_port()
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=port, loop=asyncio.new_event_loop()
+    )
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield sink
+    finally:
+        controller.stop()
