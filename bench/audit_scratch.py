@@ -1,0 +1,42 @@
+"""Create a scratch PostgreSQL database for the audit benchmarks; set Django up.
+
+The benchmarks never touch the database DATABASE_URL names: they use the same
+server, under a database of their own that they drop and create again.
+"""
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def scratch_database_setup(name: str) -> str:
+    """Recreate database `name` on the same server, migrate it, set Django up."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("set DATABASE_URL=postgres://user@host:port/any to benchmark")
+    import psycopg
+    from psycopg import sql
+
+    server = urlparse(url)
+    maintenance = urlunparse(server._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    scratch = urlunparse(server._replace(path=f"/{name}"))
+    os.environ["DATABASE_URL"] = scratch
+    os.environ["DJANGO_SETTINGS_MODULE"] = "ccm.settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return scratch
