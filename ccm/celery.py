@@ -20,3 +20,13 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         sender.signature("ccm.tasks.heartbeat"),
         name="heartbeat",
     )
+    sender.add_periodic_task(
+        settings.OUTBOX_PUMP_INTERVAL_SECONDS,
+        sender.signature("channels.outbox_pump"),
+        name="outbox pump",
+    )
+    sender.add_periodic_task(
+        settings.OUTBOX_SWEEP_INTERVAL_SECONDS,
+        sender.signature("channels.outbox_sweep"),
+        name="outbox sweep",
+    )

@@ -222,6 +222,14 @@ HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 15)
 # /healthz reports the worker dead when its last heartbeat is older than this.
 HEARTBEAT_MAX_AGE_SECONDS = env_int("HEARTBEAT_MAX_AGE_SECONDS", 60)
 
+# The outbox: how often beat pumps and sweeps, how long a claim is leased,
+# the retry backoff and the attempt cap (all in the database, not the broker).
+OUTBOX_PUMP_INTERVAL_SECONDS = env_int("OUTBOX_PUMP_INTERVAL_SECONDS", 5)
+OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
+DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 300)
+DISPATCH_RETRY_BASE_SECONDS = env_int("DISPATCH_RETRY_BASE_SECONDS", 30)
+DISPATCH_RETRY_MAX_SECONDS = env_int("DISPATCH_RETRY_MAX_SECONDS", 3600)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

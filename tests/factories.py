@@ -18,3 +18,58 @@ def user_build(
     if role:
         user.groups.add(Group.objects.get(name=role))
     return user
+
+
+def approved_version_build(*, code: str = "payment-reminder", author=None):
+    """Create a category, a template and an approved email/SMS version of it."""
+    from templates_app.models import Category, Template, TemplateVersion
+
+    author = author or user_build(username=f"author-{code}")
+    category, _ = Category.objects.get_or_create(
+        code="billing", defaults={"name": "Billing"}
+    )
+    template = Template.objects.create(
+        code=code,
+        name=code.replace("-", " ").title(),
+        category=category,
+        channels=["email", "sms"],
+        default_language="en",
+        data_schema={"type": "object"},
+        sample_data={},
+    )
+    return TemplateVersion.objects.create(
+        template=template, number=1, status="approved", author=author
+    )
+
+
+def dispatch_build(*, version, customer, channel: str = "email", **fields):
+    """Create a communication with one queued, already rendered dispatch."""
+    import hashlib
+
+    from django.utils import timezone
+
+    from channels_app.models import Communication, Dispatch
+
+    communication = Communication.objects.create(
+        template_code=version.template.code,
+        category=version.template.category.code,
+        template_version=version,
+        customer=customer,
+        data={},
+        requester_label="test",
+    )
+    body = fields.pop("body_text", f"Hello {customer.name}")
+    now = timezone.now()
+    return Dispatch.objects.create(
+        communication=communication,
+        channel=channel,
+        language="en",
+        address=customer.address_for(channel),
+        status_changed=now,
+        due_at=fields.pop("due_at", now),
+        subject=fields.pop("subject", "Your payment is due"),
+        body_text=body,
+        body_html=fields.pop("body_html", f"<p>{body}</p>"),
+        content_sha256=hashlib.sha256(body.encode()).hexdigest(),
+        **fields,
+    )
