@@ -109,8 +109,6 @@ def events_record_bulk(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
         AuditEvent.objects.bulk_create(events)
         head.last_sequence, head.last_hash = sequence, prev_hash
         head.save(update_fields=["last_sequence", "last_hash"])
-    for event in events:
-        event._state.adding = False
     return events
 
 

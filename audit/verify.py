@@ -76,7 +76,12 @@ class ChainBreak:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """The number of intact events, the hash of the last one, and the first break."""
+    """The events the walk accepted, the last one's hash, and the first break.
+
+    On a break, `count` and `last_hash` describe the events accepted before the
+    walk stopped; the break itself may point one event earlier (a rewritten
+    event is only exposed by its successor).
+    """
 
     count: int
     last_hash: str
@@ -244,7 +249,7 @@ def _row_hash(row: tuple, subject_types: dict, prev_hash: str | None = None) -> 
 def _broken(
     sequence: int, expected_sequence: int, last_hash: str, kind: str, detail: str
 ) -> VerifyResult:
-    """Return a failed result; `count` and `last_hash` describe the intact prefix."""
+    """Return a failed result after `expected_sequence - 1` accepted events."""
     return VerifyResult(
         count=expected_sequence - 1,
         last_hash=last_hash,

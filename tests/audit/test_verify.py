@@ -113,6 +113,14 @@ def test_changed_and_rehashed_event_is_reported_as_changed(chain):
     assert "BROKEN at sequence 3: changed" in verify_failure()
 
 
+def test_changed_previous_hash_is_reported_as_changed(chain):
+    with triggers_lifted() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditevent SET prev_hash = %s WHERE sequence = 4", ["b" * 64]
+        )
+    assert "BROKEN at sequence 4: changed" in verify_failure()
+
+
 def test_rehashed_last_event_is_caught_by_the_chain_head(chain):
     with triggers_lifted() as cursor:
         cursor.execute(
