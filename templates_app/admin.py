@@ -210,6 +210,9 @@ class TemplateVersionAdmin(SimpleHistoryAdmin):
             if not isinstance(formset, VersionContentFormSet):
                 continue
             drafts = [f.draft() for f in formset.live_forms()]
+            # The service does the writing; the admin's change message reads these.
+            formset.new_objects, formset.changed_objects = [], []
+            formset.deleted_objects = []
             try:
                 services.version_content_save(
                     version=form.instance, contents=drafts, actor=request.user
@@ -499,6 +502,8 @@ class ContentBlockVersionAdmin(SimpleHistoryAdmin):
 
     def save_related(self, request, form, formsets, change):
         for formset in formsets:
+            formset.new_objects, formset.changed_objects = [], []
+            formset.deleted_objects = []
             contents = [
                 (
                     f.cleaned_data["language"],

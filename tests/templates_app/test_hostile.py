@@ -92,7 +92,8 @@ HOSTILE = [
     # Recursion.
     "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
     "{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}",
-    "{% macro f() %}{% for i in range(100) %}{{ f() }}{% endfor %}{% endmacro %}{{ f() }}",
+    "{% macro f() %}{% for i in range(100) %}{{ f() }}{% endfor %}{% endmacro %}"
+    "{{ f() }}",
     "{% for i in [[[1]]] recursive %}{{ loop([[[i]]]) }}{% endfor %}",
     "{% macro g() %}{{ caller() }}{% endmacro %}"
     "{% call g() %}{% call g() %}{% call g() %}x{% endcall %}{% endcall %}{% endcall %}"

@@ -1,0 +1,262 @@
+"""Admin screens: permission checks, preview, validation next to fields, diff, send."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from templates_app import services
+from templates_app.models import Status, TemplateVersion
+from tests.templates_app.conftest import AUTHOR_PERMISSIONS, user_with
+
+
+def _version(demo, code="payment-reminder") -> TemplateVersion:
+    return demo[code].versions.get()
+
+
+def _change_url(version):
+    return reverse("admin:templates_app_templateversion_change", args=[version.pk])
+
+
+def _preview_url(version):
+    return reverse("admin:templates_app_templateversion_preview", args=[version.pk])
+
+
+def _form_data(version, **overrides):
+    """Return the POST data of the version change form for its stored content."""
+    contents = list(version.contents.all())
+    data = {
+        "contents-TOTAL_FORMS": str(len(contents)),
+        "contents-INITIAL_FORMS": str(len(contents)),
+        "contents-MIN_NUM_FORMS": "0",
+        "contents-MAX_NUM_FORMS": "1000",
+    }
+    for index, content in enumerate(contents):
+        prefix = f"contents-{index}-"
+        data[prefix + "id"] = str(content.pk)
+        data[prefix + "version"] = str(version.pk)
+        for name in (
+            "channel",
+            "language",
+            "subject",
+            "html",
+            "text",
+            "sms_text",
+            "letter_html",
+            "letter_css",
+        ):
+            data[prefix + name] = getattr(content, name)
+    data.update(overrides)
+    return data
+
+
+def _index(version, channel, language):
+    for index, content in enumerate(version.contents.all()):
+        if (content.channel, content.language) == (channel, language):
+            return index
+    raise LookupError((channel, language))
+
+
+@pytest.fixture
+def author_client(author):
+    client = Client()
+    client.force_login(author)
+    return client
+
+
+def test_preview_requires_login(demo):
+    response = Client().post(_preview_url(_version(demo)))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_preview_refuses_staff_without_permission(demo):
+    client = Client()
+    client.force_login(user_with("nobody", []))
+    version = _version(demo)
+    assert client.post(_preview_url(version), _form_data(version)).status_code == 403
+    assert client.get(_preview_url(version)).status_code == 403
+
+
+def test_viewer_may_preview_stored_content_but_not_post(demo):
+    client = Client()
+    client.force_login(user_with("viewer", ["view_templateversion", "view_template"]))
+    version = _version(demo)
+    assert client.post(_preview_url(version), _form_data(version)).status_code == 403
+    response = client.get(_preview_url(version))
+    assert response.status_code == 200
+    assert {(p["channel"], p["language"]) for p in response.json()["panes"]} == {
+        ("email", "ar"),
+        ("email", "en"),
+        ("sms", "ar"),
+        ("sms", "en"),
+    }
+
+
+def test_preview_needs_the_csrf_token(demo, author):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(author)
+    version = _version(demo)
+    assert client.post(_preview_url(version), _form_data(version)).status_code == 403
+
+
+def test_preview_renders_posted_content_in_every_channel_and_language(
+    demo, author_client
+):
+    version = _version(demo)
+    index = _index(version, "sms", "en")
+    data = _form_data(version, **{f"contents-{index}-sms_text": "Pay {{ amount }} €"})
+    result = author_client.post(_preview_url(version), data).json()
+    panes = {(p["channel"], p["language"]): p for p in result["panes"]}
+    assert panes[("sms", "en")]["text"] == "Pay 1250.5 €"
+    assert panes[("sms", "en")]["sms"]["encoding"] == "GSM-7"
+    assert panes[("sms", "ar")]["sms"]["encoding"] == "UCS-2"
+    assert "Fatimah Al-Harbi" in panes[("email", "en")]["html"]
+    assert "Content-Security-Policy" in panes[("email", "en")]["html"]
+    assert result["errors"] == []
+
+
+def test_preview_of_a_letter_returns_a_pdf(demo, author_client):
+    version = _version(demo, "policy-renewal-letter")
+    result = author_client.post(_preview_url(version), _form_data(version)).json()
+    letter = next(p for p in result["panes"] if p["channel"] == "letter")
+    import base64
+
+    assert base64.b64decode(letter["pdf"]).startswith(b"%PDF")
+    assert letter["pages"] == 1
+
+
+def test_preview_of_frozen_version_refuses_posted_content(demo, author_client):
+    version = _version(demo)
+    version.status = Status.IN_REVIEW
+    version.save(update_fields=["status"])
+    assert (
+        author_client.post(_preview_url(version), _form_data(version)).status_code
+        == 403
+    )
+    assert author_client.get(_preview_url(version)).status_code == 200
+
+
+def test_saving_a_draft_shows_errors_next_to_the_field(demo, author_client):
+    version = _version(demo)
+    index = _index(version, "email", "en")
+    data = _form_data(
+        version, **{f"contents-{index}-html": "<p>ok</p>\n{{ nickname }}\n{% if %}"}
+    )
+    response = author_client.post(_change_url(version), data)
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.forms[index].errors["html"] == [
+        "Line 3: Expected an expression, got 'end of statement block'"
+    ]
+
+
+def test_saving_a_draft_reports_undeclared_variables_on_the_field(demo, author_client):
+    version = _version(demo)
+    index = _index(version, "email", "ar")
+    data = _form_data(version, **{f"contents-{index}-subject": "{{ nickname }}"})
+    response = author_client.post(_change_url(version), data)
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.forms[index].errors["subject"] == [
+        "Uses nickname, which the data schema does not declare."
+    ]
+
+
+def test_saving_a_valid_draft_goes_through_the_service(demo, author_client):
+    version = _version(demo)
+    before = version.content_hash
+    index = _index(version, "sms", "en")
+    data = _form_data(
+        version,
+        **{f"contents-{index}-sms_text": "Due {{ due_date|date }}", "_continue": "1"},
+    )
+    response = author_client.post(_change_url(version), data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    version.refresh_from_db()
+    assert version.contents.get(channel="sms", language="en").sms_text == (
+        "Due {{ due_date|date }}"
+    )
+    assert version.content_hash != before
+    assert version.history.count() >= 2
+
+
+def test_diff_shows_changes_per_channel_and_language(demo, author):
+    version = _version(demo)
+    version.status = Status.APPROVED
+    version.save(update_fields=["status"])
+    draft = services.version_draft_create(template=version.template, author=author)
+    content = draft.contents.get(channel="sms", language="ar")
+    content.sms_text = content.sms_text.replace("للدفع", "ادفع الآن")
+    content.save()
+    client = Client()
+    client.force_login(author)
+    url = reverse("admin:templates_app_templateversion_diff", args=[draft.pk])
+    response = client.get(url, {"against": version.pk})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "sms / ar" in body
+    assert "الآن" in body and "diff_add" in body
+    assert "email / en" not in body
+    nobody = Client()
+    nobody.force_login(user_with("nobody", []))
+    assert nobody.get(url).status_code == 403
+
+
+def test_block_shows_where_it_is_used(demo, author_client):
+    from templates_app.models import ContentBlock
+
+    block = ContentBlock.objects.get(code="legal-footer")
+    response = author_client.get(
+        reverse("admin:templates_app_contentblock_change", args=[block.pk])
+    )
+    body = response.content.decode()
+    assert "payment-reminder v1" in body
+    assert "policy-renewal-letter v1" in body
+
+
+def test_history_view_lists_changes(demo, author_client):
+    version = _version(demo)
+    response = author_client.get(
+        reverse("admin:templates_app_templateversion_history", args=[version.pk])
+    )
+    assert response.status_code == 200
+
+
+def test_new_draft_button_needs_permission(demo):
+    template = demo["one-time-passcode"]
+    url = reverse("admin:templates_app_template_new_draft", args=[template.pk])
+    client = Client()
+    client.force_login(user_with("viewer", ["view_template"]))
+    assert client.post(url).status_code == 403
+
+
+def test_send_test_emails_the_author_through_smtp(demo, author_client, smtp_server):
+    version = _version(demo)
+    url = reverse("admin:templates_app_templateversion_send_test", args=[version.pk])
+    response = author_client.post(url, _form_data(version))
+    assert response.status_code == 200, response.content
+    assert response.json()["ok"]
+    assert smtp_server.arrived.wait(10)
+    assert len(smtp_server.messages) == 2
+    subjects = {str(m["Subject"]).strip() for m in smtp_server.messages}
+    assert any(
+        s.startswith("[TEST] Your payment for policy MT-204518") for s in subjects
+    )
+    assert any(s.startswith("[TEST] موعد سداد قسط الوثيقة") for s in subjects)
+    for message in smtp_server.messages:
+        assert message["To"] == "author@example.com"
+        html = message.get_body(preferencelist=("html",)).get_content()
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        assert "Fatimah Al-Harbi" in html and "Fatimah Al-Harbi" in text
+
+
+def test_send_test_refuses_users_without_change_permission(demo, smtp_server):
+    client = Client()
+    client.force_login(user_with("viewer", ["view_templateversion"]))
+    version = _version(demo)
+    url = reverse("admin:templates_app_templateversion_send_test", args=[version.pk])
+    assert client.post(url, _form_data(version)).status_code == 403
+    assert smtp_server.messages == []
+
+
+def test_author_permissions_fixture_is_what_the_report_asks_for():
+    assert "change_templateversion" in AUTHOR_PERMISSIONS
