@@ -11,6 +11,7 @@ AUTHOR = "Author"
 REVIEWER = "Reviewer"
 AGENT = "Agent"
 OPERATOR = "Operator"
+API_CLIENT = "API client"
 
 # Marked for translation so the admin shows group names in Arabic.
 ROLE_LABELS = {
@@ -18,17 +19,19 @@ ROLE_LABELS = {
     REVIEWER: gettext_noop("Reviewer"),
     AGENT: gettext_noop("Agent"),
     OPERATOR: gettext_noop("Operator"),
+    API_CLIENT: gettext_noop("API client"),
 }
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AUTHOR: [
-        "ccm.view_usersettings",
-    ],
+    AUTHOR: [],
     REVIEWER: [
-        "ccm.view_usersettings",
+        "audit.view_auditevent",
     ],
     AGENT: [
-        "ccm.view_usersettings",
+        "channels_app.view_customer",
+        "channels_app.view_preferenceentry",
+        "channels_app.view_communication",
+        "channels_app.view_dispatch",
     ],
     OPERATOR: [
         "auth.view_user",
@@ -37,6 +40,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_group",
         "ccm.view_heartbeat",
         "ccm.view_usersettings",
+        "audit.view_auditevent",
+        "channels_app.view_customer",
+        "channels_app.change_customer",
+        "channels_app.view_preferenceentry",
+        "channels_app.view_suppression",
+        "channels_app.add_suppression",
+        "channels_app.view_communication",
+        "channels_app.view_dispatch",
+        "channels_app.change_dispatch",
+        "channels_app.view_escalation",
+        "channels_app.change_escalation",
+    ],
+    # Upstream systems: one user (and API token) per client system.
+    API_CLIENT: [
+        "channels_app.add_communication",
+        "channels_app.view_customer",
+        "channels_app.add_customer",
+        "channels_app.change_customer",
     ],
 }
 

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from ccm import views
@@ -8,5 +8,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/language", views.language_set, name="language_set"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("channels_app.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

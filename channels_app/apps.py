@@ -11,6 +11,8 @@ class ChannelsAppConfig(AppConfig):
 
         register("channels.customer.created", "A customer was created.")
         register("channels.customer.updated", "A customer's details changed.")
+        register("channels.dispatch.retried", "An operator queued a dispatch again.")
+        register("channels.escalation.resolved", "An operator resolved an escalation.")
         register(
             "channels.address.suppressed",
             "An address was suppressed on a channel (bounce, invalid, complaint).",

@@ -9,7 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import event_record
-from channels_app.models import Channel, Customer, PreferenceEntry, Suppression
+from channels_app.models import (
+    Customer,
+    Dispatch,
+    DispatchStatusChange,
+    Escalation,
+    PreferenceEntry,
+    Suppression,
+)
+from channels_app.tasks import outbox_kick
 
 CUSTOMER_FIELDS = ("name", "language", "time_zone", "email", "phone", "postal_address")
 
@@ -170,7 +178,7 @@ def consent_decide(
     address = customer.address_for(channel)
     if not address:
         return ConsentDecision(
-            False, f"no {Channel(channel).label} contact point", True
+            False, f"no {channel} contact point", hard=True
         )
     if suppressed is None:
         is_suppressed = Suppression.objects.filter(
@@ -205,3 +213,87 @@ def consent_decide(
     if covering is None and requires_opt_in and not mandatory:
         return ConsentDecision(False, f"no opt-in recorded for {category}")
     return ConsentDecision(True, "opted in" if covering else "no objection recorded")
+
+
+class DispatchStateError(Exception):
+    """A dispatch cannot make the requested move from its current status."""
+
+
+def _dispatch_move(
+    *, dispatch: Dispatch, to: str, actor: AbstractBaseUser, reason: str, action: str
+) -> Dispatch:
+    """Move a dispatch along an allowed transition, recorded and audited."""
+    locked = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
+    if to not in Dispatch.TRANSITIONS[locked.status]:
+        raise DispatchStateError(
+            f"dispatch #{locked.pk} is {locked.status}; it cannot become {to}"
+        )
+    if not reason.strip():
+        raise DispatchStateError("a reason is required")
+    now = timezone.now()
+    before = locked.status
+    locked.status, locked.status_changed = to, now
+    fields = ["status", "status_changed"]
+    if to == Dispatch.Status.QUEUED:
+        # A retry gets a fresh allowance of attempts.
+        locked.due_at, locked.max_attempts = now, locked.attempt_count + 5
+        fields += ["due_at", "max_attempts"]
+    locked.save(update_fields=fields)
+    DispatchStatusChange.objects.create(
+        dispatch=locked, status=to, at=now, detail=reason
+    )
+    event_record(
+        action=action,
+        actor=actor,
+        subject=locked,
+        before={"status": before},
+        after={"status": to},
+        reason=reason,
+    )
+    return locked
+
+
+@transaction.atomic
+def dispatch_retry(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
+    """Queue a failed dispatch again (an operator's decision)."""
+    moved = _dispatch_move(
+        dispatch=dispatch,
+        to=Dispatch.Status.QUEUED,
+        actor=actor,
+        reason=reason,
+        action="channels.dispatch.retried",
+    )
+    transaction.on_commit(outbox_kick)
+    return moved
+
+
+@transaction.atomic
+def dispatch_cancel(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
+    """Cancel a dispatch that has not been sent yet."""
+    return _dispatch_move(
+        dispatch=dispatch,
+        to=Dispatch.Status.CANCELLED,
+        actor=actor,
+        reason=reason,
+        action="channels.dispatch.cancelled",
+    )
+
+
+@transaction.atomic
+def escalation_resolve(
+    *, escalation: Escalation, actor: AbstractBaseUser, reason: str
+) -> Escalation:
+    """Close an escalation with what was done about it."""
+    if escalation.status == Escalation.Status.RESOLVED:
+        raise DispatchStateError(f"escalation #{escalation.pk} is already resolved")
+    escalation.status = Escalation.Status.RESOLVED
+    escalation.resolved = timezone.now()
+    escalation.save(update_fields=["status", "resolved"])
+    event_record(
+        action="channels.escalation.resolved",
+        actor=actor,
+        subject=escalation,
+        after={"severity": escalation.severity},
+        reason=reason,
+    )
+    return escalation

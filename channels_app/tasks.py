@@ -5,6 +5,8 @@ kick a pump on commit. Several pumps at once are safe (rows are claimed with
 SKIP LOCKED), so a second beat or a lost kick costs nothing.
 """
 
+import logging
+
 from celery import shared_task
 
 from channels_app import outbox
@@ -20,3 +22,13 @@ def outbox_pump() -> dict[str, int]:
 def outbox_sweep() -> int:
     """Requeue dispatches whose worker died mid-send."""
     return outbox.dispatches_sweep()
+
+
+def outbox_kick() -> None:
+    """Ask a worker to send now; beat's periodic pump covers a lost kick."""
+    try:
+        outbox_pump.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 (broker down: the database keeps the work)
+        logging.getLogger(__name__).warning(
+            "could not reach the broker to kick the outbox; beat's pump will send"
+        )

@@ -106,7 +106,7 @@ def test_no_contact_point_is_a_hard_stop(customer):
     decision = consent_decide(customer=customer, channel="email", category="billing")
 
     assert not decision.allowed and decision.hard
-    assert "no Email contact point" in decision.reason
+    assert "no email contact point" in decision.reason
 
 
 def test_every_preference_is_audited_and_kept_in_history(customer):

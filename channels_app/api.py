@@ -1,0 +1,266 @@
+"""The trigger API for upstream systems (Django REST Framework).
+
+POST /api/v1/communications needs an Idempotency-Key header. The key is
+recorded (committed) before any work, so a concurrent duplicate sees it: same
+key and same body returns the stored response, a different body 422, and a
+request still in flight 409. A refused request frees its key for a retry.
+"""
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
+from channels_app.models import (
+    Channel,
+    Communication,
+    Customer,
+    IdempotencyRecord,
+    Language,
+)
+from channels_app.services import CUSTOMER_FIELDS, customer_upsert
+
+
+class CanTrigger(permissions.BasePermission):
+    """The client system holds channels_app.add_communication."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and request.user.has_perm("channels_app.add_communication")
+        )
+
+
+class CustomerSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=200, required=False)
+    language = serializers.ChoiceField(Language.choices, required=False)
+    time_zone = serializers.CharField(max_length=64, required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    postal_address = serializers.CharField(required=False, allow_blank=True)
+
+
+class DataSourceSerializer(serializers.Serializer):
+    system = serializers.CharField(max_length=100)
+    reference = serializers.CharField(max_length=200)
+
+
+class TriggerSerializer(serializers.Serializer):
+    template = serializers.SlugField(max_length=100)
+    customer = CustomerSerializer()
+    data = serializers.DictField()
+    data_source = DataSourceSerializer()
+    channels = serializers.JSONField(
+        default=AUTO,
+        help_text='"auto", or a list of channels: email, sms, letter.',
+    )
+    scope = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    schedule = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_channels(self, value):
+        if value == AUTO:
+            return value
+        valid = set(Channel.values)
+        if not isinstance(value, list) or not all(v in valid for v in value):
+            raise ValidationError(
+                f'use "auto" or a list of: {", ".join(Channel.values)}'
+            )
+        return value
+
+
+class DispatchStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    channel = serializers.CharField()
+    status = serializers.CharField()
+    address = serializers.CharField()
+    decision = serializers.CharField()
+    status_changed = serializers.DateTimeField()
+
+
+class CommunicationStatusSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    template = serializers.CharField(source="template_code")
+    version = serializers.IntegerField(source="template_version.number")
+    customer = serializers.CharField(source="customer.external_id")
+    created = serializers.DateTimeField()
+    dispatches = DispatchStatusSerializer(many=True)
+
+
+def _body_sha256(body) -> str:
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _status_body(communication: Communication) -> dict:
+    communication = (
+        Communication.objects.select_related("template_version", "customer")
+        .prefetch_related("dispatches")
+        .get(pk=communication.pk)
+    )
+    body = CommunicationStatusSerializer(communication).data
+    statuses = {d["status"] for d in body["dispatches"]}
+    body["status"] = "suppressed" if statuses == {"suppressed"} else "accepted"
+    return json.loads(json.dumps(body, default=str))
+
+
+class CommunicationCreate(APIView):
+    permission_classes = [CanTrigger]
+
+    @extend_schema(
+        request=TriggerSerializer,
+        responses={202: CommunicationStatusSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Unique per intended communication; retries reuse it.",
+            )
+        ],
+        summary="Trigger a communication for a customer",
+    )
+    def post(self, request: Request) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 200:
+            return Response(
+                {"Idempotency-Key": ["this header is required (1-200 characters)"]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        digest = _body_sha256(request.data)
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    client=request.user, key=key, request_sha256=digest
+                )
+        except IntegrityError:
+            return self._replay(request, key, digest)
+        try:
+            response = self._trigger(request, key)
+        except BaseException:
+            record.delete()
+            raise
+        if response.status_code >= 400:
+            record.delete()
+            return response
+        record.response_status = response.status_code
+        record.response_body = response.data
+        record.save(update_fields=["response_status", "response_body"])
+        return response
+
+    def _replay(self, request: Request, key: str, digest: str) -> Response:
+        record = IdempotencyRecord.objects.get(client=request.user, key=key)
+        if record.request_sha256 != digest:
+            return Response(
+                {"Idempotency-Key": [f"{key!r} was already used with another body"]},
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        if record.response_status is None:
+            return Response(
+                {"Idempotency-Key": [f"a request with {key!r} is still in flight"]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(
+            record.response_body,
+            status=record.response_status,
+            headers={"Idempotent-Replayed": "true"},
+        )
+
+    def _trigger(self, request: Request, key: str) -> Response:
+        serializer = TriggerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payload = serializer.validated_data
+        client = request.user.get_username()
+        customer_fields = dict(payload["customer"])
+        external_id = customer_fields.pop("external_id")
+        try:
+            with transaction.atomic():
+                if customer_fields:
+                    customer, _ = customer_upsert(
+                        external_id=external_id,
+                        actor=request.user,
+                        **customer_fields,
+                    )
+                else:
+                    customer = Customer.objects.filter(external_id=external_id).first()
+                    if customer is None:
+                        raise TriggerRefused(
+                            {
+                                "customer": [
+                                    f"unknown customer {external_id!r}: "
+                                    "send name and contact data to create it"
+                                ]
+                            }
+                        )
+                communication = communication_trigger(
+                    template_code=payload["template"],
+                    customer=customer,
+                    data=payload["data"],
+                    channels=payload["channels"],
+                    requested_by=request.user,
+                    requester_label=client,
+                    source_system=payload["data_source"]["system"],
+                    source_reference=payload["data_source"]["reference"],
+                    idempotency_key=key,
+                    scheduled_for=payload.get("schedule"),
+                    scope=payload.get("scope", ""),
+                )
+        except TriggerRefused as exc:
+            return Response(exc.problems, status=status.HTTP_400_BAD_REQUEST)
+        except DjangoValidationError as exc:
+            return Response(
+                {"customer": exc.message_dict}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return Response(_status_body(communication), status=status.HTTP_202_ACCEPTED)
+
+
+class CommunicationDetail(APIView):
+    permission_classes = [CanTrigger]
+
+    @extend_schema(
+        responses={200: CommunicationStatusSerializer},
+        summary="Read a communication's status",
+    )
+    def get(self, request: Request, public_id) -> Response:
+        communication = get_object_or_404(
+            Communication.objects.all(), public_id=public_id
+        )
+        if communication.requested_by_id != request.user.pk and not (
+            request.user.has_perm("channels_app.view_communication")
+        ):
+            return Response(status=status.HTTP_404_NOT_FOUND)
+        return Response(_status_body(communication))
+
+
+class CustomerUpsert(APIView):
+    permission_classes = [CanTrigger]
+
+    @extend_schema(request=CustomerSerializer, responses={200: CustomerSerializer})
+    def put(self, request: Request, external_id: str) -> Response:
+        serializer = CustomerSerializer(
+            data={**request.data, "external_id": external_id}
+        )
+        serializer.is_valid(raise_exception=True)
+        fields = {
+            k: v for k, v in serializer.validated_data.items() if k in CUSTOMER_FIELDS
+        }
+        try:
+            customer, created = customer_upsert(
+                external_id=external_id, actor=request.user, **fields
+            )
+        except DjangoValidationError as exc:
+            return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        body = {"external_id": customer.external_id}
+        body.update({name: getattr(customer, name) for name in CUSTOMER_FIELDS})
+        return Response(body, status=201 if created else 200)

@@ -1,0 +1,22 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from channels_app import api
+
+urlpatterns = [
+    path("communications", api.CommunicationCreate.as_view(), name="api-trigger"),
+    path(
+        "communications/<uuid:public_id>",
+        api.CommunicationDetail.as_view(),
+        name="api-communication",
+    ),
+    path(
+        "customers/<str:external_id>",
+        api.CustomerUpsert.as_view(),
+        name="api-customer",
+    ),
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
+    ),
+]
