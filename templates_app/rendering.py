@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from django.conf import settings
@@ -440,8 +441,12 @@ def _bounded_join(value, separator="", attribute=None):
     return str(separator).join(items)
 
 
-def _locale(context) -> str:
-    return "ar" if _budget().language == "ar" else "en"
+_LOCALES = {"ar": Locale.parse("ar"), "en": Locale.parse("en")}
+
+
+def _locale(context) -> Locale:
+    # Parsed once: Babel re-parses locale names on every call otherwise.
+    return _LOCALES["ar"] if _budget().language == "ar" else _LOCALES["en"]
 
 
 def _decimal(value) -> decimal.Decimal:

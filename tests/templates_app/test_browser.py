@@ -1,0 +1,127 @@
+"""An author edits drafts in Debian's Chromium, watches the preview, sends a test."""
+
+import pytest
+from django.urls import reverse
+
+from templates_app.models import Template
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct-horse-battery"
+
+
+def _log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+def _open_draft(page, live_server, code):
+    template = Template.objects.get(code=code)
+    page.goto(
+        live_server.url
+        + reverse("admin:templates_app_template_change", args=[template.pk])
+    )
+    page.click("a.inlinechangelink")
+    page.wait_for_selector("#tpl-panes .tpl-pane")
+
+
+def _field(page, channel, language, name):
+    index = page.evaluate(
+        """([channel, language]) => {
+            const total = Number(document.querySelector(
+                "input[name='contents-TOTAL_FORMS']").value);
+            for (let i = 0; i < total; i++) {
+                const c = document.querySelector(`[name='contents-${i}-channel']`);
+                const l = document.querySelector(`[name='contents-${i}-language']`);
+                if (c && l && c.value === channel && l.value === language) return i;
+            }
+            return -1;
+        }""",
+        [channel, language],
+    )
+    assert index >= 0, (channel, language)
+    return page.locator(f"[name='contents-{index}-{name}']")
+
+
+def _append(page, channel, language, name, addition):
+    field = _field(page, channel, language, name)
+    field.fill(field.input_value() + addition)
+
+
+def _wait_pane_contains(page, channel, language, needle, selector="iframe"):
+    page.wait_for_function(
+        """([id, selector, needle]) => {
+            const pane = document.getElementById(id);
+            if (!pane) return false;
+            const node = pane.querySelector(selector);
+            if (!node) return false;
+            const text = node.tagName === "IFRAME" ? node.srcdoc : node.textContent;
+            return text.includes(needle);
+        }""",
+        arg=[f"pane-{channel}-{language}", selector, needle],
+    )
+
+
+def test_author_edits_a_draft_sees_previews_and_receives_a_test_email(
+    live_server, page, author, demo, smtp_server
+):
+    _log_in(page, live_server, author.username)
+
+    # Letter and email, in English and Arabic.
+    _open_draft(page, live_server, "policy-renewal-letter")
+    for language in ("en", "ar"):
+        _append(page, "letter", language, "letter_html", f"<p>ZX-LETTER-{language}</p>")
+        _wait_pane_contains(page, "letter", language, f"ZX-LETTER-{language}")
+        _append(page, "email", language, "html", f"<p>ZX-EMAIL-{language}</p>")
+        _wait_pane_contains(page, "email", language, f"ZX-EMAIL-{language}")
+        _wait_pane_contains(
+            page, "email", language, f"ZX-EMAIL-{language}", selector=".tpl-text"
+        )
+    assert page.locator("#pane-letter-ar").get_attribute("dir") == "rtl"
+    assert page.locator("#pane-email-en iframe").get_attribute("sandbox") == ""
+    pdf_head = page.evaluate(
+        """async () => {
+            const link = document.querySelector('#pane-letter-ar a.tpl-pdf-link');
+            const bytes = await (await fetch(link.href)).arrayBuffer();
+            return new TextDecoder().decode(bytes.slice(0, 5));
+        }"""
+    )
+    assert pdf_head == "%PDF-"
+    email_frame = page.frame_locator("#pane-email-en iframe")
+    assert "ZX-EMAIL-en" in email_frame.locator("body").inner_text()
+
+    page.click("#tpl-send-test")
+    page.wait_for_function(
+        "() => document.getElementById('tpl-send-result').textContent"
+        ".includes('author@example.com')"
+    )
+    assert smtp_server.arrived.wait(10)
+    assert len(smtp_server.messages) == 2
+    for message in smtp_server.messages:
+        assert message["To"] == "author@example.com"
+        html = message.get_body(preferencelist=("html",)).get_content()
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        language = message["Content-Language"]
+        assert f"ZX-EMAIL-{language}" in html and f"ZX-EMAIL-{language}" in text
+        assert "Omar Al-Qahtani" in html
+        assert "{{" not in html
+
+    page.click("input[name=_continue]")
+    page.wait_for_selector("ul.messagelist li.success")
+    template = Template.objects.get(code="policy-renewal-letter")
+    saved = template.versions.get().contents.get(channel="letter", language="ar")
+    assert "ZX-LETTER-ar" in saved.letter_html
+
+    # SMS in English and Arabic, with encoding and segments.
+    _open_draft(page, live_server, "payment-reminder")
+    _append(page, "sms", "en", "sms_text", " ZX-SMS-en")
+    _wait_pane_contains(page, "sms", "en", "ZX-SMS-en", selector=".tpl-sms")
+    _append(page, "sms", "ar", "sms_text", " ZX-SMS-ar")
+    _wait_pane_contains(page, "sms", "ar", "ZX-SMS-ar", selector=".tpl-sms")
+    facts_en = page.locator("#pane-sms-en .tpl-sms-facts").inner_text()
+    facts_ar = page.locator("#pane-sms-ar .tpl-sms-facts").inner_text()
+    assert "GSM-7" in facts_en and "Segments: 1" in facts_en
+    assert "UCS-2" in facts_ar and "Segments: 2" in facts_ar
