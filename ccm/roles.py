@@ -23,9 +23,49 @@ ROLE_LABELS = {
 }
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AUTHOR: [],
+    AUTHOR: [
+        f"templates_app.{codename}"
+        for codename in (
+            "view_category",
+            "view_template",
+            "add_template",
+            "change_template",
+            "view_templateversion",
+            "add_templateversion",
+            "change_templateversion",
+            "delete_templateversion",
+            "view_versioncontent",
+            "add_versioncontent",
+            "change_versioncontent",
+            "delete_versioncontent",
+            "view_contentblock",
+            "add_contentblock",
+            "change_contentblock",
+            "view_contentblockversion",
+            "add_contentblockversion",
+            "change_contentblockversion",
+            "view_contentblockcontent",
+            "add_contentblockcontent",
+            "change_contentblockcontent",
+            "delete_contentblockcontent",
+            "view_versionblockpin",
+        )
+    ],
     REVIEWER: [
         "audit.view_auditevent",
+        *(
+            f"templates_app.{codename}"
+            for codename in (
+                "view_category",
+                "view_template",
+                "view_templateversion",
+                "view_versioncontent",
+                "view_contentblock",
+                "view_contentblockversion",
+                "view_contentblockcontent",
+                "view_versionblockpin",
+            )
+        ),
     ],
     AGENT: [
         "channels_app.view_customer",

@@ -15,7 +15,7 @@ CATEGORIES = [
         "name_ar": "خدمة الوثائق",
         "required_approvals": 2,
     },
-    {"code": "security", "name": "Security", "name_ar": "الأمان"},
+    {"code": "security", "name": "Security", "name_ar": "الأمان", "kind": "mandatory"},
 ]
 
 BLOCKS = {

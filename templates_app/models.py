@@ -56,7 +56,18 @@ HTML_FIELDS = frozenset({"html", "letter_html"})
 class Category(models.Model):
     """A business line; permissions and approval rules hang on it."""
 
+    class Kind(models.TextChoices):
+        # Service messages go unless the customer opted out; marketing needs an
+        # opt-in; mandatory (regulatory) notices override opt-outs, never a
+        # hard suppression.
+        SERVICE = "service", _("Service")
+        MARKETING = "marketing", _("Marketing")
+        MANDATORY = "mandatory", _("Mandatory (regulatory)")
+
     code = models.SlugField(_("code"), max_length=64, unique=True)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=Kind.choices, default=Kind.SERVICE
+    )
     name = models.CharField(_("name"), max_length=200)
     name_ar = models.CharField(_("name in Arabic"), max_length=200, blank=True)
     required_approvals = models.PositiveSmallIntegerField(

@@ -73,3 +73,26 @@ def dispatch_build(*, version, customer, channel: str = "email", **fields):
         content_sha256=hashlib.sha256(body.encode()).hexdigest(),
         **fields,
     )
+
+
+def demo_templates_approved(*, author=None) -> dict:
+    """Seed the demo templates and mark their first versions approved.
+
+    Test-only shortcut past the review workflow: the hash is stamped as the
+    approval service stamps it, so sends verify it as they would in production.
+    """
+    from templates_app.demo import demo_seed
+    from templates_app.models import ContentBlockVersion, Template, TemplateVersion
+    from templates_app.services import block_version_hash, version_hash
+
+    author = author or user_build(username="demo-author")
+    demo_seed(author=author)
+    for block_version in ContentBlockVersion.objects.all():
+        block_version.status = "approved"
+        block_version.content_hash = block_version_hash(block_version)
+        block_version.save()
+    for version in TemplateVersion.objects.select_related("template"):
+        version.status = "approved"
+        version.content_hash = version_hash(version)
+        version.save()
+    return {template.code: template for template in Template.objects.all()}

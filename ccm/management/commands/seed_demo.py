@@ -57,6 +57,10 @@ class Command(BaseCommand):
             )
             rows.append((username, demo_password(username), role))
 
+        from templates_app.demo import demo_seed
+
+        demo_seed(author=user_model.objects.get(username="author"))
+
         self.stdout.write(self.style.SUCCESS("Demo users (sign in at /admin/):"))
         for username, password, role in rows:
             self.stdout.write(f"  {username:<10} {password:<22} {role}")

@@ -1,0 +1,194 @@
+"""A trigger is decided, rendered and queued whole, or refused naming each problem."""
+
+import hashlib
+
+import pytest
+
+from audit.models import AuditEvent
+from channels_app.dispatching import TriggerRefused, communication_trigger
+from channels_app.models import Communication, Dispatch, PreferenceEntry
+from channels_app.services import customer_upsert, preference_set
+from tests.factories import demo_templates_approved
+
+pytestmark = pytest.mark.django_db
+
+REMINDER = {
+    "customer": {"name": "Fatimah Al-Harbi"},
+    "policy_number": "MT-204518",
+    "amount": 1250.5,
+    "currency": "SAR",
+    "due_date": "2026-12-15",
+}
+
+
+@pytest.fixture
+def templates():
+    return demo_templates_approved()
+
+
+@pytest.fixture
+def customer():
+    customer, _ = customer_upsert(
+        external_id="C-7",
+        name="Fatimah Al-Harbi",
+        language="en",
+        email="fatimah@example.com",
+        phone="+966501234567",
+        postal_address="12 Olaya St, Riyadh",
+    )
+    return customer
+
+
+def _trigger(customer, **fields):
+    defaults = {
+        "template_code": "payment-reminder",
+        "data": REMINDER,
+        "requester_label": "core-banking",
+        "source_system": "core-banking",
+        "source_reference": "INV-1",
+    }
+    return communication_trigger(customer=customer, **{**defaults, **fields})
+
+
+def test_auto_sends_one_email_rendered_from_the_approved_version(templates, customer):
+    communication = _trigger(customer)
+
+    dispatch = communication.dispatches.get()
+    assert dispatch.channel == "email"
+    assert dispatch.status == Dispatch.Status.QUEUED
+    assert dispatch.language == "en"
+    assert dispatch.address == "fatimah@example.com"
+    assert (
+        dispatch.subject
+        == "Your payment for policy MT-204518 is due on December 15, 2026"
+    )
+    assert "SAR" in dispatch.body_html and "1,250.50" in dispatch.body_html
+    assert "Dear Fatimah Al-Harbi" in dispatch.body_text
+    assert len(dispatch.content_sha256) == 64
+    assert dispatch.block_versions  # the legal footer's version is recorded
+    assert communication.template_version.number == 1
+    assert communication.data == REMINDER
+    event = AuditEvent.objects.get(action="channels.dispatch.queued")
+    assert event.after["content_sha256"] == dispatch.content_sha256
+    assert event.after["source"] == "core-banking:INV-1"
+
+
+def test_an_arabic_customer_gets_the_arabic_copy(templates, customer):
+    customer.language = "ar"
+    customer.save()
+
+    dispatch = _trigger(customer, channels=["sms"]).dispatches.get()
+
+    assert dispatch.language == "ar"
+    assert dispatch.body_text.startswith("الخليج للتأمين")
+
+
+def test_auto_falls_back_to_sms_when_email_is_refused(templates, customer):
+    preference_set(
+        customer=customer,
+        channel="email",
+        opted_in=False,
+        source=PreferenceEntry.Source.CUSTOMER,
+        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
+    )
+
+    dispatch = _trigger(customer).dispatches.get()
+
+    assert dispatch.channel == "sms"
+    assert dispatch.address == "+966501234567"
+
+
+def test_a_send_that_preferences_forbid_is_stored_as_suppressed(templates, customer):
+    preference_set(
+        customer=customer,
+        channel="any",
+        opted_in=False,
+        source=PreferenceEntry.Source.CUSTOMER,
+        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
+    )
+
+    dispatch = _trigger(customer, channels=["email", "sms"]).dispatches.order_by(
+        "channel"
+    )
+
+    assert [(d.channel, d.status) for d in dispatch] == [
+        ("email", "suppressed"),
+        ("sms", "suppressed"),
+    ]
+    assert "opted out of any customer-wide" in dispatch[0].decision
+    assert AuditEvent.objects.filter(action="channels.dispatch.suppressed").count() == 2
+
+
+def test_both_channels_come_from_one_version_and_one_data_snapshot(templates, customer):
+    communication = _trigger(customer, channels=["email", "sms"])
+
+    dispatches = communication.dispatches.all()
+    assert {d.channel for d in dispatches} == {"email", "sms"}
+    assert all("MT-204518" in (d.body_text) for d in dispatches)
+
+
+def test_a_letter_is_rendered_to_a_stored_pdf(templates, customer):
+    data = templates["policy-renewal-letter"].sample_data
+    communication = _trigger(
+        customer, template_code="policy-renewal-letter", data=data, channels=["letter"]
+    )
+
+    dispatch = communication.dispatches.get()
+    pdf = dispatch.letter_pdf.read()
+    assert pdf.startswith(b"%PDF")
+    assert dispatch.content_sha256 != hashlib.sha256(b"").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"template_code": "nope"}, "template", "unknown template 'nope'"),
+        ({"data": {**REMINDER, "amount": -5}}, "data", "amount"),
+        ({"data": {"customer": {"name": "x"}}}, "data", "policy_number"),
+        ({"channels": ["letter"]}, "channels", "does not support letter"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_problem_and_nothing_is_queued(
+    templates, customer, fields, field, message
+):
+    with pytest.raises(TriggerRefused) as refused:
+        _trigger(customer, **fields)
+
+    assert message in " ".join(refused.value.problems[field])
+    assert not Communication.objects.exists()
+    assert not AuditEvent.objects.filter(
+        action__startswith="channels.dispatch"
+    ).exists()
+
+
+def test_no_contact_point_for_a_named_channel_is_refused(templates, customer):
+    customer.phone = ""
+    customer.save()
+
+    with pytest.raises(TriggerRefused) as refused:
+        _trigger(customer, channels=["sms"])
+
+    assert refused.value.problems == {"customer": ["no usable sms contact point"]}
+
+
+def test_a_template_without_an_approved_version_is_refused(templates, customer):
+    templates["payment-reminder"].versions.update(status="draft")
+
+    with pytest.raises(TriggerRefused) as refused:
+        _trigger(customer)
+
+    assert "no approved version in force" in refused.value.problems["template"][0]
+
+
+def test_an_approved_version_whose_content_changed_is_never_sent(templates, customer):
+    version = templates["payment-reminder"].versions.get()
+    content = version.contents.get(channel="email", language="en")
+    content.subject = "Tampered {{ policy_number }}"
+    content.save()
+
+    with pytest.raises(TriggerRefused) as refused:
+        _trigger(customer)
+
+    assert (
+        "no longer matches its approved hash" in refused.value.problems["template"][0]
+    )
