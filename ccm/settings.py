@@ -232,6 +232,8 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
 DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 300)
 DISPATCH_RETRY_BASE_SECONDS = env_int("DISPATCH_RETRY_BASE_SECONDS", 30)
 DISPATCH_RETRY_MAX_SECONDS = env_int("DISPATCH_RETRY_MAX_SECONDS", 3600)
+# Shared secret providers sign delivery receipt webhooks with (HMAC-SHA256).
+RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
 
 # The API: one token per client system (a user holding the trigger permission).
 REST_FRAMEWORK = {

@@ -7,8 +7,10 @@ request still in flight 409. A refused request frees its key for a retry.
 """
 
 import hashlib
+import hmac
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
@@ -24,10 +26,16 @@ from channels_app.models import (
     Channel,
     Communication,
     Customer,
+    Dispatch,
     IdempotencyRecord,
     Language,
 )
-from channels_app.services import CUSTOMER_FIELDS, customer_upsert
+from channels_app.services import (
+    CUSTOMER_FIELDS,
+    DispatchStateError,
+    customer_upsert,
+    dispatch_receipt_record,
+)
 
 
 class CanTrigger(permissions.BasePermission):
@@ -264,3 +272,74 @@ class CustomerUpsert(APIView):
         body = {"external_id": customer.external_id}
         body.update({name: getattr(customer, name) for name in CUSTOMER_FIELDS})
         return Response(body, status=201 if created else 200)
+
+
+class ReceiptSerializer(serializers.Serializer):
+    reference = serializers.IntegerField(
+        help_text="The dispatch id sent to the provider."
+    )
+    event = serializers.ChoiceField(["delivered", "bounced", "failed"])
+    hard = serializers.BooleanField(default=False)
+    detail = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+def receipt_signature(body: bytes, secret: str) -> str:
+    """Return the signature a provider sends in X-CCM-Signature."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class ReceiptWebhook(APIView):
+    """Delivery receipts from email and SMS providers, signed with HMAC-SHA256."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=ReceiptSerializer,
+        responses={204: None},
+        parameters=[
+            OpenApiParameter(
+                "X-CCM-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="sha256=<hex HMAC of the raw body with the shared secret>",
+            )
+        ],
+        summary="Record a delivery receipt (delivered, bounced, failed)",
+    )
+    def post(self, request: Request, channel: str) -> Response:
+        secret = settings.RECEIPT_WEBHOOK_SECRET
+        if not secret:
+            return Response(
+                {"detail": "receipts are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        given = request.headers.get("X-CCM-Signature", "")
+        if not hmac.compare_digest(given, receipt_signature(request.body, secret)):
+            return Response(
+                {"X-CCM-Signature": ["missing or wrong signature"]},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        serializer = ReceiptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        receipt = serializer.validated_data
+        dispatch = Dispatch.objects.filter(
+            pk=receipt["reference"], channel=channel
+        ).first()
+        if dispatch is None:
+            return Response(
+                {"reference": [f"no {channel} dispatch #{receipt['reference']}"]},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        try:
+            dispatch_receipt_record(
+                dispatch=dispatch,
+                event=receipt["event"],
+                hard=receipt["hard"],
+                detail=receipt["detail"],
+                provider=f"{channel} receipts",
+            )
+        except DispatchStateError as exc:
+            return Response({"event": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -170,12 +170,7 @@ def communication_trigger(
         no_address = [c for c in plan if not customer.address_for(c)]
         if no_address:
             raise TriggerRefused(
-                {
-                    "customer": [
-                        f"no usable {c} contact point"
-                        for c in no_address
-                    ]
-                }
+                {"customer": [f"no usable {c} contact point" for c in no_address]}
             )
 
     now = timezone.now()

@@ -177,9 +177,7 @@ def consent_decide(
     """
     address = customer.address_for(channel)
     if not address:
-        return ConsentDecision(
-            False, f"no {channel} contact point", hard=True
-        )
+        return ConsentDecision(False, f"no {channel} contact point", hard=True)
     if suppressed is None:
         is_suppressed = Suppression.objects.filter(
             channel=channel, address=address
@@ -297,3 +295,65 @@ def escalation_resolve(
         reason=reason,
     )
     return escalation
+
+
+RECEIPT_STATUSES = {
+    "delivered": Dispatch.Status.DELIVERED,
+    "bounced": Dispatch.Status.BOUNCED,
+    "failed": Dispatch.Status.FAILED,
+}
+
+
+@transaction.atomic
+def dispatch_receipt_record(
+    *,
+    dispatch: Dispatch,
+    event: str,
+    hard: bool = False,
+    detail: str = "",
+    provider: str,
+) -> Dispatch:
+    """Apply a provider's delivery receipt; a hard bounce suppresses the address.
+
+    A receipt that repeats the current status is acknowledged and ignored, so
+    providers may redeliver webhooks safely.
+    """
+    if event not in RECEIPT_STATUSES:
+        raise DispatchStateError(
+            f"unknown receipt event {event!r}: use {', '.join(RECEIPT_STATUSES)}"
+        )
+    to = RECEIPT_STATUSES[event]
+    locked = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
+    if locked.status == to:
+        return locked
+    if to not in Dispatch.TRANSITIONS[locked.status]:
+        raise DispatchStateError(
+            f"dispatch #{locked.pk} is {locked.status}; a {event} receipt cannot apply"
+        )
+    now = timezone.now()
+    before = locked.status
+    locked.status, locked.status_changed = to, now
+    fields = ["status", "status_changed"]
+    if to != Dispatch.Status.DELIVERED:
+        locked.error = detail or event
+        fields.append("error")
+    locked.save(update_fields=fields)
+    DispatchStatusChange.objects.create(
+        dispatch=locked, status=to, at=now, detail=f"{provider}: {detail}".strip(": ")
+    )
+    event_record(
+        action=f"channels.dispatch.{event}",
+        actor_kind="system",
+        actor_label=provider,
+        subject=locked,
+        before={"status": before},
+        after={"status": to, "hard": hard, "detail": detail},
+    )
+    if event == "bounced" and hard:
+        suppression_add(
+            channel=locked.channel,
+            address=locked.address,
+            reason=Suppression.Reason.HARD_BOUNCE,
+            detail=f"dispatch #{locked.pk}: {detail}",
+        )
+    return locked

@@ -15,6 +15,11 @@ urlpatterns = [
         api.CustomerUpsert.as_view(),
         name="api-customer",
     ),
+    path(
+        "receipts/<str:channel>",
+        api.ReceiptWebhook.as_view(),
+        name="api-receipt",
+    ),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
