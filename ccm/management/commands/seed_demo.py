@@ -57,9 +57,14 @@ class Command(BaseCommand):
             )
             rows.append((username, demo_password(username), role))
 
-        from templates_app.demo import demo_seed
+        from channels_app.demo import demo_seed as channels_demo_seed
+        from templates_app.demo import demo_seed as templates_demo_seed
 
-        demo_seed(author=user_model.objects.get(username="author"))
+        templates_demo_seed(author=user_model.objects.get(username="author"))
+        dispatches = channels_demo_seed(
+            operator=user_model.objects.get(username="operator")
+        )
+        self.stdout.write(f"Demo dispatches: {dispatches}")
 
         self.stdout.write(self.style.SUCCESS("Demo users (sign in at /admin/):"))
         for username, password, role in rows:
