@@ -25,6 +25,50 @@ def _login(page, base_url: str, username: str) -> None:
     page.wait_for_selector("#user-tools")
 
 
+ROLE_SCREENS = {
+    # role user: (admin lists shown on the index, lists that must not show)
+    "author": (
+        ["templates_app/template", "templates_app/contentblock"],
+        ["auth/user", "audit/auditevent", "channels_app/dispatch"],
+    ),
+    "reviewer": (
+        ["templates_app/template", "audit/auditevent"],
+        ["auth/user", "channels_app/dispatch", "channels_app/customer"],
+    ),
+    "agent": (
+        ["channels_app/customer", "channels_app/dispatch"],
+        ["auth/user", "templates_app/template", "audit/auditevent"],
+    ),
+    "operator": (
+        [
+            "auth/user",
+            "audit/auditevent",
+            "channels_app/dispatch",
+            "channels_app/escalation",
+        ],
+        ["templates_app/template"],
+    ),
+}
+
+
+@pytest.mark.parametrize("username", sorted(ROLE_SCREENS))
+def test_each_demo_user_sees_only_what_the_role_allows(
+    live_server, page, demo, username
+):
+    shown, hidden = ROLE_SCREENS[username]
+    _login(page, live_server.url, username)
+
+    for path in shown:
+        assert page.locator(f"#content-main a[href='/admin/{path}/']").count() > 0, path
+    for path in hidden:
+        assert page.locator(f"#content-main a[href='/admin/{path}/']").count() == 0, (
+            path
+        )
+        page.goto(f"{live_server.url}/admin/{path}/")
+        assert "403" in page.content(), path
+        page.goto(f"{live_server.url}/admin/")
+
+
 def test_operator_sees_users_and_agent_does_not(live_server, page, demo):
     _login(page, live_server.url, "operator")
     assert page.locator("#content-main a[href='/admin/auth/user/']").count() > 0
