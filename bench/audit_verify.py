@@ -12,7 +12,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from audit_scratch import scratch_database_setup
+from scratch import scratch_database_setup
 
 ACTIONS = [
     "channels.dispatch.queued",

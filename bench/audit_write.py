@@ -11,7 +11,7 @@ import argparse
 import multiprocessing
 import time
 
-from audit_scratch import scratch_database_setup
+from scratch import scratch_database_setup
 
 
 def _write(mode: str, writer: int, count: int, bulk_size: int, go) -> None:

@@ -1,4 +1,4 @@
-"""Create a scratch PostgreSQL database for the audit benchmarks; set Django up.
+"""Create a scratch PostgreSQL database for a benchmark, migrate it, set Django up.
 
 The benchmarks never touch the database DATABASE_URL names: they use the same
 server, under a database of their own that they drop and create again.
