@@ -2,7 +2,10 @@
 
 import difflib
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
     Http404,
@@ -16,8 +19,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from guardian.shortcuts import get_groups_with_perms, get_users_with_perms
 from simple_history.admin import SimpleHistoryAdmin
 
+from audit.admin import AuditedAdminMixin
 from templates_app import preview, selectors, services
 from templates_app.forms import (
     BlockContentFormSet,
@@ -31,16 +36,133 @@ from templates_app.models import (
     ContentBlock,
     ContentBlockContent,
     ContentBlockVersion,
+    Status,
     Template,
     TemplateVersion,
     VersionContent,
 )
 
+WORKFLOW_ERRORS = (services.AuthoringError, ValidationError)
+
+
+def category_ids(request, *codenames: str) -> frozenset[int]:
+    """Return the categories the requesting user holds any of `codenames` on.
+
+    Computed once per request, so list pages make one permission query whatever
+    the number of rows.
+    """
+    cache = request.__dict__.setdefault("_tpl_category_ids", {})
+    if codenames not in cache:
+        cache[codenames] = selectors.category_ids_for(request.user, *codenames)
+    return cache[codenames]
+
+
+def authored(request) -> frozenset[int]:
+    return category_ids(request, selectors.AUTHOR)
+
+
+def reviewed(request) -> frozenset[int]:
+    return category_ids(request, selectors.REVIEW)
+
+
+def visible(request) -> frozenset[int]:
+    return category_ids(request, *selectors.CATEGORY_PERMISSIONS)
+
+
+class CategoryPermissionForm(forms.Form):
+    permission = forms.ChoiceField(
+        label=_("permission"),
+        choices=[
+            (selectors.AUTHOR, _("Author templates")),
+            (selectors.REVIEW, _("Review templates")),
+        ],
+    )
+    user = forms.ModelChoiceField(
+        label=_("user"),
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+    )
+    group = forms.ModelChoiceField(
+        label=_("group"), queryset=Group.objects.order_by("name"), required=False
+    )
+    revoke = forms.BooleanField(label=_("revoke instead of grant"), required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("user")) == bool(cleaned.get("group")):
+            raise ValidationError(_("Choose either a user or a group."))
+        return cleaned
+
 
 @admin.register(Category)
-class CategoryAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "name_ar", "required_approvals"]
+class CategoryAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["code", "name", "name_ar", "kind", "required_approvals"]
     search_fields = ["code", "name", "name_ar"]
+    change_form_template = "admin/templates_app/category/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:category_id>/permissions/",
+                self.admin_site.admin_view(self.permissions_view),
+                name="templates_app_category_permissions",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["can_manage_permissions"] = request.user.has_perm(
+            "templates_app.manage_category_permissions"
+        )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def permissions_view(self, request, category_id):
+        """List who may author and review in a category; grant or revoke."""
+        if not request.user.has_perm("templates_app.manage_category_permissions"):
+            raise PermissionDenied
+        category = get_object_or_404(Category, pk=category_id)
+        form = CategoryPermissionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            change = (
+                services.category_permission_revoke
+                if form.cleaned_data["revoke"]
+                else services.category_permission_grant
+            )
+            change(
+                category=category,
+                permission=form.cleaned_data["permission"],
+                user=form.cleaned_data["user"],
+                group=form.cleaned_data["group"],
+                actor=request.user,
+            )
+            self.message_user(request, gettext("Permissions updated."))
+            return HttpResponseRedirect(request.path)
+        only = list(selectors.CATEGORY_PERMISSIONS)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Permissions: %(category)s") % {"category": category},
+            "category": category,
+            "form": form,
+            "users": sorted(
+                get_users_with_perms(
+                    category,
+                    attach_perms=True,
+                    with_group_users=False,
+                    only_with_perms_in=only,
+                ).items(),
+                key=lambda item: item[0].username,
+            ),
+            "groups": sorted(
+                get_groups_with_perms(
+                    category, attach_perms=True, only_with_perms_in=only
+                ).items(),
+                key=lambda item: item[0].name,
+            ),
+        }
+        return TemplateResponse(
+            request, "admin/templates_app/category/permissions.html", context
+        )
 
 
 class TemplateVersionInline(admin.TabularInline):
@@ -70,8 +192,27 @@ class TemplateAdmin(SimpleHistoryAdmin):
     def channel_list(self, template):
         return ", ".join(template.channels)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(category_id__in=visible(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "category":
+            kwargs["queryset"] = Category.objects.filter(pk__in=authored(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and bool(authored(request))
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.category_id not in authored(request):
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
-        services.template_save(template=obj, actor=request.user)
+        try:
+            services.template_save(template=obj, actor=request.user)
+        except services.AuthoringForbidden as exc:
+            raise PermissionDenied(str(exc)) from exc
 
     def get_urls(self):
         return [
@@ -91,6 +232,8 @@ class TemplateAdmin(SimpleHistoryAdmin):
         template = get_object_or_404(Template, pk=template_id)
         if not request.user.has_perm("templates_app.add_templateversion"):
             raise PermissionDenied
+        if template.category_id not in authored(request):
+            raise PermissionDenied
         try:
             version = services.version_draft_create(
                 template=template, author=request.user
@@ -109,9 +252,13 @@ class TemplateAdmin(SimpleHistoryAdmin):
         )
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
-        context["can_start_draft"] = obj is not None and request.user.has_perm(
-            "templates_app.add_templateversion"
+        context["can_start_draft"] = (
+            obj is not None
+            and request.user.has_perm("templates_app.add_templateversion")
+            and obj.category_id in authored(request)
         )
+        if obj is not None:
+            context["in_force"] = selectors.version_in_force(obj)
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
 
@@ -140,23 +287,63 @@ class VersionContentInline(admin.StackedInline):
         return super().has_delete_permission(request, obj)
 
 
+class CommentForm(forms.Form):
+    comment = forms.CharField(
+        label=_("comment"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+def _submit_versions(modeladmin, request, queryset):
+    """Submit each selected draft; report each refusal by name."""
+    for version in queryset:
+        try:
+            services.version_submit(version=version, actor=request.user)
+        except WORKFLOW_ERRORS as exc:
+            modeladmin.message_user(request, f"{version}: {exc}", messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request,
+                gettext("%(version)s submitted for review.") % {"version": version},
+            )
+
+
+_submit_versions.short_description = _("Submit selected drafts for review")
+
+
 @admin.register(TemplateVersion)
-class TemplateVersionAdmin(SimpleHistoryAdmin):
-    list_display = ["template", "number", "status", "author", "updated", "short_hash"]
+class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "template",
+        "number",
+        "status",
+        "author",
+        "effective_from",
+        "effective_until",
+        "updated",
+        "short_hash",
+    ]
     list_filter = ["status", "template__category"]
     search_fields = ["template__code", "template__name"]
     list_select_related = ["template", "author"]
+    actions = [_submit_versions]
     fields = [
         "template",
         "number",
         "status",
         "author",
+        "based_on",
         "created",
         "updated",
+        "submitted_at",
+        "decided_at",
+        "rejection_reason",
+        "effective_from",
+        "effective_until",
         "content_hash",
         "pinned_blocks",
+        "approval_list",
     ]
-    readonly_fields = fields
+    schedule_fields = ("effective_from", "effective_until")
     inlines = [VersionContentInline]
     change_form_template = "admin/templates_app/templateversion/change_form.html"
 
@@ -170,15 +357,16 @@ class TemplateVersionAdmin(SimpleHistoryAdmin):
         return (
             format_html_join(
                 ", ",
-                '<a href="{}">{} v{}</a>',
+                '<a href="{}">{} v{}</a> ({})',
                 (
                     (
                         reverse(
-                            "admin:templates_app_contentblock_change",
-                            args=[pin.block_version.block_id],
+                            "admin:templates_app_contentblockversion_change",
+                            args=[pin.block_version_id],
                         ),
                         pin.block_version.block.code,
                         pin.block_version.number,
+                        pin.block_version.get_status_display(),
                     )
                     for pin in pins
                 ),
@@ -186,24 +374,69 @@ class TemplateVersionAdmin(SimpleHistoryAdmin):
             or "-"
         )
 
+    @admin.display(description=_("approvals"))
+    def approval_list(self, version):
+        approvals = selectors.approvals_current(version)
+        return (
+            format_html_join(
+                "",
+                "<div>{} · {} · {}</div>",
+                (
+                    (a.reviewer, a.at.strftime("%Y-%m-%d %H:%M"), a.comment or "-")
+                    for a in approvals
+                ),
+            )
+            or "-"
+        )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(template__category_id__in=visible(request))
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and self.has_change_permission(request, obj):
+            return [f for f in self.fields if f not in self.schedule_fields]
+        return self.fields
+
     def has_add_permission(self, request):
         # Drafts start from a template ("New draft"), which numbers them.
         return False
 
+    def has_view_permission(self, request, obj=None):
+        if obj is not None and obj.template.category_id not in visible(request):
+            return False
+        return super().has_view_permission(request, obj)
+
     def has_change_permission(self, request, obj=None):
-        if obj is not None and not obj.is_editable:
+        if obj is not None and (
+            not obj.is_editable or obj.template.category_id not in authored(request)
+        ):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and not obj.is_editable:
+        if obj is not None and (
+            not obj.is_editable or obj.template.category_id not in authored(request)
+        ):
             return False
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        # The version row itself has no editable fields; content is saved
-        # through the service in save_related.
-        pass
+        # Content is saved through the service in save_related; the row itself
+        # holds only the schedule the author proposes.
+        if any(name in form.changed_data for name in self.schedule_fields):
+            try:
+                services.version_schedule_set(
+                    version=obj,
+                    actor=request.user,
+                    effective_from=form.cleaned_data.get("effective_from"),
+                    effective_until=form.cleaned_data.get("effective_until"),
+                )
+            except services.AuthoringError as exc:
+                raise PermissionDenied(str(exc)) from exc
 
     def save_related(self, request, form, formsets, change):
         for formset in formsets:
@@ -221,6 +454,29 @@ class TemplateVersionAdmin(SimpleHistoryAdmin):
                 raise PermissionDenied(str(exc)) from exc
             for warning in formset.validation_warnings:
                 self.message_user(request, str(warning), messages.WARNING)
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context.update(self._workflow_context(request, obj))
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def _workflow_context(self, request, version) -> dict:
+        category_id = version.template.category_id
+        may_author = category_id in authored(request) and request.user.has_perm(
+            "templates_app.change_templateversion"
+        )
+        may_review = category_id in reviewed(request)
+        return {
+            "may_submit": may_author and version.status == Status.DRAFT,
+            "may_withdraw": may_author and version.status == Status.IN_REVIEW,
+            "may_redraft": may_author
+            and version.status != Status.DRAFT
+            and not version.template.versions.filter(
+                status__in=[Status.DRAFT, Status.IN_REVIEW]
+            ).exists(),
+            "may_retire": may_review and version.status == Status.APPROVED,
+            "may_review": may_review and version.status == Status.IN_REVIEW,
+        }
 
     def get_urls(self):
         def wrap(view):
@@ -242,12 +498,23 @@ class TemplateVersionAdmin(SimpleHistoryAdmin):
                 wrap(self.diff_view),
                 name="templates_app_templateversion_diff",
             ),
+            path(
+                "<int:version_id>/review/",
+                wrap(self.review_view),
+                name="templates_app_templateversion_review",
+            ),
+            path(
+                "<int:version_id>/workflow/<str:verb>/",
+                wrap(self.transition_view),
+                name="templates_app_templateversion_transition",
+            ),
             *super().get_urls(),
         ]
 
     def _version(self, request, version_id, *, change: bool) -> TemplateVersion:
         version = get_object_or_404(
-            TemplateVersion.objects.select_related("template"), pk=version_id
+            TemplateVersion.objects.select_related("template__category"),
+            pk=version_id,
         )
         allowed = (
             self.has_change_permission(request, version)
@@ -330,6 +597,96 @@ class TemplateVersionAdmin(SimpleHistoryAdmin):
             request, "admin/templates_app/templateversion/diff.html", context
         )
 
+    def review_view(self, request, version_id):
+        """Show a reviewer everything the decision rests on, with the decision forms."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        version = self._version(request, version_id, change=False)
+        in_force = selectors.version_in_force(version.template)
+        against = in_force if in_force and in_force.pk != version.pk else None
+        against = against or version.based_on
+        workflow = self._workflow_context(request, version)
+        refusal = ""
+        if workflow["may_review"] and request.user.pk in selectors.version_editors(
+            version
+        ):
+            workflow["may_review"] = False
+            refusal = gettext(
+                "Segregation of duties: you wrote or edited this version, so you "
+                "may not approve it."
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            **workflow,
+            "opts": self.model._meta,
+            "title": gettext("Review: %(version)s") % {"version": version},
+            "version": version,
+            "category": version.template.category,
+            "in_force": in_force,
+            "against": against,
+            "tables": _diff_tables(against, version) if against else [],
+            "pins": version.pins.select_related("block_version__block").order_by(
+                "block_version__block__code"
+            ),
+            "approvals": selectors.approvals_current(version),
+            "hash_ok": services.version_hash_ok(version),
+            "refusal": refusal,
+            "comment_form": CommentForm(),
+        }
+        return TemplateResponse(
+            request, "admin/templates_app/templateversion/review.html", context
+        )
+
+    TRANSITIONS = {
+        "submit": services.version_submit,
+        "withdraw": services.version_withdraw,
+        "approve": services.version_approve,
+        "reject": services.version_reject,
+        "retire": services.version_retire,
+    }
+
+    def transition_view(self, request, version_id, verb):
+        """Apply one workflow service to a version; show its refusal if any."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if verb != "redraft" and verb not in self.TRANSITIONS:
+            raise Http404
+        version = self._version(request, version_id, change=False)
+        form = CommentForm(request.POST)
+        comment = form.cleaned_data["comment"] if form.is_valid() else ""
+        back = reverse("admin:templates_app_templateversion_review", args=[version.pk])
+        if verb in ("submit", "withdraw"):
+            back = reverse(
+                "admin:templates_app_templateversion_change", args=[version.pk]
+            )
+        try:
+            if verb == "redraft":
+                draft = services.version_draft_create(
+                    template=version.template, author=request.user, source=version
+                )
+                self.message_user(
+                    request,
+                    gettext("Draft version %(number)s created from v%(source)s.")
+                    % {"number": draft.number, "source": version.number},
+                )
+                return HttpResponseRedirect(
+                    reverse(
+                        "admin:templates_app_templateversion_change", args=[draft.pk]
+                    )
+                )
+            version = self.TRANSITIONS[verb](
+                version=version, actor=request.user, comment=comment
+            )
+        except WORKFLOW_ERRORS as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(back)
+        self.message_user(
+            request,
+            gettext("%(version)s is now %(status)s.")
+            % {"version": version, "status": version.get_status_display()},
+        )
+        return HttpResponseRedirect(back)
+
 
 def _diff_tables(old: TemplateVersion, new: TemplateVersion) -> list[dict]:
     """Return one side-by-side HTML diff per changed channel, language and field."""
@@ -399,7 +756,7 @@ class ContentBlockVersionInline(admin.TabularInline):
 
 
 @admin.register(ContentBlock)
-class ContentBlockAdmin(SimpleHistoryAdmin):
+class ContentBlockAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
     fields = ["code", "name", "description", "where_used"]
@@ -441,6 +798,11 @@ class ContentBlockAdmin(SimpleHistoryAdmin):
                 self.admin_site.admin_view(self.draft_create_view),
                 name="templates_app_contentblock_new_draft",
             ),
+            path(
+                "<int:block_id>/redraft-dependents/",
+                self.admin_site.admin_view(self.redraft_dependents_view),
+                name="templates_app_contentblock_redraft_dependents",
+            ),
             *super().get_urls(),
         ]
 
@@ -460,15 +822,50 @@ class ContentBlockAdmin(SimpleHistoryAdmin):
             reverse("admin:templates_app_contentblockversion_change", args=[version.pk])
         )
 
+    def redraft_dependents_view(self, request, block_id):
+        """Start drafts of every dependent template, pinned to the newest version."""
+        block = get_object_or_404(ContentBlock, pk=block_id)
+        back = reverse("admin:templates_app_contentblock_change", args=[block_id])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if not request.user.has_perm("templates_app.add_templateversion"):
+            raise PermissionDenied
+        newest = block.versions.filter(status=Status.APPROVED).order_by("-number")
+        if not newest.exists():
+            self.message_user(
+                request, gettext("The block has no approved version."), messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        try:
+            result = services.block_dependents_redraft(
+                block_version=newest.first(), actor=request.user
+            )
+        except services.AuthoringError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(back)
+        self.message_user(
+            request,
+            gettext("New drafts started: %(drafts)s")
+            % {"drafts": ", ".join(str(v) for v in result.created) or "-"},
+        )
+        for skipped in result.skipped:
+            self.message_user(request, skipped, messages.WARNING)
+        return HttpResponseRedirect(back)
+
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         context["can_start_draft"] = obj is not None and request.user.has_perm(
             "templates_app.add_contentblockversion"
+        )
+        context["can_redraft_dependents"] = (
+            obj is not None
+            and request.user.has_perm("templates_app.add_templateversion")
+            and obj.versions.filter(status=Status.APPROVED).exists()
         )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
 
 @admin.register(ContentBlockVersion)
-class ContentBlockVersionAdmin(SimpleHistoryAdmin):
+class ContentBlockVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ["block", "number", "status", "author", "updated"]
     list_filter = ["status"]
     list_select_related = ["block", "author"]
@@ -479,10 +876,37 @@ class ContentBlockVersionAdmin(SimpleHistoryAdmin):
         "author",
         "created",
         "updated",
+        "submitted_at",
+        "decided_at",
+        "rejection_reason",
         "content_hash",
+        "where_used",
     ]
     readonly_fields = fields
     inlines = [ContentBlockContentInline]
+    change_form_template = "admin/templates_app/contentblockversion/change_form.html"
+
+    @admin.display(description=_("where used"))
+    def where_used(self, block_version):
+        pins = block_version.pins.select_related("version__template").order_by(
+            "version__template__code", "-version__number"
+        )
+        return format_html_join(
+            ", ",
+            '<a href="{}">{} v{}</a> ({})',
+            (
+                (
+                    reverse(
+                        "admin:templates_app_templateversion_change",
+                        args=[pin.version_id],
+                    ),
+                    pin.version.template.code,
+                    pin.version.number,
+                    pin.version.get_status_display(),
+                )
+                for pin in pins
+            ),
+        ) or gettext("Not used by any template version.")
 
     def has_add_permission(self, request):
         return False
@@ -520,3 +944,70 @@ class ContentBlockVersionAdmin(SimpleHistoryAdmin):
                 )
             except (services.AuthoringError, ValidationError) as exc:
                 raise PermissionDenied(str(exc)) from exc
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            may_author = request.user.has_perm(
+                "templates_app.change_contentblockversion"
+            )
+            may_review = request.user.has_perm("templates_app.review_contentblock")
+            context.update(
+                may_submit=may_author and obj.status == Status.DRAFT,
+                may_withdraw=may_author and obj.status == Status.IN_REVIEW,
+                may_review=may_review
+                and obj.status == Status.IN_REVIEW
+                and request.user.pk not in selectors.block_version_editors(obj),
+                may_retire=may_review and obj.status == Status.APPROVED,
+                approvals=selectors.approvals_current(obj),
+                comment_form=CommentForm(),
+            )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    TRANSITIONS = {
+        "submit": services.block_submit,
+        "withdraw": services.block_withdraw,
+        "approve": services.block_approve,
+        "reject": services.block_reject,
+        "retire": services.block_retire,
+    }
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:version_id>/workflow/<str:verb>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="templates_app_contentblockversion_transition",
+            ),
+            *super().get_urls(),
+        ]
+
+    def transition_view(self, request, version_id, verb):
+        """Apply one workflow service to a block version; show its refusal if any."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if verb not in self.TRANSITIONS:
+            raise Http404
+        block_version = get_object_or_404(ContentBlockVersion, pk=version_id)
+        if not self.has_view_permission(request, block_version):
+            raise PermissionDenied
+        form = CommentForm(request.POST)
+        comment = form.cleaned_data["comment"] if form.is_valid() else ""
+        back = reverse(
+            "admin:templates_app_contentblockversion_change", args=[version_id]
+        )
+        try:
+            block_version = self.TRANSITIONS[verb](
+                block_version=block_version, actor=request.user, comment=comment
+            )
+        except WORKFLOW_ERRORS as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                gettext("%(version)s is now %(status)s.")
+                % {
+                    "version": block_version,
+                    "status": block_version.get_status_display(),
+                },
+            )
+        return HttpResponseRedirect(back)

@@ -3,6 +3,9 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -32,9 +35,153 @@ class Status(models.TextChoices):
     RETIRED = "retired", _("Retired")
 
 
+# The review workflow: every status change a service may make, and nothing else.
+# Rejected, superseded and retired are final; a rejected version's author starts
+# a new draft from it instead.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.DRAFT: frozenset({Status.IN_REVIEW}),
+    Status.IN_REVIEW: frozenset({Status.DRAFT, Status.APPROVED, Status.REJECTED}),
+    Status.APPROVED: frozenset({Status.SUPERSEDED, Status.RETIRED}),
+    Status.REJECTED: frozenset(),
+    Status.SUPERSEDED: frozenset(),
+    Status.RETIRED: frozenset(),
+}
+
 # Content may change only while a version is a draft; from submission on it is
 # frozen, so what a reviewer approves is exactly what is sent.
 EDITABLE_STATUSES = frozenset({Status.DRAFT})
+# Versions that may be worked on; a template or block has at most one at a time.
+OPEN_STATUSES = frozenset({Status.DRAFT, Status.IN_REVIEW})
+# Versions that were approved once; their effective range says when they applied.
+EVER_APPROVED_STATUSES = frozenset({Status.APPROVED, Status.SUPERSEDED, Status.RETIRED})
+
+
+class StatusWriteRefused(Exception):
+    """A status was written outside the workflow services."""
+
+
+class ContentFrozen(Exception):
+    """Content of a submitted version was about to change."""
+
+
+class WorkflowQuerySet(models.QuerySet):
+    """Refuse bulk writes of the status, which would bypass the workflow."""
+
+    def update(self, **kwargs):
+        if "status" in kwargs:
+            raise StatusWriteRefused(
+                gettext("Status changes go through the workflow services only.")
+            )
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        if "status" in fields:
+            raise StatusWriteRefused(
+                gettext("Status changes go through the workflow services only.")
+            )
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        if any(obj.status != Status.DRAFT for obj in objs):
+            raise StatusWriteRefused(gettext("A version starts as a draft."))
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class WorkflowGuarded(models.Model):
+    """A versioned row whose status only the workflow services may change.
+
+    A service marks the one transition it makes with `transition_allow()`; any
+    other save that would change the stored status is refused, as is a version
+    created in any status but draft, or the deletion of a submitted version.
+    """
+
+    objects = WorkflowQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        target = self.__dict__.pop("_status_target", None)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "status" in update_fields:
+            self._status_write_check(target)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        stored = (
+            type(self)
+            ._base_manager.filter(pk=self.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if stored is not None and stored not in EDITABLE_STATUSES:
+            raise ContentFrozen(
+                gettext("Only a draft can be deleted; %(version)s is %(status)s.")
+                % {"version": self, "status": stored}
+            )
+        return super().delete(*args, **kwargs)
+
+    def transition_allow(self, target: str) -> None:
+        """Let the next save move this version to `target`, if the rules allow."""
+        self._status_target = target
+
+    def _status_write_check(self, target: str | None) -> None:
+        if self._state.adding:
+            if self.status != Status.DRAFT:
+                raise StatusWriteRefused(
+                    gettext("A version starts as a draft, not %(status)s.")
+                    % {"status": self.status}
+                )
+            return
+        stored = (
+            type(self)
+            ._base_manager.filter(pk=self.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if stored is None or stored == self.status:
+            return
+        if target != self.status or self.status not in TRANSITIONS[stored]:
+            raise StatusWriteRefused(
+                gettext(
+                    "The status of %(version)s cannot be written from %(before)s "
+                    "to %(after)s outside the workflow services."
+                )
+                % {"version": self, "before": stored, "after": self.status}
+            )
+
+
+class FrozenWithVersion(models.Model):
+    """A row of a version's content, writable only while the version is a draft."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        self._frozen_check()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._frozen_check()
+        return super().delete(*args, **kwargs)
+
+    def _frozen_check(self) -> None:
+        field = self._meta.get_field("version")
+        stored = (
+            field.related_model._base_manager.filter(pk=self.version_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if stored is not None and stored not in EDITABLE_STATUSES:
+            raise ContentFrozen(
+                gettext(
+                    "The version is %(status)s; its content and pinned blocks "
+                    "are frozen."
+                )
+                % {"status": stored}
+            )
+
 
 # The fields each channel's content uses, and those that must not be empty.
 CHANNEL_FIELDS = {
@@ -81,6 +228,15 @@ class Category(models.Model):
         ordering = ["name"]
         verbose_name = _("category")
         verbose_name_plural = _("categories")
+        # Granted per category with django-guardian (or globally, for all).
+        permissions = [
+            ("author_category", _("Can author templates in the category")),
+            ("review_category", _("Can review templates in the category")),
+            (
+                "manage_category_permissions",
+                _("Can grant authoring and review in categories"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -132,7 +288,7 @@ class Template(models.Model):
         return f"{self.name} ({self.code})"
 
 
-class TemplateVersion(models.Model):
+class TemplateVersion(WorkflowGuarded):
     """A numbered revision of a template, with content per channel and language."""
 
     Status = Status
@@ -163,6 +319,29 @@ class TemplateVersion(models.Model):
         verbose_name=_("pinned block versions"),
         blank=True,
     )
+    based_on = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("based on"),
+    )
+    effective_from = models.DateTimeField(
+        _("effective from"),
+        null=True,
+        blank=True,
+        help_text=_("When the approved version takes effect; empty means on approval."),
+    )
+    effective_until = models.DateTimeField(
+        _("effective until"),
+        null=True,
+        blank=True,
+        help_text=_("When it stops being in force; empty means until replaced."),
+    )
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    rejection_reason = models.TextField(_("rejection reason"), blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -172,6 +351,28 @@ class TemplateVersion(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["template", "number"], name="tpl_version_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["template"],
+                condition=Q(status__in=[Status.DRAFT, Status.IN_REVIEW]),
+                name="tpl_version_one_open",
+                violation_error_message=_(
+                    "A template has at most one draft or version in review."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_until__isnull=True)
+                | Q(effective_from__isnull=True)
+                | Q(effective_until__gte=models.F("effective_from")),
+                name="tpl_version_effective_order",
+            ),
+            # On every database, at most one open-ended approved version per
+            # template; PostgreSQL also refuses any overlap of effective ranges
+            # (the exclusion constraint in migration 0004).
+            models.UniqueConstraint(
+                fields=["template"],
+                condition=Q(status=Status.APPROVED, effective_until__isnull=True),
+                name="tpl_version_one_open_ended",
             ),
         ]
 
@@ -183,7 +384,7 @@ class TemplateVersion(models.Model):
         return self.status in EDITABLE_STATUSES
 
 
-class VersionContent(models.Model):
+class VersionContent(FrozenWithVersion):
     """The content of one version on one channel in one language."""
 
     version = models.ForeignKey(
@@ -239,12 +440,15 @@ class ContentBlock(models.Model):
         ordering = ["code"]
         verbose_name = _("content block")
         verbose_name_plural = _("content blocks")
+        # Blocks are shared by every category, so reviewing them is granted
+        # globally rather than per category.
+        permissions = [("review_contentblock", _("Can review content blocks"))]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
 
-class ContentBlockVersion(models.Model):
+class ContentBlockVersion(WorkflowGuarded):
     """A numbered revision of a content block, with content per language."""
 
     Status = Status
@@ -268,6 +472,9 @@ class ContentBlockVersion(models.Model):
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
     content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    rejection_reason = models.TextField(_("rejection reason"), blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -277,6 +484,14 @@ class ContentBlockVersion(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["block", "number"], name="tpl_block_version_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["block"],
+                condition=Q(status__in=[Status.DRAFT, Status.IN_REVIEW]),
+                name="tpl_block_version_one_open",
+                violation_error_message=_(
+                    "A block has at most one draft or version in review."
+                ),
             ),
         ]
 
@@ -288,7 +503,7 @@ class ContentBlockVersion(models.Model):
         return self.status in EDITABLE_STATUSES
 
 
-class ContentBlockContent(models.Model):
+class ContentBlockContent(FrozenWithVersion):
     """The content of one block version in one language."""
 
     version = models.ForeignKey(
@@ -318,7 +533,7 @@ class ContentBlockContent(models.Model):
         return f"{self.version} {self.language}"
 
 
-class VersionBlockPin(models.Model):
+class VersionBlockPin(FrozenWithVersion):
     """The exact block version a template version renders with."""
 
     version = models.ForeignKey(
@@ -340,3 +555,52 @@ class VersionBlockPin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} → {self.block_version}"
+
+
+class Approval(models.Model):
+    """One reviewer's approval of one submission of a template or block version.
+
+    Approvals bind to the content hash they saw; only those given since the
+    latest submission count towards the category's required approvals.
+    """
+
+    version = models.ForeignKey(
+        TemplateVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approvals",
+        verbose_name=_("template version"),
+    )
+    block_version = models.ForeignKey(
+        ContentBlockVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approvals",
+        verbose_name=_("block version"),
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("approval")
+        verbose_name_plural = _("approvals")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(version__isnull=False, block_version__isnull=True)
+                | Q(version__isnull=True, block_version__isnull=False),
+                name="tpl_approval_one_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version or self.block_version} ✓ {self.reviewer}"

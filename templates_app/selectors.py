@@ -1,15 +1,28 @@
-"""Reads with rules: which block versions a render uses, language, where-used."""
+"""Reads with rules: block versions a render uses, language, where-used,
+category permissions, reviewers, editors and the version in force."""
 
-from django.db.models import Max, QuerySet
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Permission
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
 from templates_app.models import (
     CHANNEL_REQUIRED_FIELDS,
+    EVER_APPROVED_STATUSES,
+    Approval,
+    Category,
     ContentBlock,
     ContentBlockContent,
+    ContentBlockVersion,
     Status,
     Template,
     TemplateVersion,
     VersionBlockPin,
+    VersionContent,
 )
 from templates_app.rendering import BlockSource
 
@@ -119,4 +132,138 @@ def block_where_used(block: ContentBlock) -> QuerySet[VersionBlockPin]:
         VersionBlockPin.objects.filter(block_version__block=block)
         .select_related("version__template", "block_version")
         .order_by("version__template__code", "-version__number")
+    )
+
+
+AUTHOR = "author_category"
+REVIEW = "review_category"
+CATEGORY_PERMISSIONS = (AUTHOR, REVIEW)
+
+
+def category_ids_for(user: AbstractBaseUser, *codenames: str) -> frozenset[int]:
+    """Return the ids of the categories where the user holds any of the permissions.
+
+    One query (two with a group lookup): a global grant of the permission, or
+    superuser status, covers every category.
+    """
+    if not user.is_active:
+        return frozenset()
+    categories = get_objects_for_user(
+        user,
+        [f"templates_app.{codename}" for codename in codenames],
+        klass=Category,
+        any_perm=True,
+        accept_global_perms=True,
+    )
+    return frozenset(categories.values_list("pk", flat=True))
+
+
+def user_may(user: AbstractBaseUser, codename: str, category: Category) -> bool:
+    """Return whether the user holds a category permission, globally or on it."""
+    if not user.is_active:
+        return False
+    return user.has_perm(f"templates_app.{codename}") or user.has_perm(
+        f"templates_app.{codename}", category
+    )
+
+
+def category_reviewers(category: Category) -> QuerySet:
+    """Return the active users who may review in the category."""
+    user_model = get_user_model()
+    object_holders = get_users_with_perms(
+        category, with_group_users=True, only_with_perms_in=[REVIEW]
+    )
+    permission = Permission.objects.filter(
+        content_type__app_label="templates_app", codename=REVIEW
+    )
+    global_holders = user_model.objects.filter(
+        Q(user_permissions__in=permission) | Q(groups__permissions__in=permission)
+    )
+    return (
+        user_model.objects.filter(
+            Q(pk__in=object_holders.values("pk")) | Q(pk__in=global_holders)
+        )
+        .filter(is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+
+
+def version_editors(version: TemplateVersion) -> set[int]:
+    """Return the ids of the author and of everyone who edited the version.
+
+    Read from django-simple-history: the version's rows saved while it was a
+    draft, and every row of its content and pinned blocks.
+    """
+    editors = {version.author_id}
+    for rows in (
+        version.history.filter(status=Status.DRAFT),
+        VersionContent.history.filter(version_id=version.pk),
+        VersionBlockPin.history.filter(version_id=version.pk),
+    ):
+        editors.update(
+            rows.exclude(history_user_id=None).values_list("history_user_id", flat=True)
+        )
+    return editors
+
+
+def block_version_editors(block_version: ContentBlockVersion) -> set[int]:
+    """Return the ids of the author and of everyone who edited the block version."""
+    editors = {block_version.author_id}
+    for rows in (
+        block_version.history.filter(status=Status.DRAFT),
+        ContentBlockContent.history.filter(version_id=block_version.pk),
+    ):
+        editors.update(
+            rows.exclude(history_user_id=None).values_list("history_user_id", flat=True)
+        )
+    return editors
+
+
+def approvals_current(
+    version: TemplateVersion | ContentBlockVersion,
+) -> QuerySet[Approval]:
+    """Return the approvals given since the version's latest submission."""
+    approvals = version.approvals.select_related("reviewer")
+    if version.submitted_at is not None:
+        approvals = approvals.filter(at__gte=version.submitted_at)
+    return approvals.order_by("at", "pk")
+
+
+def version_in_force(
+    template: Template, at: datetime | None = None
+) -> TemplateVersion | None:
+    """Return the version of a template in force at `at` (default: now), if any.
+
+    A version is in force from its effective_from up to (not including) its
+    effective_until; its approvals (`approvals_current`) say who approved it.
+    """
+    at = at or timezone.now()
+    return (
+        template.versions.filter(
+            status__in=EVER_APPROVED_STATUSES, effective_from__lte=at
+        )
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        .select_related("template__category", "author")
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+def versions_for_user(user: AbstractBaseUser) -> QuerySet[TemplateVersion]:
+    """Return the template versions in the categories the user authors or reviews."""
+    return TemplateVersion.objects.filter(
+        template__category_id__in=category_ids_for(user, *CATEGORY_PERMISSIONS)
+    )
+
+
+def block_dependents(block: ContentBlock) -> QuerySet[TemplateVersion]:
+    """Return the approved template versions that pin any version of the block."""
+    return (
+        TemplateVersion.objects.filter(
+            status=Status.APPROVED, pins__block_version__block=block
+        )
+        .select_related("template__category")
+        .distinct()
+        .order_by("template__code", "-number")
     )

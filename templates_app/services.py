@@ -2,19 +2,33 @@
 
 import hashlib
 import json
+import logging
+import smtplib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm, remove_perm
 
+from audit.services import event_record
 from templates_app import rendering, selectors
 from templates_app.emails import email_message
 from templates_app.models import (
     CHANNEL_FIELDS,
     HTML_FIELDS,
+    OPEN_STATUSES,
     TEMPLATED_FIELDS,
+    TRANSITIONS,
+    Approval,
+    Category,
     Channel,
     ContentBlock,
     ContentBlockContent,
@@ -41,6 +55,10 @@ class AuthoringError(Exception):
 
 class VersionNotEditable(AuthoringError):
     """The version is no longer a draft, so its content is frozen."""
+
+
+class AuthoringForbidden(AuthoringError):
+    """The actor lacks the permission the change needs."""
 
 
 class VersionInvalid(AuthoringError):
@@ -96,8 +114,30 @@ def version_hash(version: TemplateVersion) -> str:
     )
 
 
+def _author_check(actor: AbstractBaseUser, category: Category) -> None:
+    if not selectors.user_may(actor, selectors.AUTHOR, category):
+        raise AuthoringForbidden(
+            _("%(user)s may not author templates in the category %(category)s.")
+            % {"user": actor, "category": category}
+        )
+
+
+def _block_author_check(actor: AbstractBaseUser) -> None:
+    if not (
+        actor.is_active and actor.has_perm("templates_app.change_contentblockversion")
+    ):
+        raise AuthoringForbidden(
+            _("%(user)s may not author content blocks.") % {"user": actor}
+        )
+
+
 def template_save(*, template: Template, actor: AbstractBaseUser) -> Template:
-    """Check a template's schema and sample data, then save it."""
+    """Check a template's schema, sample data and category, then save it."""
+    _author_check(actor, template.category)
+    if template.pk is not None:
+        stored = Template.objects.select_related("category").get(pk=template.pk)
+        if stored.category_id != template.category_id:
+            _author_check(actor, stored.category)
     problems = schema_problems(template.data_schema)
     if not problems:
         problems = [
@@ -108,6 +148,7 @@ def template_save(*, template: Template, actor: AbstractBaseUser) -> Template:
         raise ValidationError({"sample_data": problems})
     template.full_clean()
     template._change_reason = _("Saved by %(user)s") % {"user": actor}
+    template._history_user = actor
     template.save()
     return template
 
@@ -136,39 +177,70 @@ def version_validate(
 
 
 def version_draft_create(
-    *, template: Template, author: AbstractBaseUser
+    *,
+    template: Template,
+    author: AbstractBaseUser,
+    source: TemplateVersion | None = None,
 ) -> TemplateVersion:
-    """Start a new draft, copying the content of the template's latest version."""
+    """Start a new draft, copying the content of `source` or the latest version."""
     with transaction.atomic():
         # Lock the template row so two authors never take the same number.
-        Template.objects.select_for_update().get(pk=template.pk)
-        existing = template.versions.filter(status=Status.DRAFT).first()
+        template = (
+            Template.objects.select_for_update()
+            .select_related("category")
+            .get(pk=template.pk)
+        )
+        _author_check(author, template.category)
+        existing = template.versions.filter(status__in=OPEN_STATUSES).first()
         if existing is not None:
             raise AuthoringError(
-                _("Version %(number)s is already a draft; edit it instead.")
-                % {"number": existing.number}
+                _(
+                    "Version %(number)s is already %(status)s; finish it before "
+                    "starting another draft."
+                )
+                % {"number": existing.number, "status": existing.get_status_display()}
             )
-        previous = selectors.version_latest(template)
+        if source is not None and source.template_id != template.pk:
+            raise AuthoringError(_("A draft can only copy a version of its template."))
+        previous = source or selectors.version_latest(template)
         version = TemplateVersion(
             template=template,
             number=selectors.version_next_number(template),
             author=author,
+            based_on=previous,
         )
-        version._change_reason = _("Draft started")
+        version._change_reason = (
+            _("Draft started from v%(number)s") % {"number": previous.number}
+            if previous
+            else _("Draft started")
+        )
+        version._history_user = author
         version.save()
         if previous is not None:
             for content in previous.contents.all():
-                VersionContent.objects.create(
+                copy = VersionContent(
                     version=version,
                     channel=content.channel,
                     language=content.language,
                     **{n: getattr(content, n) for n in CHANNEL_FIELDS[content.channel]},
                 )
-        _version_pins_refresh(version)
+                copy._history_user = author
+                copy.save()
+        _version_pins_refresh(version, actor=author)
+        event_record(
+            action="templates.version.created",
+            actor=author,
+            subject=version,
+            after={
+                "status": version.status,
+                "number": version.number,
+                "based_on": previous.number if previous else None,
+            },
+        )
     return version
 
 
-def _version_pins_refresh(version: TemplateVersion) -> None:
+def _version_pins_refresh(version: TemplateVersion, *, actor: AbstractBaseUser) -> None:
     wanted: set[int] = set()
     sources = blocks_by_language(version)
     for _channel, language, name, source in rendering.iter_sources(
@@ -188,13 +260,15 @@ def _version_pins_refresh(version: TemplateVersion) -> None:
                 wanted.add(block.version_id)
     current = set(version.pins.values_list("block_version_id", flat=True))
     for pin in version.pins.exclude(block_version_id__in=wanted):
+        pin._history_user = actor
         pin.delete()
     for block_version_id in sorted(wanted - current):
-        VersionBlockPin.objects.create(
-            version=version, block_version_id=block_version_id
-        )
+        pin = VersionBlockPin(version=version, block_version_id=block_version_id)
+        pin._history_user = actor
+        pin.save()
     version.content_hash = version_hash(version)
     version._change_reason = _("Content saved")
+    version._history_user = actor
     version.save(update_fields=["content_hash", "updated"])
 
 
@@ -206,7 +280,12 @@ def version_content_save(
 ) -> ValidationReport:
     """Replace a draft's content after validating it; pin blocks; rehash."""
     with transaction.atomic():
-        version = TemplateVersion.objects.select_for_update().get(pk=version.pk)
+        version = (
+            TemplateVersion.objects.select_for_update(of=("self",))
+            .select_related("template__category")
+            .get(pk=version.pk)
+        )
+        _author_check(actor, version.template.category)
         if not version.is_editable:
             raise VersionNotEditable(
                 _("Version %(number)s is %(status)s; its content is frozen.")
@@ -230,12 +309,14 @@ def version_content_save(
                     changed = True
             if changed:
                 content._change_reason = _("Edited by %(user)s") % {"user": actor}
+                content._history_user = actor
                 content.save()
         for key, content in existing.items():
             if key not in kept:
                 content._change_reason = _("Removed by %(user)s") % {"user": actor}
+                content._history_user = actor
                 content.delete()
-        _version_pins_refresh(version)
+        _version_pins_refresh(version, actor=actor)
     return report
 
 
@@ -243,30 +324,43 @@ def block_draft_create(
     *, block: ContentBlock, author: AbstractBaseUser
 ) -> ContentBlockVersion:
     """Start a new block draft, copying the block's latest version."""
+    _block_author_check(author)
     with transaction.atomic():
         ContentBlock.objects.select_for_update().get(pk=block.pk)
-        existing = block.versions.filter(status=Status.DRAFT).first()
+        existing = block.versions.filter(status__in=OPEN_STATUSES).first()
         if existing is not None:
             raise AuthoringError(
-                _("Version %(number)s is already a draft; edit it instead.")
-                % {"number": existing.number}
+                _(
+                    "Version %(number)s is already %(status)s; finish it before "
+                    "starting another draft."
+                )
+                % {"number": existing.number, "status": existing.get_status_display()}
             )
         previous = block.versions.order_by("-number").first()
         version = ContentBlockVersion(
             block=block, number=(previous.number + 1) if previous else 1, author=author
         )
         version._change_reason = _("Draft started")
+        version._history_user = author
         version.save()
         if previous is not None:
             for content in previous.contents.all():
-                ContentBlockContent.objects.create(
+                copy = ContentBlockContent(
                     version=version,
                     language=content.language,
                     html=content.html,
                     text=content.text,
                 )
+                copy._history_user = author
+                copy.save()
         version.content_hash = block_version_hash(version)
         version.save(update_fields=["content_hash", "updated"])
+        event_record(
+            action="templates.block.created",
+            actor=author,
+            subject=version,
+            after={"status": version.status, "number": version.number},
+        )
     return version
 
 
@@ -294,6 +388,7 @@ def block_content_save(
     actor: AbstractBaseUser,
 ) -> ContentBlockVersion:
     """Replace a block draft's content (language, html, text) and rehash it."""
+    _block_author_check(actor)
     with transaction.atomic():
         block_version = ContentBlockVersion.objects.select_for_update().get(
             pk=block_version.pk
@@ -317,11 +412,14 @@ def block_content_save(
             if content.pk is None or (content.html, content.text) != (html, text):
                 content.html, content.text = html, text
                 content._change_reason = _("Edited by %(user)s") % {"user": actor}
+                content._history_user = actor
                 content.save()
         for content in existing.values():
+            content._history_user = actor
             content.delete()
         block_version.content_hash = block_version_hash(block_version)
         block_version._change_reason = _("Content saved")
+        block_version._history_user = actor
         block_version.save(update_fields=["content_hash", "updated"])
     return block_version
 
@@ -361,8 +459,6 @@ def version_test_send(
         sent.append(draft.language)
     if not messages:
         raise AuthoringError(_("This version has no email content to send."))
-    from django.core.mail import get_connection
-
     with get_connection() as connection:
         connection.send_messages(messages)
     return sent
@@ -382,3 +478,864 @@ def contents_of(version: TemplateVersion) -> list[ContentDraft]:
         )
         for content in version.contents.all()
     ]
+
+
+# --- The review workflow -----------------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+Versioned = TemplateVersion | ContentBlockVersion
+
+
+class WorkflowRefused(AuthoringError):
+    """A workflow change was refused; `rule` names the rule it broke."""
+
+    def __init__(self, message: str, *, rule: str):
+        super().__init__(message)
+        self.rule = rule
+
+
+def version_hash_ok(version: TemplateVersion) -> bool:
+    """Return whether the version and its pinned blocks still match their hashes."""
+    return not _hash_mismatches(version)
+
+
+def _hash_mismatches(version: TemplateVersion) -> list[str]:
+    problems = []
+    computed = version_hash(version)
+    if computed != version.content_hash:
+        problems.append(
+            _(
+                "%(version)s: stored content hash %(stored)s does not match the "
+                "content (%(computed)s)"
+            )
+            % {
+                "version": version,
+                "stored": version.content_hash[:12] or "-",
+                "computed": computed[:12],
+            }
+        )
+    for pin in version.pins.select_related("block_version__block"):
+        block_version = pin.block_version
+        computed = block_version_hash(block_version)
+        if computed != block_version.content_hash:
+            problems.append(
+                _(
+                    "pinned block %(block)s: stored content hash %(stored)s does "
+                    "not match the content (%(computed)s)"
+                )
+                % {
+                    "block": block_version,
+                    "stored": block_version.content_hash[:12] or "-",
+                    "computed": computed[:12],
+                }
+            )
+    return problems
+
+
+def _state_check(subject: Versioned, target: str, verb: str) -> None:
+    """Refuse unless the declared transitions allow `subject` to reach `target`."""
+    if target in TRANSITIONS[subject.status]:
+        return
+    allowed = ", ".join(
+        str(Status(state).label) for state in sorted(TRANSITIONS[subject.status])
+    )
+    raise WorkflowRefused(
+        _(
+            "%(subject)s cannot be %(verb)s: it is %(status)s, and a version "
+            "that is %(status)s may only become: %(allowed)s."
+        )
+        % {
+            "subject": subject,
+            "verb": verb,
+            "status": subject.get_status_display(),
+            "allowed": allowed or _("nothing (final)"),
+        },
+        rule="state",
+    )
+
+
+def _transition(
+    subject: Versioned,
+    *,
+    target: str,
+    actor: AbstractBaseUser | None,
+    action: str,
+    comment: str = "",
+    fields: Iterable[str] = (),
+    after: dict | None = None,
+) -> None:
+    """Save `subject` in `target`, with its history reason and its audit event."""
+    before = subject.status
+    subject.status = target
+    subject.transition_allow(target)
+    subject._change_reason = (
+        f"{before} → {target}: {comment}" if comment else f"{before} → {target}"
+    )[:100]
+    subject._history_user = actor
+    subject.save(update_fields=["status", "updated", *fields])
+    event_record(
+        action=action,
+        actor=actor,
+        subject=subject,
+        before={"status": before},
+        after={"status": target, "content_hash": subject.content_hash, **(after or {})},
+        reason=comment,
+    )
+
+
+def _locked_version(version: TemplateVersion) -> TemplateVersion:
+    return (
+        TemplateVersion.objects.select_for_update(of=("self",))
+        .select_related("template__category", "author")
+        .get(pk=version.pk)
+    )
+
+
+def _locked_block_version(block_version: ContentBlockVersion) -> ContentBlockVersion:
+    return (
+        ContentBlockVersion.objects.select_for_update(of=("self",))
+        .select_related("block", "author")
+        .get(pk=block_version.pk)
+    )
+
+
+def _review_check(actor: AbstractBaseUser, version: TemplateVersion) -> None:
+    category = version.template.category
+    if not selectors.user_may(actor, selectors.REVIEW, category):
+        raise WorkflowRefused(
+            _(
+                "%(user)s may not review in the category %(category)s: the "
+                "review permission on the category is required."
+            )
+            % {"user": actor, "category": category},
+            rule="permission",
+        )
+
+
+def _block_review_check(actor: AbstractBaseUser) -> None:
+    if not (actor.is_active and actor.has_perm("templates_app.review_contentblock")):
+        raise WorkflowRefused(
+            _("%(user)s may not review content blocks.") % {"user": actor},
+            rule="permission",
+        )
+
+
+def _segregation_check(
+    actor: AbstractBaseUser, subject: Versioned, editors: set[int]
+) -> None:
+    if actor.pk == subject.author_id:
+        raise WorkflowRefused(
+            _(
+                "Segregation of duties: %(user)s wrote %(subject)s and may not "
+                "approve it."
+            )
+            % {"user": actor, "subject": subject},
+            rule="segregation",
+        )
+    if actor.pk in editors:
+        raise WorkflowRefused(
+            _(
+                "Segregation of duties: %(user)s edited %(subject)s and may not "
+                "approve it."
+            )
+            % {"user": actor, "subject": subject},
+            rule="segregation",
+        )
+
+
+def _site_path(name: str, pk: int) -> str:
+    return reverse(name, args=[pk])
+
+
+def _notify(*, recipients: Iterable[AbstractBaseUser], subject: str, body: str) -> None:
+    """Email each recipient once the transaction commits; log, never raise, on failure.
+
+    The change is already committed when the mail goes out, so a mail server
+    failure must not turn a recorded decision into an error page.
+    """
+    addresses = sorted({user.email for user in recipients if user.email})
+    if not addresses:
+        return
+
+    def send() -> None:
+        messages = [EmailMessage(subject=subject, body=body, to=[a]) for a in addresses]
+        try:
+            with get_connection() as connection:
+                connection.send_messages(messages)
+        except (OSError, smtplib.SMTPException):
+            logger.exception("workflow notification %r was not sent", subject)
+
+    transaction.on_commit(send)
+
+
+def _notify_reviewers(version: TemplateVersion, actor: AbstractBaseUser) -> None:
+    category = version.template.category
+    reviewers = selectors.category_reviewers(category).exclude(
+        pk__in=selectors.version_editors(version)
+    )
+    _notify(
+        recipients=reviewers,
+        subject=_("Review requested: %(version)s") % {"version": version},
+        body=_(
+            "%(user)s submitted %(version)s in %(category)s for review.\n\n"
+            "Review it at %(path)s"
+        )
+        % {
+            "user": actor,
+            "version": version,
+            "category": category,
+            "path": _site_path(
+                "admin:templates_app_templateversion_review", version.pk
+            ),
+        },
+    )
+
+
+def _notify_author(subject_version: Versioned, decision: str, comment: str) -> None:
+    path = (
+        _site_path("admin:templates_app_templateversion_change", subject_version.pk)
+        if isinstance(subject_version, TemplateVersion)
+        else _site_path(
+            "admin:templates_app_contentblockversion_change", subject_version.pk
+        )
+    )
+    _notify(
+        recipients=[subject_version.author],
+        subject=_("%(version)s was %(decision)s")
+        % {"version": subject_version, "decision": decision},
+        body=_("%(version)s was %(decision)s.\n\nComment: %(comment)s\n\n%(path)s")
+        % {
+            "version": subject_version,
+            "decision": decision,
+            "comment": comment or "-",
+            "path": path,
+        },
+    )
+
+
+def version_schedule_set(
+    *,
+    version: TemplateVersion,
+    actor: AbstractBaseUser,
+    effective_from: datetime | None,
+    effective_until: datetime | None,
+) -> TemplateVersion:
+    """Set when a draft should take effect and end, once approved."""
+    with transaction.atomic():
+        version = _locked_version(version)
+        _author_check(actor, version.template.category)
+        if not version.is_editable:
+            raise VersionNotEditable(
+                _("Version %(number)s is %(status)s; its schedule is frozen.")
+                % {"number": version.number, "status": version.get_status_display()}
+            )
+        if effective_from and effective_until and effective_until <= effective_from:
+            raise WorkflowRefused(
+                _("The version must end after it takes effect."), rule="schedule"
+            )
+        version.effective_from, version.effective_until = (
+            effective_from,
+            effective_until,
+        )
+        version._change_reason = _("Schedule set")
+        version._history_user = actor
+        version.save(update_fields=["effective_from", "effective_until", "updated"])
+    return version
+
+
+def version_submit(
+    *, version: TemplateVersion, actor: AbstractBaseUser, comment: str = ""
+) -> TemplateVersion:
+    """Freeze a valid draft and send it to the category's reviewers."""
+    with transaction.atomic():
+        version = _locked_version(version)
+        _author_check(actor, version.template.category)
+        _state_check(version, Status.IN_REVIEW, _("submitted"))
+        report = version_validate(version=version, contents=contents_of(version))
+        if not report.ok:
+            raise WorkflowRefused(
+                _("The content is not valid: %(errors)s")
+                % {"errors": "; ".join(str(p) for p in report.errors)},
+                rule="validation",
+            )
+        # Pin the block versions the author last previewed with, then freeze.
+        _version_pins_refresh(version, actor=actor)
+        unreviewable = [
+            pin.block_version
+            for pin in version.pins.select_related("block_version__block")
+            if pin.block_version.status
+            not in (Status.IN_REVIEW, Status.APPROVED, Status.SUPERSEDED)
+        ]
+        if unreviewable:
+            raise WorkflowRefused(
+                _("Submit the pinned block versions first: %(blocks)s")
+                % {"blocks": ", ".join(str(b) for b in unreviewable)},
+                rule="blocks",
+            )
+        version.submitted_at = timezone.now()
+        _transition(
+            version,
+            target=Status.IN_REVIEW,
+            actor=actor,
+            action="templates.version.submitted",
+            comment=comment,
+            fields=["submitted_at"],
+        )
+        _notify_reviewers(version, actor)
+    return version
+
+
+def version_withdraw(
+    *, version: TemplateVersion, actor: AbstractBaseUser, comment: str = ""
+) -> TemplateVersion:
+    """Take a version back from review into draft; its approvals so far lapse."""
+    with transaction.atomic():
+        version = _locked_version(version)
+        _author_check(actor, version.template.category)
+        _state_check(version, Status.DRAFT, _("withdrawn"))
+        _transition(
+            version,
+            target=Status.DRAFT,
+            actor=actor,
+            action="templates.version.withdrawn",
+            comment=comment,
+        )
+    return version
+
+
+def _schedule_resolve(version: TemplateVersion, now: datetime) -> list[TemplateVersion]:
+    """Fix the version's effective range and close the one it follows.
+
+    Return the earlier versions whose range ended now, to be superseded. A
+    later-starting approved version is never shortened: that would silently
+    change a decision already taken, so the approval is refused instead.
+    """
+    start = max(version.effective_from or now, now)
+    until = version.effective_until
+    if until is not None and until <= start:
+        raise WorkflowRefused(
+            _(
+                "The version would end (%(until)s) before it takes effect "
+                "(%(start)s); the author must set a new schedule."
+            )
+            % {"until": until.isoformat(), "start": start.isoformat()},
+            rule="schedule",
+        )
+    version.effective_from = start
+    ended = []
+    others = (
+        TemplateVersion.objects.select_for_update()
+        .filter(template_id=version.template_id, status=Status.APPROVED)
+        .exclude(pk=version.pk)
+        .order_by("effective_from")
+    )
+    for other in others:
+        overlaps = (
+            other.effective_until is None or other.effective_until > start
+        ) and (until is None or other.effective_from < until)
+        if not overlaps:
+            continue
+        if other.effective_from >= start:
+            raise WorkflowRefused(
+                _(
+                    "At most one version may be in force at a time: "
+                    "%(other)s takes effect at %(at)s, within this version's "
+                    "period; retire it first or end this version before then."
+                )
+                % {"other": other, "at": other.effective_from.isoformat()},
+                rule="in-force",
+            )
+        other.effective_until = start
+        other._change_reason = _("Ends when v%(number)s takes effect") % {
+            "number": version.number
+        }
+        other.save(update_fields=["effective_until", "updated"])
+        if start <= now:
+            ended.append(other)
+    return ended
+
+
+def version_approve(
+    *, version: TemplateVersion, actor: AbstractBaseUser, comment: str = ""
+) -> TemplateVersion:
+    """Record an approval; approve the version once the category's quorum is met.
+
+    Refused, naming the rule, when the actor lacks the category's review
+    permission, wrote or edited the version, already approved it, or when the
+    content or a pinned block no longer matches its hash.
+    """
+    with transaction.atomic():
+        version = _locked_version(version)
+        _state_check(version, Status.APPROVED, _("approved"))
+        _review_check(actor, version)
+        _segregation_check(actor, version, selectors.version_editors(version))
+        approvals = selectors.approvals_current(version)
+        if any(approval.reviewer_id == actor.pk for approval in approvals):
+            raise WorkflowRefused(
+                _(
+                    "%(user)s already approved %(version)s; the category needs "
+                    "approvals by distinct reviewers."
+                )
+                % {"user": actor, "version": version},
+                rule="distinct-approvals",
+            )
+        mismatches = _hash_mismatches(version)
+        if mismatches:
+            raise WorkflowRefused(
+                _("Content hash mismatch, refusing to approve: %(problems)s")
+                % {"problems": "; ".join(mismatches)},
+                rule="hash",
+            )
+        unapproved = [
+            pin.block_version
+            for pin in version.pins.select_related("block_version__block")
+            if pin.block_version.status not in (Status.APPROVED, Status.SUPERSEDED)
+        ]
+        if unapproved:
+            raise WorkflowRefused(
+                _("The pinned block versions must be approved first: %(blocks)s")
+                % {"blocks": ", ".join(str(b) for b in unapproved)},
+                rule="blocks",
+            )
+        now = timezone.now()
+        Approval.objects.create(
+            version=version,
+            reviewer=actor,
+            comment=comment,
+            content_hash=version.content_hash,
+            at=now,
+        )
+        given = len(approvals) + 1
+        required = max(version.template.category.required_approvals, 1)
+        if given < required:
+            event_record(
+                action="templates.version.approval_recorded",
+                actor=actor,
+                subject=version,
+                before={"approvals": given - 1},
+                after={"approvals": given, "required": required},
+                reason=comment,
+            )
+            return version
+        ended = _schedule_resolve(version, now)
+        version.decided_at = now
+        _transition(
+            version,
+            target=Status.APPROVED,
+            actor=actor,
+            action="templates.version.approved",
+            comment=comment,
+            fields=["effective_from", "effective_until", "decided_at"],
+            after={
+                "effective_from": version.effective_from.isoformat(),
+                "effective_until": version.effective_until
+                and version.effective_until.isoformat(),
+                "approvals": given,
+            },
+        )
+        for previous in ended:
+            _transition(
+                previous,
+                target=Status.SUPERSEDED,
+                actor=actor,
+                action="templates.version.superseded",
+                comment=_("Superseded by v%(number)s") % {"number": version.number},
+            )
+        _notify_author(version, _("approved"), comment)
+    return version
+
+
+def _reason_required(comment: str) -> str:
+    comment = (comment or "").strip()
+    if not comment:
+        raise WorkflowRefused(
+            _("A rejection needs a reason for the author."), rule="reason"
+        )
+    return comment
+
+
+def version_reject(
+    *, version: TemplateVersion, actor: AbstractBaseUser, comment: str
+) -> TemplateVersion:
+    """Send a version back with the reviewer's reason; the author starts anew."""
+    with transaction.atomic():
+        version = _locked_version(version)
+        _state_check(version, Status.REJECTED, _("rejected"))
+        _review_check(actor, version)
+        comment = _reason_required(comment)
+        version.rejection_reason = comment
+        version.decided_at = timezone.now()
+        _transition(
+            version,
+            target=Status.REJECTED,
+            actor=actor,
+            action="templates.version.rejected",
+            comment=comment,
+            fields=["rejection_reason", "decided_at"],
+        )
+        _notify_author(version, _("rejected"), comment)
+    return version
+
+
+def version_retire(
+    *, version: TemplateVersion, actor: AbstractBaseUser, comment: str = ""
+) -> TemplateVersion:
+    """Take an approved version out of force now (or cancel its future start)."""
+    with transaction.atomic():
+        version = _locked_version(version)
+        _state_check(version, Status.RETIRED, _("retired"))
+        _review_check(actor, version)
+        now = timezone.now()
+        end = max(now, version.effective_from or now)
+        if version.effective_until is None or version.effective_until > end:
+            version.effective_until = end
+        _transition(
+            version,
+            target=Status.RETIRED,
+            actor=actor,
+            action="templates.version.retired",
+            comment=comment,
+            fields=["effective_until"],
+            after={"effective_until": version.effective_until.isoformat()},
+        )
+    return version
+
+
+def versions_supersede_due(now: datetime | None = None) -> int:
+    """Close approved versions whose effective period has ended; return how many.
+
+    A version followed by another that starts when it ends is superseded; one
+    that simply expired is retired. Idempotent: run it as often as you like.
+    """
+    now = now or timezone.now()
+    closed = 0
+    due = TemplateVersion.objects.filter(
+        status=Status.APPROVED, effective_until__lte=now
+    ).values_list("pk", flat=True)
+    for pk in due:
+        with transaction.atomic():
+            version = (
+                TemplateVersion.objects.select_for_update(of=("self",))
+                .filter(pk=pk, status=Status.APPROVED)
+                .first()
+            )
+            if version is None:
+                continue
+            successor = (
+                TemplateVersion.objects.filter(
+                    template_id=version.template_id,
+                    effective_from=version.effective_until,
+                    status__in=(Status.APPROVED, Status.SUPERSEDED, Status.RETIRED),
+                )
+                .exclude(pk=version.pk)
+                .first()
+            )
+            if successor is not None:
+                _transition(
+                    version,
+                    target=Status.SUPERSEDED,
+                    actor=None,
+                    action="templates.version.superseded",
+                    comment=_("Superseded by v%(number)s")
+                    % {"number": successor.number},
+                )
+            else:
+                _transition(
+                    version,
+                    target=Status.RETIRED,
+                    actor=None,
+                    action="templates.version.retired",
+                    comment=_("Its effective period ended"),
+                )
+            closed += 1
+    return closed
+
+
+# --- Content block workflow ---------------------------------------------------
+
+
+def block_submit(
+    *, block_version: ContentBlockVersion, actor: AbstractBaseUser, comment: str = ""
+) -> ContentBlockVersion:
+    """Freeze a block draft and send it for review."""
+    _block_author_check(actor)
+    with transaction.atomic():
+        block_version = _locked_block_version(block_version)
+        _state_check(block_version, Status.IN_REVIEW, _("submitted"))
+        problems = block_content_problems(
+            (c.language, c.html, c.text) for c in block_version.contents.all()
+        )
+        if problems or not block_version.contents.exists():
+            raise WorkflowRefused(
+                _("The content is not valid: %(errors)s")
+                % {"errors": "; ".join(problems) or _("no content")},
+                rule="validation",
+            )
+        block_version.content_hash = block_version_hash(block_version)
+        block_version.submitted_at = timezone.now()
+        _transition(
+            block_version,
+            target=Status.IN_REVIEW,
+            actor=actor,
+            action="templates.block.submitted",
+            comment=comment,
+            fields=["content_hash", "submitted_at"],
+        )
+    return block_version
+
+
+def block_withdraw(
+    *, block_version: ContentBlockVersion, actor: AbstractBaseUser, comment: str = ""
+) -> ContentBlockVersion:
+    """Take a block version back from review into draft."""
+    _block_author_check(actor)
+    with transaction.atomic():
+        block_version = _locked_block_version(block_version)
+        _state_check(block_version, Status.DRAFT, _("withdrawn"))
+        _transition(
+            block_version,
+            target=Status.DRAFT,
+            actor=actor,
+            action="templates.block.withdrawn",
+            comment=comment,
+        )
+    return block_version
+
+
+def block_approve(
+    *, block_version: ContentBlockVersion, actor: AbstractBaseUser, comment: str = ""
+) -> ContentBlockVersion:
+    """Approve a block version; the approved one before it is superseded.
+
+    Templates already approved keep rendering with the block versions they pin.
+    """
+    with transaction.atomic():
+        block_version = _locked_block_version(block_version)
+        _state_check(block_version, Status.APPROVED, _("approved"))
+        _block_review_check(actor)
+        _segregation_check(
+            actor, block_version, selectors.block_version_editors(block_version)
+        )
+        computed = block_version_hash(block_version)
+        if computed != block_version.content_hash:
+            raise WorkflowRefused(
+                _(
+                    "Content hash mismatch, refusing to approve: stored %(stored)s, "
+                    "content %(computed)s"
+                )
+                % {
+                    "stored": block_version.content_hash[:12],
+                    "computed": computed[:12],
+                },
+                rule="hash",
+            )
+        now = timezone.now()
+        Approval.objects.create(
+            block_version=block_version,
+            reviewer=actor,
+            comment=comment,
+            content_hash=block_version.content_hash,
+            at=now,
+        )
+        block_version.decided_at = now
+        _transition(
+            block_version,
+            target=Status.APPROVED,
+            actor=actor,
+            action="templates.block.approved",
+            comment=comment,
+            fields=["decided_at"],
+        )
+        previous = ContentBlockVersion.objects.select_for_update().filter(
+            block_id=block_version.block_id,
+            status=Status.APPROVED,
+            number__lt=block_version.number,
+        )
+        for older in previous:
+            _transition(
+                older,
+                target=Status.SUPERSEDED,
+                actor=actor,
+                action="templates.block.superseded",
+                comment=_("Superseded by v%(number)s")
+                % {"number": block_version.number},
+            )
+        _notify_author(block_version, _("approved"), comment)
+    return block_version
+
+
+def block_reject(
+    *, block_version: ContentBlockVersion, actor: AbstractBaseUser, comment: str
+) -> ContentBlockVersion:
+    """Send a block version back with the reviewer's reason."""
+    with transaction.atomic():
+        block_version = _locked_block_version(block_version)
+        _state_check(block_version, Status.REJECTED, _("rejected"))
+        _block_review_check(actor)
+        comment = _reason_required(comment)
+        block_version.rejection_reason = comment
+        block_version.decided_at = timezone.now()
+        _transition(
+            block_version,
+            target=Status.REJECTED,
+            actor=actor,
+            action="templates.block.rejected",
+            comment=comment,
+            fields=["rejection_reason", "decided_at"],
+        )
+        _notify_author(block_version, _("rejected"), comment)
+    return block_version
+
+
+def block_retire(
+    *, block_version: ContentBlockVersion, actor: AbstractBaseUser, comment: str = ""
+) -> ContentBlockVersion:
+    """Stop offering a block version to new drafts; pinned templates keep it."""
+    with transaction.atomic():
+        block_version = _locked_block_version(block_version)
+        _state_check(block_version, Status.RETIRED, _("retired"))
+        _block_review_check(actor)
+        _transition(
+            block_version,
+            target=Status.RETIRED,
+            actor=actor,
+            action="templates.block.retired",
+            comment=comment,
+        )
+    return block_version
+
+
+@dataclass
+class RedraftResult:
+    created: list[TemplateVersion] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def block_dependents_redraft(
+    *, block_version: ContentBlockVersion, actor: AbstractBaseUser
+) -> RedraftResult:
+    """Start a draft pinned to this block version for every dependent template.
+
+    Dependents are templates whose approved version pins an older version of
+    the block. A template the actor may not author, or that already has a
+    draft or a version in review, is skipped and named in the result.
+    """
+    block_version = ContentBlockVersion.objects.select_related("block").get(
+        pk=block_version.pk
+    )
+    if block_version.status != Status.APPROVED:
+        raise WorkflowRefused(
+            _("Only an approved block version can be rolled out to templates."),
+            rule="state",
+        )
+    newest = block_version.block.versions.order_by("-number").first()
+    if newest.pk != block_version.pk:
+        raise WorkflowRefused(
+            _(
+                "%(newest)s is newer than %(block)s; new drafts would pin it "
+                "instead. Finish or withdraw it first."
+            )
+            % {"newest": newest, "block": block_version},
+            rule="blocks",
+        )
+    result = RedraftResult()
+    allowed = selectors.category_ids_for(actor, selectors.AUTHOR)
+    for approved in selectors.block_dependents(block_version.block):
+        template = approved.template
+        if approved.pins.filter(block_version=block_version).exists():
+            continue
+        if template.category_id not in allowed:
+            result.skipped.append(
+                _("%(template)s: you may not author in %(category)s")
+                % {"template": template.code, "category": template.category}
+            )
+            continue
+        try:
+            with transaction.atomic():
+                result.created.append(
+                    version_draft_create(
+                        template=template, author=actor, source=approved
+                    )
+                )
+        except AuthoringError as exc:
+            result.skipped.append(f"{template.code}: {exc}")
+    return result
+
+
+# --- Category permissions ------------------------------------------------------
+
+
+def _grantee(user: AbstractBaseUser | None, group: Group | None):
+    if (user is None) == (group is None):
+        raise ValueError("Grant to exactly one user or one group.")
+    return user if user is not None else group
+
+
+def _category_permission_check(permission: str) -> str:
+    if permission not in selectors.CATEGORY_PERMISSIONS:
+        raise AuthoringError(
+            _("Unknown category permission %(permission)s.")
+            % {"permission": permission}
+        )
+    return permission
+
+
+def category_permission_grant(
+    *,
+    category: Category,
+    permission: str,
+    actor: AbstractBaseUser | None,
+    user: AbstractBaseUser | None = None,
+    group: Group | None = None,
+) -> None:
+    """Let a user or group author or review in one category, and audit it."""
+    _category_permission_check(permission)
+    grantee = _grantee(user, group)
+    if actor is not None and not actor.has_perm(
+        "templates_app.manage_category_permissions"
+    ):
+        raise AuthoringForbidden(
+            _("%(user)s may not grant category permissions.") % {"user": actor}
+        )
+    with transaction.atomic():
+        assign_perm(f"templates_app.{permission}", grantee, category)
+        event_record(
+            action="auth.permission.granted",
+            actor=actor,
+            subject=category,
+            after={
+                "permission": f"templates_app.{permission}",
+                "user" if user is not None else "group": str(grantee),
+            },
+        )
+
+
+def category_permission_revoke(
+    *,
+    category: Category,
+    permission: str,
+    actor: AbstractBaseUser | None,
+    user: AbstractBaseUser | None = None,
+    group: Group | None = None,
+) -> None:
+    """Withdraw a user's or group's category permission, and audit it."""
+    _category_permission_check(permission)
+    grantee = _grantee(user, group)
+    if actor is not None and not actor.has_perm(
+        "templates_app.manage_category_permissions"
+    ):
+        raise AuthoringForbidden(
+            _("%(user)s may not revoke category permissions.") % {"user": actor}
+        )
+    with transaction.atomic():
+        remove_perm(f"templates_app.{permission}", grantee, category)
+        event_record(
+            action="auth.permission.revoked",
+            actor=actor,
+            subject=category,
+            before={
+                "permission": f"templates_app.{permission}",
+                "user" if user is not None else "group": str(grantee),
+            },
+        )

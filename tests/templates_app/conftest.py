@@ -29,6 +29,23 @@ AUTHOR_PERMISSIONS = [
     "delete_versioncontent",
     "view_contentblock",
     "view_contentblockversion",
+    "add_contentblockversion",
+    "change_contentblockversion",
+    "view_contentblockcontent",
+    "add_contentblockcontent",
+    "change_contentblockcontent",
+    "delete_contentblockcontent",
+]
+REVIEWER_PERMISSIONS = [
+    "view_category",
+    "view_template",
+    "view_templateversion",
+    "view_versioncontent",
+    "view_contentblock",
+    "view_contentblockversion",
+    "view_contentblockcontent",
+    "view_versionblockpin",
+    "review_contentblock",
 ]
 BIDI_MARKS = dict.fromkeys(
     [*range(0x202A, 0x202F), 0x200E, 0x200F, *range(0x2066, 0x206A)]
@@ -64,6 +81,24 @@ def demo(author) -> dict[str, Template]:
 
 
 @pytest.fixture
+def reviewer(db) -> User:
+    return user_with("reviewer", REVIEWER_PERMISSIONS, first_name="Rami")
+
+
+@pytest.fixture
+def second_reviewer(db) -> User:
+    return user_with("reviewer2", REVIEWER_PERMISSIONS, first_name="Rana")
+
+
+def grant(category, permission: str, user) -> User:
+    """Grant a category permission through the service; return the user reloaded."""
+    services.category_permission_grant(
+        category=category, permission=permission, user=user, actor=None
+    )
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
 def category(db) -> Category:
     return Category.objects.create(code="general", name="General")
 
@@ -94,6 +129,10 @@ def make_template(
         },
         sample_data=sample if sample is not None else {"name": "Huda"},
     )
+    if not author.has_perm("templates_app.author_category", category):
+        services.category_permission_grant(
+            category=category, permission="author_category", user=author, actor=None
+        )
     services.template_save(template=template, actor=author)
     version = services.version_draft_create(template=template, author=author)
     services.version_content_save(

@@ -5,12 +5,13 @@ from django.test import Client
 from django.urls import reverse
 
 from templates_app import services
-from templates_app.models import Status, TemplateVersion
-from tests.templates_app.conftest import AUTHOR_PERMISSIONS, user_with
+from templates_app.demo import demo_approved_seed
+from templates_app.models import TemplateVersion
+from tests.templates_app.conftest import AUTHOR_PERMISSIONS, grant, user_with
 
 
 def _version(demo, code="payment-reminder") -> TemplateVersion:
-    return demo[code].versions.get()
+    return demo[code].versions.get(number=1)
 
 
 def _change_url(version):
@@ -57,6 +58,13 @@ def _index(version, channel, language):
 
 
 @pytest.fixture
+def approved(demo, author, reviewer, second_reviewer):
+    return demo_approved_seed(
+        author=author, reviewer=reviewer, second_reviewer=second_reviewer
+    )
+
+
+@pytest.fixture
 def author_client(author):
     client = Client()
     client.force_login(author)
@@ -78,9 +86,12 @@ def test_preview_refuses_staff_without_permission(demo):
 
 
 def test_viewer_may_preview_stored_content_but_not_post(demo):
-    client = Client()
-    client.force_login(user_with("viewer", ["view_templateversion", "view_template"]))
     version = _version(demo)
+    viewer = user_with("viewer", ["view_templateversion", "view_template"])
+    client = Client()
+    client.force_login(viewer)
+    assert client.get(_preview_url(version)).status_code == 403
+    grant(version.template.category, "review_category", viewer)
     assert client.post(_preview_url(version), _form_data(version)).status_code == 403
     response = client.get(_preview_url(version))
     assert response.status_code == 200
@@ -125,10 +136,8 @@ def test_preview_of_a_letter_returns_a_pdf(demo, author_client):
     assert letter["pages"] == 1
 
 
-def test_preview_of_frozen_version_refuses_posted_content(demo, author_client):
-    version = _version(demo)
-    version.status = Status.IN_REVIEW
-    version.save(update_fields=["status"])
+def test_preview_of_frozen_version_refuses_posted_content(approved, author_client):
+    version = _version(approved)
     assert (
         author_client.post(_preview_url(version), _form_data(version)).status_code
         == 403
@@ -179,10 +188,8 @@ def test_saving_a_valid_draft_goes_through_the_service(demo, author_client):
     assert version.history.count() >= 2
 
 
-def test_diff_shows_changes_per_channel_and_language(demo, author):
-    version = _version(demo)
-    version.status = Status.APPROVED
-    version.save(update_fields=["status"])
+def test_diff_shows_changes_per_channel_and_language(approved, author):
+    version = _version(approved)
     draft = services.version_draft_create(template=version.template, author=author)
     content = draft.contents.get(channel="sms", language="ar")
     content.sms_text = content.sms_text.replace("للدفع", "ادفع الآن")

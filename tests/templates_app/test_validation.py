@@ -3,9 +3,8 @@
 import pytest
 
 from templates_app import selectors, services
-from templates_app.models import Status
 from templates_app.validation import ContentDraft
-from tests.templates_app.conftest import make_block, make_template
+from tests.templates_app.conftest import grant, make_block, make_template
 
 EMAIL_EN = ("email", "en", {"subject": "Hi {{ name }}", "html": "<p>{{ name }}</p>"})
 
@@ -152,9 +151,8 @@ def test_long_sms_is_a_warning_not_an_error(category, author, settings):
     assert "2 segments" in warning.message
 
 
-def test_frozen_version_cannot_be_edited(version):
-    version.status = Status.IN_REVIEW
-    version.save(update_fields=["status"])
+def test_frozen_version_cannot_be_edited(version, author):
+    services.version_submit(version=version, actor=author)
     with pytest.raises(services.VersionNotEditable):
         _save(version, EMAIL_EN)
 
@@ -168,11 +166,12 @@ def test_content_hash_changes_with_content_and_pins(version, author):
     assert selectors.version_latest(version.template) == version
 
 
-def test_new_draft_copies_content_and_refuses_a_second_draft(version, author):
+def test_new_draft_copies_content_and_refuses_a_second_draft(version, author, reviewer):
+    grant(version.template.category, "review_category", reviewer)
     with pytest.raises(services.AuthoringError):
         services.version_draft_create(template=version.template, author=author)
-    version.status = Status.APPROVED
-    version.save(update_fields=["status"])
+    services.version_submit(version=version, actor=author)
+    services.version_reject(version=version, actor=reviewer, comment="Not yet.")
     draft = services.version_draft_create(template=version.template, author=author)
     assert draft.number == 2
     assert [c.subject for c in draft.contents.all()] == ["Hi {{ name }}"]
