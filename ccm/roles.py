@@ -86,6 +86,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "channels_app.view_preferenceentry",
         "channels_app.view_suppression",
         "channels_app.add_suppression",
+        "channels_app.add_communication",
         "channels_app.view_communication",
         "channels_app.view_dispatch",
         "channels_app.change_dispatch",

@@ -6,14 +6,17 @@ read-only records, moved only by the retry/cancel actions.
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
 from channels_app import services
+from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
 from channels_app.models import (
+    Channel,
     Communication,
     Customer,
     Dispatch,
@@ -50,9 +53,80 @@ class CustomerForm(forms.ModelForm):
         ]
 
 
+class SendForm(forms.Form):
+    template = forms.SlugField(label=_("Template code"))
+    channels = forms.MultipleChoiceField(
+        label=_("Channels"),
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: the customer's preferred channel (auto)."),
+    )
+    data = forms.JSONField(
+        label=_("Data"), widget=forms.Textarea(attrs={"rows": 12, "cols": 80})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=2000)
+
+
 @admin.register(Customer)
 class CustomerAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     form = CustomerForm
+    change_form_template = "admin/channels_app/customer/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:customer_id>/send/",
+                self.admin_site.admin_view(self.send_view),
+                name="channels_app_customer_send",
+            ),
+            *super().get_urls(),
+        ]
+
+    def send_view(self, request, customer_id: int):
+        """Send one communication to this customer, as an operator."""
+        if not request.user.has_perm("channels_app.add_communication"):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=customer_id)
+        form = SendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                communication = communication_trigger(
+                    template_code=form.cleaned_data["template"],
+                    customer=customer,
+                    data=form.cleaned_data["data"],
+                    channels=form.cleaned_data["channels"] or AUTO,
+                    requested_by=request.user,
+                    requester_label=request.user.get_username(),
+                    source_system="admin",
+                    source_reference=f"customer {customer.external_id}",
+                    reason=form.cleaned_data["reason"],
+                )
+            except TriggerRefused as exc:
+                for field, problems in exc.problems.items():
+                    target = field if field in form.fields else None
+                    for problem in problems:
+                        form.add_error(target, problem)
+            else:
+                messages.success(
+                    request,
+                    _("Communication %(id)s queued.") % {"id": communication.public_id},
+                )
+                return redirect(
+                    "admin:channels_app_communication_change", communication.pk
+                )
+        return render(
+            request,
+            "admin/channels_app/customer/send.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Send a communication to %(name)s") % {"name": customer},
+                "form": form,
+                "customer": customer,
+                "opts": self.model._meta,
+            },
+        )
+
     list_display = ["external_id", "name", "language", "email", "phone", "updated"]
     search_fields = ["=external_id", "name", "=email", "=phone"]
     list_filter = ["language"]

@@ -27,15 +27,15 @@ from channels_app.models import (
 from channels_app.services import consent_decide
 from channels_app.tasks import outbox_kick
 from templates_app import letters
-from templates_app.models import Status as VersionStatus
 from templates_app.models import Template, TemplateVersion
 from templates_app.rendering import RenderError, render_content
 from templates_app.selectors import (
     LanguageUnavailable,
     block_sources_for_version,
     language_choose,
+    version_in_force,
 )
-from templates_app.services import version_hash
+from templates_app.services import version_hash_ok
 from templates_app.validation import data_problems
 
 # The order `auto` tries channels in, among those the template supports.
@@ -51,15 +51,6 @@ class TriggerRefused(Exception):
         super().__init__(
             "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in problems.items())
         )
-
-
-def version_for_sending(template: Template) -> TemplateVersion | None:
-    """Return the approved version customers are sent: the newest approved one."""
-    return (
-        template.versions.filter(status=VersionStatus.APPROVED)
-        .order_by("-number")
-        .first()
-    )
 
 
 def _sha256(parts: dict[str, str], pdf: bytes = b"") -> str:
@@ -115,12 +106,12 @@ def communication_trigger(
     )
     if template is None:
         raise TriggerRefused({"template": [f"unknown template {template_code!r}"]})
-    version = version_for_sending(template)
+    version = version_in_force(template)
     if version is None:
         raise TriggerRefused(
             {"template": [f"{template_code} has no approved version in force"]}
         )
-    if version.content_hash and version_hash(version) != version.content_hash:
+    if not version_hash_ok(version):
         raise TriggerRefused(
             {
                 "template": [

@@ -20,26 +20,11 @@ def user_build(
     return user
 
 
-def approved_version_build(*, code: str = "payment-reminder", author=None):
-    """Create a category, a template and an approved email/SMS version of it."""
-    from templates_app.models import Category, Template, TemplateVersion
+def approved_version_build(*, code: str = "payment-reminder"):
+    """Return the approved version in force of a demo template."""
+    from templates_app.selectors import version_in_force
 
-    author = author or user_build(username=f"author-{code}")
-    category, _ = Category.objects.get_or_create(
-        code="billing", defaults={"name": "Billing"}
-    )
-    template = Template.objects.create(
-        code=code,
-        name=code.replace("-", " ").title(),
-        category=category,
-        channels=["email", "sms"],
-        default_language="en",
-        data_schema={"type": "object"},
-        sample_data={},
-    )
-    return TemplateVersion.objects.create(
-        template=template, number=1, status="approved", author=author
-    )
+    return version_in_force(demo_templates_approved()[code])
 
 
 def dispatch_build(*, version, customer, channel: str = "email", **fields):
@@ -75,24 +60,25 @@ def dispatch_build(*, version, customer, channel: str = "email", **fields):
     )
 
 
-def demo_templates_approved(*, author=None) -> dict:
-    """Seed the demo templates and mark their first versions approved.
+def demo_templates_approved() -> dict:
+    """Seed the demo templates, approved through the workflow and in force now."""
+    from django.contrib.auth import get_user_model
 
-    Test-only shortcut past the review workflow: the hash is stamped as the
-    approval service stamps it, so sends verify it as they would in production.
-    """
-    from templates_app.demo import demo_seed
-    from templates_app.models import ContentBlockVersion, Template, TemplateVersion
-    from templates_app.services import block_version_hash, version_hash
+    from templates_app.demo import demo_approved_seed
 
-    author = author or user_build(username="demo-author")
-    demo_seed(author=author)
-    for block_version in ContentBlockVersion.objects.all():
-        block_version.status = "approved"
-        block_version.content_hash = block_version_hash(block_version)
-        block_version.save()
-    for version in TemplateVersion.objects.select_related("template"):
-        version.status = "approved"
-        version.content_hash = version_hash(version)
-        version.save()
-    return {template.code: template for template in Template.objects.all()}
+    def superuser(username: str):
+        user, _ = get_user_model().objects.get_or_create(
+            username=username,
+            defaults={
+                "is_staff": True,
+                "is_superuser": True,
+                "email": f"{username}@example.com",
+            },
+        )
+        return user
+
+    return demo_approved_seed(
+        author=superuser("demo-author"),
+        reviewer=superuser("demo-reviewer"),
+        second_reviewer=superuser("demo-reviewer-2"),
+    )

@@ -172,7 +172,16 @@ def test_no_contact_point_for_a_named_channel_is_refused(templates, customer):
 
 
 def test_a_template_without_an_approved_version_is_refused(templates, customer):
-    templates["payment-reminder"].versions.update(status="draft")
+    from django.contrib.auth import get_user_model
+
+    from templates_app.selectors import version_in_force
+    from templates_app.services import version_retire
+
+    version_retire(
+        version=version_in_force(templates["payment-reminder"]),
+        actor=get_user_model().objects.get(username="demo-reviewer"),
+        comment="withdrawn product",
+    )
 
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer)
@@ -181,10 +190,18 @@ def test_a_template_without_an_approved_version_is_refused(templates, customer):
 
 
 def test_an_approved_version_whose_content_changed_is_never_sent(templates, customer):
-    version = templates["payment-reminder"].versions.get()
+    from django.db import connection
+
+    from templates_app.selectors import version_in_force
+
+    version = version_in_force(templates["payment-reminder"])
     content = version.contents.get(channel="email", language="en")
-    content.subject = "Tampered {{ policy_number }}"
-    content.save()
+    # Someone with database access edits the approved wording behind the app.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE templates_app_versioncontent SET subject = %s WHERE id = %s",
+            ["Tampered {{ policy_number }}", content.pk],
+        )
 
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer)
