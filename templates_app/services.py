@@ -1241,8 +1241,13 @@ def block_dependents_redraft(
         )
     result = RedraftResult()
     allowed = selectors.category_ids_for(actor, selectors.AUTHOR)
+    seen: set[int] = set()
     for approved in selectors.block_dependents(block_version.block):
         template = approved.template
+        # Dependents come newest first; the newest approved version is the base.
+        if template.pk in seen:
+            continue
+        seen.add(template.pk)
         if approved.pins.filter(block_version=block_version).exists():
             continue
         if template.category_id not in allowed:

@@ -1,0 +1,96 @@
+"""The review story in Debian's Chromium: submit, no self-approval, review, audit."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from templates_app.demo import demo_workflow_seed
+from templates_app.models import Status, Template
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct-horse-battery"
+
+
+def _log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+def test_author_submits_reviewer_approves_and_the_audit_shows_the_story(
+    live_server, browser, page, author, reviewer, second_reviewer
+):
+    demo_workflow_seed(
+        author=author, reviewer=reviewer, second_reviewer=second_reviewer
+    )
+    reviewer.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label="audit", codename="view_auditevent"
+        )
+    )
+    draft = Template.objects.get(code="one-time-passcode").versions.get(
+        status=Status.DRAFT
+    )
+    change = live_server.url + reverse(
+        "admin:templates_app_templateversion_change", args=[draft.pk]
+    )
+    review = live_server.url + reverse(
+        "admin:templates_app_templateversion_review", args=[draft.pk]
+    )
+
+    # The author submits the draft.
+    _log_in(page, live_server, author.username)
+    page.goto(change)
+    page.click("#tpl-submit")
+    page.wait_for_selector("ul.messagelist li.info")
+    assert "In review" in page.inner_text("ul.messagelist li.info")
+
+    # The author cannot approve: the review screen offers no decision.
+    page.goto(review)
+    page.wait_for_selector("#tpl-review-status")
+    assert page.inner_text("#tpl-review-status") == "In review"
+    assert page.locator("#tpl-approve").count() == 0
+
+    # The reviewer sees the preview in every channel and language, and the diff.
+    reviewer_context = browser.new_context(viewport={"width": 1366, "height": 1400})
+    reviewer_page = reviewer_context.new_page()
+    reviewer_page.set_default_timeout(15_000)
+    try:
+        _log_in(reviewer_page, live_server, reviewer.username)
+        reviewer_page.goto(review)
+        reviewer_page.wait_for_selector("#pane-sms-en")
+        reviewer_page.wait_for_selector("#pane-sms-ar")
+        assert "Do not share it." in reviewer_page.inner_text("#pane-sms-en")
+        diff = reviewer_page.inner_text("#tpl-review-diff").replace("\xa0", " ")
+        assert "Differences from v1" in diff and "Do not share it." in diff
+        assert "Never share it." in diff
+        reviewer_page.screenshot(
+            path=settings.VAR_DIR / "review-screen.png", full_page=True
+        )
+
+        reviewer_page.fill("#id_comment", "Clearer wording, approved.")
+        reviewer_page.click("#tpl-approve")
+        reviewer_page.wait_for_selector("ul.messagelist li.info")
+        assert "Approved" in reviewer_page.inner_text("#tpl-review-status")
+        assert "Clearer wording, approved." in reviewer_page.inner_text(
+            "#tpl-approvals"
+        )
+
+        # The audit browser shows the whole story.
+        reviewer_page.goto(f"{live_server.url}/admin/audit/auditevent/?q=one-time")
+        events = reviewer_page.inner_text("#result_list")
+        for action in (
+            "templates.version.created",
+            "templates.version.submitted",
+            "templates.version.approved",
+            "templates.version.superseded",
+        ):
+            assert action in events, action
+    finally:
+        reviewer_context.close()
+    draft.refresh_from_db()
+    assert draft.status == Status.APPROVED
