@@ -27,3 +27,5 @@ bench:
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/audit_write.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/audit_verify.py
 	.venv/bin/python bench/render_templates.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
+		.venv/bin/python bench/dispatch_bulk.py
