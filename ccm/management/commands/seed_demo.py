@@ -58,9 +58,12 @@ class Command(BaseCommand):
             rows.append((username, demo_password(username), role))
 
         from channels_app.demo import demo_seed as channels_demo_seed
-        from templates_app.demo import demo_seed as templates_demo_seed
+        from templates_app.demo import demo_workflow_seed
 
-        templates_demo_seed(author=user_model.objects.get(username="author"))
+        demo_workflow_seed(
+            author=user_model.objects.get(username="author"),
+            reviewer=user_model.objects.get(username="reviewer"),
+        )
         dispatches = channels_demo_seed(
             operator=user_model.objects.get(username="operator")
         )
