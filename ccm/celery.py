@@ -26,6 +26,11 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         name="outbox pump",
     )
     sender.add_periodic_task(
+        60.0,
+        sender.signature("templates.versions_supersede_due"),
+        name="supersede versions past their end",
+    )
+    sender.add_periodic_task(
         settings.OUTBOX_SWEEP_INTERVAL_SECONDS,
         sender.signature("channels.outbox_sweep"),
         name="outbox sweep",

@@ -53,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     REVIEWER: [
         "audit.view_auditevent",
+        "templates_app.review_contentblock",
         *(
             f"templates_app.{codename}"
             for codename in (
@@ -81,6 +82,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "ccm.view_heartbeat",
         "ccm.view_usersettings",
         "audit.view_auditevent",
+        "templates_app.view_category",
+        "templates_app.manage_category_permissions",
         "channels_app.view_customer",
         "channels_app.change_customer",
         "channels_app.view_preferenceentry",
