@@ -14,16 +14,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-
-class Channel(models.TextChoices):
-    EMAIL = "email", _("Email")
-    SMS = "sms", _("SMS")
-    LETTER = "letter", _("Letter")
-
-
-class Language(models.TextChoices):
-    ENGLISH = "en", _("English")
-    ARABIC = "ar", _("Arabic")
+# One vocabulary of channels and languages for authoring and sending.
+from templates_app.models import Channel, Language
 
 
 def validate_time_zone(value: str) -> None:
@@ -40,7 +32,7 @@ class Customer(models.Model):
     external_id = models.CharField(_("external id"), max_length=100, unique=True)
     name = models.CharField(_("name"), max_length=200)
     language = models.CharField(
-        _("language"), max_length=8, choices=Language.choices, default=Language.ENGLISH
+        _("language"), max_length=8, choices=Language.choices, default=Language.EN
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
