@@ -1286,6 +1286,45 @@ def _category_permission_check(permission: str) -> str:
     return permission
 
 
+def _category_permission_change(
+    *,
+    grant: bool,
+    category: Category,
+    permission: str,
+    actor: AbstractBaseUser | None,
+    user: AbstractBaseUser | None,
+    group: Group | None,
+) -> None:
+    _category_permission_check(permission)
+    grantee = _grantee(user, group)
+    if actor is not None and not actor.has_perm(
+        "templates_app.manage_category_permissions"
+    ):
+        message = (
+            _("%(user)s may not grant category permissions.")
+            if grant
+            else _("%(user)s may not revoke category permissions.")
+        )
+        raise AuthoringForbidden(message % {"user": actor})
+    codename = f"templates_app.{permission}"
+    held = {
+        "permission": codename,
+        "user" if user is not None else "group": str(grantee),
+    }
+    with transaction.atomic():
+        if grant:
+            assign_perm(codename, grantee, category)
+        else:
+            remove_perm(codename, grantee, category)
+        event_record(
+            action="auth.permission.granted" if grant else "auth.permission.revoked",
+            actor=actor,
+            subject=category,
+            before=None if grant else held,
+            after=held if grant else None,
+        )
+
+
 def category_permission_grant(
     *,
     category: Category,
@@ -1295,25 +1334,14 @@ def category_permission_grant(
     group: Group | None = None,
 ) -> None:
     """Let a user or group author or review in one category, and audit it."""
-    _category_permission_check(permission)
-    grantee = _grantee(user, group)
-    if actor is not None and not actor.has_perm(
-        "templates_app.manage_category_permissions"
-    ):
-        raise AuthoringForbidden(
-            _("%(user)s may not grant category permissions.") % {"user": actor}
-        )
-    with transaction.atomic():
-        assign_perm(f"templates_app.{permission}", grantee, category)
-        event_record(
-            action="auth.permission.granted",
-            actor=actor,
-            subject=category,
-            after={
-                "permission": f"templates_app.{permission}",
-                "user" if user is not None else "group": str(grantee),
-            },
-        )
+    _category_permission_change(
+        grant=True,
+        category=category,
+        permission=permission,
+        actor=actor,
+        user=user,
+        group=group,
+    )
 
 
 def category_permission_revoke(
@@ -1325,22 +1353,11 @@ def category_permission_revoke(
     group: Group | None = None,
 ) -> None:
     """Withdraw a user's or group's category permission, and audit it."""
-    _category_permission_check(permission)
-    grantee = _grantee(user, group)
-    if actor is not None and not actor.has_perm(
-        "templates_app.manage_category_permissions"
-    ):
-        raise AuthoringForbidden(
-            _("%(user)s may not revoke category permissions.") % {"user": actor}
-        )
-    with transaction.atomic():
-        remove_perm(f"templates_app.{permission}", grantee, category)
-        event_record(
-            action="auth.permission.revoked",
-            actor=actor,
-            subject=category,
-            before={
-                "permission": f"templates_app.{permission}",
-                "user" if user is not None else "group": str(grantee),
-            },
-        )
+    _category_permission_change(
+        grant=False,
+        category=category,
+        permission=permission,
+        actor=actor,
+        user=user,
+        group=group,
+    )
