@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def demo(settings):
     settings.DEBUG = True
-    call_command("seed_demo")
+    call_command("seed_demo", dispatches=0)
     settings.DEBUG = False
     return settings
 

@@ -50,14 +50,14 @@ def test_seed_demo_creates_one_user_per_role_and_prints_passwords(client, capsys
 
 
 def test_seed_demo_is_idempotent():
-    call_command("seed_demo")
-    call_command("seed_demo")
+    call_command("seed_demo", dispatches=0)
+    call_command("seed_demo", dispatches=0)
 
     assert Group.objects.get(name=roles.AUTHOR).user_set.count() == 1
 
 
 def test_operator_manages_users_but_agent_cannot(client):
-    call_command("seed_demo")
+    call_command("seed_demo", dispatches=0)
 
     client.login(username="operator", password=demo_password("operator"))
     assert client.get("/admin/auth/user/").status_code == 200

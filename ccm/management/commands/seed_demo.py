@@ -26,13 +26,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--dispatches",
+            type=int,
+            default=300,
+            help="How many demo dispatches to create (default 300).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Allow seeding when DEBUG is off (never on a real system).",
         )
 
     @transaction.atomic
-    def handle(self, *args, force: bool = False, **options):
+    def handle(self, *args, force: bool = False, dispatches: int = 300, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo creates users with known passwords; refusing with DEBUG "
@@ -64,10 +70,11 @@ class Command(BaseCommand):
             author=user_model.objects.get(username="author"),
             reviewer=user_model.objects.get(username="reviewer"),
         )
-        dispatches = channels_demo_seed(
-            operator=user_model.objects.get(username="operator")
+        total = channels_demo_seed(
+            operator=user_model.objects.get(username="operator"),
+            dispatches=dispatches,
         )
-        self.stdout.write(f"Demo dispatches: {dispatches}")
+        self.stdout.write(f"Demo dispatches: {total}")
 
         self.stdout.write(self.style.SUCCESS("Demo users (sign in at /admin/):"))
         for username, password, role in rows:
