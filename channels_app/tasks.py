@@ -6,6 +6,7 @@ SKIP LOCKED), so a second beat or a lost kick costs nothing.
 """
 
 import logging
+import time
 
 from celery import shared_task
 
@@ -24,8 +25,18 @@ def outbox_sweep() -> int:
     return outbox.dispatches_sweep()
 
 
+# One kick a second per process is enough: one pump drains everything due, and
+# a kick per trigger would flood the broker during batch runs.
+KICK_INTERVAL_SECONDS = 1.0
+_last_kick = [0.0]
+
+
 def outbox_kick() -> None:
     """Ask a worker to send now; beat's periodic pump covers a lost kick."""
+    now = time.monotonic()
+    if now - _last_kick[0] < KICK_INTERVAL_SECONDS:
+        return
+    _last_kick[0] = now
     try:
         outbox_pump.apply_async(retry=False)
     except Exception:  # noqa: BLE001 (broker down: the database keeps the work)
