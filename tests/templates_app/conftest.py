@@ -1,11 +1,6 @@
 """Builders and fixtures for template authoring tests: users, demo data, SMTP."""
 
-import asyncio
-import email
-import email.policy
-import socket
 import subprocess
-import threading
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -163,50 +158,3 @@ def pdf_text(pdf: bytes) -> str:
         timeout=30,
     )
     return result.stdout.decode().translate(BIDI_MARKS)
-
-
-class Sink:
-    """An aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        self.arrived.set()
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server on loopback; Django's SMTP backend points at it."""
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    port = _free_port()
-    controller = Controller(
-        sink, hostname="127.0.0.1", port=port, loop=asyncio.new_event_loop()
-    )
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    try:
-        yield sink
-    finally:
-        controller.stop()

@@ -236,33 +236,33 @@ def test_new_draft_button_needs_permission(demo):
     assert client.post(url).status_code == 403
 
 
-def test_send_test_emails_the_author_through_smtp(demo, author_client, smtp_server):
+def test_send_test_emails_the_author_through_smtp(demo, author_client, smtp_sink):
     version = _version(demo)
     url = reverse("admin:templates_app_templateversion_send_test", args=[version.pk])
     response = author_client.post(url, _form_data(version))
     assert response.status_code == 200, response.content
     assert response.json()["ok"]
-    assert smtp_server.arrived.wait(10)
-    assert len(smtp_server.messages) == 2
-    subjects = {str(m["Subject"]).strip() for m in smtp_server.messages}
+    assert smtp_sink.arrived.wait(10)
+    assert len(smtp_sink.messages) == 2
+    subjects = {str(m["Subject"]).strip() for m in smtp_sink.messages}
     assert any(
         s.startswith("[TEST] Your payment for policy MT-204518") for s in subjects
     )
     assert any(s.startswith("[TEST] موعد سداد قسط الوثيقة") for s in subjects)
-    for message in smtp_server.messages:
+    for message in smtp_sink.messages:
         assert message["To"] == "author@example.com"
         html = message.get_body(preferencelist=("html",)).get_content()
         text = message.get_body(preferencelist=("plain",)).get_content()
         assert "Fatimah Al-Harbi" in html and "Fatimah Al-Harbi" in text
 
 
-def test_send_test_refuses_users_without_change_permission(demo, smtp_server):
+def test_send_test_refuses_users_without_change_permission(demo, smtp_sink):
     client = Client()
     client.force_login(user_with("viewer", ["view_templateversion"]))
     version = _version(demo)
     url = reverse("admin:templates_app_templateversion_send_test", args=[version.pk])
     assert client.post(url, _form_data(version)).status_code == 403
-    assert smtp_server.messages == []
+    assert smtp_sink.messages == []
 
 
 def test_author_permissions_fixture_is_what_the_report_asks_for():

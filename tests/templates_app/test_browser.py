@@ -66,7 +66,7 @@ def _wait_pane_contains(page, channel, language, needle, selector="iframe"):
 
 
 def test_author_edits_a_draft_sees_previews_and_receives_a_test_email(
-    live_server, page, author, demo, smtp_server
+    live_server, page, author, demo, smtp_sink
 ):
     _log_in(page, live_server, author.username)
 
@@ -98,9 +98,9 @@ def test_author_edits_a_draft_sees_previews_and_receives_a_test_email(
         "() => document.getElementById('tpl-send-result').textContent"
         ".includes('author@example.com')"
     )
-    assert smtp_server.arrived.wait(10)
-    assert len(smtp_server.messages) == 2
-    for message in smtp_server.messages:
+    assert smtp_sink.arrived.wait(10)
+    assert len(smtp_sink.messages) == 2
+    for message in smtp_sink.messages:
         assert message["To"] == "author@example.com"
         html = message.get_body(preferencelist=("html",)).get_content()
         text = message.get_body(preferencelist=("plain",)).get_content()
