@@ -218,48 +218,69 @@ class DispatchStateError(Exception):
 
 
 def _dispatch_move(
-    *, dispatch: Dispatch, to: str, actor: AbstractBaseUser, reason: str, action: str
+    *,
+    locked: Dispatch,
+    to: str,
+    action: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    detail: str = "",
+    changes: dict | None = None,
+    after: dict | None = None,
 ) -> Dispatch:
-    """Move a dispatch along an allowed transition, recorded and audited."""
-    locked = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
+    """Move a locked dispatch along an allowed transition, recorded and audited."""
     if to not in Dispatch.TRANSITIONS[locked.status]:
         raise DispatchStateError(
             f"dispatch #{locked.pk} is {locked.status}; it cannot become {to}"
         )
-    if not reason.strip():
-        raise DispatchStateError("a reason is required")
     now = timezone.now()
     before = locked.status
-    locked.status, locked.status_changed = to, now
-    fields = ["status", "status_changed"]
-    if to == Dispatch.Status.QUEUED:
-        # A retry gets a fresh allowance of attempts.
-        locked.due_at, locked.max_attempts = now, locked.attempt_count + 5
-        fields += ["due_at", "max_attempts"]
-    locked.save(update_fields=fields)
+    changes = {"status": to, "status_changed": now, **(changes or {})}
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=list(changes))
     DispatchStatusChange.objects.create(
-        dispatch=locked, status=to, at=now, detail=reason
+        dispatch=locked, status=to, at=now, detail=detail or reason
     )
     event_record(
         action=action,
         actor=actor,
+        actor_kind="system" if actor is None else None,
+        actor_label=actor_label,
         subject=locked,
         before={"status": before},
-        after={"status": to},
+        after={"status": to, **(after or {})},
         reason=reason,
     )
     return locked
 
 
+def _dispatch_locked(dispatch: Dispatch) -> Dispatch:
+    return Dispatch.objects.select_for_update().get(pk=dispatch.pk)
+
+
+def _reason_check(reason: str) -> None:
+    if not reason.strip():
+        raise DispatchStateError("a reason is required")
+
+
 @transaction.atomic
 def dispatch_retry(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
     """Queue a failed dispatch again (an operator's decision)."""
+    _reason_check(reason)
+    locked = _dispatch_locked(dispatch)
     moved = _dispatch_move(
-        dispatch=dispatch,
+        locked=locked,
         to=Dispatch.Status.QUEUED,
         actor=actor,
         reason=reason,
         action="channels.dispatch.retried",
+        # A retry gets a fresh allowance of attempts.
+        changes={
+            "due_at": timezone.now(),
+            "max_attempts": locked.attempt_count + 5,
+        },
     )
     transaction.on_commit(outbox_kick)
     return moved
@@ -268,8 +289,9 @@ def dispatch_retry(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
 @transaction.atomic
 def dispatch_cancel(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
     """Cancel a dispatch that has not been sent yet."""
+    _reason_check(reason)
     return _dispatch_move(
-        dispatch=dispatch,
+        locked=_dispatch_locked(dispatch),
         to=Dispatch.Status.CANCELLED,
         actor=actor,
         reason=reason,
@@ -323,31 +345,17 @@ def dispatch_receipt_record(
             f"unknown receipt event {event!r}: use {', '.join(RECEIPT_STATUSES)}"
         )
     to = RECEIPT_STATUSES[event]
-    locked = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
+    locked = _dispatch_locked(dispatch)
     if locked.status == to:
         return locked
-    if to not in Dispatch.TRANSITIONS[locked.status]:
-        raise DispatchStateError(
-            f"dispatch #{locked.pk} is {locked.status}; a {event} receipt cannot apply"
-        )
-    now = timezone.now()
-    before = locked.status
-    locked.status, locked.status_changed = to, now
-    fields = ["status", "status_changed"]
-    if to != Dispatch.Status.DELIVERED:
-        locked.error = detail or event
-        fields.append("error")
-    locked.save(update_fields=fields)
-    DispatchStatusChange.objects.create(
-        dispatch=locked, status=to, at=now, detail=f"{provider}: {detail}".strip(": ")
-    )
-    event_record(
+    _dispatch_move(
+        locked=locked,
+        to=to,
         action=f"channels.dispatch.{event}",
-        actor_kind="system",
         actor_label=provider,
-        subject=locked,
-        before={"status": before},
-        after={"status": to, "hard": hard, "detail": detail},
+        detail=f"{provider}: {detail}".strip(": "),
+        changes={} if to == Dispatch.Status.DELIVERED else {"error": detail or event},
+        after={"hard": hard, "detail": detail},
     )
     if event == "bounced" and hard:
         suppression_add(
