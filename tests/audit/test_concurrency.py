@@ -4,14 +4,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from audit.models import AuditEvent
 from audit.verify import chain_verify
 from tests.audit.tampering import triggers_lifted
+from tests.processes import child_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITERS = 4
@@ -38,19 +37,9 @@ for n in range(int(sys.argv[2])):
 
 def _child_env() -> dict[str, str]:
     """Point child processes at the test database this test is using."""
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = quote(db.get("USER") or "")
-        password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-        url = (
-            f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:"
-            f"{db.get('PORT') or 5432}/{db['NAME']}"
-        )
-    else:
-        url = f"sqlite:///{db['NAME']}"
     return {
         **os.environ,
-        "DATABASE_URL": url,
+        "DATABASE_URL": child_database_url(),
         "DJANGO_SETTINGS_MODULE": "ccm.settings",
     }
 

@@ -8,27 +8,18 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from ccm.models import Heartbeat
+from tests.processes import child_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url_of_test_db() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)
 def test_worker_and_beat_record_a_heartbeat(tmp_path):
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url_of_test_db(),
+        "DATABASE_URL": child_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CCM_VAR_DIR": str(settings.VAR_DIR),
         "HEARTBEAT_INTERVAL_SECONDS": "1",
