@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "audit",
     "templates_app",
     "channels_app",
+    "rules",
 ]
 
 MIDDLEWARE = [

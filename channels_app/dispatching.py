@@ -9,6 +9,7 @@ or not at all.
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from audit.services import AuditEntry, events_record_bulk
 from channels_app.models import (
+    Batch,
     Channel,
     Communication,
     Customer,
@@ -51,6 +53,63 @@ class TriggerRefused(Exception):
         super().__init__(
             "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in problems.items())
         )
+
+
+@dataclass
+class TriggerRequest:
+    """One communication to trigger, as one row of a bulk call."""
+
+    template_code: str
+    customer: Customer
+    data: dict
+    channels: Sequence[str] | str = AUTO
+    source_system: str = ""
+    source_reference: str = ""
+    idempotency_key: str = ""
+    scheduled_for: datetime | None = None
+    scope: str = ""
+    correlation_key: str = ""
+    supersedes: Sequence[str] = field(default_factory=list)
+    waits_for: Sequence[str] = field(default_factory=list)
+
+
+def communications_trigger_bulk(
+    *,
+    requests: Sequence[TriggerRequest],
+    requester_label: str,
+    requested_by: AbstractBaseUser | None = None,
+    batch: Batch | None = None,
+) -> list[Communication | TriggerRefused]:
+    """Trigger many communications; return, in order, each one or its refusal.
+
+    A refused row refuses only itself; the accepted rows are stored whole.
+    """
+    results: list[Communication | TriggerRefused] = []
+    for request in requests:
+        try:
+            with transaction.atomic():
+                results.append(
+                    communication_trigger(
+                        template_code=request.template_code,
+                        customer=request.customer,
+                        data=request.data,
+                        channels=request.channels,
+                        requester_label=requester_label,
+                        requested_by=requested_by,
+                        source_system=request.source_system,
+                        source_reference=request.source_reference,
+                        idempotency_key=request.idempotency_key,
+                        scheduled_for=request.scheduled_for,
+                        scope=request.scope,
+                        correlation_key=request.correlation_key,
+                        supersedes=request.supersedes,
+                        waits_for=request.waits_for,
+                        batch=batch,
+                    )
+                )
+        except TriggerRefused as refusal:
+            results.append(refusal)
+    return results
 
 
 def _sha256(parts: dict[str, str], pdf: bytes = b"") -> str:
@@ -99,6 +158,10 @@ def communication_trigger(
     scope: str = "",
     reissue_of: Communication | None = None,
     reason: str = "",
+    correlation_key: str = "",
+    supersedes: Sequence[str] = (),
+    waits_for: Sequence[str] = (),
+    batch: Batch | None = None,
 ) -> Communication:
     """Decide, render and queue one communication; refuse bad input whole."""
     template = (
@@ -181,6 +244,10 @@ def communication_trigger(
         scheduled_for=scheduled_for,
         reissue_of=reissue_of,
         reason=reason,
+        correlation_key=correlation_key,
+        supersedes=list(supersedes),
+        waits_for=list(waits_for),
+        batch=batch,
     )
     dispatches, audit_entries = [], []
     for channel in plan:

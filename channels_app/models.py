@@ -207,13 +207,34 @@ class Communication(models.Model):
         related_name="reissues",
     )
     reason = models.TextField(_("reason"), blank=True)
+    # Sequencing: an account or case number shared by related communications.
+    correlation_key = models.CharField(_("correlation key"), max_length=200, blank=True)
+    # Template codes whose pending communications to this customer (with the
+    # same correlation key, when one is given) this one cancels.
+    supersedes = models.JSONField(_("supersedes"), default=list, blank=True)
+    # Template codes that must have been sent (no pending one left for this
+    # customer and correlation key) before this one goes.
+    waits_for = models.JSONField(_("waits for"), default=list, blank=True)
+    batch = models.ForeignKey(
+        "Batch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="communications",
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("communication")
         verbose_name_plural = _("communications")
         indexes = [
-            models.Index(fields=["customer", "-created"], name="communication_cust_idx")
+            models.Index(
+                fields=["customer", "-created"], name="communication_cust_idx"
+            ),
+            models.Index(
+                fields=["customer", "template_code", "correlation_key"],
+                name="communication_seq_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -275,6 +296,10 @@ class Dispatch(models.Model):
         _("severity"), max_length=16, choices=Severity.choices, blank=True
     )
     decision = models.TextField(_("decision"), blank=True)
+    # Every central-rule decision, oldest first: {"rule", "version", "outcome",
+    # "reason", "stage", "at"}; outcome is deferred, capped, superseded,
+    # deduplicated, exempted or held.
+    rule_decisions = models.JSONField(_("rule decisions"), default=list, blank=True)
     resend_of = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resends"
     )
@@ -401,3 +426,87 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}:{self.key}"
+
+
+class Batch(models.Model):
+    """A bulk run: many rows of one template, uploaded as CSV or sent to the API.
+
+    Rows are stored before any is processed, so a worker that dies mid-run
+    resumes with the rows that have no outcome yet: nothing lost, nothing twice.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    template_code = models.CharField(_("template"), max_length=64)
+    channels = models.JSONField(_("channels"), default=list)
+    source_system = models.CharField(_("source system"), max_length=100, blank=True)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requester_label = models.CharField(_("requester"), max_length=200)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, blank=True)
+    scheduled_for = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    accepted = models.PositiveIntegerField(_("accepted"), default=0)
+    refused = models.PositiveIntegerField(_("refused"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    started = models.DateTimeField(_("started"), null=True, blank=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("batch run")
+        verbose_name_plural = _("batch runs")
+
+    def __str__(self) -> str:
+        return f"{self.template_code} × {self.total} ({self.public_id})"
+
+
+class BatchRow(models.Model):
+    """One row of a batch: its input, and once processed its outcome."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    number = models.PositiveIntegerField(_("row"))
+    payload = models.JSONField(_("payload"))
+    communication = models.OneToOneField(
+        Communication,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="batch_row",
+    )
+    problems = models.JSONField(_("problems"), default=dict, blank=True)
+    processed = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("batch row")
+        verbose_name_plural = _("batch rows")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "number"], name="batchrow_unique_number"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["batch", "number"],
+                name="batchrow_pending_idx",
+                condition=models.Q(processed__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}#{self.number}"
