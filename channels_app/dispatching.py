@@ -1,20 +1,28 @@
-"""Turn a trigger into a communication with rendered, queued dispatches.
+"""Turn triggers into communications with rendered, queued dispatches.
 
-Everything is decided and rendered before anything is queued, inside one
-transaction: bad input raises TriggerRefused naming each problem, and a
-communication is either stored whole (with the exact copy of every dispatch)
-or not at all.
+Everything is decided and rendered before anything is stored: bad input is
+refused naming each problem (`TriggerRefused`), and a communication is either
+stored whole, with the exact copy of every dispatch, or not at all.
+
+One path serves one trigger and many: `communications_trigger_bulk` resolves
+each template, its version in force, schema validator, contents and blocks
+once per call, loads consent for all the customers in two queries, applies
+the central rules to all the new dispatches at once, and writes with bulk
+inserts and one audit append. `communication_trigger` is the same path for
+one request, raising its refusal.
 """
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from audit.services import AuditEntry, events_record_bulk
@@ -25,12 +33,15 @@ from channels_app.models import (
     Customer,
     Dispatch,
     DispatchStatusChange,
+    PreferenceEntry,
+    Suppression,
 )
-from channels_app.services import consent_decide
+from channels_app.services import ConsentDecision, consent_decide
 from channels_app.tasks import outbox_kick
+from rules.engine import trigger_evaluate
 from templates_app import letters
 from templates_app.models import Template, TemplateVersion
-from templates_app.rendering import RenderError, render_content
+from templates_app.rendering import RenderedContent, RenderError, render_content
 from templates_app.selectors import (
     LanguageUnavailable,
     block_sources_for_version,
@@ -38,11 +49,14 @@ from templates_app.selectors import (
     version_in_force,
 )
 from templates_app.services import version_hash_ok
-from templates_app.validation import data_problems
+from templates_app.validation import schema_validator, validator_problems
 
 # The order `auto` tries channels in, among those the template supports.
 FALLBACK_ORDER = (Channel.EMAIL, Channel.SMS, Channel.LETTER)
 AUTO = "auto"
+
+# Rows per round of loads and inserts; keeps every IN (...) list short.
+CHUNK = 500
 
 
 class TriggerRefused(Exception):
@@ -71,45 +85,83 @@ class TriggerRequest:
     correlation_key: str = ""
     supersedes: Sequence[str] = field(default_factory=list)
     waits_for: Sequence[str] = field(default_factory=list)
+    reissue_of: Communication | None = None
+    reason: str = ""
 
 
-def communications_trigger_bulk(
-    *,
-    requests: Sequence[TriggerRequest],
-    requester_label: str,
-    requested_by: AbstractBaseUser | None = None,
-    batch: Batch | None = None,
-) -> list[Communication | TriggerRefused]:
-    """Trigger many communications; return, in order, each one or its refusal.
+class _TemplatePlan:
+    """A template resolved once per call: version in force, validator, content."""
 
-    A refused row refuses only itself; the accepted rows are stored whole.
-    """
-    results: list[Communication | TriggerRefused] = []
-    for request in requests:
-        try:
-            with transaction.atomic():
-                results.append(
-                    communication_trigger(
-                        template_code=request.template_code,
-                        customer=request.customer,
-                        data=request.data,
-                        channels=request.channels,
-                        requester_label=requester_label,
-                        requested_by=requested_by,
-                        source_system=request.source_system,
-                        source_reference=request.source_reference,
-                        idempotency_key=request.idempotency_key,
-                        scheduled_for=request.scheduled_for,
-                        scope=request.scope,
-                        correlation_key=request.correlation_key,
-                        supersedes=request.supersedes,
-                        waits_for=request.waits_for,
-                        batch=batch,
-                    )
-                )
-        except TriggerRefused as refusal:
-            results.append(refusal)
-    return results
+    def __init__(self, code: str, template: Template | None):
+        self.code = code
+        self.template = template
+        self.version: TemplateVersion | None = None
+        self.refusal: dict[str, list[str]] | None = None
+        self._blocks: dict[str, dict] = {}
+        self._contents: dict[tuple[str, str], object] = {}
+        if template is None:
+            self.refusal = {"template": [f"unknown template {code!r}"]}
+            return
+        version = version_in_force(template)
+        if version is None:
+            self.refusal = {"template": [f"{code} has no approved version in force"]}
+            return
+        if not version_hash_ok(version):
+            self.refusal = {
+                "template": [
+                    f"{version} content no longer matches its approved hash; "
+                    "refusing to send"
+                ]
+            }
+            return
+        # language_choose and render read the contents without further queries.
+        prefetch_related_objects([version], "contents")
+        self.version = version
+        self._contents = {(c.channel, c.language): c for c in version.contents.all()}
+        self.validator = schema_validator(template.data_schema)
+        self.supported = [c for c in FALLBACK_ORDER if c in template.channels]
+        self.kind = template.category.kind
+        self._languages: dict[tuple[str, str], str] = {}
+
+    def language(self, channel: str, customer_language: str) -> str:
+        key = (channel, customer_language)
+        if key not in self._languages:
+            self._languages[key] = language_choose(
+                self.version, channel=channel, customer_language=customer_language
+            )
+        return self._languages[key]
+
+    def render(self, channel: str, language: str, data: dict):
+        """Return the rendered parts of one channel (and PDF bytes for letters)."""
+        if language not in self._blocks:
+            self._blocks[language] = block_sources_for_version(self.version, language)
+        rendered = render_content(
+            channel=channel,
+            language=language,
+            sources=self._contents[(channel, language)].sources(),
+            data=data,
+            blocks=self._blocks[language],
+        )
+        pdf = b""
+        if channel == Channel.LETTER:
+            pdf = letters.letter_pdf(
+                rendered.parts["letter_html"],
+                language=language,
+                css=rendered.parts.get("letter_css", ""),
+                title=self.template.name,
+            ).pdf
+        return rendered, pdf
+
+
+@dataclass
+class _Accepted:
+    """A request that passed every check, with what each channel will carry."""
+
+    request: TriggerRequest
+    plan: _TemplatePlan
+    channels: list[str]
+    decisions: dict[str, ConsentDecision]
+    rendered: dict[str, tuple[str, RenderedContent, bytes]]
 
 
 def _sha256(parts: dict[str, str], pdf: bytes = b"") -> str:
@@ -120,29 +172,291 @@ def _sha256(parts: dict[str, str], pdf: bytes = b"") -> str:
     return digest.hexdigest()
 
 
-def _render(version: TemplateVersion, channel: str, language: str, data: dict):
-    """Return the rendered parts (and PDF bytes for letters) of one channel."""
-    content = version.contents.get(channel=channel, language=language)
-    blocks = block_sources_for_version(version, language)
-    rendered = render_content(
-        channel=channel,
-        language=language,
-        sources=content.sources(),
-        data=data,
-        blocks=blocks,
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _plans_for(codes: set[str]) -> dict[str, _TemplatePlan]:
+    templates = {
+        t.code: t
+        for t in Template.objects.select_related("category").filter(code__in=codes)
+    }
+    return {code: _TemplatePlan(code, templates.get(code)) for code in codes}
+
+
+def _consent_loaded(
+    requests: Sequence[TriggerRequest],
+) -> tuple[dict[int, list[PreferenceEntry]], set[tuple[str, str]]]:
+    """Load the ledgers and suppressions of every customer in two queries."""
+    customer_ids = {r.customer.pk for r in requests}
+    preferences: dict[int, list[PreferenceEntry]] = defaultdict(list)
+    for entry in PreferenceEntry.objects.filter(customer_id__in=customer_ids).order_by(
+        "customer_id", "-recorded_at", "-id"
+    ):
+        preferences[entry.customer_id].append(entry)
+    addresses = {
+        address
+        for r in requests
+        for channel in FALLBACK_ORDER
+        if (address := r.customer.address_for(channel))
+    }
+    suppressed = set(
+        Suppression.objects.filter(address__in=addresses).values_list(
+            "channel", "address"
+        )
     )
-    pdf = b""
-    if channel == Channel.LETTER:
-        pdf = letters.letter_pdf(
-            rendered.parts["letter_html"],
-            language=language,
-            css=rendered.parts.get("letter_css", ""),
-            title=version.template.name,
-        ).pdf
-    return rendered, pdf
+    return preferences, suppressed
+
+
+def _check(
+    request: TriggerRequest,
+    plan: _TemplatePlan,
+    preferences: list[PreferenceEntry],
+    suppressed: set[tuple[str, str]],
+) -> _Accepted:
+    """Validate, decide and render one request; raise TriggerRefused whole."""
+    if plan.refusal:
+        raise TriggerRefused(plan.refusal)
+    customer = request.customer
+    problems: dict[str, list[str]] = {}
+    if data_errors := validator_problems(plan.validator, request.data):
+        problems["data"] = [str(error) for error in data_errors]
+
+    channels = request.channels
+    if channels == AUTO:
+        wanted = list(plan.supported)
+    else:
+        wanted = list(dict.fromkeys(channels))
+        unknown = [c for c in wanted if c not in plan.supported]
+        if unknown:
+            problems["channels"] = [
+                f"{plan.code} does not support {', '.join(unknown)} "
+                f"(it supports {', '.join(plan.supported)})"
+            ]
+        if not wanted:
+            problems["channels"] = ["name at least one channel, or 'auto'"]
+    if problems:
+        raise TriggerRefused(problems)
+
+    decisions = {
+        channel: consent_decide(
+            customer=customer,
+            channel=channel,
+            category=plan.template.category.code,
+            scope=request.scope,
+            mandatory=plan.kind == "mandatory",
+            requires_opt_in=plan.kind == "marketing",
+            preferences=preferences,
+            suppressed=suppressed,
+        )
+        for channel in wanted
+    }
+    if channels == AUTO:
+        chosen = next((c for c in wanted if decisions[c].allowed), None)
+        # With no channel allowed, the first is stored as suppressed with why.
+        chosen_channels = [chosen] if chosen else wanted[:1]
+    else:
+        chosen_channels = wanted
+        no_address = [c for c in chosen_channels if not customer.address_for(c)]
+        if no_address:
+            raise TriggerRefused(
+                {"customer": [f"no usable {c} contact point" for c in no_address]}
+            )
+
+    rendered = {}
+    for channel in chosen_channels:
+        if not decisions[channel].allowed:
+            continue
+        try:
+            language = plan.language(channel, customer.language)
+            content, pdf = plan.render(channel, language, request.data)
+        except LanguageUnavailable as exc:
+            raise TriggerRefused({"language": [str(exc)]}) from None
+        except RenderError as exc:
+            raise TriggerRefused({"data": [str(exc)]}) from None
+        rendered[channel] = (language, content, pdf)
+    return _Accepted(request, plan, chosen_channels, decisions, rendered)
+
+
+def _dispatch_build(
+    accepted: _Accepted, communication: Communication, channel: str, now: datetime
+) -> tuple[Dispatch, bytes]:
+    request = accepted.request
+    decision = accepted.decisions[channel]
+    dispatch = Dispatch(
+        communication=communication,
+        channel=channel,
+        address=request.customer.address_for(channel),
+        status_changed=now,
+        due_at=request.scheduled_for or now,
+        decision=decision.reason,
+        language=request.customer.language,
+    )
+    if channel not in accepted.rendered:
+        dispatch.status = Dispatch.Status.SUPPRESSED
+        return dispatch, b""
+    language, content, pdf = accepted.rendered[channel]
+    parts = content.parts
+    dispatch.language = language
+    dispatch.subject = parts.get("subject", "")
+    dispatch.body_html = parts.get("html", "") or parts.get("letter_html", "")
+    dispatch.body_text = parts.get("text", "") or parts.get("sms_text", "")
+    dispatch.block_versions = content.block_versions
+    dispatch.content_sha256 = _sha256(parts, pdf)
+    return dispatch, pdf
+
+
+def _copy_drop(dispatch: Dispatch) -> None:
+    """Forget the rendered copy of a dispatch the rules stopped before queuing."""
+    dispatch.subject = dispatch.body_html = dispatch.body_text = ""
+    dispatch.block_versions = {}
+    dispatch.content_sha256 = ""
+
+
+def _audit_entry(
+    dispatch: Dispatch,
+    accepted: _Accepted,
+    requested_by: AbstractBaseUser | None,
+    requester_label: str,
+) -> AuditEntry:
+    request = accepted.request
+    queued = dispatch.status == Dispatch.Status.QUEUED
+    after = {
+        "communication": str(dispatch.communication.public_id),
+        "template": accepted.plan.code,
+        "version": accepted.plan.version.number,
+        "channel": dispatch.channel,
+        "address": dispatch.address,
+        "language": dispatch.language,
+        "content_sha256": dispatch.content_sha256,
+        "due_at": dispatch.due_at.isoformat(),
+        "source": f"{request.source_system}:{request.source_reference}".strip(":"),
+    }
+    if dispatch.rule_decisions:
+        after["rules"] = dispatch.rule_decisions
+    return AuditEntry(
+        action="channels.dispatch.queued" if queued else "channels.dispatch.suppressed",
+        actor=requested_by,
+        actor_label=requester_label if requested_by is None else "",
+        actor_kind="api_client" if requested_by is None else None,
+        subject=dispatch,
+        after=after,
+        reason=dispatch.decision,
+    )
+
+
+def _store(
+    accepted: list[_Accepted],
+    *,
+    requester_label: str,
+    requested_by: AbstractBaseUser | None,
+    batch: Batch | None,
+) -> list[Communication]:
+    """Write the accepted requests: communications, dispatches, history, audit."""
+    now = timezone.now()
+    communications = Communication.objects.bulk_create(
+        Communication(
+            template_code=a.plan.code,
+            category=a.plan.template.category.code,
+            mandatory=a.plan.kind == "mandatory",
+            template_version=a.plan.version,
+            customer=a.request.customer,
+            data=a.request.data,
+            source_system=a.request.source_system,
+            source_reference=a.request.source_reference,
+            requested_by=requested_by,
+            requester_label=requester_label,
+            idempotency_key=a.request.idempotency_key,
+            scope=a.request.scope,
+            scheduled_for=a.request.scheduled_for,
+            reissue_of=a.request.reissue_of,
+            reason=a.request.reason,
+            correlation_key=a.request.correlation_key,
+            supersedes=list(a.request.supersedes),
+            waits_for=list(a.request.waits_for),
+            batch=batch,
+        )
+        for a in accepted
+    )
+    built: list[tuple[Dispatch, bytes, _Accepted]] = []
+    for a, communication in zip(accepted, communications, strict=True):
+        for channel in a.channels:
+            dispatch, pdf = _dispatch_build(a, communication, channel, now)
+            built.append((dispatch, pdf, a))
+
+    trigger_evaluate(dispatches=[d for d, _, _ in built], now=now)
+
+    for dispatch, pdf, _a in built:
+        if dispatch.status != Dispatch.Status.QUEUED:
+            if dispatch.content_sha256 and dispatch.rule_decisions:
+                _copy_drop(dispatch)
+        elif pdf:
+            dispatch.letter_pdf.save(
+                f"{dispatch.communication.public_id}-{dispatch.channel}.pdf",
+                ContentFile(pdf),
+                save=False,
+            )
+    dispatches = Dispatch.objects.bulk_create(d for d, _, _ in built)
+    DispatchStatusChange.objects.bulk_create(
+        DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
+        for d in dispatches
+    )
+    events_record_bulk(
+        entries=[_audit_entry(d, a, requested_by, requester_label) for d, _, a in built]
+    )
+    return communications
 
 
 @transaction.atomic
+def communications_trigger_bulk(
+    *,
+    requests: Sequence[TriggerRequest],
+    requester_label: str,
+    requested_by: AbstractBaseUser | None = None,
+    batch: Batch | None = None,
+) -> list[Communication | TriggerRefused]:
+    """Trigger many communications; return, in order, each one or its refusal.
+
+    A refused request refuses only itself; the accepted ones are stored whole,
+    in one transaction for the call.
+    """
+    plans = _plans_for({r.template_code for r in requests})
+    results: list[Communication | TriggerRefused] = []
+    for chunk in _chunks(requests, CHUNK):
+        preferences, suppressed = _consent_loaded(chunk)
+        outcomes: list[_Accepted | TriggerRefused] = []
+        for request in chunk:
+            try:
+                outcomes.append(
+                    _check(
+                        request,
+                        plans[request.template_code],
+                        preferences[request.customer.pk],
+                        suppressed,
+                    )
+                )
+            except TriggerRefused as refusal:
+                outcomes.append(refusal)
+        accepted = [o for o in outcomes if isinstance(o, _Accepted)]
+        stored = iter(
+            _store(
+                accepted,
+                requester_label=requester_label,
+                requested_by=requested_by,
+                batch=batch,
+            )
+            if accepted
+            else []
+        )
+        results.extend(
+            next(stored) if isinstance(o, _Accepted) else o for o in outcomes
+        )
+    if any(isinstance(r, Communication) for r in results):
+        transaction.on_commit(outbox_kick)
+    return results
+
+
 def communication_trigger(
     *,
     template_code: str,
@@ -164,160 +478,28 @@ def communication_trigger(
     batch: Batch | None = None,
 ) -> Communication:
     """Decide, render and queue one communication; refuse bad input whole."""
-    template = (
-        Template.objects.select_related("category").filter(code=template_code).first()
-    )
-    if template is None:
-        raise TriggerRefused({"template": [f"unknown template {template_code!r}"]})
-    version = version_in_force(template)
-    if version is None:
-        raise TriggerRefused(
-            {"template": [f"{template_code} has no approved version in force"]}
-        )
-    if not version_hash_ok(version):
-        raise TriggerRefused(
-            {
-                "template": [
-                    f"{version} content no longer matches its approved hash; "
-                    "refusing to send"
-                ]
-            }
-        )
-    problems: dict[str, list[str]] = {}
-    if data_errors := data_problems(template.data_schema, data):
-        problems["data"] = [str(error) for error in data_errors]
-
-    supported = [c for c in FALLBACK_ORDER if c in template.channels]
-    if channels == AUTO:
-        wanted = supported
-    else:
-        wanted = list(dict.fromkeys(channels))
-        unknown = [c for c in wanted if c not in supported]
-        if unknown:
-            problems["channels"] = [
-                f"{template_code} does not support {', '.join(unknown)} "
-                f"(it supports {', '.join(supported)})"
-            ]
-        if not wanted:
-            problems["channels"] = ["name at least one channel, or 'auto'"]
-    if problems:
-        raise TriggerRefused(problems)
-
-    kind = template.category.kind
-    decisions = {
-        channel: consent_decide(
-            customer=customer,
-            channel=channel,
-            category=template.category.code,
-            scope=scope,
-            mandatory=kind == "mandatory",
-            requires_opt_in=kind == "marketing",
-        )
-        for channel in wanted
-    }
-    if channels == AUTO:
-        chosen = next((c for c in wanted if decisions[c].allowed), None)
-        # With no channel allowed, the first is stored as suppressed with why.
-        plan = [chosen] if chosen else wanted[:1]
-    else:
-        plan = wanted
-        no_address = [c for c in plan if not customer.address_for(c)]
-        if no_address:
-            raise TriggerRefused(
-                {"customer": [f"no usable {c} contact point" for c in no_address]}
-            )
-
-    now = timezone.now()
-    communication = Communication.objects.create(
-        template_code=template.code,
-        category=template.category.code,
-        mandatory=kind == "mandatory",
-        template_version=version,
+    request = TriggerRequest(
+        template_code=template_code,
         customer=customer,
         data=data,
+        channels=channels,
         source_system=source_system,
         source_reference=source_reference,
-        requested_by=requested_by,
-        requester_label=requester_label,
         idempotency_key=idempotency_key,
-        scope=scope,
         scheduled_for=scheduled_for,
-        reissue_of=reissue_of,
-        reason=reason,
+        scope=scope,
         correlation_key=correlation_key,
         supersedes=list(supersedes),
         waits_for=list(waits_for),
+        reissue_of=reissue_of,
+        reason=reason,
+    )
+    (result,) = communications_trigger_bulk(
+        requests=[request],
+        requester_label=requester_label,
+        requested_by=requested_by,
         batch=batch,
     )
-    dispatches, audit_entries = [], []
-    for channel in plan:
-        decision = decisions[channel]
-        dispatch = Dispatch(
-            communication=communication,
-            channel=channel,
-            address=customer.address_for(channel),
-            status_changed=now,
-            due_at=scheduled_for or now,
-            decision=decision.reason,
-        )
-        if not decision.allowed:
-            dispatch.status = Dispatch.Status.SUPPRESSED
-            dispatch.language = customer.language
-            dispatch.content_sha256 = ""
-        else:
-            try:
-                language = language_choose(
-                    version, channel=channel, customer_language=customer.language
-                )
-                rendered, pdf = _render(version, channel, language, data)
-            except LanguageUnavailable as exc:
-                raise TriggerRefused({"language": [str(exc)]}) from None
-            except RenderError as exc:
-                raise TriggerRefused({"data": [str(exc)]}) from None
-            parts = rendered.parts
-            dispatch.language = language
-            dispatch.subject = parts.get("subject", "")
-            dispatch.body_html = parts.get("html", "") or parts.get("letter_html", "")
-            dispatch.body_text = parts.get("text", "") or parts.get("sms_text", "")
-            dispatch.block_versions = rendered.block_versions
-            dispatch.content_sha256 = _sha256(parts, pdf)
-            if pdf:
-                dispatch.letter_pdf.save(
-                    f"{communication.public_id}-{channel}.pdf",
-                    ContentFile(pdf),
-                    save=False,
-                )
-        dispatch.save()
-        dispatches.append(dispatch)
-        audit_entries.append(
-            AuditEntry(
-                action=(
-                    "channels.dispatch.queued"
-                    if decision.allowed
-                    else "channels.dispatch.suppressed"
-                ),
-                actor=requested_by,
-                actor_label=requester_label if requested_by is None else "",
-                actor_kind="api_client" if requested_by is None else None,
-                subject=dispatch,
-                after={
-                    "communication": str(communication.public_id),
-                    "template": template.code,
-                    "version": version.number,
-                    "channel": channel,
-                    "address": dispatch.address,
-                    "language": dispatch.language,
-                    "content_sha256": dispatch.content_sha256,
-                    "due_at": dispatch.due_at.isoformat(),
-                    "source": f"{source_system}:{source_reference}".strip(":"),
-                },
-                reason=decision.reason,
-            )
-        )
-    DispatchStatusChange.objects.bulk_create(
-        DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
-        for d in dispatches
-    )
-    events_record_bulk(entries=audit_entries)
-    transaction.on_commit(outbox_kick)
-    return communication
+    if isinstance(result, TriggerRefused):
+        raise result
+    return result

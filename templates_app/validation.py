@@ -58,17 +58,26 @@ def schema_problems(schema) -> list[str]:
     return []
 
 
-def data_problems(schema: dict, data) -> list[str]:
-    """Return each place where data does not match the schema, by JSON path."""
+def schema_validator(schema: dict):
+    """Return a validator for a template's data schema, to check many payloads."""
     validator_class = jsonschema.validators.validator_for(
         schema, default=jsonschema.Draft202012Validator
     )
-    validator = validator_class(schema, format_checker=jsonschema.FormatChecker())
+    return validator_class(schema, format_checker=jsonschema.FormatChecker())
+
+
+def validator_problems(validator, data) -> list[str]:
+    """Return each place where data does not match, by JSON path."""
     return [
         _("%(path)s: %(error)s")
         % {"path": _json_path(error.absolute_path), "error": error.message}
         for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path))
     ]
+
+
+def data_problems(schema: dict, data) -> list[str]:
+    """Return each place where data does not match the schema, by JSON path."""
+    return validator_problems(schema_validator(schema), data)
 
 
 @dataclass
