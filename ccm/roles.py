@@ -73,6 +73,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "channels_app.view_preferenceentry",
         "channels_app.view_communication",
         "channels_app.view_dispatch",
+        # The contact-center console (/agent/): timeline, copy, actions.
+        "console.use_console",
+        "console.unmask_contact",
+        "console.export_evidence",
+        "console.view_feedback",
     ],
     OPERATOR: [
         "auth.view_user",
@@ -95,6 +100,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "channels_app.change_dispatch",
         "channels_app.view_escalation",
         "channels_app.change_escalation",
+        "console.use_console",
+        "console.unmask_contact",
+        "console.export_evidence",
+        "console.view_feedback",
     ],
     # Upstream systems: one user (and API token) per client system.
     API_CLIENT: [

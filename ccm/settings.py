@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "templates_app",
     "channels_app",
     "rules",
+    "console",
 ]
 
 MIDDLEWARE = [

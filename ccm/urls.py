@@ -9,5 +9,6 @@ urlpatterns = [
     path("i18n/language", views.language_set, name="language_set"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("channels_app.urls")),
+    path("agent/", include("console.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

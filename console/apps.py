@@ -1,0 +1,35 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsoleConfig(AppConfig):
+    name = "console"
+    verbose_name = _("Contact-center console")
+
+    def ready(self) -> None:
+        from audit.vocabulary import register
+
+        register(
+            "console.customer.viewed",
+            "An agent viewed a customer's communications in the console.",
+        )
+        register(
+            "console.dispatch.viewed",
+            "An agent opened the exact copy of a dispatch in the console.",
+        )
+        register(
+            "console.contact.unmasked",
+            "An agent unmasked a customer's contact data in the console.",
+        )
+        register(
+            "console.communication.reissued",
+            "An agent corrected a communication's data and reissued it.",
+        )
+        register(
+            "console.feedback.recorded",
+            "An agent recorded customer feedback or a complaint about a dispatch.",
+        )
+        register(
+            "console.evidence.exported",
+            "An evidence pack for a dispatch or a customer was exported.",
+        )

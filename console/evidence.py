@@ -1,0 +1,214 @@
+"""Evidence packs: what was sent, when, where, from which data, built by whom.
+
+A pack covers one dispatch, or a customer's dispatches over a date range. The
+JSON bundle carries the exact copy (letters as base64 PDF), the status history,
+attempts, the data snapshot and its source, the template version with its
+author and approvals, and the audit events covering it with their sequence
+numbers and hashes, so `manage.py audit_verify` output can be matched to it.
+The PDF is the same content for people, rendered by the letter renderer.
+"""
+
+import base64
+import hashlib
+import json
+from datetime import date
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from audit.models import AuditChainHead
+from audit.services import subject_type_label
+from channels_app.models import Customer, Dispatch
+from console import selectors
+from templates_app import letters
+
+EVIDENCE_FORMAT = "ccm-evidence/1"
+
+
+def _user_label(user) -> str:
+    if user is None:
+        return ""
+    full = user.get_full_name()
+    return f"{full} ({user.get_username()})" if full else user.get_username()
+
+
+def _pdf_bytes(dispatch: Dispatch) -> bytes:
+    if not dispatch.letter_pdf:
+        return b""
+    with dispatch.letter_pdf.open("rb") as handle:
+        return handle.read()
+
+
+def _dispatch_entry(dispatch: Dispatch) -> dict:
+    communication = dispatch.communication
+    version = communication.template_version
+    pdf = _pdf_bytes(dispatch)
+    return {
+        "id": dispatch.pk,
+        "communication": str(communication.public_id),
+        "channel": dispatch.channel,
+        "language": dispatch.language,
+        "address": dispatch.address,
+        "status": dispatch.status,
+        "created": communication.created,
+        "due_at": dispatch.due_at,
+        "decision": dispatch.decision,
+        "rule_decisions": dispatch.rule_decisions,
+        "error": dispatch.error,
+        "severity": dispatch.severity,
+        "provider_message_id": dispatch.provider_message_id,
+        "resend_of": dispatch.resend_of_id,
+        "reissue_of": (
+            str(communication.reissue_of.public_id)
+            if communication.reissue_of_id
+            else None
+        ),
+        "copy": {
+            "subject": dispatch.subject,
+            "html": dispatch.body_html,
+            "text": dispatch.body_text,
+            "letter_pdf_base64": base64.b64encode(pdf).decode() if pdf else None,
+            "letter_pdf_sha256": hashlib.sha256(pdf).hexdigest() if pdf else None,
+            "content_sha256": dispatch.content_sha256,
+            "block_versions": dispatch.block_versions,
+        },
+        "status_history": [
+            {"status": change.status, "at": change.at, "detail": change.detail}
+            for change in dispatch.status_changes.all()
+        ],
+        "attempts": [
+            {
+                "number": attempt.number,
+                "started": attempt.started,
+                "duration_ms": attempt.duration_ms,
+                "outcome": attempt.outcome,
+                "error": attempt.error,
+                "worker": attempt.worker,
+            }
+            for attempt in dispatch.attempts.all()
+        ],
+        "data": {
+            "payload": communication.data,
+            "source_system": communication.source_system,
+            "source_reference": communication.source_reference,
+            "requester": communication.requester_label,
+            "reason": communication.reason,
+        },
+        "template": {
+            "code": version.template.code,
+            "name": version.template.name,
+            "category": version.template.category.code,
+            "version": version.number,
+            "status": version.status,
+            "content_hash": version.content_hash,
+            "author": _user_label(version.author),
+            "submitted_at": version.submitted_at,
+            "decided_at": version.decided_at,
+            "effective_from": version.effective_from,
+            "effective_until": version.effective_until,
+            "approvals": [
+                {
+                    "reviewer": _user_label(approval.reviewer),
+                    "at": approval.at,
+                    "comment": approval.comment,
+                    "content_hash": approval.content_hash,
+                }
+                for approval in selectors.approvals_for(version)
+            ],
+        },
+    }
+
+
+def _event_entry(event) -> dict:
+    return {
+        "sequence": event.sequence,
+        "created": event.created,
+        "action": event.action,
+        "actor": event.actor_label,
+        "actor_kind": event.actor_kind,
+        "subject_type": subject_type_label(event.content_type),
+        "object_id": event.object_id,
+        "subject": event.subject_label,
+        "before": event.before,
+        "after": event.after,
+        "reason": event.reason,
+        "correlation_id": event.correlation_id,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def evidence_bundle(
+    *,
+    dispatches: list[Dispatch],
+    customer: Customer,
+    actor: AbstractBaseUser,
+    since: date | None = None,
+    until: date | None = None,
+    single: bool = False,
+) -> dict:
+    """Return the evidence bundle for these dispatches as plain JSON-ready data."""
+    events = selectors.audit_events_for(dispatches)
+    head = AuditChainHead.objects.first()
+    return json.loads(
+        json.dumps(
+            {
+                "format": EVIDENCE_FORMAT,
+                "generated_at": timezone.now(),
+                "generated_by": _user_label(actor),
+                "scope": {
+                    "kind": "dispatch" if single else "customer",
+                    "dispatch": dispatches[0].pk if single and dispatches else None,
+                    "since": since,
+                    "until": until,
+                },
+                "customer": {
+                    "external_id": customer.external_id,
+                    "name": customer.name,
+                    "language": customer.language,
+                },
+                "dispatches": [_dispatch_entry(dispatch) for dispatch in dispatches],
+                "audit_events": [_event_entry(event) for event in events],
+                "audit_chain": {
+                    "head_sequence": head.last_sequence if head else 0,
+                    "head_hash": head.last_hash if head else "",
+                    "verify_with": "python manage.py audit_verify",
+                },
+            },
+            cls=DjangoJSONEncoder,
+            ensure_ascii=False,
+        )
+    )
+
+
+def bundle_json_bytes(bundle: dict) -> bytes:
+    """Return the bundle as indented UTF-8 JSON, as downloaded."""
+    return json.dumps(bundle, ensure_ascii=False, indent=2, sort_keys=True).encode()
+
+
+EVIDENCE_CSS = """
+h1 { font-size: 16pt; margin: 0 0 4mm; }
+h2 { font-size: 13pt; margin: 6mm 0 2mm; border-bottom: 1px solid #999; }
+h3 { font-size: 11pt; margin: 4mm 0 1mm; }
+table { width: 100%; font-size: 8.5pt; margin-bottom: 3mm; }
+th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; vertical-align: top;
+         text-align: start; }
+th { background: #eee; width: 28%; }
+.hash { font-family: "DejaVu Sans Mono", monospace; font-size: 7pt;
+        word-break: break-all; direction: ltr; unicode-bidi: embed; }
+.copy { border: 1px solid #888; padding: 2mm; font-size: 9pt;
+        white-space: pre-wrap; margin-bottom: 2mm; }
+.dispatch { page-break-inside: auto; }
+"""
+
+
+def evidence_pdf(bundle: dict) -> bytes:
+    """Render the bundle as a PDF in the active language (right to left in Arabic)."""
+    language = translation.get_language() or "en"
+    language = "ar" if language.startswith("ar") else "en"
+    body = render_to_string("console/evidence_pdf.html", {"bundle": bundle})
+    return letters.letter_pdf(
+        body, language=language, css=EVIDENCE_CSS, title="Evidence pack"
+    ).pdf

@@ -1,0 +1,137 @@
+"""Forms of the contact-center console; every action form asks for a reason."""
+
+import json
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from channels_app.models import Dispatch, PreferenceEntry, Severity
+from console.models import Feedback
+from templates_app.models import Category, Channel
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Customer"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": _("External id, name, email or phone"),
+                "autofocus": True,
+                "type": "search",
+            }
+        ),
+    )
+
+
+def _blank(label):
+    return [("", label)]
+
+
+class TimelineFilterForm(forms.Form):
+    channel = forms.ChoiceField(
+        label=_("Channel"),
+        required=False,
+        choices=_blank(_("All channels")) + list(Channel.choices),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=_blank(_("All statuses")) + list(Dispatch.Status.choices),
+    )
+    template = forms.ChoiceField(label=_("Template"), required=False)
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, template_codes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = _blank(_("All templates")) + [
+            (code, code) for code in template_codes
+        ]
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        widget=forms.TextInput(attrs={"placeholder": _("Why, as the customer said")}),
+    )
+
+
+class UnmaskForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=1000, required=False)
+
+
+class ReissueForm(forms.Form):
+    data = forms.CharField(
+        label=_("Corrected data (JSON)"),
+        widget=forms.Textarea(attrs={"rows": 14, "class": "mono", "dir": "ltr"}),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=1000)
+
+    def clean_data(self):
+        try:
+            data = json.loads(self.cleaned_data["data"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                _("This is not valid JSON: %(error)s"), params={"error": exc}
+            ) from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError(_("The data must be a JSON object."))
+        return data
+
+
+class PreferenceForm(forms.Form):
+    channel = forms.ChoiceField(
+        label=_("Channel"),
+        choices=[(PreferenceEntry.ANY_CHANNEL, _("Any channel")), *Channel.choices],
+    )
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    scope = forms.CharField(
+        label=_("Product or account"),
+        max_length=100,
+        required=False,
+        help_text=_("Empty: customer-wide."),
+    )
+    opted_in = forms.TypedChoiceField(
+        label=_("Customer wants"),
+        choices=[("in", _("Opt in")), ("out", _("Opt out"))],
+        coerce=lambda value: value == "in",
+    )
+    legal_basis = forms.ChoiceField(
+        label=_("Legal basis"), choices=PreferenceEntry.LegalBasis.choices
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=1000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = _blank(_("All categories")) + [
+            (category.code, category.name)
+            for category in Category.objects.order_by("name")
+        ]
+
+
+class FeedbackForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=Feedback.Kind.choices)
+    severity = forms.ChoiceField(
+        label=_("Severity"), choices=Severity.choices, initial=Severity.MEDIUM
+    )
+    text = forms.CharField(
+        label=_("What the customer said"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class EvidenceRangeForm(forms.Form):
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

@@ -1,0 +1,41 @@
+"""The PostgreSQL indexes behind the console's customer search.
+
+Substring search on name, email and external id goes through trigram GIN
+indexes on the same expressions Django's `icontains` emits
+(`UPPER(col::text) LIKE UPPER(...)`); partial phone digits use `contains`
+(`phone::text LIKE ...`). SQLite keeps working without them (a scan).
+"""
+
+SEARCH_INDEXES = {
+    "console_customer_name_trgm": (
+        "channels_app_customer USING gin (UPPER(name::text) gin_trgm_ops)"
+    ),
+    "console_customer_email_trgm": (
+        "channels_app_customer USING gin (UPPER(email::text) gin_trgm_ops)"
+    ),
+    "console_customer_extid_trgm": (
+        "channels_app_customer USING gin (UPPER(external_id::text) gin_trgm_ops)"
+    ),
+    "console_customer_phone_trgm": (
+        "channels_app_customer USING gin (phone gin_trgm_ops)"
+    ),
+}
+
+
+def search_indexes_create(connection) -> None:
+    """Create the trigram extension and the search indexes (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for name, definition in SEARCH_INDEXES.items():
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
+
+
+def search_indexes_drop(connection) -> None:
+    """Drop the search indexes (PostgreSQL only); the extension stays."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in SEARCH_INDEXES:
+            cursor.execute(f"DROP INDEX IF EXISTS {name}")

@@ -1,0 +1,205 @@
+"""Reads of the contact-center console: search, timeline, dispatch detail, evidence.
+
+Every query here is shaped for 1M customers and 10M dispatches: search goes
+through an exact E.164 match or trigram indexes (PostgreSQL, see
+`console.indexes`), the timeline walks the (customer, -created) index of
+communications and joins dispatches by their communication.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from channels_app.models import (
+    Communication,
+    Customer,
+    Dispatch,
+    PreferenceEntry,
+)
+from channels_app.services import phone_normalise
+from templates_app.models import Approval, TemplateVersion
+
+SEARCH_LIMIT = 25
+# Below this many characters a substring cannot use a trigram index.
+MIN_SUBSTRING = 3
+PHONE_LIKE = re.compile(r"^[\d\s+()./-]+$")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    customers: list[Customer]
+    more: bool
+    phone: str = ""
+
+
+def phone_digits(raw: str) -> str:
+    """Return the digits an agent typed, without an international or trunk prefix.
+
+    "00966 50 123" and "+966 50 123" give "96650123"; "050 123" gives "50123",
+    so a trunk zero never stops a partial number from matching the E.164 form.
+    """
+    digits = re.sub(r"\D", "", raw)
+    if raw.strip().startswith("00"):
+        return digits[2:]
+    return digits.lstrip("0")
+
+
+def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
+    """Return customers matching an external id, name, email or phone.
+
+    A phone number (spaces, "+", "00" and a trunk zero allowed) matches its
+    E.164 form exactly, or as a run of digits when it is partial; other text
+    matches an exact external id, or a substring of the name, email or
+    external id (case-insensitive).
+    """
+    query = " ".join(query.split())
+    if not query:
+        return SearchResult([], False)
+    condition = Q(external_id=query)
+    phone = ""
+    if PHONE_LIKE.match(query) and sum(c.isdigit() for c in query) >= 4:
+        try:
+            phone = phone_normalise(query)
+        except ValidationError:
+            phone = ""
+        if phone:
+            condition |= Q(phone=phone)
+        digits = phone_digits(query)
+        if len(digits) >= MIN_SUBSTRING:
+            condition |= Q(phone__contains=digits)
+        condition |= Q(external_id__icontains=query)
+    elif len(query) >= MIN_SUBSTRING:
+        condition |= (
+            Q(name__icontains=query)
+            | Q(email__icontains=query)
+            | Q(external_id__icontains=query)
+        )
+    # No ORDER BY: sorting every match of a common name costs more than the
+    # page; the first matches found are shown and the agent narrows the query.
+    rows = list(
+        Customer.objects.filter(condition).only(
+            "id", "external_id", "name", "email", "phone", "language"
+        )[: limit + 1]
+    )
+    rows.sort(key=lambda customer: (customer.name.casefold(), customer.pk))
+    return SearchResult(rows[:limit], len(rows) > limit, phone)
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    channel: str = ""
+    status: str = ""
+    template: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def timeline(customer: Customer, filters: TimelineFilter | None = None) -> QuerySet:
+    """Return every dispatch to a customer on every channel, newest first."""
+    filters = filters or TimelineFilter()
+    dispatches = (
+        Dispatch.objects.filter(communication__customer=customer)
+        .select_related("communication__template_version")
+        .defer(
+            "body_html",
+            "body_text",
+            "block_versions",
+            "communication__data",
+        )
+        .order_by("-communication__created", "-pk")
+    )
+    if filters.channel:
+        dispatches = dispatches.filter(channel=filters.channel)
+    if filters.status:
+        dispatches = dispatches.filter(status=filters.status)
+    if filters.template:
+        dispatches = dispatches.filter(communication__template_code=filters.template)
+    if filters.since:
+        dispatches = dispatches.filter(
+            communication__created__gte=_day_start(filters.since)
+        )
+    if filters.until:
+        dispatches = dispatches.filter(
+            communication__created__lt=_day_start(filters.until + timedelta(days=1))
+        )
+    return dispatches
+
+
+def template_codes_for(customer: Customer) -> list[str]:
+    """Return the template codes a customer was ever sent, for the filter."""
+    return sorted(
+        set(
+            Communication.objects.filter(customer=customer).values_list(
+                "template_code", flat=True
+            )
+        )
+    )
+
+
+def preferences_for(customer: Customer) -> list[PreferenceEntry]:
+    """Return the customer's preference ledger, newest first, with who recorded it."""
+    return list(
+        customer.preferences.select_related("recorded_by").order_by(
+            "-recorded_at", "-id"
+        )
+    )
+
+
+def dispatch_detail(pk: int) -> Dispatch:
+    """Return one dispatch with everything its page shows."""
+    return (
+        Dispatch.objects.select_related(
+            "communication__customer",
+            "communication__template_version__template__category",
+            "communication__template_version__author",
+            "communication__requested_by",
+            "communication__reissue_of",
+            "resend_of",
+        )
+        .prefetch_related("attempts", "status_changes", "resends", "escalations")
+        .get(pk=pk)
+    )
+
+
+def approvals_for(version: TemplateVersion) -> list[Approval]:
+    """Return who approved a template version and when, oldest first."""
+    return list(version.approvals.select_related("reviewer").order_by("at", "pk"))
+
+
+def audit_events_for(dispatches: list[Dispatch]) -> list[AuditEvent]:
+    """Return the audit events about these dispatches and their communications."""
+    from django.contrib.contenttypes.models import ContentType
+
+    if not dispatches:
+        return []
+    dispatch_type = ContentType.objects.get_for_model(Dispatch)
+    communication_type = ContentType.objects.get_for_model(Communication)
+    condition = Q(
+        content_type=dispatch_type,
+        object_id__in=[str(dispatch.pk) for dispatch in dispatches],
+    ) | Q(
+        content_type=communication_type,
+        object_id__in=list({str(d.communication_id) for d in dispatches}),
+    )
+    return list(AuditEvent.objects.filter(condition).order_by("sequence"))
+
+
+def evidence_dispatches(
+    *, customer: Customer, since: date | None, until: date | None
+) -> list[Dispatch]:
+    """Return a customer's dispatches in a date range, oldest first, for evidence."""
+    dispatches = timeline(customer, TimelineFilter(since=since, until=until))
+    ids = list(dispatches.values_list("pk", flat=True))
+    return sorted(
+        (dispatch_detail(pk) for pk in ids),
+        key=lambda dispatch: (dispatch.communication.created, dispatch.pk),
+    )

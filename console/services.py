@@ -1,0 +1,298 @@
+"""Every write of the contact-center console: one function per action, audited.
+
+Each action needs a reason, runs in one transaction and records its audit
+event as the last database step (the audit chain lock is held until commit).
+"""
+
+from collections.abc import Mapping
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import AuditEntry, event_record, events_record_bulk
+from channels_app.dispatching import AUTO, communication_trigger
+from channels_app.models import (
+    Communication,
+    Customer,
+    Dispatch,
+    DispatchStatusChange,
+    Escalation,
+    PreferenceEntry,
+    Suppression,
+)
+from channels_app.services import preference_set
+from channels_app.tasks import outbox_kick
+from console.models import Feedback
+
+CONTACT_CENTER = "contact-center"
+# A resend of something not yet out, or of nothing rendered, makes no sense.
+NOT_RESENDABLE = {Dispatch.Status.QUEUED, Dispatch.Status.SENDING}
+
+
+class ConsoleActionRefused(Exception):
+    """An agent's action cannot be carried out; the message says why."""
+
+
+def _reason_required(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ConsoleActionRefused(_("A reason is required."))
+    return reason
+
+
+def customer_viewed(*, customer: Customer, actor: AbstractBaseUser, page: int) -> None:
+    """Record that an agent looked at a customer's communications."""
+    event_record(
+        action="console.customer.viewed",
+        actor=actor,
+        subject=customer,
+        after={"page": page},
+    )
+
+
+def dispatch_viewed(*, dispatch: Dispatch, actor: AbstractBaseUser) -> None:
+    """Record that an agent opened the exact copy of a dispatch."""
+    event_record(
+        action="console.dispatch.viewed",
+        actor=actor,
+        subject=dispatch,
+        after={"customer": dispatch.communication.customer.external_id},
+    )
+
+
+def contact_unmask(
+    *, customer: Customer, actor: AbstractBaseUser, reason: str = ""
+) -> None:
+    """Record that an agent unmasked a customer's contact data."""
+    if not actor.has_perm("console.unmask_contact"):
+        raise ConsoleActionRefused(_("You may not unmask contact data."))
+    event_record(
+        action="console.contact.unmasked",
+        actor=actor,
+        subject=customer,
+        after={"external_id": customer.external_id},
+        reason=reason.strip(),
+    )
+
+
+@transaction.atomic
+def dispatch_resend(
+    *, dispatch: Dispatch, actor: AbstractBaseUser, reason: str
+) -> Dispatch:
+    """Send the archived copy of a dispatch again, as a new dispatch linked to it.
+
+    The new dispatch carries exactly the stored copy (subject, HTML, text,
+    letter PDF and their SHA-256) to the customer's current contact point on
+    the same channel; a hard suppression of that address refuses the resend.
+    """
+    reason = _reason_required(reason)
+    original = Dispatch.objects.select_related("communication__customer").get(
+        pk=dispatch.pk
+    )
+    if original.status in NOT_RESENDABLE:
+        raise ConsoleActionRefused(
+            _("Dispatch #%(id)s is still %(status)s; it has not been sent yet.")
+            % {"id": original.pk, "status": original.get_status_display()}
+        )
+    if not original.content_sha256:
+        raise ConsoleActionRefused(
+            _("Dispatch #%(id)s was never rendered (%(decision)s); reissue it instead.")
+            % {"id": original.pk, "decision": original.decision or original.status}
+        )
+    customer = original.communication.customer
+    address = customer.address_for(original.channel)
+    if not address:
+        raise ConsoleActionRefused(
+            _("The customer has no %(channel)s contact point.")
+            % {"channel": original.get_channel_display()}
+        )
+    if Suppression.objects.filter(channel=original.channel, address=address).exists():
+        raise ConsoleActionRefused(
+            _("%(address)s is suppressed on %(channel)s; nothing can be sent there.")
+            % {"address": address, "channel": original.get_channel_display()}
+        )
+    now = timezone.now()
+    resend = Dispatch.objects.create(
+        communication=original.communication,
+        channel=original.channel,
+        language=original.language,
+        address=address,
+        status=Dispatch.Status.QUEUED,
+        status_changed=now,
+        due_at=now,
+        subject=original.subject,
+        body_html=original.body_html,
+        body_text=original.body_text,
+        # The stored PDF file is shared: the copy is the archived one, unchanged.
+        letter_pdf=original.letter_pdf.name,
+        content_sha256=original.content_sha256,
+        block_versions=original.block_versions,
+        decision=f"resend of #{original.pk} by {actor.get_username()}: {reason}",
+        resend_of=original,
+    )
+    DispatchStatusChange.objects.create(
+        dispatch=resend, status=resend.status, at=now, detail=reason
+    )
+    events_record_bulk(
+        entries=[
+            AuditEntry(
+                action="channels.dispatch.resent",
+                actor=actor,
+                subject=original,
+                after={"resend": resend.pk, "address": address},
+                reason=reason,
+            ),
+            AuditEntry(
+                action="channels.dispatch.queued",
+                actor=actor,
+                subject=resend,
+                after={
+                    "communication": str(original.communication.public_id),
+                    "resend_of": original.pk,
+                    "channel": resend.channel,
+                    "address": address,
+                    "language": resend.language,
+                    "content_sha256": resend.content_sha256,
+                    "due_at": now.isoformat(),
+                    "source": CONTACT_CENTER,
+                },
+                reason=reason,
+            ),
+        ]
+    )
+    transaction.on_commit(outbox_kick)
+    return resend
+
+
+@transaction.atomic
+def communication_reissue(
+    *,
+    communication: Communication,
+    data: Mapping,
+    actor: AbstractBaseUser,
+    reason: str,
+) -> Communication:
+    """Send corrected data as a new communication, rendered from the version now
+    in force and linked to the original.
+
+    Bad data raises `channels_app.dispatching.TriggerRefused` naming each
+    problem; nothing is stored then.
+    """
+    reason = _reason_required(reason)
+    rendered_channels = list(
+        dict.fromkeys(
+            communication.dispatches.exclude(content_sha256="")
+            .order_by("pk")
+            .values_list("channel", flat=True)
+        )
+    )
+    reissue = communication_trigger(
+        template_code=communication.template_code,
+        customer=communication.customer,
+        data=dict(data),
+        channels=rendered_channels or AUTO,
+        requester_label=actor.get_username(),
+        requested_by=actor,
+        source_system=CONTACT_CENTER,
+        source_reference=f"reissue of {communication.public_id}",
+        scope=communication.scope,
+        reissue_of=communication,
+        reason=reason,
+        correlation_key=communication.correlation_key,
+    )
+    event_record(
+        action="console.communication.reissued",
+        actor=actor,
+        subject=communication,
+        after={
+            "reissue": str(reissue.public_id),
+            "version": reissue.template_version.number,
+            "dispatches": list(reissue.dispatches.values_list("pk", flat=True)),
+        },
+        reason=reason,
+    )
+    return reissue
+
+
+@transaction.atomic
+def preference_change(
+    *,
+    customer: Customer,
+    channel: str,
+    opted_in: bool,
+    category: str,
+    scope: str,
+    legal_basis: str,
+    actor: AbstractBaseUser,
+    reason: str,
+) -> PreferenceEntry:
+    """Record a preference the customer gave the contact center, in the ledger."""
+    reason = _reason_required(reason)
+    return preference_set(
+        customer=customer,
+        channel=channel,
+        opted_in=opted_in,
+        category=category,
+        scope=scope,
+        source=PreferenceEntry.Source.CONTACT_CENTER,
+        legal_basis=legal_basis,
+        actor=actor,
+        note=reason,
+    )
+
+
+@transaction.atomic
+def feedback_record(
+    *,
+    dispatch: Dispatch,
+    kind: str,
+    severity: str,
+    text: str,
+    actor: AbstractBaseUser,
+) -> Feedback:
+    """Record what the customer said about a dispatch and escalate it to operations."""
+    text = text.strip()
+    if not text:
+        raise ConsoleActionRefused(_("Say what the customer told you."))
+    escalation = Escalation.objects.create(
+        dispatch=dispatch,
+        severity=severity,
+        reason=f"{kind} via contact center ({actor.get_username()}): {text}",
+    )
+    feedback = Feedback(
+        dispatch=dispatch,
+        kind=kind,
+        severity=severity,
+        text=text,
+        agent=actor,
+        escalation=escalation,
+    )
+    feedback.full_clean()
+    feedback.save()
+    event_record(
+        action="console.feedback.recorded",
+        actor=actor,
+        subject=dispatch,
+        after={
+            "feedback": feedback.pk,
+            "kind": kind,
+            "severity": severity,
+            "escalation": escalation.pk,
+        },
+        reason=text,
+    )
+    return feedback
+
+
+def evidence_exported(
+    *, actor: AbstractBaseUser, subject, scope: dict, sha256: str, fmt: str
+) -> None:
+    """Record that an evidence pack left the system, and its fingerprint."""
+    event_record(
+        action="console.evidence.exported",
+        actor=actor,
+        subject=subject,
+        after={**scope, "format": fmt, "sha256": sha256},
+    )

@@ -1,0 +1,32 @@
+"""Small display helpers for the console templates."""
+
+from django import template
+from django.utils.translation import gettext_lazy as _
+
+register = template.Library()
+
+RULE_OUTCOMES = {
+    "deferred": _("deferred"),
+    "capped": _("capped"),
+    "superseded": _("superseded"),
+    "deduplicated": _("deduplicated"),
+    "exempted": _("exempted"),
+    "held": _("held"),
+}
+
+
+@register.filter
+def rule_outcome(outcome: str) -> str:
+    """Return the translated name of a central-rule outcome."""
+    return RULE_OUTCOMES.get(outcome, outcome)
+
+
+@register.filter
+def rule_outcomes(decisions) -> list[str]:
+    """Return the distinct outcomes of a dispatch's rule decisions, in order."""
+    seen: list[str] = []
+    for decision in decisions or []:
+        outcome = decision.get("outcome", "") if isinstance(decision, dict) else ""
+        if outcome and outcome not in seen:
+            seen.append(outcome)
+    return seen

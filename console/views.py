@@ -1,0 +1,466 @@
+"""The contact-center console at /agent/: search, timeline, copy, actions, evidence.
+
+Every view needs a signed-in user holding `console.use_console` (403
+otherwise); reads with rules come from `console.selectors`, writes go through
+`console.services`.
+"""
+
+import json
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
+
+from channels_app.dispatching import TriggerRefused
+from channels_app.models import Customer, Dispatch
+from console import evidence, masking, selectors, services
+from console.forms import (
+    EvidenceRangeForm,
+    FeedbackForm,
+    PreferenceForm,
+    ReasonForm,
+    ReissueForm,
+    SearchForm,
+    TimelineFilterForm,
+    UnmaskForm,
+)
+
+TIMELINE_PAGE_SIZE = 25
+# How long an unmask lasts in the agent's session.
+UNMASK_SECONDS = 300
+SESSION_UNMASKED = "console_unmasked"
+
+
+def console_view(permission: str = "console.use_console"):
+    """Require a signed-in user with the console permission (and `permission`)."""
+
+    def decorator(view):
+        @login_required
+        @never_cache
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perm("console.use_console") or not (
+                request.user.has_perm(permission)
+            ):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _unmasked(request: HttpRequest, customer: Customer) -> bool:
+    if not request.user.has_perm("console.unmask_contact"):
+        return False
+    until = request.session.get(SESSION_UNMASKED, {}).get(str(customer.pk), 0)
+    return until > timezone.now().timestamp()
+
+
+def _contact(customer: Customer, unmasked: bool) -> dict:
+    if unmasked:
+        return {
+            "email": customer.email,
+            "phone": customer.phone,
+            "postal_address": customer.postal_address,
+        }
+    return {
+        "email": masking.email_mask(customer.email),
+        "phone": masking.phone_mask(customer.phone),
+        "postal_address": masking.text_mask(customer.postal_address),
+    }
+
+
+@console_view()
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """Find a customer by external id, name, email or phone."""
+    form = SearchForm(request.GET)
+    result = None
+    if form.is_valid() and form.cleaned_data["q"]:
+        result = selectors.customers_search(form.cleaned_data["q"])
+    rows = [
+        {"customer": customer, "contact": _contact(customer, unmasked=False)}
+        for customer in (result.customers if result else [])
+    ]
+    return render(
+        request,
+        "console/search.html",
+        {"form": form, "result": result, "rows": rows},
+    )
+
+
+@console_view()
+@require_GET
+def customer(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a customer's timeline on every channel, contact points and consent."""
+    customer = get_object_or_404(Customer, pk=pk)
+    filter_form = TimelineFilterForm(
+        request.GET, template_codes=selectors.template_codes_for(customer)
+    )
+    filters = selectors.TimelineFilter()
+    if filter_form.is_valid():
+        filters = selectors.TimelineFilter(**filter_form.cleaned_data)
+    page = Paginator(
+        selectors.timeline(customer, filters), TIMELINE_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    unmasked = _unmasked(request, customer)
+    services.customer_viewed(customer=customer, actor=request.user, page=page.number)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "console/customer.html",
+        {
+            "customer": customer,
+            "contact": _contact(customer, unmasked),
+            "unmasked": unmasked,
+            "can_unmask": request.user.has_perm("console.unmask_contact"),
+            "page": page,
+            "rows": [
+                {
+                    "dispatch": dispatch,
+                    "address": dispatch.address
+                    if unmasked
+                    else masking.address_mask(dispatch.channel, dispatch.address),
+                }
+                for dispatch in page.object_list
+            ],
+            "filter_form": filter_form,
+            "filter_query": query.urlencode(),
+            "preferences": selectors.preferences_for(customer),
+            "preference_form": PreferenceForm(),
+            "unmask_form": UnmaskForm(),
+            "evidence_form": EvidenceRangeForm(request.GET or None),
+        },
+    )
+
+
+@console_view("console.unmask_contact")
+@require_POST
+def unmask(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a customer's contact data for a few minutes, audited."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = UnmaskForm(request.POST)
+    form.is_valid()
+    services.contact_unmask(
+        customer=customer,
+        actor=request.user,
+        reason=form.cleaned_data.get("reason", ""),
+    )
+    unmasked = request.session.get(SESSION_UNMASKED, {})
+    unmasked[str(customer.pk)] = timezone.now().timestamp() + UNMASK_SECONDS
+    request.session[SESSION_UNMASKED] = unmasked
+    next_url = request.POST.get("next", "")
+    if next_url.startswith("/agent/"):
+        return redirect(next_url)
+    return redirect("console:customer", pk=customer.pk)
+
+
+@console_view()
+@require_POST
+def preference(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a preference or consent the customer gave over the phone."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = PreferenceForm(request.POST)
+    if form.is_valid():
+        services.preference_change(
+            customer=customer,
+            actor=request.user,
+            **{
+                name: form.cleaned_data[name]
+                for name in ("channel", "opted_in", "category", "scope", "legal_basis")
+            },
+            reason=form.cleaned_data["reason"],
+        )
+        messages.success(request, _("The preference was recorded in the ledger."))
+    else:
+        messages.error(
+            request,
+            _("The preference was not recorded: %(problems)s")
+            % {
+                "problems": "; ".join(
+                    f"{form.fields[name].label if name in form.fields else name}: "
+                    f"{' '.join(errors)}"
+                    for name, errors in form.errors.items()
+                )
+            },
+        )
+    return redirect(reverse("console:customer", args=[customer.pk]) + "#preferences")
+
+
+def _dispatch_or_404(pk: int) -> Dispatch:
+    try:
+        return selectors.dispatch_detail(pk)
+    except Dispatch.DoesNotExist:
+        raise Http404 from None
+
+
+def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
+    customer = dispatch.communication.customer
+    unmasked = _unmasked(request, customer)
+    version = dispatch.communication.template_version
+    return {
+        "dispatch": dispatch,
+        "communication": dispatch.communication,
+        "customer": customer,
+        "unmasked": unmasked,
+        "can_unmask": request.user.has_perm("console.unmask_contact"),
+        "address": dispatch.address
+        if unmasked
+        else masking.address_mask(dispatch.channel, dispatch.address),
+        "version": version,
+        "approvals": selectors.approvals_for(version),
+        "data_json": json.dumps(
+            dispatch.communication.data, indent=2, ensure_ascii=False, sort_keys=True
+        ),
+        "events": selectors.audit_events_for([dispatch]),
+        "resend_form": extra.pop("resend_form", ReasonForm(prefix="resend")),
+        "feedback_form": extra.pop("feedback_form", FeedbackForm()),
+        "unmask_form": UnmaskForm(),
+        "feedback": list(dispatch.feedback.select_related("agent", "escalation")),
+        **extra,
+    }
+
+
+@console_view()
+@require_GET
+def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the exact copy of a dispatch, why it said it, and what happened to it."""
+    dispatch = _dispatch_or_404(pk)
+    services.dispatch_viewed(dispatch=dispatch, actor=request.user)
+    return render(
+        request, "console/dispatch.html", _dispatch_context(request, dispatch)
+    )
+
+
+@console_view()
+@require_GET
+@xframe_options_sameorigin
+def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the stored letter PDF of a dispatch, inline or as a download."""
+    dispatch = get_object_or_404(Dispatch, pk=pk)
+    if not dispatch.letter_pdf:
+        raise Http404(_("This dispatch has no letter."))
+    return FileResponse(
+        dispatch.letter_pdf.open("rb"),
+        content_type="application/pdf",
+        as_attachment=request.GET.get("download") == "1",
+        filename=f"letter-dispatch-{dispatch.pk}.pdf",
+    )
+
+
+@console_view()
+@require_POST
+def resend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the archived copy again, as a new dispatch linked to this one."""
+    dispatch = _dispatch_or_404(pk)
+    form = ReasonForm(request.POST, prefix="resend")
+    if form.is_valid():
+        try:
+            new = services.dispatch_resend(
+                dispatch=dispatch,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except services.ConsoleActionRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(
+                request,
+                _("Resent as dispatch #%(id)s; it is queued.") % {"id": new.pk},
+            )
+            return redirect("console:dispatch", pk=dispatch.pk)
+    return render(
+        request,
+        "console/dispatch.html",
+        _dispatch_context(request, dispatch, resend_form=form),
+        status=400,
+    )
+
+
+@console_view()
+@require_POST
+def feedback(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the customer's feedback or complaint and escalate it."""
+    dispatch = _dispatch_or_404(pk)
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        try:
+            recorded = services.feedback_record(
+                dispatch=dispatch, actor=request.user, **form.cleaned_data
+            )
+        except services.ConsoleActionRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(
+                request,
+                _("%(kind)s recorded; escalation #%(id)s is open for operations.")
+                % {"kind": recorded.get_kind_display(), "id": recorded.escalation_id},
+            )
+            return redirect("console:dispatch", pk=dispatch.pk)
+    return render(
+        request,
+        "console/dispatch.html",
+        _dispatch_context(request, dispatch, feedback_form=form),
+        status=400,
+    )
+
+
+@console_view()
+def reissue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct the data of a communication and send it again from the version in
+    force."""
+    dispatch = _dispatch_or_404(pk)
+    communication = dispatch.communication
+    if request.method == "POST":
+        form = ReissueForm(request.POST)
+        if form.is_valid():
+            try:
+                new = services.communication_reissue(
+                    communication=communication,
+                    data=form.cleaned_data["data"],
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except TriggerRefused as refusal:
+                for name, problems in refusal.problems.items():
+                    for problem in problems:
+                        form.add_error(
+                            "data" if name == "data" else None, f"{name}: {problem}"
+                        )
+            except services.ConsoleActionRefused as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                first = new.dispatches.order_by("pk").first()
+                messages.success(
+                    request,
+                    _("Reissued as communication %(id)s.") % {"id": new.public_id},
+                )
+                if first is not None:
+                    return redirect("console:dispatch", pk=first.pk)
+                return redirect("console:customer", pk=communication.customer_id)
+    else:
+        form = ReissueForm(
+            initial={
+                "data": json.dumps(
+                    communication.data, indent=2, ensure_ascii=False, sort_keys=True
+                )
+            }
+        )
+    from templates_app.models import Template
+    from templates_app.selectors import version_in_force
+
+    template = Template.objects.filter(code=communication.template_code).first()
+    in_force = version_in_force(template) if template else None
+    return render(
+        request,
+        "console/reissue.html",
+        {
+            "dispatch": dispatch,
+            "communication": communication,
+            "customer": communication.customer,
+            "form": form,
+            "template": template,
+            "in_force": in_force,
+            "schema_json": json.dumps(
+                template.data_schema if template else {}, indent=2, ensure_ascii=False
+            ),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _evidence_response(request, *, bundle: dict, subject, scope: dict, name: str):
+    if request.GET.get("format") == "pdf":
+        body = evidence.evidence_pdf(bundle)
+        content_type, extension = "application/pdf", "pdf"
+    else:
+        body = evidence.bundle_json_bytes(bundle)
+        content_type, extension = "application/json; charset=utf-8", "json"
+    import hashlib
+
+    services.evidence_exported(
+        actor=request.user,
+        subject=subject,
+        scope=scope,
+        sha256=hashlib.sha256(body).hexdigest(),
+        fmt=extension,
+    )
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
+    return response
+
+
+@console_view("console.export_evidence")
+@require_GET
+def dispatch_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    """Download the evidence pack of one dispatch (JSON, or PDF with format=pdf)."""
+    dispatch = _dispatch_or_404(pk)
+    customer = dispatch.communication.customer
+    bundle = evidence.evidence_bundle(
+        dispatches=[dispatch], customer=customer, actor=request.user, single=True
+    )
+    return _evidence_response(
+        request,
+        bundle=bundle,
+        subject=dispatch,
+        scope={"dispatch": dispatch.pk},
+        name=f"evidence-dispatch-{dispatch.pk}",
+    )
+
+
+MAX_EVIDENCE_DISPATCHES = 500
+
+
+@console_view("console.export_evidence")
+@require_GET
+def customer_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    """Download the evidence pack of a customer over a date range."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = EvidenceRangeForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(
+            json.dumps(form.errors), status=400, content_type="application/json"
+        )
+    since, until = form.cleaned_data["since"], form.cleaned_data["until"]
+    dispatches = selectors.evidence_dispatches(
+        customer=customer, since=since, until=until
+    )
+    if len(dispatches) > MAX_EVIDENCE_DISPATCHES:
+        return HttpResponse(
+            _("More than %(n)s dispatches: narrow the date range.")
+            % {"n": MAX_EVIDENCE_DISPATCHES},
+            status=400,
+        )
+    bundle = evidence.evidence_bundle(
+        dispatches=dispatches,
+        customer=customer,
+        actor=request.user,
+        since=since,
+        until=until,
+    )
+    scope = {
+        "customer": customer.external_id,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
+    suffix = urlencode({"since": since or "", "until": until or ""}).replace("&", "_")
+    return _evidence_response(
+        request,
+        bundle=bundle,
+        subject=customer,
+        scope=scope,
+        name=f"evidence-{customer.external_id}-{suffix}".replace("=", ""),
+    )
