@@ -35,3 +35,8 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         sender.signature("channels.outbox_sweep"),
         name="outbox sweep",
     )
+    sender.add_periodic_task(
+        settings.BATCH_RESUME_INTERVAL_SECONDS,
+        sender.signature("channels.batches_resume"),
+        name="resume stalled batch runs",
+    )

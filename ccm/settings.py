@@ -241,6 +241,16 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 30)
 DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 300)
 DISPATCH_RETRY_BASE_SECONDS = env_int("DISPATCH_RETRY_BASE_SECONDS", 30)
 DISPATCH_RETRY_MAX_SECONDS = env_int("DISPATCH_RETRY_MAX_SECONDS", 3600)
+# Batch runs: the most rows one batch may hold, how many rows one transaction
+# processes (smaller on SQLite, whose one writer blocks everyone else), and how
+# long a running batch may go without progress before beat starts it again.
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 100_000)
+BATCH_CHUNK_ROWS = env_int(
+    "BATCH_CHUNK_ROWS",
+    50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 500,
+)
+BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
+BATCH_RESUME_INTERVAL_SECONDS = env_int("BATCH_RESUME_INTERVAL_SECONDS", 60)
 # Shared secret providers sign delivery receipt webhooks with (HMAC-SHA256).
 RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
 

@@ -1,9 +1,10 @@
 """The trigger API for upstream systems (Django REST Framework).
 
-POST /api/v1/communications needs an Idempotency-Key header. The key is
-recorded (committed) before any work, so a concurrent duplicate sees it: same
-key and same body returns the stored response, a different body 422, and a
-request still in flight 409. A refused request frees its key for a retry.
+POST /api/v1/communications and POST /api/v1/batches need an Idempotency-Key
+header. The key is recorded (committed) before any work, so a concurrent
+duplicate sees it: same key and same body returns the stored response, a
+different body 422, and a request still in flight 409. A refused request frees
+its key for a retry.
 """
 
 import hashlib
@@ -14,15 +15,22 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from channels_app.batches import (
+    BatchRefused,
+    batch_create,
+    batch_row_problems,
+)
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
 from channels_app.models import (
+    Batch,
     Channel,
     Communication,
     Customer,
@@ -75,16 +83,52 @@ class TriggerSerializer(serializers.Serializer):
     )
     scope = serializers.CharField(max_length=100, required=False, allow_blank=True)
     schedule = serializers.DateTimeField(required=False, allow_null=True)
+    correlation_key = serializers.CharField(
+        max_length=200,
+        allow_blank=True,
+        default="",
+        help_text="An account or case number shared by related communications.",
+    )
+    supersedes = serializers.ListField(
+        child=serializers.SlugField(max_length=100),
+        default=list,
+        help_text="Template codes whose pending communications to this customer "
+        "(with the same correlation key) this one cancels.",
+    )
+    waits_for = serializers.ListField(
+        child=serializers.SlugField(max_length=100),
+        default=list,
+        help_text="Template codes that must have been sent to this customer "
+        "(same correlation key) before this one goes.",
+    )
 
     def validate_channels(self, value):
-        if value == AUTO:
-            return value
-        valid = set(Channel.values)
-        if not isinstance(value, list) or not all(v in valid for v in value):
-            raise ValidationError(
-                f'use "auto" or a list of: {", ".join(Channel.values)}'
-            )
+        return _channels_valid(value)
+
+    def validate_supersedes(self, value):
+        return _template_codes_valid(value)
+
+    def validate_waits_for(self, value):
+        return _template_codes_valid(value)
+
+
+def _channels_valid(value):
+    if value == AUTO:
         return value
+    valid = set(Channel.values)
+    if not isinstance(value, list) or not all(v in valid for v in value):
+        raise ValidationError(f'use "auto" or a list of: {", ".join(Channel.values)}')
+    return value
+
+
+def _template_codes_valid(codes: list[str]) -> list[str]:
+    from templates_app.models import Template
+
+    known = set(Template.objects.filter(code__in=codes).values_list("code", flat=True))
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise ValidationError(f"unknown template {', '.join(map(repr, unknown))}")
+    return list(dict.fromkeys(codes))
 
 
 class DispatchStatusSerializer(serializers.Serializer):
@@ -101,6 +145,10 @@ class CommunicationStatusSerializer(serializers.Serializer):
     template = serializers.CharField(source="template_code")
     version = serializers.IntegerField(source="template_version.number")
     customer = serializers.CharField(source="customer.external_id")
+    correlation_key = serializers.CharField()
+    supersedes = serializers.ListField(child=serializers.CharField())
+    waits_for = serializers.ListField(child=serializers.CharField())
+    batch = serializers.UUIDField(source="batch.public_id", allow_null=True)
     created = serializers.DateTimeField()
     dispatches = DispatchStatusSerializer(many=True)
 
@@ -112,7 +160,7 @@ def _body_sha256(body) -> str:
 
 def _status_body(communication: Communication) -> dict:
     communication = (
-        Communication.objects.select_related("template_version", "customer")
+        Communication.objects.select_related("template_version", "customer", "batch")
         .prefetch_related("dispatches")
         .get(pk=communication.pk)
     )
@@ -122,23 +170,23 @@ def _status_body(communication: Communication) -> dict:
     return json.loads(json.dumps(body, default=str))
 
 
-class CommunicationCreate(APIView):
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Unique per intended request; retries reuse it.",
+)
+
+
+class IdempotentCreate(APIView):
+    """A POST that runs once per client and Idempotency-Key; `_create` does it."""
+
     permission_classes = [CanTrigger]
 
-    @extend_schema(
-        request=TriggerSerializer,
-        responses={202: CommunicationStatusSerializer},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="Unique per intended communication; retries reuse it.",
-            )
-        ],
-        summary="Trigger a communication for a customer",
-    )
+    def _create(self, request: Request, key: str) -> Response:
+        raise NotImplementedError
+
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 200:
@@ -155,7 +203,7 @@ class CommunicationCreate(APIView):
         except IntegrityError:
             return self._replay(request, key, digest)
         try:
-            response = self._trigger(request, key)
+            response = self._create(request, key)
         except BaseException:
             record.delete()
             raise
@@ -185,7 +233,18 @@ class CommunicationCreate(APIView):
             headers={"Idempotent-Replayed": "true"},
         )
 
-    def _trigger(self, request: Request, key: str) -> Response:
+
+class CommunicationCreate(IdempotentCreate):
+    @extend_schema(
+        request=TriggerSerializer,
+        responses={202: CommunicationStatusSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Trigger a communication for a customer",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def _create(self, request: Request, key: str) -> Response:
         serializer = TriggerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payload = serializer.validated_data
@@ -223,6 +282,9 @@ class CommunicationCreate(APIView):
                     idempotency_key=key,
                     scheduled_for=payload.get("schedule"),
                     scope=payload.get("scope", ""),
+                    correlation_key=payload["correlation_key"],
+                    supersedes=payload["supersedes"],
+                    waits_for=payload["waits_for"],
                 )
         except TriggerRefused as exc:
             return Response(exc.problems, status=status.HTTP_400_BAD_REQUEST)
@@ -249,6 +311,155 @@ class CommunicationDetail(APIView):
         ):
             return Response(status=status.HTTP_404_NOT_FOUND)
         return Response(_status_body(communication))
+
+
+class BatchRowSerializer(serializers.Serializer):
+    """One row of a batch (documentation; rows are checked by batch_create)."""
+
+    customer = CustomerSerializer()
+    data = serializers.DictField()
+    correlation_key = serializers.CharField(max_length=200, required=False)
+    source_reference = serializers.CharField(max_length=200, required=False)
+    scope = serializers.CharField(max_length=100, required=False)
+    supersedes = serializers.ListField(child=serializers.SlugField(), required=False)
+    waits_for = serializers.ListField(child=serializers.SlugField(), required=False)
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    template = serializers.SlugField(max_length=100)
+    channels = serializers.JSONField(
+        default=AUTO,
+        help_text='"auto", or a list of channels: email, sms, letter.',
+    )
+    source_system = serializers.CharField(max_length=100)
+    schedule = serializers.DateTimeField(required=False, allow_null=True)
+    # A plain list: a serializer per row costs too much at 100,000 rows; the
+    # rows are checked whole by batch_create, with problems named by row.
+    rows = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=True,
+        help_text="The rows, numbered from 1 in the order sent; each one is "
+        "{customer: {external_id, name?, email?, phone?, language?, time_zone?, "
+        "postal_address?}, data: {...}, correlation_key?, source_reference?, "
+        "scope?, supersedes?, waits_for?}.",
+    )
+
+    def validate_channels(self, value):
+        return _channels_valid(value)
+
+
+class BatchRowProblemSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    line = serializers.IntegerField(allow_null=True)
+    external_id = serializers.CharField()
+    problems = serializers.DictField(child=serializers.ListField())
+
+
+class BatchStatusSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    template = serializers.CharField(source="template_code")
+    channels = serializers.JSONField()
+    status = serializers.CharField()
+    total = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    error = serializers.CharField()
+    scheduled_for = serializers.DateTimeField()
+    created = serializers.DateTimeField()
+    started = serializers.DateTimeField()
+    finished = serializers.DateTimeField()
+
+
+BATCH_PROBLEMS_SHOWN = 100
+
+
+def _batch_body(request: Request, batch: Batch, *, problems: bool) -> dict:
+    body = BatchStatusSerializer(batch).data
+    body["progress"] = request.build_absolute_uri(
+        reverse("api-batch", args=[batch.public_id])
+    )
+    if problems:
+        body["problems"] = batch_row_problems(batch=batch, limit=BATCH_PROBLEMS_SHOWN)
+    return json.loads(json.dumps(body, default=str))
+
+
+class BatchCreate(IdempotentCreate):
+    @extend_schema(
+        request=inline_serializer(
+            "BatchCreateRequest",
+            {
+                "template": serializers.SlugField(),
+                "channels": serializers.JSONField(default=AUTO),
+                "source_system": serializers.CharField(),
+                "schedule": serializers.DateTimeField(required=False),
+                "rows": BatchRowSerializer(many=True),
+            },
+        ),
+        responses={202: BatchStatusSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Start a batch run: one template, many customers",
+        description=(
+            "Everything is checked before anything is stored: an unknown "
+            "template, channels the template does not support, no rows, more "
+            "rows than BATCH_MAX_ROWS, or a row whose customer fields or data "
+            "are wrong answer 400 naming the field (rows by number, from 1). "
+            "Rows refused while running (unknown customer, no usable contact "
+            "point) are listed by GET on the progress URL."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def _create(self, request: Request, key: str) -> Response:
+        serializer = BatchCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payload = serializer.validated_data
+        try:
+            batch = batch_create(
+                template_code=payload["template"],
+                channels=payload["channels"],
+                rows=payload["rows"],
+                requested_by=request.user,
+                requester_label=request.user.get_username(),
+                source_system=payload["source_system"],
+                idempotency_key=key,
+                scheduled_for=payload.get("schedule"),
+            )
+        except BatchRefused as exc:
+            return Response(exc.body(), status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            _batch_body(request, batch, problems=False),
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("api-batch", args=[batch.public_id])},
+        )
+
+
+class BatchDetail(APIView):
+    permission_classes = [CanTrigger]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "BatchProgress",
+                {
+                    **BatchStatusSerializer().get_fields(),
+                    "progress": serializers.URLField(),
+                    "problems": BatchRowProblemSerializer(many=True),
+                },
+            )
+        },
+        summary="Read a batch run's progress and its refused rows",
+        description=f"`problems` lists the first {BATCH_PROBLEMS_SHOWN} refused "
+        "rows with their problems.",
+    )
+    def get(self, request: Request, public_id) -> Response:
+        batch = get_object_or_404(Batch.objects.all(), public_id=public_id)
+        if batch.requested_by_id != request.user.pk and not (
+            request.user.has_perm("channels_app.view_batch")
+        ):
+            return Response(status=status.HTTP_404_NOT_FOUND)
+        return Response(_batch_body(request, batch, problems=True))
 
 
 class CustomerUpsert(APIView):

@@ -13,6 +13,10 @@ class ChannelsAppConfig(AppConfig):
         register("channels.customer.updated", "A customer's details changed.")
         register("channels.dispatch.retried", "An operator queued a dispatch again.")
         register("channels.escalation.resolved", "An operator resolved an escalation.")
+        register("channels.batch.created", "A batch run was stored with its rows.")
+        register("channels.batch.finished", "A batch run processed all its rows.")
+        register("channels.batch.failed", "A batch run stopped on an unexpected error.")
+        register("channels.batch.resumed", "An operator resumed a failed batch run.")
         register(
             "channels.address.suppressed",
             "An address was suppressed on a channel (bounce, invalid, complaint).",

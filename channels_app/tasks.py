@@ -43,3 +43,22 @@ def outbox_kick() -> None:
         logging.getLogger(__name__).warning(
             "could not reach the broker to kick the outbox; beat's pump will send"
         )
+
+
+@shared_task(name="channels.batch_run", acks_late=True, ignore_result=True)
+def batch_run(batch_id: int) -> None:
+    """Process a batch's unprocessed rows; a second run of one batch is a no-op."""
+    from channels_app import batches
+    from channels_app.models import Batch
+
+    batch = Batch.objects.filter(pk=batch_id).first()
+    if batch is not None:
+        batches.batch_run(batch=batch)
+
+
+@shared_task(name="channels.batches_resume", acks_late=True, ignore_result=True)
+def batches_resume() -> list[int]:
+    """Start again the batches whose run was lost or whose worker died."""
+    from channels_app import batches
+
+    return batches.batches_resume()

@@ -10,6 +10,12 @@ urlpatterns = [
         api.CommunicationDetail.as_view(),
         name="api-communication",
     ),
+    path("batches", api.BatchCreate.as_view(), name="api-batches"),
+    path(
+        "batches/<uuid:public_id>",
+        api.BatchDetail.as_view(),
+        name="api-batch",
+    ),
     path(
         "customers/<str:external_id>",
         api.CustomerUpsert.as_view(),

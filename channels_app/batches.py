@@ -1,0 +1,858 @@
+"""Batch runs: many communications of one template, from a CSV file or the API.
+
+A batch and all its rows are stored in one transaction before any row is
+processed. Rows are then processed in chunks, one transaction per chunk: the
+communications of a chunk, its rows' outcomes and the batch counters commit
+together, so progress shows while the batch runs, and a worker that dies
+mid-run leaves exactly the unprocessed rows for the next run (nothing lost,
+nothing twice).
+"""
+
+import csv
+import io
+import logging
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import OperationalError, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import event_record
+from channels_app.dispatching import (
+    AUTO,
+    FALLBACK_ORDER,
+    TriggerRefused,
+    TriggerRequest,
+    communications_trigger_bulk,
+)
+from channels_app.models import Batch, BatchRow, Channel, Customer, Language
+from channels_app.services import CUSTOMER_FIELDS, customer_upsert, phone_normalise
+
+logger = logging.getLogger(__name__)
+
+# Fields a row may carry besides its customer and data ("line" is the CSV line
+# it came from, kept so problems can name it).
+ROW_TEXT_FIELDS = {"correlation_key": 200, "source_reference": 200, "scope": 100}
+ROW_CODE_LIST_FIELDS = ("supersedes", "waits_for")
+ROW_FIELDS = {"customer", "data", "line", *ROW_TEXT_FIELDS, *ROW_CODE_LIST_FIELDS}
+# How many row problems a refusal lists; the rest are only counted.
+PROBLEMS_SHOWN = 50
+CSV_CONTROL_COLUMNS = ("external_id", *CUSTOMER_FIELDS, *ROW_TEXT_FIELDS)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One problem of one row: its number, the CSV line if any, the field."""
+
+    row: int
+    field: str
+    message: str
+    line: int | None = None
+
+    @property
+    def column(self) -> str:
+        """Return the CSV column the field came from."""
+        head, _dot, rest = self.field.partition(".")
+        return rest if head in {"customer", "data"} and rest else self.field
+
+    def __str__(self) -> str:
+        if self.line is not None:
+            if self.column:
+                return _("line %(line)d, column %(column)s: %(message)s") % {
+                    "line": self.line,
+                    "column": self.column,
+                    "message": self.message,
+                }
+            return _("line %(line)d: %(message)s") % {
+                "line": self.line,
+                "message": self.message,
+            }
+        if self.field:
+            return _("row %(row)d, %(field)s: %(message)s") % {
+                "row": self.row,
+                "field": self.field,
+                "message": self.message,
+            }
+        return _("row %(row)d: %(message)s") % {
+            "row": self.row,
+            "message": self.message,
+        }
+
+
+class BatchRefused(Exception):
+    """The batch cannot be accepted; nothing was stored.
+
+    `problems` maps a field (template, channels, rows, file, …) to messages;
+    `row_problems` lists the first problems of individual rows, and
+    `row_problem_count` counts them all.
+    """
+
+    def __init__(
+        self,
+        problems: dict[str, list[str]] | None = None,
+        row_problems: Sequence[RowProblem] = (),
+        row_problem_count: int = 0,
+    ):
+        self.problems = problems or {}
+        self.row_problems = list(row_problems)
+        self.row_problem_count = max(row_problem_count, len(self.row_problems))
+        super().__init__("; ".join(self.messages()))
+
+    def messages(self) -> list[str]:
+        """Return every problem as one readable line, rows last."""
+        lines = [
+            f"{name}: {message}" if name not in {"file", "rows"} else message
+            for name, messages in self.problems.items()
+            for message in messages
+        ]
+        lines.extend(str(problem) for problem in self.row_problems)
+        hidden = self.row_problem_count - len(self.row_problems)
+        if hidden > 0:
+            lines.append(
+                _("… and %(count)d more problems in other rows") % {"count": hidden}
+            )
+        return lines
+
+    def body(self) -> dict[str, Any]:
+        """Return the problems as a field-level API error body."""
+        body: dict[str, Any] = dict(self.problems)
+        if self.row_problems:
+            rows: dict[str, dict[str, list[str]]] = {}
+            for problem in self.row_problems:
+                rows.setdefault(str(problem.row), {}).setdefault(
+                    problem.field or "row", []
+                ).append(problem.message)
+            if "rows" in body:
+                rows["batch"] = body["rows"]
+            body["rows"] = rows
+            hidden = self.row_problem_count - len(self.row_problems)
+            if hidden > 0:
+                body["rows_not_shown"] = hidden
+        return body
+
+
+# --- CSV -------------------------------------------------------------------
+
+
+def batch_rows_from_csv(file: IO[bytes] | bytes, *, schema: dict | None = None):
+    """Return the rows of a CSV file, or raise BatchRefused naming line and column.
+
+    The first line names the columns: `external_id` (required) identifies the
+    customer; name, email, phone, language, time_zone and postal_address
+    update the customer; correlation_key, source_reference and scope go with
+    the communication; supersedes and waits_for list template codes; every
+    other column is data, nested by dots (`account.number`). Empty cells are
+    left out. With the template's data `schema`, cells become the number or
+    boolean the schema declares.
+    """
+    raw = file if isinstance(file, bytes) else file.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BatchRefused(
+            {
+                "file": [
+                    _(
+                        "line %(line)d: the file is not UTF-8 text; save it as "
+                        '"CSV UTF-8"'
+                    )
+                    % {"line": line}
+                ]
+            }
+        ) from None
+    first_line = text.split("\n", 1)[0]
+    if not first_line.strip():
+        raise BatchRefused(
+            {
+                "file": [
+                    _(
+                        "line 1: the file is empty; the first line must name the "
+                        "columns, including external_id"
+                    )
+                ]
+            }
+        )
+    # Spreadsheets in Arabic and European locales often save with ; or tabs.
+    delimiter = max(",;\t", key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [name.strip() for name in next(reader)]
+    except csv.Error as exc:
+        raise BatchRefused(
+            {"file": [_("line 1: %(error)s") % {"error": exc}]}
+        ) from None
+    _header_check(header, schema)
+    rows: list[dict] = []
+    problems: list[str] = []
+    start = reader.line_num + 1
+    try:
+        for values in reader:
+            line, start = start, reader.line_num + 1
+            if not any(value.strip() for value in values):
+                continue
+            if len(values) != len(header):
+                problems.append(
+                    _("line %(line)d: %(values)d values for %(columns)d columns")
+                    % {"line": line, "values": len(values), "columns": len(header)}
+                )
+                continue
+            rows.append(
+                _row_from_cells(dict(zip(header, values, strict=True)), line, schema)
+            )
+            if len(rows) > settings.BATCH_MAX_ROWS:
+                break
+    except csv.Error as exc:
+        problems.append(_("line %(line)d: %(error)s") % {"line": start, "error": exc})
+    if problems:
+        raise BatchRefused(
+            {"file": problems[:PROBLEMS_SHOWN]},
+            row_problem_count=len(problems) - PROBLEMS_SHOWN,
+        )
+    return rows
+
+
+def _header_check(header: list[str], schema: dict | None) -> None:
+    problems = []
+    seen: set[str] = set()
+    for number, name in enumerate(header, 1):
+        if not name:
+            problems.append(
+                _("line 1, column %(number)d: a column has no name")
+                % {"number": number}
+            )
+        elif name in seen:
+            problems.append(
+                _("line 1, column %(column)s: the column appears twice")
+                % {"column": name}
+            )
+        seen.add(name)
+    if "external_id" not in seen:
+        problems.append(
+            _(
+                "line 1: the column external_id is missing; it names the customer "
+                "of each row"
+            )
+        )
+    if schema:
+        data_columns = [name for name in header if name not in CSV_CONTROL_COLUMNS]
+        for path in _required_paths(schema):
+            if not any(
+                name == path or name.startswith(path + ".") for name in data_columns
+            ):
+                problems.append(
+                    _("line 1: no column %(column)s, which the template requires")
+                    % {"column": path}
+                )
+    if problems:
+        raise BatchRefused({"file": problems})
+
+
+def _required_paths(schema: dict, prefix: str = "") -> list[str]:
+    """Return the dotted paths of the leaves the schema requires."""
+    paths = []
+    properties = schema.get("properties", {})
+    for name in schema.get("required", []):
+        path = f"{prefix}{name}"
+        child = properties.get(name, {})
+        nested = _required_paths(child, path + ".") if "required" in child else []
+        paths.extend(nested or [path])
+    return paths
+
+
+def _row_from_cells(cells: dict[str, str], line: int, schema: dict | None) -> dict:
+    customer = {"external_id": cells.get("external_id", "").strip()}
+    row: dict[str, Any] = {"customer": customer, "data": {}, "line": line}
+    for name, value in cells.items():
+        if name == "external_id" or value.strip() == "":
+            continue
+        if name in CUSTOMER_FIELDS:
+            customer[name] = value if name == "postal_address" else value.strip()
+        elif name in ROW_TEXT_FIELDS:
+            row[name] = value.strip()
+        elif name in ROW_CODE_LIST_FIELDS:
+            row[name] = value.replace(",", " ").split()
+        else:
+            _nested_set(row["data"], name.split("."), value, schema)
+    return row
+
+
+def _nested_set(target: dict, path: list[str], value: str, schema: dict | None):
+    for part in path[:-1]:
+        nested = target.get(part)
+        if not isinstance(nested, dict):
+            nested = target[part] = {}
+        target = nested
+        schema = (schema or {}).get("properties", {}).get(part)
+    leaf = (schema or {}).get("properties", {}).get(path[-1]) or {}
+    target[path[-1]] = _typed(value, leaf.get("type"))
+
+
+def _typed(value: str, kind) -> Any:
+    """Return a cell as the JSON type the schema declares; leave it if it is not."""
+    kinds = kind if isinstance(kind, list) else [kind]
+    text = value.strip()
+    if "integer" in kinds:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    if "number" in kinds:
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            return int(number) if number.is_integer() and "." not in text else number
+    if "boolean" in kinds and text.lower() in {"true", "false", "yes", "no", "1", "0"}:
+        return text.lower() in {"true", "yes", "1"}
+    return value if "string" in kinds else text
+
+
+# --- Creating a batch -------------------------------------------------------
+
+
+@dataclass
+class _Checked:
+    template: Any
+    channels: list[str] | str
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _template_check(template_code: str, channels) -> _Checked:
+    from templates_app.models import Template
+    from templates_app.selectors import version_in_force
+
+    checked = _Checked(template=None, channels=channels)
+    template = (
+        Template.objects.select_related("category").filter(code=template_code).first()
+    )
+    if template is None:
+        checked.problems["template"] = [
+            _("unknown template %(code)r") % {"code": template_code}
+        ]
+        return checked
+    if version_in_force(template) is None:
+        checked.problems["template"] = [
+            _("%(code)s has no approved version in force") % {"code": template_code}
+        ]
+    checked.template = template
+    supported = [c for c in FALLBACK_ORDER if c in template.channels]
+    if channels == AUTO or channels == [AUTO]:
+        checked.channels = AUTO
+    elif not isinstance(channels, list | tuple) or not channels:
+        checked.problems["channels"] = [
+            _('use "auto" or a list of: %(channels)s')
+            % {"channels": ", ".join(supported)}
+        ]
+    else:
+        wanted = list(dict.fromkeys(channels))
+        unknown = [str(c) for c in wanted if c not in supported]
+        if unknown:
+            checked.problems["channels"] = [
+                _("%(code)s does not support %(unknown)s (it supports %(supported)s)")
+                % {
+                    "code": template_code,
+                    "unknown": ", ".join(unknown),
+                    "supported": ", ".join(supported),
+                }
+            ]
+        checked.channels = wanted
+    return checked
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _rows_problems(
+    rows: Sequence[Any], schema: dict, template_codes: set[str]
+) -> Iterable[RowProblem]:
+    """Yield every problem of every row that can be known before it runs."""
+    from templates_app.validation import schema_validator
+
+    validator = schema_validator(schema)
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            yield RowProblem(number, "", _("each row must be an object"))
+            continue
+        line = row.get("line") if isinstance(row.get("line"), int) else None
+
+        def problem(name: str, message: str, number=number, line=line) -> RowProblem:
+            return RowProblem(number, name, message, line)
+
+        for name in sorted(set(row) - ROW_FIELDS):
+            yield problem(name, _("unknown field"))
+        yield from _customer_problems(row.get("customer"), problem)
+        data = row.get("data")
+        if not isinstance(data, dict):
+            yield problem("data", _("must be an object"))
+        else:
+            for error in sorted(
+                validator.iter_errors(data), key=lambda e: list(e.path)
+            ):
+                path = ".".join(str(part) for part in error.absolute_path)
+                yield problem(f"data.{path}" if path else "data", error.message)
+        for name, limit in ROW_TEXT_FIELDS.items():
+            value = row.get(name, "")
+            if not isinstance(value, str) or len(value) > limit:
+                yield problem(
+                    name, _("must be text of at most %(limit)d") % {"limit": limit}
+                )
+        for name in ROW_CODE_LIST_FIELDS:
+            codes = row.get(name, [])
+            if not isinstance(codes, list) or not all(
+                isinstance(c, str) for c in codes
+            ):
+                yield problem(name, _("must be a list of template codes"))
+                continue
+            for code in codes:
+                if code not in template_codes:
+                    yield problem(name, _("unknown template %(code)r") % {"code": code})
+
+
+def _customer_problems(customer, problem) -> Iterable[RowProblem]:
+    if not isinstance(customer, dict):
+        yield problem("customer", _("must be an object with an external_id"))
+        return
+    external_id = customer.get("external_id")
+    if not isinstance(external_id, str) or not external_id.strip():
+        yield problem(
+            "customer.external_id",
+            _("empty; every row needs the customer's external id"),
+        )
+    elif len(external_id) > 100:
+        yield problem("customer.external_id", _("longer than 100 characters"))
+    for name, value in customer.items():
+        if name == "external_id":
+            continue
+        where = f"customer.{name}"
+        if name not in CUSTOMER_FIELDS:
+            yield problem(where, _("unknown customer field"))
+        elif not isinstance(value, str):
+            yield problem(where, _("must be text"))
+        elif name == "name" and len(value) > 200:
+            yield problem(where, _("longer than 200 characters"))
+        elif name == "language" and value not in Language.values:
+            yield problem(
+                where,
+                _("%(value)r is not one of %(choices)s")
+                % {"value": value, "choices": ", ".join(Language.values)},
+            )
+        elif name == "time_zone" and value not in _time_zones():
+            yield problem(
+                where,
+                _("%(value)r is not a known time zone (e.g. Asia/Riyadh)")
+                % {"value": value},
+            )
+        elif name == "email" and value:
+            try:
+                validate_email(value)
+            except ValidationError:
+                yield problem(
+                    where, _("%(value)r is not an email address") % {"value": value}
+                )
+        elif name == "phone" and value:
+            try:
+                phone_normalise(value)
+            except ValidationError as exc:
+                yield problem(where, " ".join(exc.messages))
+
+
+def batch_create(
+    *,
+    template_code: str,
+    channels: Sequence[str] | str,
+    rows: Sequence[dict],
+    requester_label: str,
+    requested_by: AbstractBaseUser | None = None,
+    source_system: str = "",
+    file_name: str = "",
+    idempotency_key: str = "",
+    scheduled_for: datetime | None = None,
+) -> Batch:
+    """Check a batch whole, store it with all its rows, and start its run on commit.
+
+    Raise BatchRefused (nothing stored) for an unknown template, channels the
+    template does not support, no rows, too many rows, or any row whose
+    customer fields or data are wrong. Problems that depend on the moment
+    (consent, contact points, unknown customers) refuse single rows at run
+    time.
+    """
+    checked = _template_check(template_code, channels)
+    problems = checked.problems
+    if not rows:
+        problems["rows"] = [_("add at least one row")]
+    elif len(rows) > settings.BATCH_MAX_ROWS:
+        problems["rows"] = [
+            _("more than %(limit)d rows; split the batch")
+            % {"limit": settings.BATCH_MAX_ROWS}
+        ]
+    if scheduled_for is not None and timezone.is_naive(scheduled_for):
+        problems["schedule"] = [_("give a time zone with the time")]
+    if problems or checked.template is None:
+        raise BatchRefused(problems)
+    from templates_app.models import Template
+
+    shown: list[RowProblem] = []
+    count = 0
+    codes = set(Template.objects.values_list("code", flat=True))
+    for problem in _rows_problems(rows, checked.template.data_schema or {}, codes):
+        count += 1
+        if len(shown) < PROBLEMS_SHOWN:
+            shown.append(problem)
+    if count:
+        raise BatchRefused(row_problems=shown, row_problem_count=count)
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            template_code=checked.template.code,
+            channels=checked.channels,
+            source_system=source_system,
+            file_name=file_name,
+            requested_by=requested_by,
+            requester_label=requester_label,
+            idempotency_key=idempotency_key,
+            scheduled_for=scheduled_for,
+            total=len(rows),
+        )
+        BatchRow.objects.bulk_create(
+            (
+                BatchRow(batch=batch, number=number, payload=row)
+                for number, row in enumerate(rows, 1)
+            ),
+            batch_size=2000,
+        )
+        event_record(
+            action="channels.batch.created",
+            actor=requested_by,
+            actor_label=requester_label if requested_by is None else "",
+            subject=batch,
+            after={
+                "template": batch.template_code,
+                "channels": batch.channels,
+                "rows": batch.total,
+                "file_name": file_name,
+                "source_system": source_system,
+                "scheduled_for": scheduled_for,
+            },
+        )
+        transaction.on_commit(lambda: batch_run_enqueue(batch_id=batch.pk))
+    return batch
+
+
+def batch_run_enqueue(*, batch_id: int) -> None:
+    """Ask a worker to run a batch; beat's batches_resume covers a lost request."""
+    from channels_app.tasks import batch_run as batch_run_task
+
+    try:
+        batch_run_task.apply_async((batch_id,), retry=False)
+    except Exception:  # noqa: BLE001 (broker down: the database keeps the batch)
+        logger.warning(
+            "could not reach the broker to run batch %s; beat will resume it", batch_id
+        )
+
+
+# --- Running a batch --------------------------------------------------------
+
+
+def batch_run(
+    *, batch: Batch, chunk_rows: int | None = None, max_chunks: int | None = None
+) -> Batch:
+    """Process the unprocessed rows of a batch chunk by chunk, then close it.
+
+    Several runs of one batch at once are safe: each chunk locks the batch row
+    (SKIP LOCKED on PostgreSQL; SQLite has one writer), so a run that finds it
+    locked leaves the rest to the run holding it. `max_chunks` stops early,
+    as a killed worker would, for tests.
+    """
+    chunk_rows = chunk_rows or settings.BATCH_CHUNK_ROWS
+    try:
+        if not _batch_start(batch):
+            batch.refresh_from_db()
+            return batch
+        chunks = 0
+        while max_chunks is None or chunks < max_chunks:
+            done = _chunk_process(batch, chunk_rows)
+            if done is None:  # another run holds the batch, or it stopped
+                break
+            if done == 0:
+                _batch_finish(batch)
+                break
+            chunks += 1
+    except OperationalError:
+        # A lock timeout or a lost connection: leave the batch as it is for
+        # the next run (beat's batches_resume); its rows are untouched.
+        logger.warning("batch %s paused by a database error", batch.pk, exc_info=True)
+    except Exception as exc:
+        logger.exception("batch %s failed", batch.pk)
+        _batch_fail(batch, exc)
+    batch.refresh_from_db()
+    return batch
+
+
+def _batch_start(batch: Batch) -> bool:
+    """Move a pending batch to running; return whether it should run."""
+    with transaction.atomic():
+        locked = (
+            Batch.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk=batch.pk, status__in=[Batch.Status.PENDING, Batch.Status.RUNNING]
+            )
+            .first()
+        )
+        if locked is None:
+            return False
+        if locked.status == Batch.Status.PENDING:
+            locked.status = Batch.Status.RUNNING
+            locked.started = locked.started or timezone.now()
+            locked.save(update_fields=["status", "started"])
+    return True
+
+
+def _chunk_process(batch: Batch, chunk_rows: int) -> int | None:
+    """Process one chunk in one transaction; return its size, None if not ours."""
+    with transaction.atomic():
+        locked = (
+            Batch.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("requested_by")
+            .filter(pk=batch.pk, status=Batch.Status.RUNNING)
+            .first()
+        )
+        if locked is None:
+            return None
+        rows = list(
+            locked.rows.filter(processed__isnull=True).order_by("number")[:chunk_rows]
+        )
+        if not rows:
+            return 0
+        customers, refusals = _customers_upsert(locked, rows)
+        ready = [row for row in rows if row.number in customers]
+        results = communications_trigger_bulk(
+            requests=[_request(locked, row, customers[row.number]) for row in ready],
+            requester_label=locked.requester_label,
+            requested_by=locked.requested_by,
+            batch=locked,
+        )
+        now = timezone.now()
+        accepted = 0
+        for row, result in zip(ready, results, strict=True):
+            if isinstance(result, TriggerRefused):
+                refusals[row.number] = result.problems
+            else:
+                row.communication = result
+                accepted += 1
+        for row in rows:
+            row.problems = refusals.get(row.number, {})
+            row.processed = now
+        BatchRow.objects.bulk_update(rows, ["communication", "problems", "processed"])
+        Batch.objects.filter(pk=locked.pk).update(
+            processed=F("processed") + len(rows),
+            accepted=F("accepted") + accepted,
+            refused=F("refused") + len(rows) - accepted,
+        )
+    return len(rows)
+
+
+def _customers_upsert(
+    batch: Batch, rows: list[BatchRow]
+) -> tuple[dict[int, Customer], dict[int, dict[str, list[str]]]]:
+    """Return each row's customer, created or updated from the row, or its refusal.
+
+    Existing customers are locked in external-id order before any audit write,
+    the order a single upsert takes its locks in, so concurrent API calls
+    cannot deadlock with a chunk.
+    """
+    external_ids = sorted({row.payload["customer"]["external_id"] for row in rows})
+    known = {
+        customer.external_id: customer
+        for customer in Customer.objects.select_for_update()
+        .filter(external_id__in=external_ids)
+        .order_by("external_id")
+    }
+    customers: dict[int, Customer] = {}
+    refusals: dict[int, dict[str, list[str]]] = {}
+    for row in rows:
+        fields = dict(row.payload["customer"])
+        external_id = fields.pop("external_id")
+        customer = known.get(external_id)
+        if fields and (customer is None or _differs(customer, fields)):
+            try:
+                customer, _created = customer_upsert(
+                    external_id=external_id,
+                    actor=batch.requested_by,
+                    actor_label=batch.requester_label if not batch.requested_by else "",
+                    **fields,
+                )
+            except ValidationError as exc:
+                refusals[row.number] = {
+                    "customer": [
+                        f"{name}: {message}" if name != "__all__" else message
+                        for name, messages in exc.message_dict.items()
+                        for message in messages
+                    ]
+                }
+                continue
+            known[external_id] = customer
+        if customer is None:
+            refusals[row.number] = {
+                "customer": [
+                    _(
+                        "unknown customer %(id)r: give a name and contact data "
+                        "to create it"
+                    )
+                    % {"id": external_id}
+                ]
+            }
+            continue
+        customers[row.number] = customer
+    return customers, refusals
+
+
+def _differs(customer: Customer, fields: dict[str, str]) -> bool:
+    for name, value in fields.items():
+        if name == "phone":
+            try:
+                value = phone_normalise(value)
+            except ValidationError:
+                return True
+        if getattr(customer, name) != value:
+            return True
+    return False
+
+
+def _request(batch: Batch, row: BatchRow, customer: Customer) -> TriggerRequest:
+    payload = row.payload
+    where = batch.file_name or _("batch")
+    return TriggerRequest(
+        template_code=batch.template_code,
+        customer=customer,
+        data=payload["data"],
+        channels=batch.channels if batch.channels != [] else AUTO,
+        source_system=batch.source_system,
+        source_reference=payload.get("source_reference")
+        or f"{where} {_('row')} {row.number}",
+        idempotency_key=f"{batch.public_id}:{row.number}",
+        scheduled_for=batch.scheduled_for,
+        scope=payload.get("scope", ""),
+        correlation_key=payload.get("correlation_key", ""),
+        supersedes=payload.get("supersedes", []),
+        waits_for=payload.get("waits_for", []),
+    )
+
+
+def _batch_finish(batch: Batch) -> None:
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != Batch.Status.RUNNING:
+            return
+        if locked.rows.filter(processed__isnull=True).exists():
+            return
+        locked.status = Batch.Status.DONE
+        locked.finished = timezone.now()
+        locked.save(update_fields=["status", "finished"])
+        event_record(
+            action="channels.batch.finished",
+            subject=locked,
+            after={
+                "total": locked.total,
+                "processed": locked.processed,
+                "accepted": locked.accepted,
+                "refused": locked.refused,
+            },
+        )
+
+
+def _batch_fail(batch: Batch, exc: BaseException) -> None:
+    error = f"{type(exc).__name__}: {exc}"
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != Batch.Status.RUNNING:
+            return
+        locked.status = Batch.Status.FAILED
+        locked.error = error
+        locked.save(update_fields=["status", "error"])
+        event_record(
+            action="channels.batch.failed",
+            subject=locked,
+            after={"processed": locked.processed, "total": locked.total},
+            reason=error,
+        )
+
+
+@transaction.atomic
+def batch_resume(*, batch: Batch, actor: AbstractBaseUser) -> Batch:
+    """Put a failed batch back in the queue; its unprocessed rows run again."""
+    locked = Batch.objects.select_for_update().get(pk=batch.pk)
+    if locked.status != Batch.Status.FAILED:
+        raise ValueError(
+            _("batch %(id)s is %(status)s; only a failed batch can be resumed")
+            % {"id": locked.public_id, "status": locked.get_status_display()}
+        )
+    error = locked.error
+    locked.status = Batch.Status.PENDING
+    locked.error = ""
+    locked.save(update_fields=["status", "error"])
+    event_record(
+        action="channels.batch.resumed",
+        actor=actor,
+        subject=locked,
+        before={"status": Batch.Status.FAILED, "error": error},
+        after={"status": Batch.Status.PENDING},
+    )
+    transaction.on_commit(lambda: batch_run_enqueue(batch_id=locked.pk))
+    return locked
+
+
+def batches_resume() -> list[int]:
+    """Start a run for every pending or running batch without recent progress.
+
+    Covers a lost run request and a worker killed mid-run; a batch still being
+    worked is left alone by the extra run (it finds the batch locked).
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.BATCH_STALE_SECONDS)
+    stale = list(
+        Batch.objects.filter(
+            status__in=[Batch.Status.PENDING, Batch.Status.RUNNING], created__lt=cutoff
+        )
+        .annotate(last_progress=Max("rows__processed"))
+        .filter(Q(last_progress__isnull=True) | Q(last_progress__lt=cutoff))
+        .values_list("pk", flat=True)
+    )
+    for batch_id in stale:
+        batch_run_enqueue(batch_id=batch_id)
+    return stale
+
+
+def batch_row_problems(*, batch: Batch, limit: int = 100) -> list[dict[str, Any]]:
+    """Return the first refused rows of a batch with their problems."""
+    return [
+        {
+            "row": row.number,
+            "line": row.payload.get("line"),
+            "external_id": row.payload.get("customer", {}).get("external_id", ""),
+            "problems": row.problems,
+        }
+        for row in batch.rows.filter(
+            processed__isnull=False, communication__isnull=True
+        )
+        .order_by("number")
+        .only("number", "payload", "problems")[:limit]
+    ]
+
+
+def batch_channels_label(batch: Batch) -> str:
+    """Return the channels of a batch as operators read them."""
+    if batch.channels in (AUTO, [], [AUTO]):
+        return _("auto")
+    return ", ".join(Channel(c).label for c in batch.channels if c in Channel.values)

@@ -1,0 +1,358 @@
+"""Batch runs send every row once, record refusals, show progress and resume."""
+
+import threading
+
+import pytest
+from django.db import connections
+
+from audit.models import AuditEvent
+from channels_app.batches import (
+    BatchRefused,
+    batch_create,
+    batch_resume,
+    batch_row_problems,
+    batch_rows_from_csv,
+    batch_run,
+    batches_resume,
+)
+from channels_app.models import Batch, BatchRow, Communication, Customer
+from channels_app.services import customer_upsert
+from tests.factories import demo_templates_approved, user_build
+
+pytestmark = pytest.mark.django_db
+
+DATA = {
+    "customer": {"name": "Reem"},
+    "policy_number": "MT-204518",
+    "amount": 1250.5,
+    "currency": "SAR",
+    "due_date": "2026-12-15",
+}
+
+HEADER = "external_id,name,email,phone,language,customer.name,policy_number,"
+HEADER += "amount,currency,due_date\n"
+
+
+@pytest.fixture
+def templates(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return demo_templates_approved()
+
+
+@pytest.fixture
+def operator():
+    return user_build(username="op")
+
+
+def _row(n: int, **customer) -> dict:
+    return {
+        "customer": {
+            "external_id": f"B-{n}",
+            "name": f"Customer {n}",
+            "email": f"b{n}@example.com",
+            **customer,
+        },
+        "data": {**DATA, "customer": {"name": f"Customer {n}"}},
+        "source_reference": f"INV-{n}",
+    }
+
+
+def _create(operator, rows, **fields) -> Batch:
+    return batch_create(
+        template_code=fields.pop("template_code", "payment-reminder"),
+        channels=fields.pop("channels", "auto"),
+        rows=rows,
+        requested_by=operator,
+        requester_label=operator.username,
+        source_system="tests",
+        **fields,
+    )
+
+
+# --- CSV -------------------------------------------------------------------
+
+
+def _csv(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+def test_csv_rows_carry_customer_data_and_nested_columns():
+    content = (
+        "\ufeffexternal_id,name,email,account.number,account.type,amount,"
+        "correlation_key\n"
+        'C-1,فاطمة الحربي,f@example.com,AC-1,"savings, gold",12.50,CASE-1\n'
+        "C-2,,,AC-2,current,7,\n"
+    )
+    schema = {
+        "type": "object",
+        "properties": {"amount": {"type": "number"}},
+    }
+
+    rows = batch_rows_from_csv(_csv(content), schema=schema)
+
+    assert rows[0] == {
+        "customer": {
+            "external_id": "C-1",
+            "name": "فاطمة الحربي",
+            "email": "f@example.com",
+        },
+        "data": {
+            "account": {"number": "AC-1", "type": "savings, gold"},
+            "amount": 12.5,
+        },
+        "correlation_key": "CASE-1",
+        "line": 2,
+    }
+    # Empty cells are left out: the customer keeps what is stored.
+    assert rows[1]["customer"] == {"external_id": "C-2"}
+    assert rows[1]["data"]["amount"] == 7
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "line 1: the file is empty"),
+        (b"name,email\nA,a@example.com\n", "line 1: the column external_id is missing"),
+        (b"external_id,name,name\nC-1,A,B\n", "column name: the column appears"),
+        (b"external_id,,x\nC-1,A,B\n", "line 1, column 2: a column has no name"),
+        (b"external_id,name\nC-1,A\nC-2,B,extra\n", "line 3: 3 values for 2 columns"),
+        (b"external_id,name\nC-1,A\nC-2,\xff\xfe\n", "line 3: the file is not UTF-8"),
+    ],
+)
+def test_malformed_csv_is_refused_naming_line_and_column(content, fragment):
+    with pytest.raises(BatchRefused) as refused:
+        batch_rows_from_csv(content)
+
+    assert any(fragment in message for message in refused.value.messages()), (
+        refused.value.messages()
+    )
+
+
+def test_a_column_the_template_requires_is_missing_from_the_header():
+    schema = {
+        "type": "object",
+        "required": ["customer", "amount"],
+        "properties": {
+            "customer": {"type": "object", "required": ["name"]},
+            "amount": {"type": "number"},
+        },
+    }
+
+    with pytest.raises(BatchRefused) as refused:
+        batch_rows_from_csv(b"external_id,amount\nC-1,5\n", schema=schema)
+
+    assert refused.value.messages() == [
+        "line 1: no column customer.name, which the template requires"
+    ]
+
+
+def test_semicolon_separated_files_are_read():
+    rows = batch_rows_from_csv(b"external_id;branch\nC-1;Olaya\n")
+
+    assert rows[0]["data"] == {"branch": "Olaya"}
+
+
+def test_bad_rows_refuse_the_whole_file_naming_line_and_column(templates, operator):
+    content = _csv(
+        HEADER
+        + "C-1,Reem,reem@example.com,0501234567,en,Reem,MT-204518,10,SAR,2026-12-15\n"
+        + "C-2,Sami,not-an-email,12,fr,Sami,XX,ten,SAR,2026-12-15\n"
+    )
+    schema = templates["payment-reminder"].data_schema
+
+    rows = batch_rows_from_csv(content, schema=schema)
+    with pytest.raises(BatchRefused) as refused:
+        _create(operator, rows, file_name="reminders.csv")
+
+    messages = refused.value.messages()
+    assert "line 3, column email: 'not-an-email' is not an email address" in messages
+    assert any(m.startswith("line 3, column phone: '12'") for m in messages)
+    assert "line 3, column language: 'fr' is not one of en, ar" in messages
+    assert any(m.startswith("line 3, column amount: 'ten'") for m in messages)
+    assert any(m.startswith("line 3, column policy_number:") for m in messages)
+    assert not any("line 2" in m for m in messages)
+    assert not Batch.objects.exists() and not BatchRow.objects.exists()
+
+
+# --- Creating ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "rows", "key", "fragment"),
+    [
+        ({"template_code": "nope"}, [_row(1)], "template", "unknown template"),
+        ({"channels": ["letter"]}, [_row(1)], "channels", "does not support letter"),
+        ({"channels": []}, [_row(1)], "channels", "auto"),
+        ({}, [], "rows", "at least one row"),
+    ],
+)
+def test_a_bad_batch_is_refused_before_anything_is_stored(
+    templates, operator, fields, rows, key, fragment
+):
+    with pytest.raises(BatchRefused) as refused:
+        _create(operator, rows, **fields)
+
+    assert fragment in " ".join(refused.value.problems[key])
+    assert not Batch.objects.exists()
+
+
+def test_too_many_rows_are_refused(templates, operator, settings):
+    settings.BATCH_MAX_ROWS = 3
+
+    with pytest.raises(BatchRefused) as refused:
+        _create(operator, [_row(n) for n in range(4)])
+
+    assert "more than 3 rows" in refused.value.problems["rows"][0]
+
+
+def test_a_batch_is_stored_whole_and_audited(templates, operator):
+    batch = _create(operator, [_row(n) for n in range(3)])
+
+    assert batch.status == Batch.Status.PENDING
+    assert batch.total == 3
+    assert list(batch.rows.values_list("number", flat=True)) == [1, 2, 3]
+    event = AuditEvent.objects.get(action="channels.batch.created")
+    assert event.after["rows"] == 3 and event.actor == operator
+
+
+# --- Running -----------------------------------------------------------------
+
+
+def _mixed_rows() -> list[dict]:
+    """Five good rows, one unknown customer, one customer without a phone."""
+    rows = [_row(n, phone="0501234567") for n in range(5)]
+    rows.insert(2, {"customer": {"external_id": "NOBODY"}, "data": DATA})
+    rows.insert(4, _row(99))  # no phone for an SMS-only batch
+    return rows
+
+
+def test_a_run_sends_every_row_once_and_records_refusals(templates, operator):
+    batch = _create(operator, _mixed_rows(), channels=["sms"])
+
+    batch = batch_run(batch=batch)
+
+    assert batch.status == Batch.Status.DONE
+    assert (batch.total, batch.processed, batch.accepted, batch.refused) == (
+        7,
+        7,
+        5,
+        2,
+    )
+    assert batch.finished is not None
+    communications = Communication.objects.filter(batch=batch)
+    assert communications.count() == 5
+    assert {c.dispatches.get().channel for c in communications} == {"sms"}
+    assert set(communications.values_list("source_reference", flat=True)) == {
+        f"INV-{n}" for n in range(5)
+    }
+    problems = batch_row_problems(batch=batch)
+    assert [p["row"] for p in problems] == [3, 5]
+    assert "unknown customer 'NOBODY'" in problems[0]["problems"]["customer"][0]
+    assert "no usable sms contact point" in problems[1]["problems"]["customer"][0]
+    # The customers were created from the rows.
+    assert Customer.objects.get(external_id="B-0").phone == "+966501234567"
+    finished = AuditEvent.objects.get(action="channels.batch.finished")
+    assert finished.after == {"total": 7, "processed": 7, "accepted": 5, "refused": 2}
+
+
+def test_an_interrupted_run_resumes_with_only_the_unprocessed_rows(templates, operator):
+    batch = _create(operator, [_row(n) for n in range(7)])
+
+    batch = batch_run(batch=batch, chunk_rows=3, max_chunks=1)
+
+    assert batch.status == Batch.Status.RUNNING
+    assert (batch.processed, batch.accepted) == (3, 3)
+    first = set(Communication.objects.values_list("pk", flat=True))
+
+    batch = batch_run(batch=batch, chunk_rows=3)
+
+    assert batch.status == Batch.Status.DONE
+    assert (batch.processed, batch.accepted, batch.refused) == (7, 7, 0)
+    assert Communication.objects.count() == 7
+    assert first <= set(Communication.objects.values_list("pk", flat=True))
+    assert not batch.rows.filter(communication__isnull=True).exists()
+    # Running a finished batch again changes nothing.
+    batch_run(batch=batch)
+    assert Communication.objects.count() == 7
+
+
+def test_customers_are_updated_from_rows_and_arabic_survives(templates, operator):
+    customer_upsert(external_id="B-1", name="Old name", email="old@example.com")
+    row = _row(1, name="ريم العتيبي", language="ar")
+    row["data"]["customer"]["name"] = "ريم العتيبي"
+    batch = _create(operator, [row])
+
+    batch_run(batch=batch)
+
+    customer = Customer.objects.get(external_id="B-1")
+    assert (customer.name, customer.language) == ("ريم العتيبي", "ar")
+    communication = Communication.objects.get(batch=batch)
+    assert communication.data["customer"]["name"] == "ريم العتيبي"
+    assert "ريم العتيبي" in communication.dispatches.get().body_html
+
+
+def test_an_unexpected_error_fails_the_batch_and_a_resume_finishes_it(
+    templates, operator, monkeypatch
+):
+    from channels_app import batches
+
+    batch = _create(operator, [_row(n) for n in range(4)])
+    real = batches.communications_trigger_bulk
+
+    def broken(**kwargs):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(batches, "communications_trigger_bulk", broken)
+    batch = batch_run(batch=batch, chunk_rows=2)
+
+    assert batch.status == Batch.Status.FAILED
+    assert batch.error == "RuntimeError: renderer crashed"
+    assert batch.processed == 0 and not Communication.objects.exists()
+
+    monkeypatch.setattr(batches, "communications_trigger_bulk", real)
+    batch_resume(batch=batch, actor=operator)
+    batch = batch_run(batch=batch, chunk_rows=2)
+
+    assert batch.status == Batch.Status.DONE
+    assert Communication.objects.count() == 4
+    assert AuditEvent.objects.filter(action="channels.batch.failed").count() == 1
+    assert AuditEvent.objects.filter(action="channels.batch.resumed").count() == 1
+
+
+def test_stalled_batches_are_picked_up_again(templates, operator, settings):
+    settings.BATCH_STALE_SECONDS = 0
+    batch = _create(operator, [_row(1)])
+
+    assert batches_resume() == [batch.pk]
+    batch_run(batch=batch)
+    assert batches_resume() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_process_every_row_exactly_once(templates, operator):
+    batch = _create(operator, [_row(n) for n in range(60)])
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            start.wait()
+            batch_run(batch=Batch.objects.get(pk=batch.pk), chunk_rows=7)
+        except BaseException as exc:  # noqa: BLE001 (reported by the assertion)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.DONE
+    assert (batch.processed, batch.accepted, batch.refused) == (60, 60, 0)
+    assert Communication.objects.filter(batch=batch).count() == 60
+    assert BatchRow.objects.filter(communication__isnull=False).count() == 60
