@@ -163,3 +163,180 @@ def test_a_hundred_calls_with_one_key_fifty_at_once_make_one_communication(api):
     assert Communication.objects.count() == 1
     assert set(codes) <= {202, 409}
     assert codes.count(202) >= 51  # every call after the first finished replays
+
+
+def test_correlation_and_sequencing_fields_are_stored_and_shown(api):
+    response = _post(
+        api,
+        {
+            **BODY,
+            "correlation_key": "MT-204518",
+            "supersedes": ["payment-reminder"],
+            "waits_for": ["one-time-passcode"],
+        },
+    )
+
+    assert response.status_code == 202, response.json()
+    communication = Communication.objects.get()
+    assert communication.correlation_key == "MT-204518"
+    assert communication.supersedes == ["payment-reminder"]
+    assert communication.waits_for == ["one-time-passcode"]
+    shown = api.get(f"/api/v1/communications/{response.json()['id']}").json()
+    assert shown["correlation_key"] == "MT-204518"
+    assert shown["supersedes"] == ["payment-reminder"]
+    assert shown["waits_for"] == ["one-time-passcode"]
+    assert shown["batch"] is None
+
+
+def test_sequencing_on_an_unknown_template_is_a_field_level_400(api):
+    response = _post(api, {**BODY, "supersedes": ["no-such-template"]})
+
+    assert response.status_code == 400
+    assert "unknown template 'no-such-template'" in response.json()["supersedes"][0]
+    assert not Communication.objects.exists()
+
+
+# --- Batches -------------------------------------------------------------------
+
+BATCH = {
+    "template": "payment-reminder",
+    "channels": "auto",
+    "source_system": "core-banking",
+    "rows": [
+        {
+            "customer": {
+                "external_id": f"C-{n}",
+                "name": f"Customer {n}",
+                "email": f"c{n}@example.com",
+            },
+            "data": {**BODY["data"], "customer": {"name": f"Customer {n}"}},
+            "source_reference": f"INV-{n}",
+            "correlation_key": f"MT-{n}",
+        }
+        for n in range(3)
+    ]
+    + [{"customer": {"external_id": "C-unknown"}, "data": BODY["data"]}],
+}
+
+
+def _post_batch(api, body=BATCH, key="batch-1"):
+    return api.post("/api/v1/batches", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_batch_is_accepted_with_a_progress_url_and_reports_its_outcome(api):
+    from channels_app.batches import batch_run
+    from channels_app.models import Batch
+
+    response = _post_batch(api)
+
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert (body["status"], body["total"], body["processed"]) == ("pending", 4, 0)
+    assert body["progress"].endswith(f"/api/v1/batches/{body['id']}")
+
+    batch_run(batch=Batch.objects.get(public_id=body["id"]))
+    progress = api.get(body["progress"]).json()
+
+    assert progress["status"] == "done"
+    assert (progress["processed"], progress["accepted"], progress["refused"]) == (
+        4,
+        3,
+        1,
+    )
+    assert progress["problems"] == [
+        {
+            "row": 4,
+            "line": None,
+            "external_id": "C-unknown",
+            "problems": {
+                "customer": [
+                    "unknown customer 'C-unknown': give a name and contact data "
+                    "to create it"
+                ]
+            },
+        }
+    ]
+    communication = Communication.objects.get(source_reference="INV-1")
+    assert communication.correlation_key == "MT-1"
+    shown = api.get(f"/api/v1/communications/{communication.public_id}").json()
+    assert shown["batch"] == body["id"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "fragment"),
+    [
+        ({"template": "nope"}, "template", "unknown template"),
+        ({"channels": ["letter"]}, "channels", "does not support letter"),
+        ({"channels": ["fax"]}, "channels", "auto"),
+        ({"rows": []}, "rows", "at least one row"),
+        ({"source_system": ""}, "source_system", "blank"),
+    ],
+)
+def test_a_bad_batch_gets_a_field_level_400_and_stores_nothing(
+    api, change, field, fragment
+):
+    from channels_app.models import Batch
+
+    response = _post_batch(api, {**BATCH, **change})
+
+    assert response.status_code == 400
+    assert fragment in str(response.json()[field])
+    assert not Batch.objects.exists()
+    assert _post_batch(api).status_code == 202
+
+
+def test_bad_rows_are_named_by_row_number_and_field(api):
+    rows = [dict(row) for row in BATCH["rows"]]
+    rows[1] = {**rows[1], "customer": {**rows[1]["customer"], "email": "nope"}}
+    rows[2] = {**rows[2], "data": {**rows[2]["data"], "amount": -1}}
+
+    response = _post_batch(api, {**BATCH, "rows": rows})
+
+    assert response.status_code == 400
+    problems = response.json()["rows"]
+    assert problems["2"] == {"customer.email": ["'nope' is not an email address"]}
+    assert list(problems["3"]) == ["data.amount"]
+
+
+def test_too_many_rows_are_refused(api, settings):
+    settings.BATCH_MAX_ROWS = 2
+
+    response = _post_batch(api)
+
+    assert response.status_code == 400
+    assert "more than 2 rows" in response.json()["rows"][0]
+
+
+def test_a_batch_post_is_idempotent_per_key(api):
+    from channels_app.models import Batch, BatchRow
+
+    first = _post_batch(api)
+    again = _post_batch(api)
+    other = _post_batch(api, {**BATCH, "source_system": "crm"})
+
+    assert again.status_code == 202
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert other.status_code == 422
+    assert Batch.objects.count() == 1 and BatchRow.objects.count() == 4
+
+
+def test_another_client_cannot_read_a_batch(api):
+    body = _post_batch(api).json()
+    stranger = user_build(username="other-system", is_staff=False)
+    stranger.groups.add(Group.objects.get(name=API_CLIENT))
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=stranger)}"
+    )
+
+    assert client.get(body["progress"]).status_code == 404
+
+
+def test_the_openapi_schema_describes_batches(api):
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
+
+    assert "/api/v1/batches" in schema["paths"]
+    assert "/api/v1/batches/{public_id}" in schema["paths"]
+    trigger = schema["components"]["schemas"]["Trigger"]["properties"]
+    assert {"correlation_key", "supersedes", "waits_for"} <= set(trigger)
