@@ -6,21 +6,30 @@ returns the provider's message id, or raises TransientError (retry later) or
 PermanentError (fail now).
 """
 
+import base64
 import contextlib
 import csv
 import json
+import secrets
 import shutil
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.message import sanitize_address
+from django.core.mail.utils import DNS_NAME
 from django.utils import timezone
 
 from channels_app.models import Channel, Dispatch
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
 class DeliveryError(Exception):
@@ -45,31 +54,181 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def message_id(dispatch: Dispatch) -> str:
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ")
-    return f"<dispatch-{dispatch.pk}@{domain}>"
+def _sender_domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ")
+
+
+def message_id(dispatch: Dispatch, domain: str | None = None) -> str:
+    """Return the dispatch's stable Message-ID: the same on every attempt.
+
+    The communication's public id makes it unique across installations and
+    databases, so downstream systems can de-duplicate on it.
+    """
+    public_id = dispatch.communication.public_id
+    return f"<dispatch-{dispatch.pk}.{public_id}@{domain or _sender_domain()}>"
+
+
+def _header(value: str) -> str:
+    """Return a header value as RFC 2047 encoded words unless it is plain ASCII."""
+    if value.isascii() and value.isprintable() and len(value) <= 900:
+        return value
+    # Encoded words also neutralise CR/LF: nothing can inject a header.
+    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+
+
+def _base64_part(content_type: str, text: str) -> bytes:
+    body = base64.encodebytes(text.encode()).replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: {content_type}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode() + body
+
+
+def email_bytes(
+    dispatch: Dispatch, *, from_header: str, domain: str, mid: str | None = None
+) -> bytes:
+    """Return the dispatch as an RFC 5322 message: text, plus HTML as alternative.
+
+    Assembled directly rather than through EmailMultiAlternatives, which costs
+    about 1 ms per message (20 times this): the hidden bottleneck of bulk email.
+    Bodies are UTF-8 in base64 (any line length, no 8BITMIME needed).
+    """
+    head = (
+        f"From: {from_header}\r\n"
+        f"To: {dispatch.address}\r\n"
+        f"Subject: {_header(dispatch.subject)}\r\n"
+        f"Date: {formatdate()}\r\n"
+        f"Message-ID: {mid or message_id(dispatch, domain)}\r\n"
+        f"X-CCM-Dispatch: {dispatch.pk}\r\n"
+        "MIME-Version: 1.0\r\n"
+    )
+    text = _base64_part("text/plain", dispatch.body_text)
+    if not dispatch.body_html:
+        return head.encode() + text
+    # base64 lines never start with "-", so no body line can match the boundary.
+    boundary = f"==ccm-{dispatch.pk}-{secrets.token_hex(8)}"
+    return b"".join(
+        (
+            head.encode(),
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\n".encode(),
+            text,
+            f"--{boundary}\r\n".encode(),
+            _base64_part("text/html", dispatch.body_html),
+            f"--{boundary}--\r\n".encode(),
+        )
+    )
+
+
+def _smtp_error(exc: smtplib.SMTPResponseException, what: str) -> DeliveryError:
+    text = f"{exc.smtp_code} {exc.smtp_error!r}"
+    if 500 <= exc.smtp_code < 600:
+        return PermanentError(f"mail server refused {what}: {text}")
+    return TransientError(f"mail server deferred {what}: {text}")
 
 
 class EmailBackend:
-    """Email through Django's configured email backend (SMTP in production)."""
+    """Email over one SMTP connection per batch, with prebuilt MIME messages.
+
+    With Django's SMTP backend configured (production), messages go straight
+    through smtplib on one connection; with any other Django backend (files in
+    the embedded setup, memory in tests) they go through that backend.
+    """
 
     channel = Channel.EMAIL
 
     def __init__(self) -> None:
+        self.smtp: smtplib.SMTP | None = None
         self.connection = None
+        self.direct = settings.EMAIL_BACKEND == SMTP_BACKEND
+        self.domain = _sender_domain()
+        self.envelope_from = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+        self.from_header = (
+            settings.DEFAULT_FROM_EMAIL
+            if settings.DEFAULT_FROM_EMAIL.isascii()
+            else formataddr((name, address), charset="utf-8")
+        )
 
     def open(self) -> None:
-        self.connection = get_connection(fail_silently=False)
+        if not self.direct:
+            self.connection = get_connection(fail_silently=False)
+            try:
+                self.connection.open()
+            except (OSError, smtplib.SMTPException) as exc:
+                self.connection = None
+                raise TransientError(
+                    f"cannot connect to the mail server: {exc}"
+                ) from exc
+            return
         try:
-            self.connection.open()
+            self.smtp = self._smtp_connect()
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(f"mail server refused the login: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            self.connection = None
+            self.smtp = None
             raise TransientError(f"cannot connect to the mail server: {exc}") from exc
 
+    def _smtp_connect(self) -> smtplib.SMTP:
+        options = {
+            "host": settings.EMAIL_HOST,
+            "port": settings.EMAIL_PORT,
+            "timeout": settings.EMAIL_TIMEOUT,
+            "local_hostname": DNS_NAME.get_fqdn(),
+        }
+        context = (
+            ssl.create_default_context()
+            if (settings.EMAIL_USE_SSL or settings.EMAIL_USE_TLS)
+            else None
+        )
+        if settings.EMAIL_USE_SSL:
+            smtp = smtplib.SMTP_SSL(context=context, **options)
+        else:
+            smtp = smtplib.SMTP(**options)
+        try:
+            if settings.EMAIL_USE_TLS:
+                smtp.starttls(context=context)
+            if settings.EMAIL_HOST_USER:
+                smtp.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
+        except BaseException:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                smtp.close()
+            raise
+        return smtp
+
     def send(self, dispatch: Dispatch) -> str:
+        if "\r" in dispatch.address or "\n" in dispatch.address:
+            raise PermanentError("the address contains a line break")
+        mid = message_id(dispatch, self.domain)
+        if not self.direct:
+            return self._send_django(dispatch, mid)
+        if self.smtp is None:
+            self.open()
+        to = dispatch.address
+        if not to.isascii():
+            # Punycode the domain, as Django's SMTP backend does.
+            to = sanitize_address(to, "utf-8")
+        raw = email_bytes(
+            dispatch, from_header=self.from_header, domain=self.domain, mid=mid
+        )
+        try:
+            self.smtp.sendmail(self.envelope_from, [to], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentError(f"recipient refused: {exc.recipients}") from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            self._reset()
+            raise TransientError(f"mail server unavailable: {exc}") from exc
+        except smtplib.SMTPResponseException as exc:
+            # smtplib has sent RSET: the connection stays usable for the batch.
+            raise _smtp_error(exc, "the message") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self._reset()
+            raise TransientError(f"mail server unavailable: {exc}") from exc
+        return mid
+
+    def _send_django(self, dispatch: Dispatch, mid: str) -> str:
         if self.connection is None:
             self.open()
-        mid = message_id(dispatch)
         message = EmailMultiAlternatives(
             subject=dispatch.subject,
             body=dispatch.body_text,
@@ -85,10 +244,7 @@ class EmailBackend:
             raise PermanentError(f"recipient refused: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
             self._reset()
-            text = f"{exc.smtp_code} {exc.smtp_error!r}"
-            if 500 <= exc.smtp_code < 600:
-                raise PermanentError(f"mail server refused: {text}") from exc
-            raise TransientError(f"mail server deferred: {text}") from exc
+            raise _smtp_error(exc, "the message") from exc
         except (OSError, smtplib.SMTPException) as exc:
             self._reset()
             raise TransientError(f"mail server unavailable: {exc}") from exc
@@ -98,6 +254,10 @@ class EmailBackend:
 
     def _reset(self) -> None:
         # A broken connection must not be reused for the rest of the batch.
+        if self.smtp is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.smtp.quit()
+            self.smtp = None
         if self.connection is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self.connection.close()
@@ -184,40 +344,49 @@ class HttpSmsBackend:
 class PrintLetterBackend:
     """Letters handed to the print vendor: PDFs in a dated batch folder.
 
-    Each batch folder holds the PDFs and a manifest.csv (dispatch, customer,
-    address, file, SHA-256) for the vendor.
+    Each batch folder holds the PDFs and a manifest.csv (dispatch, address,
+    file, SHA-256) for the vendor; the manifest is opened once per batch and
+    each line is flushed as its letter is handed over.
     """
 
     channel = Channel.LETTER
+
+    def __init__(self) -> None:
+        self.manifest = None
 
     def open(self) -> None:
         self.folder = (
             Path(settings.MEDIA_ROOT) / "print" / timezone.now().strftime("%Y-%m-%d")
         )
         self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / "manifest.csv"
+        is_new = not path.exists()
+        self.manifest = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self.writer = csv.writer(self.manifest)
+        if is_new:
+            self.writer.writerow(["dispatch", "address", "file", "sha256"])
 
     def send(self, dispatch: Dispatch) -> str:
         if not dispatch.letter_pdf:
             raise PermanentError("the letter has no stored PDF")
+        if self.manifest is None:
+            self.open()
         name = f"dispatch-{dispatch.pk}.pdf"
         with (
             dispatch.letter_pdf.open("rb") as source,
             open(self.folder / name, "wb") as target,
         ):
             shutil.copyfileobj(source, target)
-        manifest = self.folder / "manifest.csv"
-        is_new = not manifest.exists()
-        with open(manifest, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            if is_new:
-                writer.writerow(["dispatch", "address", "file", "sha256"])
-            writer.writerow(
-                [dispatch.pk, dispatch.address, name, dispatch.content_sha256]
-            )
+        self.writer.writerow(
+            [dispatch.pk, dispatch.address, name, dispatch.content_sha256]
+        )
+        self.manifest.flush()
         return f"print/{self.folder.name}/{name}"
 
     def close(self) -> None:
-        return None
+        if self.manifest is not None:
+            self.manifest.close()
+            self.manifest = None
 
 
 def backend_for(channel: str) -> Backend:

@@ -58,7 +58,10 @@ def test_queued_emails_arrive_once_each_and_are_recorded_as_sent(smtp_sink, vers
     for dispatch in dispatches:
         dispatch.refresh_from_db()
         assert dispatch.status == Status.SENT
-        assert dispatch.provider_message_id == f"<dispatch-{dispatch.pk}@example.com>"
+        public_id = dispatch.communication.public_id
+        assert dispatch.provider_message_id == (
+            f"<dispatch-{dispatch.pk}.{public_id}@example.com>"
+        )
         assert [a.outcome for a in dispatch.attempts.all()] == ["sent"]
         assert list(dispatch.status_changes.values_list("status", flat=True)) == [
             "sending",
