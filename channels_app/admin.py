@@ -1,21 +1,28 @@
-"""Admin screens for operators: customers, the ledger, dispatches, escalations.
+"""Admin screens for operators: customers, the ledger, dispatches, escalations,
+batch runs.
 
-Screens call services for every change; dispatches and communications are
-read-only records, moved only by the retry/cancel actions.
+Screens call services for every change; dispatches, communications and batch
+runs are read-only records, moved only by their actions.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
-from channels_app import services
+from channels_app import batches, services
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
 from channels_app.models import (
+    Batch,
     Channel,
     Communication,
     Customer,
@@ -66,6 +73,41 @@ class SendForm(forms.Form):
         label=_("Data"), widget=forms.Textarea(attrs={"rows": 12, "cols": 80})
     )
     reason = forms.CharField(label=_("Reason"), max_length=2000)
+    correlation_key = forms.CharField(
+        label=_("Correlation key"),
+        max_length=200,
+        required=False,
+        help_text=_("An account or case number shared by related communications."),
+    )
+    supersedes = forms.MultipleChoiceField(
+        label=_("Supersedes"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Pending communications of these templates to this customer (with "
+            "the same correlation key) are cancelled."
+        ),
+    )
+    waits_for = forms.MultipleChoiceField(
+        label=_("Waits for"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "This communication goes only once none of these templates is "
+            "pending for this customer (same correlation key)."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from templates_app.models import Template
+
+        super().__init__(*args, **kwargs)
+        codes = [
+            (code, code)
+            for code in Template.objects.order_by("code").values_list("code", flat=True)
+        ]
+        self.fields["supersedes"].choices = codes
+        self.fields["waits_for"].choices = codes
 
 
 @admin.register(Customer)
@@ -101,6 +143,9 @@ class CustomerAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
                     source_system="admin",
                     source_reference=f"customer {customer.external_id}",
                     reason=form.cleaned_data["reason"],
+                    correlation_key=form.cleaned_data["correlation_key"],
+                    supersedes=form.cleaned_data["supersedes"],
+                    waits_for=form.cleaned_data["waits_for"],
                 )
             except TriggerRefused as exc:
                 for field, problems in exc.problems.items():
@@ -248,7 +293,13 @@ class CommunicationAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         "created",
     ]
     list_filter = ["template_code", "source_system", "mandatory"]
-    search_fields = ["=public_id", "=customer__external_id", "=idempotency_key"]
+    search_fields = [
+        "=public_id",
+        "=customer__external_id",
+        "=idempotency_key",
+        "=correlation_key",
+        "=batch__public_id",
+    ]
     list_select_related = ["customer"]
     date_hierarchy = "created"
     inlines = [DispatchInline]
@@ -312,6 +363,21 @@ def _with_reason(request, queryset, *, title: str, action: str, apply) -> None:
     return None
 
 
+class RuleDecisionFilter(admin.SimpleListFilter):
+    title = _("rule decisions")
+    parameter_name = "ruled"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Held or changed by a rule")), ("no", _("No rule decision"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(rule_decisions=[])
+        if self.value() == "no":
+            return queryset.filter(rule_decisions=[])
+        return queryset
+
+
 @admin.register(Dispatch)
 class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     list_display = [
@@ -330,6 +396,7 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         "channel",
         "severity",
         "communication__template_code",
+        RuleDecisionFilter,
         ("created", admin.DateFieldListFilter),
     ]
     search_fields = ["=id", "=address", "=communication__customer__external_id"]
@@ -340,6 +407,51 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     @admin.display(description=_("template"), ordering="communication__template_code")
     def template(self, dispatch: Dispatch) -> str:
         return dispatch.communication.template_code
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            "rule_decisions_table" if name == "rule_decisions" else name
+            for name in super().get_readonly_fields(request, obj)
+        ]
+
+    @admin.display(description=_("rule decisions"))
+    def rule_decisions_table(self, dispatch: Dispatch) -> str:
+        decisions = dispatch.rule_decisions or []
+        if not decisions:
+            return gettext("No rule changed or held this dispatch.")
+        head = format_html_join(
+            "",
+            "<th>{}</th>",
+            (
+                (label,)
+                for label in (
+                    gettext("rule"),
+                    gettext("version"),
+                    gettext("outcome"),
+                    gettext("reason"),
+                    gettext("stage"),
+                    gettext("at"),
+                )
+            ),
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>",
+            (
+                tuple(
+                    decision.get(key, "") if isinstance(decision, dict) else ""
+                    for key in ("rule", "version", "outcome", "reason", "stage", "at")
+                )
+                for decision in decisions
+            ),
+        )
+        return format_html(
+            '<table class="rule-decisions"><thead><tr>{}</tr></thead>'
+            "<tbody>{}</tbody></table>",
+            head,
+            rows,
+        )
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Change permission drives the retry/cancel actions; the form stays read-only.
@@ -387,3 +499,228 @@ class EscalationAdmin(AuditedAdminMixin, ReadOnlyAdmin):
                 escalation=dispatch, actor=actor, reason=reason
             ),
         )
+
+
+class BatchUploadForm(forms.Form):
+    template = forms.ModelChoiceField(
+        label=_("Template"),
+        queryset=None,
+        to_field_name="code",
+        help_text=_("Only templates with an approved version in force are listed."),
+    )
+    channels = forms.MultipleChoiceField(
+        label=_("Channels"),
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: each customer's preferred channel (auto)."),
+    )
+    schedule = forms.DateTimeField(
+        label=_("Send at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text=_("Leave empty to send as soon as each row is processed."),
+    )
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8; the first line names the columns. external_id is required; "
+            "name, email, phone, language, time_zone and postal_address update "
+            "the customer; correlation_key and source_reference go with the "
+            "communication; every other column is data (account.number nests)."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from templates_app.models import EVER_APPROVED_STATUSES, Template
+
+        super().__init__(*args, **kwargs)
+        now = timezone.now()
+        self.fields["template"].queryset = (
+            Template.objects.filter(
+                Q(versions__status__in=EVER_APPROVED_STATUSES)
+                & Q(versions__effective_from__lte=now)
+                & (
+                    Q(versions__effective_until__isnull=True)
+                    | Q(versions__effective_until__gt=now)
+                )
+            )
+            .distinct()
+            .order_by("name")
+        )
+
+
+@admin.register(Batch)
+class BatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
+    """Batch runs: upload a CSV, watch its progress, read its refused rows."""
+
+    change_list_template = "admin/channels_app/batch/change_list.html"
+    change_form_template = "admin/channels_app/batch/change_form.html"
+    list_display = [
+        "created",
+        "template_code",
+        "source",
+        "status",
+        "progress",
+        "accepted",
+        "refused",
+        "requester_label",
+    ]
+    list_filter = ["status", "template_code", ("created", admin.DateFieldListFilter)]
+    search_fields = ["=public_id", "file_name", "=idempotency_key"]
+    date_hierarchy = "created"
+    fields = [
+        "public_id",
+        "template_code",
+        "channels_label",
+        "source",
+        "requester_label",
+        "requested_by",
+        "idempotency_key",
+        "scheduled_for",
+        "created",
+        "started",
+        "finished",
+        "error",
+    ]
+    actions = ["resume"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Change permission drives the resume action; the page stays read-only.
+        return obj is None and request.user.has_perm("channels_app.change_batch")
+
+    @admin.display(description=_("channels"))
+    def channels_label(self, batch: Batch) -> str:
+        return batches.batch_channels_label(batch)
+
+    @admin.display(description=_("source"), ordering="file_name")
+    def source(self, batch: Batch) -> str:
+        return batch.file_name or batch.source_system
+
+    @admin.display(description=_("progress"))
+    def progress(self, batch: Batch) -> str:
+        return format_html(
+            '<progress value="{}" max="{}"></progress> {} / {}',
+            batch.processed,
+            batch.total or 1,
+            batch.processed,
+            batch.total,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="channels_app_batch_upload",
+            ),
+            path(
+                "<int:batch_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="channels_app_batch_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request):
+        """Check a CSV file whole, then store it as a batch and start its run."""
+        if not request.user.has_perm("channels_app.add_batch"):
+            raise PermissionDenied
+        form = BatchUploadForm(request.POST or None, request.FILES or None)
+        problems: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            template = form.cleaned_data["template"]
+            upload = form.cleaned_data["file"]
+            try:
+                rows = batches.batch_rows_from_csv(
+                    upload, schema=template.data_schema or {}
+                )
+                batch = batches.batch_create(
+                    template_code=template.code,
+                    channels=form.cleaned_data["channels"] or AUTO,
+                    rows=rows,
+                    requested_by=request.user,
+                    requester_label=request.user.get_username(),
+                    source_system="admin",
+                    file_name=upload.name[:255],
+                    scheduled_for=form.cleaned_data["schedule"],
+                )
+            except batches.BatchRefused as exc:
+                problems = exc.messages()
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(count)d row stored; the batch runs now.",
+                        "%(count)d rows stored; the batch runs now.",
+                        batch.total,
+                    )
+                    % {"count": batch.total},
+                )
+                return redirect("admin:channels_app_batch_change", batch.pk)
+        return render(
+            request,
+            "admin/channels_app/batch/upload.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Upload a CSV batch"),
+                "form": form,
+                "problems": problems,
+                "opts": self.model._meta,
+            },
+        )
+
+    def progress_view(self, request, batch_id: int):
+        """Return a batch's counters as JSON, for the progress bar."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(Batch, pk=batch_id)
+        return JsonResponse(_progress(batch))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = get_object_or_404(Batch, pk=object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "progress": _progress(batch),
+            "progress_url": reverse(
+                "admin:channels_app_batch_progress", args=[batch.pk]
+            ),
+            "refused_rows": batches.batch_row_problems(batch=batch, limit=200),
+            "communications_url": reverse("admin:channels_app_communication_changelist")
+            + f"?q={batch.public_id}",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(
+        description=_("Resume the selected failed batches"),
+        permissions=["change"],
+    )
+    def resume(self, request, queryset):
+        resumed = 0
+        for batch in queryset:
+            try:
+                batches.batch_resume(batch=batch, actor=request.user)
+                resumed += 1
+            except ValueError as exc:
+                messages.error(request, str(exc))
+        if resumed:
+            messages.success(
+                request, _("%(count)d batch(es) resumed.") % {"count": resumed}
+            )
+
+
+def _progress(batch: Batch) -> dict:
+    return {
+        "status": batch.status,
+        "status_label": str(batch.get_status_display()),
+        "total": batch.total,
+        "processed": batch.processed,
+        "accepted": batch.accepted,
+        "refused": batch.refused,
+        "percent": round(100 * batch.processed / batch.total) if batch.total else 100,
+        "error": batch.error,
+        "running": batch.status in {Batch.Status.PENDING, Batch.Status.RUNNING},
+    }
