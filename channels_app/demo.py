@@ -12,10 +12,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from channels_app import outbox, services
+from channels_app import batches, outbox, services
 from channels_app.backends import PermanentError
 from channels_app.dispatching import TriggerRefused, communication_trigger
-from channels_app.models import Customer, Dispatch, PreferenceEntry
+from channels_app.models import Batch, Customer, Dispatch, PreferenceEntry
 
 FIRST_EN = ["Sarah", "James", "Amelia", "Daniel", "Grace", "Thomas", "Lina", "Adam"]
 LAST_EN = ["Carter", "Hughes", "Bennett", "Collins", "Reed", "Walsh"]
@@ -153,4 +153,50 @@ def demo_seed(
             detail="demo: 550 5.1.1 user unknown" if bounced else "",
             provider="demo receipts",
         )
+    if dispatches:
+        _batch(people, operator)
     return Dispatch.objects.count()
+
+
+def _batch(customers: list[Customer], operator: AbstractBaseUser) -> Batch | None:
+    """Run one small SMS batch to the end, with a few rows refused, for the admin."""
+    from templates_app.models import Template
+    from templates_app.selectors import version_in_force
+
+    template = Template.objects.filter(code="payment-reminder").first()
+    if template is None or version_in_force(template) is None:
+        return None
+
+    def row(n: int, customer: dict, data_for: Customer) -> dict:
+        return {
+            "customer": customer,
+            "data": _data_for(template.code, data_for, n, template.sample_data),
+            "correlation_key": f"MT-{200000 + n:06d}",
+            "source_reference": f"DUE-{7000 + n}",
+            "line": n + 2,
+        }
+
+    rows = [
+        row(n, {"external_id": customer.external_id}, customer)
+        for n, customer in enumerate(customers[:10])
+    ]
+    # Refused while running: two customers nobody created, and a new customer
+    # without the phone number an SMS batch needs.
+    rows.append(row(10, {"external_id": "CUST-99001"}, customers[0]))
+    rows.append(row(11, {"external_id": "CUST-99002"}, customers[0]))
+    new = {
+        "external_id": "CUST-99003",
+        "name": "Hala Al-Mutairi",
+        "email": "hala@demo.example.com",
+    }
+    rows.append(row(12, new, customers[0]))
+    batch = batches.batch_create(
+        template_code=template.code,
+        channels=["sms"],
+        rows=rows,
+        requested_by=operator,
+        requester_label=operator.get_username(),
+        source_system="admin",
+        file_name="payment-reminders-demo.csv",
+    )
+    return batches.batch_run(batch=batch)

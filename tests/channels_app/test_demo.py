@@ -31,3 +31,18 @@ def test_demo_has_dispatches_in_every_status(settings, tmp_path):
     assert Escalation.objects.exists()
     # Seeding again adds nothing.
     assert demo_seed(operator=user_build(username="op2")) == total
+
+
+def test_demo_has_a_finished_batch_with_refused_rows(settings, tmp_path):
+    from channels_app.batches import batch_row_problems
+    from channels_app.models import Batch
+
+    settings.SMS_FILE_DIR, settings.MEDIA_ROOT = tmp_path / "sms", tmp_path / "media"
+    demo_templates_approved()
+
+    demo_seed(operator=user_build(username="op"), customers=12, dispatches=10)
+
+    batch = Batch.objects.get()
+    assert batch.status == Batch.Status.DONE
+    assert (batch.total, batch.accepted, batch.refused) == (13, 10, 3)
+    assert [p["line"] for p in batch_row_problems(batch=batch)] == [12, 13, 14]
