@@ -209,3 +209,81 @@ def test_an_approved_version_whose_content_changed_is_never_sent(templates, cust
     assert (
         "no longer matches its approved hash" in refused.value.problems["template"][0]
     )
+
+
+def _customers(count: int, *, prefix: str = "B") -> list:
+    from channels_app.models import Customer
+
+    return Customer.objects.bulk_create(
+        Customer(
+            external_id=f"{prefix}-{n}",
+            name=f"Customer {n}",
+            language="ar" if n % 2 else "en",
+            email=f"c{n}@example.com",
+        )
+        for n in range(count)
+    )
+
+
+def _requests(customers, **fields):
+    from channels_app.dispatching import TriggerRequest
+
+    return [
+        TriggerRequest(
+            template_code="payment-reminder",
+            customer=customer,
+            data=REMINDER,
+            channels=["email"],
+            source_reference=f"INV-{n}",
+            **fields,
+        )
+        for n, customer in enumerate(customers)
+    ]
+
+
+def test_a_bulk_call_refuses_only_the_bad_rows_and_stores_the_rest_whole(templates):
+    from channels_app.dispatching import communications_trigger_bulk
+
+    requests = _requests(_customers(4))
+    requests[1].template_code = "no-such-template"
+    requests[2].data = {**REMINDER, "amount": "a lot"}
+
+    results = communications_trigger_bulk(requests=requests, requester_label="crm")
+
+    assert [type(r).__name__ for r in results] == [
+        "Communication",
+        "TriggerRefused",
+        "TriggerRefused",
+        "Communication",
+    ]
+    assert "no-such-template" in str(results[1].problems["template"])
+    assert "/amount" in str(results[2].problems["data"])
+    assert Communication.objects.count() == 2
+    stored = Dispatch.objects.order_by("id")
+    assert [d.communication.source_reference for d in stored] == ["INV-0", "INV-3"]
+    # The Arabic customer (odd index) got the Arabic copy, each its own hash.
+    assert [d.language for d in stored] == ["en", "ar"]
+    assert all(d.content_sha256 and d.status_changes.exists() for d in stored)
+    queued = AuditEvent.objects.filter(action="channels.dispatch.queued")
+    assert sorted(int(e.object_id) for e in queued) == [d.pk for d in stored]
+
+
+def test_a_bulk_call_does_not_make_a_query_per_row(templates):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from channels_app.dispatching import communications_trigger_bulk
+
+    def queries_for(count: int, prefix: str) -> int:
+        requests = _requests(_customers(count, prefix=prefix))
+        with CaptureQueriesContext(connection) as captured:
+            results = communications_trigger_bulk(
+                requests=requests, requester_label="crm"
+            )
+        assert all(isinstance(r, Communication) for r in results)
+        return len(captured)
+
+    queries_for(1, "warm")  # first call loads caches (content types, blocks)
+    # Inserts are split into batches of the backend's parameter limit (SQLite:
+    # 999 parameters), so a few more queries for ten times the rows, not ~180.
+    assert queries_for(100, "hundred") - queries_for(10, "ten") < 10
