@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry, events_record_bulk
 from channels_app.models import (
@@ -100,17 +101,26 @@ class _TemplatePlan:
         self._blocks: dict[str, dict] = {}
         self._contents: dict[tuple[str, str], object] = {}
         if template is None:
-            self.refusal = {"template": [f"unknown template {code!r}"]}
+            self.refusal = {
+                "template": [_("unknown template %(code)r") % {"code": code}]
+            }
             return
         version = version_in_force(template)
         if version is None:
-            self.refusal = {"template": [f"{code} has no approved version in force"]}
+            self.refusal = {
+                "template": [
+                    _("%(code)s has no approved version in force") % {"code": code}
+                ]
+            }
             return
         if not version_hash_ok(version):
             self.refusal = {
                 "template": [
-                    f"{version} content no longer matches its approved hash; "
-                    "refusing to send"
+                    _(
+                        "%(version)s content no longer matches its approved hash; "
+                        "refusing to send"
+                    )
+                    % {"version": version}
                 ]
             }
             return
@@ -231,11 +241,15 @@ def _check(
         unknown = [c for c in wanted if c not in plan.supported]
         if unknown:
             problems["channels"] = [
-                f"{plan.code} does not support {', '.join(unknown)} "
-                f"(it supports {', '.join(plan.supported)})"
+                _("%(code)s does not support %(unknown)s (it supports %(supported)s)")
+                % {
+                    "code": plan.code,
+                    "unknown": ", ".join(unknown),
+                    "supported": ", ".join(plan.supported),
+                }
             ]
         if not wanted:
-            problems["channels"] = ["name at least one channel, or 'auto'"]
+            problems["channels"] = [_("name at least one channel, or 'auto'")]
     if problems:
         raise TriggerRefused(problems)
 
@@ -261,7 +275,12 @@ def _check(
         no_address = [c for c in chosen_channels if not customer.address_for(c)]
         if no_address:
             raise TriggerRefused(
-                {"customer": [f"no usable {c} contact point" for c in no_address]}
+                {
+                    "customer": [
+                        _("no usable %(channel)s contact point") % {"channel": c}
+                        for c in no_address
+                    ]
+                }
             )
 
     rendered = {}
