@@ -222,6 +222,15 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
         else masking.address_mask(dispatch.channel, dispatch.address),
         "version": version,
         "approvals": selectors.approvals_for(version),
+        "copy_dir": "rtl" if dispatch.language == "ar" else "ltr",
+        # Display only: the stored copy is the body; the frame needs a document
+        # with the dispatch's language and direction around it.
+        "email_document": (
+            f'<!DOCTYPE html><html lang="{dispatch.language}" '
+            f'dir="{"rtl" if dispatch.language == "ar" else "ltr"}">'
+            f'<head><meta charset="utf-8"></head><body>{dispatch.body_html}'
+            "</body></html>"
+        ),
         "data_json": json.dumps(
             dispatch.communication.data, indent=2, ensure_ascii=False, sort_keys=True
         ),
