@@ -356,3 +356,102 @@ def test_two_runs_at_once_process_every_row_exactly_once(templates, operator):
     assert (batch.processed, batch.accepted, batch.refused) == (60, 60, 0)
     assert Communication.objects.filter(batch=batch).count() == 60
     assert BatchRow.objects.filter(communication__isnull=False).count() == 60
+
+
+# --- In a browser, with a real worker -------------------------------------------
+
+
+@pytest.fixture
+def worker():
+    """A real Celery worker process on the test database and broker."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from tests.processes import child_database_url
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ccm",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-mingle",
+            "--without-gossip",
+            f"--hostname=batch-test-{os.getpid()}@%h",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "DATABASE_URL": child_database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CCM_VAR_DIR": str(settings.VAR_DIR),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    process.communicate(timeout=30)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_operator_uploads_a_csv_and_watches_the_run_finish(
+    live_server, page, settings, tmp_path, worker
+):
+    from django.core.management import call_command
+
+    from ccm.management.commands.seed_demo import demo_password
+
+    settings.DEBUG = True
+    call_command("seed_demo", dispatches=0)
+    settings.DEBUG = False
+    lines = [HEADER.strip()]
+    for n in range(120):
+        name = "فاطمة الحربي" if n % 2 else f"Customer {n}"
+        lines.append(
+            f"W-{n},{name},w{n}@example.com,050{n:07d},en,{name},"
+            f"MT-{400000 + n},{10 + n}.25,SAR,2026-12-31"
+        )
+    lines.append("GHOST-1,,,,,Nobody,MT-499999,5,SAR,2026-12-31")
+    upload = tmp_path / "reminders.csv"
+    upload.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", demo_password("operator"))
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/channels_app/batch/")
+    page.click("#batch-upload-link")
+    page.select_option("#id_template", "payment-reminder")
+    page.set_input_files("#id_file", str(upload))
+    page.click("#batch-upload-form input[type=submit]")
+
+    page.wait_for_selector("#batch-progress")
+    assert page.locator("#batch-total").inner_text() == "121"
+    # The counters move in this same document (no reload) while the run goes.
+    page.evaluate(
+        "window.__initial = document.getElementById('batch-processed').textContent"
+    )
+    page.wait_for_function(
+        "window.__initial !== undefined && "
+        "document.getElementById('batch-processed').textContent !== window.__initial",
+        timeout=60_000,
+    )
+    # When the run ends the page reloads once to list the refused rows.
+    page.wait_for_selector("#batch-status[data-status=done]", timeout=120_000)
+    page.wait_for_selector("#batch-refused-rows td:has-text('GHOST-1')")
+    assert page.locator("#batch-processed").inner_text() == "121"
+    assert page.locator("#batch-accepted").inner_text() == "120"
+    assert page.locator("#batch-refused").inner_text() == "1"
+    assert "unknown customer 'GHOST-1'" in page.inner_text("#batch-refused-rows")
+    batch = Batch.objects.get(file_name="reminders.csv")
+    assert Communication.objects.filter(batch=batch).count() == 120
