@@ -361,9 +361,8 @@ def test_two_runs_at_once_process_every_row_exactly_once(templates, operator):
 # --- In a browser, with a real worker -------------------------------------------
 
 
-@pytest.fixture
-def worker():
-    """A real Celery worker process on the test database and broker."""
+def _worker_start(**env: str):
+    """Start a real Celery worker process on the test database and broker."""
     import os
     import subprocess
     import sys
@@ -373,7 +372,7 @@ def worker():
 
     from tests.processes import child_database_url
 
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -393,13 +392,66 @@ def worker():
             "DATABASE_URL": child_database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "CCM_VAR_DIR": str(settings.VAR_DIR),
+            **env,
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+@pytest.fixture
+def worker():
+    process = _worker_start()
     yield process
     process.terminate()
     process.communicate(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_run_leaves_a_batch_that_resumes_without_duplicates(
+    templates, operator, settings
+):
+    import signal
+    import time
+
+    batch = _create(operator, [_row(n) for n in range(150)])
+    first = _worker_start(BATCH_CHUNK_ROWS="10")
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            batch.refresh_from_db()
+            if batch.processed >= 30:
+                break
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.communicate(timeout=30)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.RUNNING
+    assert 30 <= batch.processed < 150, "the kill came too late to test a resume"
+    # Whatever the killed worker had in hand rolled back with its chunk.
+    assert BatchRow.objects.filter(processed__isnull=False).count() == batch.processed
+    assert Communication.objects.filter(batch=batch).count() == batch.accepted
+
+    settings.BATCH_STALE_SECONDS = 0
+    second = _worker_start(BATCH_CHUNK_ROWS="10")
+    try:
+        assert batches_resume() == [batch.pk]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and batch.status != Batch.Status.DONE:
+            time.sleep(0.5)
+            batch.refresh_from_db()
+    finally:
+        second.terminate()
+        second.communicate(timeout=30)
+
+    assert batch.status == Batch.Status.DONE
+    assert (batch.processed, batch.accepted, batch.refused) == (150, 150, 0)
+    assert Communication.objects.filter(batch=batch).count() == 150
+    assert (
+        Communication.objects.filter(batch=batch).values("customer").distinct().count()
+        == 150
+    )
 
 
 @pytest.mark.browser
