@@ -140,7 +140,6 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "filter_form": filter_form,
             "filter_query": query.urlencode(),
             "preferences": selectors.preferences_for(customer),
-            "preference_form": PreferenceForm(),
             "unmask_form": UnmaskForm(),
             "evidence_form": EvidenceRangeForm(request.GET or None),
         },
@@ -169,35 +168,30 @@ def unmask(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view()
-@require_POST
 def preference(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a preference or consent the customer gave over the phone."""
     customer = get_object_or_404(Customer, pk=pk)
-    form = PreferenceForm(request.POST)
-    if form.is_valid():
+    form = PreferenceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
         services.preference_change(
             customer=customer,
             actor=request.user,
+            reason=form.cleaned_data["reason"],
             **{
                 name: form.cleaned_data[name]
                 for name in ("channel", "opted_in", "category", "scope", "legal_basis")
             },
-            reason=form.cleaned_data["reason"],
         )
         messages.success(request, _("The preference was recorded in the ledger."))
-    else:
-        messages.error(
-            request,
-            _("The preference was not recorded: %(problems)s")
-            % {
-                "problems": "; ".join(
-                    f"{form.fields[name].label if name in form.fields else name}: "
-                    f"{' '.join(errors)}"
-                    for name, errors in form.errors.items()
-                )
-            },
+        return redirect(
+            reverse("console:customer", args=[customer.pk]) + "#preferences"
         )
-    return redirect(reverse("console:customer", args=[customer.pk]) + "#preferences")
+    return render(
+        request,
+        "console/preference.html",
+        {"customer": customer, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 def _dispatch_or_404(pk: int) -> Dispatch:

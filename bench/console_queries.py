@@ -1,0 +1,259 @@
+"""Benchmark the contact-center console's search and customer timeline.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python bench/console_queries.py [--dispatches 10000000]
+
+Runs in a scratch database (bench_console). Fills it with INSERT ... SELECT
+generate_series: customers (default one per ten dispatches), one communication
+per dispatch, a hundred heavy customers holding 1% of all dispatches (pages of
+timeline), then builds the trigram search indexes and ANALYZEs. Times the real
+views through Django's test client as a signed-in Agent (URL routing,
+middleware, session, permission check, query, template render and, for the
+timeline, the audit event each view records), and prints p50/p95 server time
+for each kind of search and for the timeline's first page. Target: p95 <= 50 ms.
+"""
+
+import argparse
+import random
+import statistics
+import time
+
+from scratch import scratch_database_setup
+
+FIRST = [
+    "Sarah", "James", "Amelia", "Daniel", "Grace", "Thomas", "Lina", "Adam",
+    "فاطمة", "محمد", "نورة", "عبدالله", "سارة", "خالد", "ريم", "فيصل",
+]  # fmt: skip
+LAST = [
+    "Carter", "Hughes", "Bennett", "Collins", "Reed", "Walsh", "Nasser", "Haddad",
+    "الحربي", "القحطاني", "العتيبي", "الدوسري", "الشمري", "الزهراني", "المالكي",
+]  # fmt: skip
+HEAVY = 100  # customers that hold 1% of all dispatches between them
+# A permutation of 0..9,999,999 (7919 is prime), so phone numbers are unique.
+PHONE = "'+96650' || lpad(((g * 7919) % 10000000)::text, 7, '0')"
+
+
+def _sql_array(values: list[str]) -> str:
+    return "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _fill(customers: int, dispatches: int) -> None:
+    from django.db import connection
+
+    from console.indexes import search_indexes_create, search_indexes_drop
+    from templates_app.models import TemplateVersion
+
+    version = (
+        TemplateVersion.objects.filter(
+            status="approved", template__code="payment-reminder"
+        )
+        .select_related("template__category")
+        .get()
+    )
+    search_indexes_drop(connection)
+    first, last = _sql_array(FIRST), _sql_array(LAST)
+    steps = [
+        (
+            f"{customers:,} customers",
+            f"""
+            INSERT INTO channels_app_customer
+              (external_id, name, language, time_zone, email, phone,
+               postal_address, created, updated)
+            SELECT 'CUST-' || lpad(g::text, 8, '0'),
+                   ({first})[1 + g % {len(FIRST)}] || ' ' ||
+                   ({last})[1 + (g / {len(FIRST)}) % {len(LAST)}],
+                   CASE WHEN g % 2 = 0 THEN 'ar' ELSE 'en' END,
+                   'Asia/Riyadh',
+                   'customer' || g || '@mail' || (g % 97) || '.example.com',
+                   {PHONE},
+                   g || ' King Fahd Road, Riyadh',
+                   now(), now()
+            FROM generate_series(1, {customers}) AS g
+            """,  # noqa: S608 (numbers and constants of this script only)
+        ),
+        (
+            f"{dispatches:,} communications",
+            f"""
+            INSERT INTO channels_app_communication
+              (public_id, template_code, category, mandatory, template_version_id,
+               customer_id, data, source_system, source_reference, requester_label,
+               idempotency_key, scope, reason, correlation_key, supersedes,
+               waits_for, created)
+            SELECT gen_random_uuid(), '{version.template.code}',
+                   '{version.template.category.code}', false, {version.pk},
+                   (SELECT min(id) FROM channels_app_customer) - 1 +
+                   CASE WHEN g % 100 = 0 THEN 1 + (g / 100) % {HEAVY}
+                        ELSE 1 + (g::bigint * 2654435761) % {customers} END,
+                   jsonb_build_object('policy_number', 'MT-' || g, 'amount', g % 900),
+                   'core-banking', 'REF-' || g, 'bench', '', '', '', '', '[]', '[]',
+                   now() - ((g::bigint * 7919) % 31536000) * interval '1 second'
+            FROM generate_series(1, {dispatches}) AS g
+            """,  # noqa: S608
+        ),
+        (
+            f"{dispatches:,} dispatches",
+            """
+            INSERT INTO channels_app_dispatch
+              (communication_id, channel, language, address, status, status_changed,
+               due_at, attempt_count, max_attempts, subject, body_html, body_text,
+               letter_pdf, content_sha256, block_versions, provider_message_id,
+               error, severity, decision, rule_decisions, created)
+            SELECT c.id,
+                   (ARRAY['email','sms','letter'])[1 + c.id % 3],
+                   'en', 'customer@example.com',
+                   (ARRAY['delivered','sent','failed','queued','suppressed',
+                          'delivered'])[1 + c.id % 6],
+                   c.created, c.created, 1, 5,
+                   'Your payment for policy ' || (c.data->>'policy_number')
+                     || ' is due',
+                   '<p>Dear customer</p>', 'Dear customer',
+                   '', md5(c.id::text) || md5(c.id::text), '{}', '', '', '',
+                   'no objection recorded',
+                   CASE WHEN c.id % 10 = 0 THEN
+                     '[{"rule":"quiet-hours","version":1,"outcome":"deferred",
+                        "reason":"night","stage":"trigger","at":"2026-01-01"}]'::jsonb
+                   ELSE '[]'::jsonb END,
+                   c.created
+            FROM channels_app_communication c
+            """,
+        ),
+    ]
+    with connection.cursor() as cursor:
+        for label, sql in steps:
+            started = time.perf_counter()
+            cursor.execute(sql)
+            print(f"  filled {label} in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        search_indexes_create(connection)
+        print(f"  search indexes built in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        cursor.execute("VACUUM ANALYZE channels_app_customer")
+        cursor.execute("VACUUM ANALYZE channels_app_communication")
+        cursor.execute("VACUUM ANALYZE channels_app_dispatch")
+        print(f"  vacuum analyze in {time.perf_counter() - started:.1f} s")
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return statistics.median(ordered), p95
+
+
+def _time(client, url: str, params: dict | None = None) -> float:
+    started = time.perf_counter()
+    response = client.get(url, params or {})
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{url} {params}: HTTP {response.status_code}")
+    return elapsed
+
+
+def _queries(customers: int, rng: random.Random, rounds: int) -> dict[str, list]:
+    """Return, per kind of search, what an agent would type."""
+    kinds: dict[str, list] = {
+        "phone typed with spaces": [],
+        "phone with 00 prefix": [],
+        "partial phone (last 7 digits)": [],
+        "external id": [],
+        "email fragment": [],
+        "name fragment (common)": [],
+        "full name": [],
+    }
+    for _ in range(rounds):
+        g = rng.randrange(1, customers + 1)
+        local = f"{(g * 7919) % 10000000:07d}"
+        kinds["phone typed with spaces"].append(f"050 {local[:3]} {local[3:]}")
+        kinds["phone with 00 prefix"].append(f"0096650{local}")
+        kinds["partial phone (last 7 digits)"].append(f"{local[:3]} {local[3:]}")
+        kinds["external id"].append(f"CUST-{g:08d}")
+        kinds["email fragment"].append(f"customer{g}@mail")
+        kinds["name fragment (common)"].append(rng.choice(LAST)[:5])
+        kinds["full name"].append(f"{rng.choice(FIRST)} {rng.choice(LAST)}")
+    return kinds
+
+
+def _explain(sql_queryset) -> str:
+    plan = sql_queryset.explain()
+    return " / ".join(
+        line.strip().split("  (")[0]
+        for line in plan.splitlines()
+        if "Scan" in line or "Join" in line or "Nested" in line
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dispatches", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, help="default: one per ten dispatches")
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--database", default="bench_console")
+    args = parser.parse_args()
+    customers = args.customers or max(1000, args.dispatches // 10)
+
+    scratch_database_setup(args.database)
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from ccm.roles import AGENT
+    from channels_app.models import Customer
+    from console import selectors
+    from templates_app.demo import demo_approved_seed
+
+    users = [
+        User.objects.create(username=f"bench-{role}", is_superuser=True, is_staff=True)
+        for role in ("author", "reviewer", "reviewer-2")
+    ]
+    demo_approved_seed(author=users[0], reviewer=users[1], second_reviewer=users[2])
+    print(f"Filling {args.database}:")
+    _fill(customers, args.dispatches)
+
+    agent = User.objects.create(username="bench-agent", is_staff=True)
+    agent.groups.add(Group.objects.get(name=AGENT))
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(agent)
+    rng = random.Random(7)
+    first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
+
+    print(
+        f"\n{customers:,} customers, {args.dispatches:,} dispatches; "
+        f"server time per request, {args.rounds} requests each (ms):"
+    )
+    print(f"  {'':<34} {'p50':>7} {'p95':>7}")
+    everything: list[float] = []
+    for kind, typed in _queries(customers, rng, args.rounds).items():
+        _time(client, "/agent/", {"q": typed[0]})  # warm
+        samples = [_time(client, "/agent/", {"q": q}) for q in typed]
+        everything.extend(samples)
+        p50, p95 = _percentiles(samples)
+        print(f"  search: {kind:<26} {p50:7.1f} {p95:7.1f}")
+    p50, p95 = _percentiles(everything)
+    print(f"  search: {'all kinds':<26} {p50:7.1f} {p95:7.1f}")
+
+    for label, pick in (
+        ("timeline page 1 (any)", lambda: rng.randrange(customers)),
+        ("timeline page 1 (heavy)", lambda: rng.randrange(HEAVY)),
+    ):
+        ids = [first_id + pick() for _ in range(args.rounds)]
+        _time(client, f"/agent/customers/{ids[0]}/")
+        samples = [_time(client, f"/agent/customers/{pk}/") for pk in ids]
+        p50, p95 = _percentiles(samples)
+        print(f"  {label:<34} {p50:7.1f} {p95:7.1f}")
+    heavy = Customer.objects.get(pk=first_id)
+    print(
+        "\nheavy customer:",
+        selectors.timeline(heavy).count(),
+        "dispatches; timeline plan:",
+        _explain(selectors.timeline(heavy)[:25]),
+    )
+    print(
+        "phone search plan:",
+        _explain(Customer.objects.filter(phone__contains="5012345")[:26].only("id")),
+    )
+    print(
+        "name search plan:",
+        _explain(Customer.objects.filter(name__icontains="Carter")[:26].only("id")),
+    )
+
+
+if __name__ == "__main__":
+    main()
