@@ -2,11 +2,13 @@
 
 Substring search on name, email and external id goes through trigram GIN
 indexes on the same expressions Django's `icontains` emits
-(`UPPER(col::text) LIKE UPPER(...)`); partial phone digits use `contains`
-(`phone::text LIKE ...`). SQLite keeps working without them (a scan).
+(`UPPER(col::text) LIKE UPPER(...)`); digits (partial phone numbers, numeric
+ids) go through B-tree prefix indexes, on the value or on its reverse for a
+suffix. SQLite keeps working without them (a scan).
 """
 
 SEARCH_INDEXES = {
+    # Substrings of names, emails and external ids (icontains).
     "console_customer_name_trgm": (
         "channels_app_customer USING gin (UPPER(name::text) gin_trgm_ops)"
     ),
@@ -16,8 +18,17 @@ SEARCH_INDEXES = {
     "console_customer_extid_trgm": (
         "channels_app_customer USING gin (UPPER(external_id::text) gin_trgm_ops)"
     ),
-    "console_customer_phone_trgm": (
-        "channels_app_customer USING gin (phone gin_trgm_ops)"
+    # Digits: trigrams of digit strings are too common to index well, so a
+    # partial phone number or numeric id matches as a prefix of the national
+    # number or a suffix of the whole (reverse() turns it into a prefix).
+    "console_customer_phone_prefix": (
+        "channels_app_customer (phone varchar_pattern_ops)"
+    ),
+    "console_customer_phone_suffix": (
+        "channels_app_customer (REVERSE(phone::text) text_pattern_ops)"
+    ),
+    "console_customer_extid_suffix": (
+        "channels_app_customer (REVERSE(external_id::text) text_pattern_ops)"
     ),
 }
 

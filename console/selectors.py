@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -28,6 +29,8 @@ SEARCH_LIMIT = 25
 # Below this many characters a substring cannot use a trigram index.
 MIN_SUBSTRING = 3
 PHONE_LIKE = re.compile(r"^[\d\s+()./-]+$")
+# Numbers typed without a country code are read as Saudi (as phone_normalise).
+HOME_COUNTRY_CODE = "966"
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,16 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     """Return customers matching an external id, name, email or phone.
 
     A phone number (spaces, "+", "00" and a trunk zero allowed) matches its
-    E.164 form exactly, or as a run of digits when it is partial; other text
-    matches an exact external id, or a substring of the name, email or
-    external id (case-insensitive).
+    E.164 form exactly; a partial one matches the start of the national number
+    or the end of the whole number, and bare digits also the end of an
+    external id. Other text matches an exact external id or (from 3
+    characters) a substring of the name, email or external id,
+    case-insensitively.
     """
     query = " ".join(query.split())
     if not query:
         return SearchResult([], False)
+    customers = Customer.objects.all()
     condition = Q(external_id=query)
     phone = ""
     if PHONE_LIKE.match(query) and sum(c.isdigit() for c in query) >= 4:
@@ -67,12 +73,19 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
             phone = phone_normalise(query)
         except ValidationError:
             phone = ""
+        digits = phone_digits(query)
         if phone:
             condition |= Q(phone=phone)
-        digits = phone_digits(query)
-        if len(digits) >= MIN_SUBSTRING:
-            condition |= Q(phone__contains=digits)
-        condition |= Q(external_id__icontains=query)
+        elif len(digits) >= MIN_SUBSTRING:
+            customers = customers.annotate(phone_reversed=Reverse("phone"))
+            condition |= (
+                Q(phone__startswith=f"+{HOME_COUNTRY_CODE}{digits}")
+                | Q(phone__startswith=f"+{digits}")
+                | Q(phone_reversed__startswith=digits[::-1])
+            )
+        if query.isdigit():
+            customers = customers.annotate(external_id_reversed=Reverse("external_id"))
+            condition |= Q(external_id_reversed__startswith=query[::-1])
     elif len(query) >= MIN_SUBSTRING:
         condition |= (
             Q(name__icontains=query)
@@ -82,7 +95,7 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     # No ORDER BY: sorting every match of a common name costs more than the
     # page; the first matches found are shown and the agent narrows the query.
     rows = list(
-        Customer.objects.filter(condition).only(
+        customers.filter(condition).only(
             "id", "external_id", "name", "email", "phone", "language"
         )[: limit + 1]
     )

@@ -30,6 +30,8 @@ def _events(action: str) -> list[AuditEvent]:
         "00966501234567",
         "966501234567",
         "123 4567",
+        "050 123",
+        "+966 50",
         "reem",
         "AL-HARBI",
         "harbi@exa",
