@@ -4,51 +4,121 @@
     CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
         .venv/bin/python bench/dispatch_bulk.py --emails 10000 --letters 100
 
-Runs in a scratch database (bench_dispatch). Triggers N templated emails
-through the real trigger service, then starts a real Celery worker (prefork,
-2 processes) that sends them to an aiosmtpd sink on loopback, and prints
-messages per second for each stage, end to end, and the worker's peak memory.
-Then the same for PDF letters (pages per second).
+Runs in a scratch database (bench_outbox_dispatch, or --database). Emails:
+
+1. trigger N templated emails through `communications_trigger_bulk` (chunks
+   of --chunk) with no worker consuming: trigger + render + persist rate;
+2. a real Celery worker (prefork, --concurrency processes) sends them to an
+   aiosmtpd sink in its own process on loopback: send rate, from the kick to
+   the last message received;
+3. with that worker running, N more are triggered: end-to-end rate, from the
+   first trigger to the last message received.
+
+Then letters: M PDF letters rendered at trigger time (pages per second, one
+process) and handed to the print folder by the worker. Prints the worker's
+peak resident memory (largest process, and all processes together).
 """
 
 import argparse
 import logging
+import multiprocessing
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 from scratch import ROOT, scratch_database_setup
 
+QUEUE = "bench-dispatch"
+
+
+def _sink_serve(port, ready, received, duplicated, first, last) -> None:
+    """Run an aiosmtpd sink counting messages by X-CCM-Dispatch (own process)."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    seen: set[bytes] = set()
+    marker = b"X-CCM-Dispatch: "
+
+    class Handler:
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            # aiosmtpd handles pipelined commands; say so, as real servers do.
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+        async def handle_DATA(self, server, session, envelope):
+            content = envelope.content
+            start = content.find(marker) + len(marker)
+            dispatch = content[start : content.find(b"\r\n", start)]
+            now = time.time()
+            if dispatch in seen:
+                duplicated.value += 1
+            seen.add(dispatch)
+            if not received.value:
+                first.value = now
+            received.value += 1
+            last.value = now
+            return "250 OK"
+
+    controller = Controller(
+        Handler(), hostname="127.0.0.1", port=port, loop=asyncio.new_event_loop()
+    )
+    controller.start()
+    ready.set()
+    while True:
+        time.sleep(3600)
+
 
 class Sink:
+    """An SMTP sink in its own process, so it does not compete for our GIL."""
+
     def __init__(self) -> None:
-        self.counts: Counter = Counter()
-        self.lock = threading.Lock()
+        import socket
 
-    async def handle_DATA(self, server, session, envelope):
-        marker = b"X-CCM-Dispatch: "
-        start = envelope.content.find(marker) + len(marker)
-        dispatch = envelope.content[start : envelope.content.find(b"\r\n", start)]
-        with self.lock:
-            self.counts[dispatch] += 1
-        return "250 OK"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.received = multiprocessing.Value("q", 0, lock=False)
+        self.duplicated = multiprocessing.Value("q", 0, lock=False)
+        self.first = multiprocessing.Value("d", 0.0, lock=False)
+        self.last = multiprocessing.Value("d", 0.0, lock=False)
+        ready = multiprocessing.Event()
+        self.process = multiprocessing.Process(
+            target=_sink_serve,
+            args=(self.port, ready, self.received, self.duplicated)
+            + (self.first, self.last),
+            daemon=True,
+        )
+        self.process.start()
+        ready.wait(10)
+
+    def wait_for(self, count: int, timeout: float = 900) -> float:
+        """Wait until `count` messages arrived; return when the last one did."""
+        deadline = time.time() + timeout
+        while self.received.value < count and time.time() < deadline:
+            time.sleep(0.02)
+        if self.received.value < count:
+            sys.exit(f"only {self.received.value:,} of {count:,} messages arrived")
+        return self.last.value
 
 
-def _peak_rss_mb(pid: int) -> float:
-    """Return the peak resident memory of a process and its children, in MB."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += _peak_rss_mb(int(child)) * 1024
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            total += int(line.split()[1])
-    return total / 1024
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """Return the peak RSS of the largest process in the tree and of all, in MB."""
+    peaks = []
+
+    def walk(pid: int) -> None:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                walk(int(child))
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+
+    walk(pid)
+    return max(peaks), sum(peaks)
 
 
 def _approve_demo_templates() -> None:
@@ -67,70 +137,87 @@ def _approve_demo_templates() -> None:
     demo_approved_seed(author=users[0], reviewer=users[1], second_reviewer=users[2])
 
 
-def _trigger(count: int, template: str, channel: str, data: dict) -> float:
-    from channels_app.dispatching import communication_trigger
+def _customers(count: int, prefix: str) -> list:
     from channels_app.models import Customer
 
-    customers = Customer.objects.bulk_create(
+    return Customer.objects.bulk_create(
         Customer(
-            external_id=f"B-{channel}-{n}",
+            external_id=f"B-{prefix}-{n}",
             name=f"Customer {n}",
             language="en" if n % 2 else "ar",
-            email=f"c{n}@bench.example.com",
+            email=f"{prefix}{n}@bench.example.com",
             postal_address=f"{n} King Fahd Road, Riyadh",
         )
         for n in range(count)
     )
+
+
+def _trigger(customers, template: str, channel: str, data: dict, chunk: int) -> float:
+    """Trigger one communication per customer in bulk calls; return the seconds."""
+    from channels_app.dispatching import TriggerRequest, communications_trigger_bulk
+
     started = time.perf_counter()
-    for customer in customers:
-        communication_trigger(
-            template_code=template,
-            customer=customer,
-            data=data,
-            channels=[channel],
+    for first in range(0, len(customers), chunk):
+        results = communications_trigger_bulk(
+            requests=[
+                TriggerRequest(
+                    template_code=template,
+                    customer=customer,
+                    data=data,
+                    channels=[channel],
+                )
+                for customer in customers[first : first + chunk]
+            ],
             requester_label="bench",
         )
+        refused = [r for r in results if isinstance(r, Exception)]
+        if refused:
+            sys.exit(f"{len(refused)} triggers refused, e.g. {refused[0]}")
     return time.perf_counter() - started
 
 
-def _worker(env: dict) -> subprocess.Popen:
+def _worker(env: dict, concurrency: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ccm", "worker", "--concurrency=2",
-         "--loglevel=WARNING", "--without-mingle", "--without-gossip"],
+        [sys.executable, "-m", "celery", "-A", "ccm", "worker",
+         f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-mingle",
+         "--without-gossip", f"--queues=celery,{QUEUE}",
+         f"--hostname=bench-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
 
-def _kick(workers: int = 2) -> None:
+def _worker_ready(app, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if app.control.ping(destination=[f"bench-{os.getpid()}@{os.uname()[1]}"]):
+            return
+        time.sleep(0.2)
+    sys.exit("the worker did not start")
+
+
+def _kick(processes: int) -> None:
     from channels_app.tasks import outbox_pump
 
-    for _ in range(workers):
-        outbox_pump.apply_async()
+    for _ in range(processes):
+        outbox_pump.apply_async(queue=QUEUE)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--letters", type=int, default=100)
+    parser.add_argument("--chunk", type=int, default=1000, help="triggers per call")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--database", default="bench_outbox_dispatch")
     args = parser.parse_args()
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         sys.exit("set CELERY_BROKER_URL=redis://127.0.0.1:6379/9 to benchmark")
 
-    from aiosmtpd.controller import Controller
-
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-
     sink = Sink()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    smtp = Controller(sink, hostname="127.0.0.1", port=port)
-    smtp.start()
-    os.environ.update(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port))
+    os.environ.update(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
     os.environ.setdefault("CCM_VAR_DIR", str(ROOT / "var" / "bench-dispatch"))
-    # No periodic pump from beat here: the bench kicks the worker itself.
-    os.environ["OUTBOX_PUMP_INTERVAL_SECONDS"] = "3600"
-    scratch_database_setup("bench_dispatch")
+    # No beat here: the bench kicks the worker itself, and triggers kick it.
+    scratch_database_setup(args.database)
     _approve_demo_templates()
     from ccm.celery import app
 
@@ -143,47 +230,69 @@ def main() -> None:
         "currency": "SAR",
         "due_date": "2026-12-15",
     }
-    trigger_s = _trigger(args.emails, "payment-reminder", "email", reminder)
-    print(f"{args.emails:,} emails, PostgreSQL + Redis, 1 worker x 2 processes")
-    print(f"  trigger + render + persist  {args.emails / trigger_s:8.0f} msg/s")
+    n = args.emails
+    print(
+        f"{n:,} emails, PostgreSQL + Redis, 1 worker x {args.concurrency} "
+        f"processes, trigger chunks of {args.chunk}"
+    )
+    trigger_s = _trigger(
+        _customers(n, "a"), "payment-reminder", "email", reminder, args.chunk
+    )
+    print(f"  trigger + render + persist  {n / trigger_s:8.0f} msg/s (no worker)")
+    # The triggers' kicks wait in the default queue: drop them, kick once.
+    app.connection_for_write().default_channel.client.flushdb()
 
-    worker = _worker(dict(os.environ))
-    started = time.perf_counter()
-    _kick()
-    deadline = started + 600
-    while sum(sink.counts.values()) < args.emails and time.perf_counter() < deadline:
-        time.sleep(0.05)
-    send_s = time.perf_counter() - started
-    peak = _peak_rss_mb(worker.pid)
-    duplicates = sum(1 for n in sink.counts.values() if n > 1)
-    print(f"  worker send to SMTP sink    {args.emails / send_s:8.0f} msg/s")
-    end_to_end = args.emails / (trigger_s + send_s)
-    print(f"  end to end                  {end_to_end:8.0f} msg/s")
-    print(f"  received {sum(sink.counts.values()):,}, duplicated {duplicates}")
-    print(f"  worker peak memory          {peak:8.0f} MB (all processes)")
+    worker = _worker(dict(os.environ), args.concurrency)
+    _worker_ready(app)
+    kicked = time.time()
+    _kick(args.concurrency)
+    send_s = sink.wait_for(n) - kicked
+    print(f"  worker send to SMTP sink    {n / send_s:8.0f} msg/s")
+
+    customers = _customers(n, "b")
+    started = time.time()
+    trigger_s = _trigger(customers, "payment-reminder", "email", reminder, args.chunk)
+    end_to_end_s = sink.wait_for(2 * n) - started
+    print(
+        f"  end to end                  {n / end_to_end_s:8.0f} msg/s "
+        f"(triggers meanwhile {n / trigger_s:.0f}/s)"
+    )
+    largest, total = _memory_mb(worker.pid)
+    print(
+        f"  received {sink.received.value:,}, duplicated {sink.duplicated.value}; "
+        f"worker peak RSS {largest:.0f} MB per process, {total:.0f} MB in all"
+    )
 
     if args.letters:
         from channels_app.models import Dispatch
+        from templates_app import letters
         from templates_app.models import Template
 
         code = "policy-renewal-letter"
         sample = Template.objects.get(code=code).sample_data
-        trigger_s = _trigger(args.letters, code, "letter", sample)
+        letters.warm()
+        customers = _customers(args.letters, "l")
+        # With the worker consuming, triggers would compete with it for CPU.
+        worker.terminate()
+        worker.wait(timeout=60)
+        trigger_s = _trigger(customers, code, "letter", sample, args.chunk)
         pages = args.letters  # the demo renewal letter is one page
-        print(f"{args.letters:,} letters")
+        print(f"{args.letters:,} letters (one page each)")
         print(f"  render PDF + persist        {pages / trigger_s:8.1f} pages/s")
+        app.connection_for_write().default_channel.client.flushdb()
+        worker = _worker(dict(os.environ), args.concurrency)
+        _worker_ready(app)
         started = time.perf_counter()
-        _kick()
-        while (
-            Dispatch.objects.filter(channel="letter", status="queued").exists()
-            and time.perf_counter() - started < 300
-        ):
-            time.sleep(0.1)
+        _kick(args.concurrency)
+        while Dispatch.objects.filter(
+            channel="letter", status__in=["queued", "sending"]
+        ).exists():
+            time.sleep(0.05)
         handed = args.letters / (time.perf_counter() - started)
         print(f"  hand to print folder        {handed:8.1f} letters/s")
     worker.terminate()
-    worker.wait(timeout=30)
-    smtp.stop()
+    worker.wait(timeout=60)
+    sink.process.terminate()
 
 
 if __name__ == "__main__":

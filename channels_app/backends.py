@@ -9,13 +9,16 @@ PermanentError (fail now).
 import base64
 import contextlib
 import csv
+import functools
 import json
+import re
 import secrets
 import shutil
 import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
@@ -44,6 +47,10 @@ class PermanentError(DeliveryError):
     """Retrying cannot help: the address or the message is refused."""
 
 
+# What a send comes to: the provider's message id, or why it was not taken.
+Result = str | DeliveryError
+
+
 class Backend(Protocol):
     channel: str
 
@@ -68,11 +75,13 @@ def message_id(dispatch: Dispatch, domain: str | None = None) -> str:
     return f"<dispatch-{dispatch.pk}.{public_id}@{domain or _sender_domain()}>"
 
 
+@functools.lru_cache(maxsize=4096)
 def _header(value: str) -> str:
     """Return a header value as RFC 2047 encoded words unless it is plain ASCII."""
     if value.isascii() and value.isprintable() and len(value) <= 900:
         return value
-    # Encoded words also neutralise CR/LF: nothing can inject a header.
+    # Encoded words also neutralise CR/LF: nothing can inject a header. Cached:
+    # a bulk run repeats a handful of subjects, and encoding costs ~0.1 ms.
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
 
 
@@ -125,6 +134,17 @@ def _smtp_error(exc: smtplib.SMTPResponseException, what: str) -> DeliveryError:
     if 500 <= exc.smtp_code < 600:
         return PermanentError(f"mail server refused {what}: {text}")
     return TransientError(f"mail server deferred {what}: {text}")
+
+
+def _reply_error(code: int, text: bytes, what: str) -> DeliveryError:
+    return _smtp_error(smtplib.SMTPResponseException(code, text), what)
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """Return message content ready for DATA: leading dots doubled, end marker."""
+    if not raw.endswith(b"\r\n"):
+        raw += b"\r\n"
+    return re.sub(rb"(?m)^\.", b"..", raw) + b".\r\n"
 
 
 class EmailBackend:
@@ -186,8 +206,10 @@ class EmailBackend:
         else:
             smtp = smtplib.SMTP(**options)
         try:
+            smtp.ehlo()
             if settings.EMAIL_USE_TLS:
                 smtp.starttls(context=context)
+                smtp.ehlo()
             if settings.EMAIL_HOST_USER:
                 smtp.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
         except BaseException:
@@ -225,6 +247,112 @@ class EmailBackend:
             self._reset()
             raise TransientError(f"mail server unavailable: {exc}") from exc
         return mid
+
+    def send_stream(
+        self, dispatches: Iterable[Dispatch]
+    ) -> Iterator[tuple[Dispatch, Result]]:
+        """Send over one connection, pipelined when the server offers PIPELINING.
+
+        Each message costs one round trip instead of four: its content and
+        end-of-data go in one write with the next message's MAIL, RCPT and
+        DATA (RFC 2920 allows content first and DATA last in a group). A
+        message's result is yielded as soon as its end-of-data is answered,
+        before the next reply is read, so the caller can record it at once.
+        """
+        if not self.direct or self.smtp is None or not self.smtp.has_extn("pipelining"):
+            for dispatch in dispatches:
+                try:
+                    yield dispatch, self.send(dispatch)
+                except DeliveryError as exc:
+                    yield dispatch, exc
+            return
+        pending: tuple[Dispatch, str, bytes] | None = None
+        upcoming = iter(dispatches)
+        following = next(upcoming, None)
+        reset = False
+        while pending is not None or following is not None:
+            if self.smtp is None:
+                # The connection broke: every later message tries a new one.
+                try:
+                    self.open()
+                except DeliveryError as exc:
+                    yield following, exc
+                    following = next(upcoming, None)
+                    continue
+                reset = False
+            group, envelope = [], None
+            if pending is not None:
+                group.append(pending[2])
+            if following is not None:
+                envelope = following
+                problem = self._envelope(following, group, reset)
+                if problem is not None:
+                    envelope = None
+                    yield following, problem
+                    following = next(upcoming, None)
+                    if pending is None:
+                        continue
+            try:
+                self.smtp.send(b"".join(group))
+                if pending is not None:
+                    dispatch, mid, _ = pending
+                    pending = None
+                    code, text = self.smtp.getreply()
+                    if code == 250:
+                        yield dispatch, mid
+                    else:
+                        yield dispatch, _reply_error(code, text, "the message")
+                if envelope is None:
+                    continue
+                replies = [self.smtp.getreply() for _ in range(4 if reset else 3)]
+            except (OSError, smtplib.SMTPException) as exc:
+                self._reset()
+                error = TransientError(f"mail server unavailable: {exc}")
+                if pending is not None:
+                    yield pending[0], error
+                    pending = None
+                if envelope is not None:
+                    yield envelope, error
+                    following = next(upcoming, None)
+                continue
+            mail, rcpt, data = replies[-3:]
+            following = next(upcoming, None)
+            reset = data[0] != 354
+            if not reset:
+                mid = message_id(envelope, self.domain)
+                raw = email_bytes(
+                    envelope, from_header=self.from_header, domain=self.domain, mid=mid
+                )
+                pending = (envelope, mid, _dot_stuffed(raw))
+            elif mail[0] != 250:
+                yield envelope, _reply_error(*mail, "the sender")
+            elif rcpt[0] not in (250, 251):
+                if 500 <= rcpt[0] < 600:
+                    yield (
+                        envelope,
+                        PermanentError(f"recipient refused: {rcpt[0]} {rcpt[1]!r}"),
+                    )
+                else:
+                    yield envelope, _reply_error(*rcpt, "the recipient")
+            else:
+                yield envelope, _reply_error(*data, "the message")
+
+    def _envelope(
+        self, dispatch: Dispatch, group: list[bytes], reset: bool
+    ) -> DeliveryError | None:
+        """Append MAIL, RCPT and DATA for a dispatch to a pipelined group."""
+        to = dispatch.address
+        if "\r" in to or "\n" in to:
+            return PermanentError("the address contains a line break")
+        if not to.isascii():
+            to = sanitize_address(to, "utf-8")
+        group.append(
+            (
+                ("RSET\r\n" if reset else "") + f"MAIL FROM:<{self.envelope_from}>\r\n"
+                f"RCPT TO:<{parseaddr(to)[1]}>\r\nDATA\r\n"
+            ).encode()
+        )
+        return None
 
     def _send_django(self, dispatch: Dispatch, mid: str) -> str:
         if self.connection is None:
@@ -398,3 +526,22 @@ def backend_for(channel: str) -> Backend:
     if channel == Channel.LETTER:
         return PrintLetterBackend()
     raise ValueError(f"no backend for channel {channel!r}")
+
+
+def sends(
+    backend: Backend, dispatches: Iterable[Dispatch]
+) -> Iterator[tuple[Dispatch, Result]]:
+    """Send each dispatch; yield it with its provider id or its error, in order.
+
+    A backend with a `send_stream` (pipelined SMTP) is used as a stream: it
+    pulls the next dispatch while the provider still answers the last one.
+    """
+    stream = getattr(backend, "send_stream", None)
+    if stream is not None:
+        yield from stream(dispatches)
+        return
+    for dispatch in dispatches:
+        try:
+            yield dispatch, backend.send(dispatch)
+        except DeliveryError as exc:
+            yield dispatch, exc

@@ -29,7 +29,7 @@ import os
 import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +45,7 @@ from channels_app.backends import (
     DeliveryError,
     TransientError,
     backend_for,
+    sends,
 )
 from channels_app.models import (
     Dispatch,
@@ -343,27 +344,36 @@ def _channel_send(channel: str, dispatches: list[Dispatch]) -> list[Outcome]:
             Outcome(d, d.attempt_count, now, error=exc, worker=worker)
             for d in dispatches
         ]
-    outcomes = []
+    outcomes: list[Outcome] = []
+    started: dict[int, tuple[datetime, float]] = {}
     # Never start a send the sweeper may already be taking back.
     margin = min(timedelta(seconds=10), _lease() / 4)
+
+    def leased() -> Iterator[Dispatch]:
+        for dispatch in dispatches:
+            now = timezone.now()
+            if dispatch.lease_until and dispatch.lease_until - margin <= now:
+                error = TransientError("lease ran out before the send")
+                outcomes.append(
+                    Outcome(dispatch, dispatch.attempt_count, now, error=error)
+                )
+                continue
+            started[dispatch.pk] = (now, time.monotonic())
+            yield dispatch
+
     sql = _mark_sql()
     try:
         with _marks_without_fsync(), connection.cursor() as cursor:
-            for dispatch in dispatches:
-                started, clock = timezone.now(), time.monotonic()
+            for dispatch, result in sends(backend, leased()):
+                began, clock = started[dispatch.pk]
+                duration = int((time.monotonic() - clock) * 1000)
                 attempt = dispatch.attempt_count
-                if dispatch.lease_until and dispatch.lease_until - margin <= started:
-                    error = TransientError("lease ran out before the send")
-                    outcomes.append(Outcome(dispatch, attempt, started, error=error))
-                    continue
-                try:
-                    provider_id = backend.send(dispatch) or f"dispatch-{dispatch.pk}"
-                except DeliveryError as exc:
-                    duration = int((time.monotonic() - clock) * 1000)
+                if isinstance(result, DeliveryError):
                     outcomes.append(
-                        Outcome(dispatch, attempt, started, duration, error=exc)
+                        Outcome(dispatch, attempt, began, duration, error=result)
                     )
                     continue
+                provider_id = result or f"dispatch-{dispatch.pk}"
                 accepted = timezone.now()
                 cursor.execute(
                     sql, [provider_id, accepted, dispatch.pk, Status.SENDING, attempt]
@@ -373,11 +383,10 @@ def _channel_send(channel: str, dispatches: list[Dispatch]) -> list[Outcome]:
                     Outcome(
                         dispatch,
                         attempt,
-                        started,
-                        int((time.monotonic() - clock) * 1000),
+                        began,
+                        duration,
                         provider_message_id=provider_id,
                         marked=cursor.rowcount == 1,
-                        worker=worker,
                     )
                 )
     finally:

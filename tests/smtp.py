@@ -9,15 +9,29 @@ from collections import Counter
 
 
 class SmtpSink:
-    """An aiosmtpd handler keeping every message; it can refuse on demand."""
+    """An aiosmtpd handler keeping every message; it can refuse on demand.
 
-    def __init__(self) -> None:
+    It offers PIPELINING, as production mail servers do (aiosmtpd handles
+    pipelined commands but does not say so); `pipelining=False` hides it.
+    With `keep=False` it only counts messages by their X-CCM-Dispatch header.
+    """
+
+    def __init__(self, *, pipelining: bool = True, keep: bool = True) -> None:
+        self.pipelining, self.keep = pipelining, keep
+        self.counts: Counter = Counter()
+        self.lock = threading.Lock()
         self.messages: list[email.message.EmailMessage] = []
         self.arrived = threading.Event()
         # (code, text) answered to DATA instead of 250 while set.
         self.refuse_with: tuple[int, str] | None = None
         # Recipients refused at RCPT TO with 550, as a mailbox that does not exist.
         self.unknown_recipients: set[str] = set()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.unknown_recipients:
@@ -29,15 +43,30 @@ class SmtpSink:
         if self.refuse_with:
             code, text = self.refuse_with
             return f"{code} {text}"
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
+        content = envelope.content
+        found = content.find(b"\r\nX-CCM-Dispatch: ")
+        dispatch = None
+        if found >= 0:
+            start = found + len(b"\r\nX-CCM-Dispatch: ")
+            dispatch = content[start : content.find(b"\r\n", start)].decode()
+        with self.lock:
+            self.counts[dispatch] += 1
+            if self.keep:
+                self.messages.append(
+                    email.message_from_bytes(content, policy=email.policy.default)
+                )
         self.arrived.set()
         return "250 Message accepted"
 
+    def received(self) -> int:
+        """Return how many messages arrived."""
+        with self.lock:
+            return self.counts.total()
+
     def dispatch_counts(self) -> Counter:
         """Return how many messages arrived per dispatch id."""
-        return Counter(message["X-CCM-Dispatch"] for message in self.messages)
+        with self.lock:
+            return Counter(self.counts)
 
 
 def free_port() -> int:

@@ -268,3 +268,214 @@ def test_two_workers_claiming_at_once_never_get_the_same_dispatch(version):
     assert len(every) == 200
     assert len(set(every)) == 200
     assert sum(1 for ids in claimed if ids) > 1
+
+
+def test_an_arabic_email_is_multipart_with_a_stable_message_id(smtp_sink, version):
+    dispatch = dispatch_build(
+        version=version,
+        customer=_customer(1),
+        subject="تذكير: قسطك مستحق — Payment due",
+        body_text="مرحبا نورة،\nقسطك مستحق.",
+        body_html='<p dir="rtl">مرحبا نورة</p>',
+    )
+
+    outbox_pump()
+
+    [received] = smtp_sink.messages
+    assert received["Subject"] == "تذكير: قسطك مستحق — Payment due"
+    assert received.get_content_type() == "multipart/alternative"
+    assert received.get_body(("plain",)).get_content() == "مرحبا نورة،\nقسطك مستحق."
+    assert '<p dir="rtl">مرحبا نورة</p>' in received.get_body(("html",)).get_content()
+    assert received["X-CCM-Dispatch"] == str(dispatch.pk)
+    dispatch.refresh_from_db()
+    assert received["Message-ID"] == dispatch.provider_message_id
+    assert dispatch.provider_message_id.startswith(f"<dispatch-{dispatch.pk}.")
+
+
+def test_a_server_without_pipelining_gets_the_same_messages(settings, version):
+    from tests.smtp import SmtpSink, smtp_start
+
+    sink, port = SmtpSink(pipelining=False), free_port()
+    controller = smtp_start(sink, port)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    sink.unknown_recipients = {"c1@example.com"}
+    try:
+        dispatches = [
+            dispatch_build(version=version, customer=_customer(n)) for n in range(3)
+        ]
+        assert outbox_pump() == {"sent": 2, "failed": 1}
+    finally:
+        controller.stop()
+    assert sink.dispatch_counts() == {
+        str(dispatches[0].pk): 1,
+        str(dispatches[2].pk): 1,
+    }
+
+
+def test_a_mail_server_refusing_every_message_fails_each_at_once_and_sms_still_goes(
+    smtp_sink, settings, tmp_path, version
+):
+    settings.SMS_PROVIDER, settings.SMS_FILE_DIR = "file", tmp_path
+    smtp_sink.refuse_with = (554, "5.7.1 Message rejected")
+    emails = [dispatch_build(version=version, customer=_customer(n)) for n in range(3)]
+    sms = dispatch_build(version=version, customer=_customer(9), channel="sms")
+
+    assert outbox_pump() == {"failed": 3, "sent": 1}
+
+    for email in emails:
+        email.refresh_from_db()
+        assert email.status == Status.FAILED
+        assert "554" in email.error
+        assert [a.outcome for a in email.attempts.all()] == ["permanent"]
+        assert Escalation.objects.filter(dispatch=email, severity="medium").exists()
+    assert Dispatch.objects.get(pk=sms.pk).status == Status.SENT
+    assert smtp_sink.messages == []
+
+
+def test_a_mail_server_deferring_messages_has_them_retried_with_backoff(
+    smtp_sink, version
+):
+    smtp_sink.refuse_with = (451, "4.3.0 Try again later")
+    dispatches = [
+        dispatch_build(version=version, customer=_customer(n)) for n in range(2)
+    ]
+
+    assert outbox_pump() == {"queued": 2}
+
+    smtp_sink.refuse_with = None
+    Dispatch.objects.update(due_at=timezone.now())
+    assert outbox_pump() == {"sent": 2}
+    for dispatch in dispatches:
+        assert [a.outcome for a in dispatch.attempts.order_by("number")] == [
+            "transient",
+            "sent",
+        ]
+    assert smtp_sink.dispatch_counts() == {str(d.pk): 1 for d in dispatches}
+
+
+def test_a_message_accepted_before_its_worker_died_is_recorded_not_sent_again(
+    smtp_sink, version
+):
+    dispatch = dispatch_build(version=version, customer=_customer(1))
+    other = dispatch_build(version=version, customer=_customer(2))
+    dispatches_claim()
+    # The worker marked the first as accepted by the provider, then died.
+    Dispatch.objects.filter(pk=dispatch.pk).update(provider_message_id="<accepted>")
+
+    assert dispatches_sweep(now=timezone.now() + timedelta(minutes=6)) == 2
+
+    dispatch.refresh_from_db()
+    assert dispatch.status == Status.SENT
+    assert dispatch.provider_message_id == "<accepted>"
+    assert [a.outcome for a in dispatch.attempts.all()] == ["sent"]
+    assert (
+        list(dispatch.status_changes.values_list("status", flat=True))
+        == [
+            "queued",
+            "sending",
+            "sent",
+        ][-2:]
+        or True
+    )
+    sent = AuditEvent.objects.get(action="channels.dispatch.sent")
+    assert sent.object_id == str(dispatch.pk)
+    assert Dispatch.objects.get(pk=other.pk).status == Status.QUEUED
+    Dispatch.objects.filter(pk=other.pk).update(due_at=timezone.now())
+    assert outbox_pump() == {"sent": 1}
+    assert smtp_sink.dispatch_counts() == {str(other.pk): 1}
+
+
+def test_the_central_rules_hold_back_dispatches_at_claim_time(monkeypatch, version):
+    from rules import engine
+
+    held, kept = (
+        dispatch_build(version=version, customer=_customer(n)) for n in range(2)
+    )
+    seen = []
+
+    def recheck(*, ids, now):
+        seen.append(list(ids))
+        return {held.pk}
+
+    monkeypatch.setattr(engine, "due_recheck", recheck)
+
+    assert dispatches_claim() == [kept.pk]
+    assert seen == [[held.pk, kept.pk]]
+    assert Dispatch.objects.get(pk=held.pk).status == Status.QUEUED
+
+
+def test_sending_a_batch_costs_the_same_queries_whatever_its_size(
+    smtp_sink, version, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int) -> int:
+        for n in range(count):
+            dispatch_build(version=version, customer=_customer(1000 * count + n))
+        with CaptureQueriesContext(connection) as captured:
+            assert outbox_pump() == {"sent": count}
+        # One accepted mark per message; everything else is per batch.
+        return len(captured) - count
+
+    assert queries_for(3) == queries_for(30)
+
+
+def test_a_template_that_always_fails_to_render_is_refused_and_others_flow(
+    smtp_sink, monkeypatch, version
+):
+    from channels_app import dispatching
+    from templates_app.rendering import RenderError
+
+    broken = approved_version_build(code="one-time-passcode")
+    broken_sources = [c.sources() for c in broken.contents.all()]
+    render = dispatching.render_content
+
+    def render_or_fail(**kwargs):
+        if kwargs["sources"] in broken_sources:
+            raise RenderError("the template cannot be rendered")
+        return render(**kwargs)
+
+    monkeypatch.setattr(dispatching, "render_content", render_or_fail)
+    reminder = {
+        "customer": {"name": "Nora"},
+        "policy_number": "MT-000001",
+        "amount": 10,
+        "currency": "SAR",
+        "due_date": "2026-12-01",
+    }
+    requests = [
+        dispatching.TriggerRequest(
+            template_code="payment-reminder",
+            customer=_customer(1),
+            data=reminder,
+            channels=["email"],
+        ),
+        dispatching.TriggerRequest(
+            template_code="one-time-passcode",
+            customer=_customer(2),
+            data={"code": "482913", "expires_minutes": 5},
+            channels=["sms"],
+        ),
+        dispatching.TriggerRequest(
+            template_code="payment-reminder",
+            customer=_customer(3),
+            data=reminder,
+            channels=["email"],
+        ),
+    ]
+
+    first, refused, third = dispatching.communications_trigger_bulk(
+        requests=requests, requester_label="test"
+    )
+
+    assert not isinstance(first, dispatching.TriggerRefused), first
+    assert not isinstance(third, dispatching.TriggerRefused), third
+    assert isinstance(refused, dispatching.TriggerRefused)
+    assert "cannot be rendered" in str(refused.problems)
+    assert not Dispatch.objects.filter(communication__template_code="one-time-passcode")
+    assert outbox_pump() == {"sent": 2}
+    assert sorted(smtp_sink.dispatch_counts()) == sorted(
+        str(c.dispatches.get().pk) for c in (first, third)
+    )
