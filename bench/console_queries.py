@@ -28,6 +28,8 @@ LAST = [
     "Carter", "Hughes", "Bennett", "Collins", "Reed", "Walsh", "Nasser", "Haddad",
     "الحربي", "القحطاني", "العتيبي", "الدوسري", "الشمري", "الزهراني", "المالكي",
 ]  # fmt: skip
+FIRST_EN, LAST_EN = FIRST[:8], LAST[:8]
+DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "company.sa"]
 HEAVY = 100  # customers that hold 1% of all dispatches between them
 # A permutation of 0..9,999,999 (7919 is prime), so phone numbers are unique.
 PHONE = "'+96650' || lpad(((g * 7919) % 10000000)::text, 7, '0')"
@@ -52,6 +54,8 @@ def _fill(customers: int, dispatches: int) -> None:
     )
     search_indexes_drop(connection)
     first, last = _sql_array(FIRST), _sql_array(LAST)
+    first_en, last_en = _sql_array(FIRST[:8]), _sql_array(LAST[:8])
+    domains = _sql_array(DOMAINS)
     steps = [
         (
             f"{customers:,} customers",
@@ -64,7 +68,9 @@ def _fill(customers: int, dispatches: int) -> None:
                    ({last})[1 + (g / {len(FIRST)}) % {len(LAST)}],
                    CASE WHEN g % 2 = 0 THEN 'ar' ELSE 'en' END,
                    'Asia/Riyadh',
-                   'customer' || g || '@mail' || (g % 97) || '.example.com',
+                   lower(({first_en})[1 + g % {len(FIRST_EN)}]) || '.' ||
+                   lower(({last_en})[1 + (g / 7) % {len(LAST_EN)}]) || g ||
+                   '@' || ({domains})[1 + g % {len(DOMAINS)}],
                    {PHONE},
                    g || ' King Fahd Road, Riyadh',
                    now(), now()
@@ -150,12 +156,16 @@ def _time(client, url: str, params: dict | None = None) -> float:
 
 def _queries(customers: int, rng: random.Random, rounds: int) -> dict[str, list]:
     """Return, per kind of search, what an agent would type."""
+    from channels_app.models import Customer
+
     kinds: dict[str, list] = {
         "phone typed with spaces": [],
         "phone with 00 prefix": [],
         "partial phone (last 7 digits)": [],
         "external id": [],
-        "email fragment": [],
+        "email typed whole": [],
+        "email fragment (start)": [],
+        "email fragment (middle)": [],
         "name fragment (common)": [],
         "full name": [],
     }
@@ -166,7 +176,12 @@ def _queries(customers: int, rng: random.Random, rounds: int) -> dict[str, list]
         kinds["phone with 00 prefix"].append(f"0096650{local}")
         kinds["partial phone (last 7 digits)"].append(f"{local[:3]} {local[3:]}")
         kinds["external id"].append(f"CUST-{g:08d}")
-        kinds["email fragment"].append(f"customer{g}@mail")
+        email = Customer.objects.filter(external_id=f"CUST-{g:08d}").values_list(
+            "email", flat=True
+        )[0]
+        kinds["email typed whole"].append(email.upper())
+        kinds["email fragment (start)"].append(email[: email.index("@") + 2])
+        kinds["email fragment (middle)"].append(email.split("@")[0].split(".")[1][-6:])
         kinds["name fragment (common)"].append(rng.choice(LAST)[:5])
         kinds["full name"].append(f"{rng.choice(FIRST)} {rng.choice(LAST)}")
     return kinds

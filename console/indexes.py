@@ -18,6 +18,10 @@ SEARCH_INDEXES = {
     "console_customer_extid_trgm": (
         "channels_app_customer USING gin (UPPER(external_id::text) gin_trgm_ops)"
     ),
+    # An email typed from its start, or whole (istartswith, iexact).
+    "console_customer_email_prefix": (
+        "channels_app_customer (UPPER(email::text) text_pattern_ops)"
+    ),
     # Digits: trigrams of digit strings are too common to index well, so a
     # partial phone number or numeric id matches as a prefix of the national
     # number or a suffix of the whole (reverse() turns it into a prefix).

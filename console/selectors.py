@@ -55,52 +55,75 @@ def phone_digits(raw: str) -> str:
 def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     """Return customers matching an external id, name, email or phone.
 
-    A phone number (spaces, "+", "00" and a trunk zero allowed) matches its
-    E.164 form exactly; a partial one matches the start of the national number
-    or the end of the whole number, and bare digits also the end of an
-    external id. Other text matches an exact external id or (from 3
+    An exact external id, email or phone number (spaces, "+", "00" and a
+    trunk zero allowed) is looked up first, on unique or B-tree indexes. Else
+    a partial phone number matches the start of the national number or the
+    end of the whole number (bare digits also the end of an external id); an
+    email fragment with "@" the start of an email; other text (from 3
     characters) a substring of the name, email or external id,
     case-insensitively.
     """
     query = " ".join(query.split())
     if not query:
         return SearchResult([], False)
-    customers = Customer.objects.all()
-    condition = Q(external_id=query)
+    phone_like = bool(PHONE_LIKE.match(query)) and sum(c.isdigit() for c in query) >= 4
     phone = ""
-    if PHONE_LIKE.match(query) and sum(c.isdigit() for c in query) >= 4:
+    if phone_like:
         try:
             phone = phone_normalise(query)
         except ValidationError:
             phone = ""
+    exact = Q(external_id=query)
+    if phone:
+        exact |= Q(phone=phone)
+    if "@" in query:
+        exact |= Q(email__iexact=query)
+    rows = _customers_first(Customer.objects.filter(exact), limit)
+    if rows:
+        return SearchResult(rows[:limit], len(rows) > limit, phone)
+
+    customers = Customer.objects.all()
+    condition = None
+    if phone_like:
         digits = phone_digits(query)
-        if phone:
-            condition |= Q(phone=phone)
-        elif len(digits) >= MIN_SUBSTRING:
+        if len(digits) >= MIN_SUBSTRING:
             customers = customers.annotate(phone_reversed=Reverse("phone"))
-            condition |= (
+            condition = (
                 Q(phone__startswith=f"+{HOME_COUNTRY_CODE}{digits}")
                 | Q(phone__startswith=f"+{digits}")
                 | Q(phone_reversed__startswith=digits[::-1])
             )
         if query.isdigit():
             customers = customers.annotate(external_id_reversed=Reverse("external_id"))
-            condition |= Q(external_id_reversed__startswith=query[::-1])
+            by_id = Q(external_id_reversed__startswith=query[::-1])
+            condition = by_id if condition is None else condition | by_id
+    elif "@" in query:
+        condition = Q(email__istartswith=query)
     elif len(query) >= MIN_SUBSTRING:
-        condition |= (
+        condition = (
             Q(name__icontains=query)
             | Q(email__icontains=query)
             | Q(external_id__icontains=query)
         )
-    # No ORDER BY: sorting every match of a common name costs more than the
-    # page; the first matches found are shown and the agent narrows the query.
+    if condition is None:
+        return SearchResult([], False, phone)
+    rows = _customers_first(customers.filter(condition), limit)
+    return SearchResult(rows[:limit], len(rows) > limit, phone)
+
+
+def _customers_first(customers: QuerySet, limit: int) -> list[Customer]:
+    """Return up to limit + 1 matches, sorted by name for display.
+
+    No ORDER BY in SQL: sorting every match of a common name costs more than
+    the page; the first matches found are shown and the agent narrows down.
+    """
     rows = list(
-        customers.filter(condition).only(
-            "id", "external_id", "name", "email", "phone", "language"
-        )[: limit + 1]
+        customers.only("id", "external_id", "name", "email", "phone", "language")[
+            : limit + 1
+        ]
     )
     rows.sort(key=lambda customer: (customer.name.casefold(), customer.pk))
-    return SearchResult(rows[:limit], len(rows) > limit, phone)
+    return rows
 
 
 @dataclass(frozen=True)
