@@ -29,3 +29,4 @@ bench:
 	.venv/bin/python bench/render_templates.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
 		.venv/bin/python bench/dispatch_bulk.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/console_queries.py
