@@ -132,8 +132,6 @@ class BatchRefused(Exception):
                 rows.setdefault(str(problem.row), {}).setdefault(
                     problem.field or "row", []
                 ).append(problem.message)
-            if "rows" in body:
-                rows["batch"] = body["rows"]
             body["rows"] = rows
             hidden = self.row_problem_count - len(self.row_problems)
             if hidden > 0:
@@ -733,15 +731,15 @@ def _differs(customer: Customer, fields: dict[str, str]) -> bool:
 
 def _request(batch: Batch, row: BatchRow, customer: Customer) -> TriggerRequest:
     payload = row.payload
-    where = batch.file_name or _("batch")
+    # Stored with the communication, so not translated.
+    where = batch.file_name or "batch"
     return TriggerRequest(
         template_code=batch.template_code,
         customer=customer,
         data=payload["data"],
         channels=batch.channels if batch.channels != [] else AUTO,
         source_system=batch.source_system,
-        source_reference=payload.get("source_reference")
-        or f"{where} {_('row')} {row.number}",
+        source_reference=payload.get("source_reference") or f"{where} row {row.number}",
         idempotency_key=f"{batch.public_id}:{row.number}",
         scheduled_for=batch.scheduled_for,
         scope=payload.get("scope", ""),
