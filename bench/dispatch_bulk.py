@@ -105,19 +105,31 @@ class Sink:
         return self.last.value
 
 
+def _tree(pid: int) -> list[int]:
+    """Return a process and all its descendants."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            pids.extend(_tree(int(child)))
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) used by a process tree so far."""
+    total = 0
+    for each in _tree(pid):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _memory_mb(pid: int) -> tuple[float, float]:
     """Return the peak RSS of the largest process in the tree and of all, in MB."""
     peaks = []
-
-    def walk(pid: int) -> None:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                walk(int(child))
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    for each in _tree(pid):
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 peaks.append(int(line.split()[1]) / 1024)
-
-    walk(pid)
     return max(peaks), sum(peaks)
 
 
@@ -235,19 +247,29 @@ def main() -> None:
         f"{n:,} emails, PostgreSQL + Redis, 1 worker x {args.concurrency} "
         f"processes, trigger chunks of {args.chunk}"
     )
-    trigger_s = _trigger(
-        _customers(n, "a"), "payment-reminder", "email", reminder, args.chunk
+    customers = _customers(n, "a")
+    cpu = time.process_time()
+    trigger_s = _trigger(customers, "payment-reminder", "email", reminder, args.chunk)
+    cpu_ms = (time.process_time() - cpu) / n * 1000
+    print(
+        f"  trigger + render + persist  {n / trigger_s:8.0f} msg/s (no worker; "
+        f"{cpu_ms:.2f} ms CPU a message)"
     )
-    print(f"  trigger + render + persist  {n / trigger_s:8.0f} msg/s (no worker)")
     # The triggers' kicks wait in the default queue: drop them, kick once.
     app.connection_for_write().default_channel.client.flushdb()
 
     worker = _worker(dict(os.environ), args.concurrency)
     _worker_ready(app)
+    worker_cpu, sink_cpu = _cpu_seconds(worker.pid), _cpu_seconds(sink.process.pid)
     kicked = time.time()
     _kick(args.concurrency)
     send_s = sink.wait_for(n) - kicked
-    print(f"  worker send to SMTP sink    {n / send_s:8.0f} msg/s")
+    worker_ms = (_cpu_seconds(worker.pid) - worker_cpu) / n * 1000
+    sink_ms = (_cpu_seconds(sink.process.pid) - sink_cpu) / n * 1000
+    print(
+        f"  worker send to SMTP sink    {n / send_s:8.0f} msg/s (CPU a message: "
+        f"worker {worker_ms:.2f} ms, sink {sink_ms:.2f} ms)"
+    )
 
     customers = _customers(n, "b")
     started = time.time()
@@ -275,10 +297,15 @@ def main() -> None:
         # With the worker consuming, triggers would compete with it for CPU.
         worker.terminate()
         worker.wait(timeout=60)
+        cpu = time.process_time()
         trigger_s = _trigger(customers, code, "letter", sample, args.chunk)
+        cpu_s = time.process_time() - cpu
         pages = args.letters  # the demo renewal letter is one page
-        print(f"{args.letters:,} letters (one page each)")
-        print(f"  render PDF + persist        {pages / trigger_s:8.1f} pages/s")
+        print(f"{args.letters:,} letters (one page each, half Arabic)")
+        print(
+            f"  render PDF + persist        {pages / trigger_s:8.1f} pages/s "
+            f"({pages / cpu_s:.1f} pages per CPU second of the process)"
+        )
         app.connection_for_write().default_channel.client.flushdb()
         worker = _worker(dict(os.environ), args.concurrency)
         _worker_ready(app)
