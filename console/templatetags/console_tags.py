@@ -30,3 +30,11 @@ def rule_outcomes(decisions) -> list[str]:
         if outcome and outcome not in seen:
             seen.append(outcome)
     return seen
+
+
+@register.filter
+def as_json(value) -> str:
+    """Return a value as indented JSON, as it was stored."""
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)

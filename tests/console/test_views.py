@@ -74,19 +74,19 @@ def test_timeline_lists_every_channel_newest_first_and_filters(
     client.force_login(agent)
 
     response = client.get(f"/agent/customers/{customer.pk}/")
-    rows = [row["dispatch"] for row in response.context["rows"]]
-    assert rows == [letter_dispatch, email_dispatch]
+    rows = [row["pk"] for row in response.context["rows"]]
+    assert rows == [letter_dispatch.pk, email_dispatch.pk]
     page = response.content.decode()
     assert "Your payment for policy MT-204518 is due" in page
 
     letters = client.get(f"/agent/customers/{customer.pk}/", {"channel": "letter"})
-    assert [row["dispatch"] for row in letters.context["rows"]] == [letter_dispatch]
+    assert [row["pk"] for row in letters.context["rows"]] == [letter_dispatch.pk]
     delivered = client.get(f"/agent/customers/{customer.pk}/", {"status": "delivered"})
-    assert [row["dispatch"] for row in delivered.context["rows"]] == [email_dispatch]
+    assert [row["pk"] for row in delivered.context["rows"]] == [email_dispatch.pk]
     by_template = client.get(
         f"/agent/customers/{customer.pk}/", {"template": "payment-reminder"}
     )
-    assert [r["dispatch"] for r in by_template.context["rows"]] == [email_dispatch]
+    assert [r["pk"] for r in by_template.context["rows"]] == [email_dispatch.pk]
     future = client.get(f"/agent/customers/{customer.pk}/", {"since": "2999-01-01"})
     assert future.context["rows"] == []
 
@@ -104,7 +104,9 @@ def test_timeline_is_paginated(client, agent, customer, templates):
 
     assert len(first.context["rows"]) == 25
     assert len(second.context["rows"]) == 5
-    assert "Page 1 of 2 (30 dispatches)" in first.content.decode()
+    assert 'rel="next"' in first.content.decode()
+    assert 'rel="next"' not in second.content.decode()
+    assert 'rel="prev"' in second.content.decode()
 
 
 def test_every_view_of_a_customers_communications_is_audited(

@@ -1,0 +1,59 @@
+"""On PostgreSQL, search and timeline read indexes rather than whole tables."""
+
+import pytest
+from django.db import connection
+
+from channels_app.models import Customer
+from console import selectors
+from console.indexes import SEARCH_INDEXES
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+def _plan(queryset) -> str:
+    with connection.cursor() as cursor:
+        # Small test tables would be scanned whole; make the planner show the
+        # path it takes on a big one.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        return queryset.explain()
+
+
+def test_migrations_create_the_trigram_and_digit_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'channels_app_customer'"
+        )
+        names = {row[0] for row in cursor.fetchall()}
+    assert set(SEARCH_INDEXES) <= names
+
+
+@pytest.mark.parametrize(
+    ("queryset", "index"),
+    [
+        (lambda: Customer.objects.filter(name__icontains="harbi"), "name_trgm"),
+        (lambda: Customer.objects.filter(email__istartswith="reem.h"), "email_prefix"),
+        (
+            lambda: Customer.objects.filter(phone__startswith="+96650123"),
+            "phone_prefix",
+        ),
+    ],
+)
+def test_search_conditions_use_their_index(queryset, index, customer):
+    assert f"console_customer_{index}" in _plan(queryset())
+
+
+def test_a_partial_phone_number_reads_the_suffix_index(customer):
+    from django.db.models.functions import Reverse
+
+    queryset = Customer.objects.annotate(r=Reverse("phone")).filter(
+        r__startswith="7654321"
+    )
+    assert "console_customer_phone_suffix" in _plan(queryset)
+    assert selectors.customers_search("123 4567").customers == [customer]
+
+
+def test_the_timeline_reads_the_customer_index(customer, email_dispatch):
+    plan = _plan(selectors.timeline(customer)[:25])
+
+    assert "Seq Scan on channels_app_communication" not in plan
+    assert "communication_cust_idx" in plan or "communication_seq_idx" in plan
