@@ -55,10 +55,8 @@ class RuleAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         "enabled",
         "channel",
         "category_kind",
-        "categories",
         "summary",
         "version",
-        "updated",
     ]
     list_filter = ["kind", "enabled", "channel"]
     search_fields = ["name", "description", "categories"]

@@ -45,7 +45,7 @@ class Explanation:
     customer: Customer
     template: Template
     at: datetime
-    local_at: datetime
+    local_at: str
     channels: list[ChannelExplanation]
     # Pending dispatches the communication would cancel (supersedes).
     would_cancel: list[Dispatch]
@@ -114,7 +114,7 @@ def rules_explain(
         customer=customer,
         template=template,
         at=at,
-        local_at=at.astimezone(zone(customer.time_zone)),
+        local_at=f"{at.astimezone(zone(customer.time_zone)):%Y-%m-%d %H:%M}",
         channels=explained,
         would_cancel=_would_cancel(customer, supersedes or [], correlation_key),
     )

@@ -1,0 +1,39 @@
+"""An operator asks, in Debian's Chromium, what the rules would do and why."""
+
+import pytest
+
+from ccm.roles import OPERATOR
+from rules.demo import rules_demo_seed
+from tests.factories import user_build
+from tests.rules.conftest import customer_build
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct-horse-battery"
+
+
+def test_the_dry_run_shows_each_rule_verdict_for_each_channel(
+    page, live_server, templates
+):
+    user_build(username="omar", role=OPERATOR, password=PASSWORD)
+    rules_demo_seed()
+    customer_build("C-pago", time_zone="Pacific/Pago_Pago")
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "omar")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/rules/rule/")
+    page.click("#dry-run-link")
+    page.fill("#id_customer", "C-pago")
+    page.select_option("#id_template", "payment-reminder")
+    page.select_option("#id_channel", "sms")
+    page.fill("#id_at", "2027-06-01T09:30")  # 22:30 the day before in Pago Pago
+    page.click("#dry-run-form input[type=submit]")
+
+    result = page.wait_for_selector("#dry-run-result")
+    text = result.inner_text()
+    assert "2027-05-31 22:30 in the customer's time zone" in text
+    assert "queued, deferred to 2027-06-01 19:00 UTC" in text
+    assert "SMS quiet hours" in text and "deferred" in text
+    assert "only for marketing categories" in text
