@@ -99,6 +99,9 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
             condition = by_id if condition is None else condition | by_id
     elif "@" in query:
         condition = Q(email__istartswith=query)
+    elif " " in query:
+        # Emails and external ids have no spaces: only a name can match.
+        condition = Q(name__icontains=query)
     elif len(query) >= MIN_SUBSTRING:
         condition = (
             Q(name__icontains=query)
