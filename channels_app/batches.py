@@ -11,11 +11,9 @@ nothing twice).
 import csv
 import io
 import logging
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import IO, Any
 
 from django.conf import settings
@@ -35,7 +33,14 @@ from channels_app.dispatching import (
     TriggerRequest,
     communications_trigger_bulk,
 )
-from channels_app.models import Batch, BatchRow, Channel, Customer, Language
+from channels_app.models import (
+    Batch,
+    BatchRow,
+    Channel,
+    Customer,
+    Language,
+    time_zones,
+)
 from channels_app.services import CUSTOMER_FIELDS, customer_upsert, phone_normalise
 
 logger = logging.getLogger(__name__)
@@ -369,11 +374,6 @@ def _template_check(template_code: str, channels) -> _Checked:
     return checked
 
 
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def _rows_problems(
     rows: Sequence[Any], schema: dict, template_codes: set[str]
 ) -> Iterable[RowProblem]:
@@ -448,7 +448,7 @@ def _customer_problems(customer, problem) -> Iterable[RowProblem]:
                 _("%(value)r is not one of %(choices)s")
                 % {"value": value, "choices": ", ".join(Language.values)},
             )
-        elif name == "time_zone" and value not in _time_zones():
+        elif name == "time_zone" and value not in time_zones():
             yield problem(
                 where,
                 _("%(value)r is not a known time zone (e.g. Asia/Riyadh)")
