@@ -161,6 +161,8 @@ def main() -> None:
         engine.trigger_evaluate(dispatches=dispatches, now=now)
         elapsed = time.perf_counter() - started
         Dispatch.objects.bulk_create(dispatches, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     outcomes = Counter(
         d.rule_decisions[-1]["outcome"] if d.rule_decisions else d.status
         for d in dispatches

@@ -83,6 +83,7 @@ def context_load(
                 selectors.COUNTED_QUEUE if stage == QUEUE else selectors.COUNTED_DUE
             ),
             kinds=kinds,
+            categories=selectors.cap_categories(caps, kinds),
         )
     dedupes = [r for r in rules if r.kind == Rule.Kind.DEDUPE]
     keyed = [c for c in candidates if c.correlation_key]

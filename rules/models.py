@@ -8,6 +8,8 @@ communication, not by a rule row. Every save bumps `version`, which every
 decision records; django-simple-history keeps each version.
 """
 
+from functools import cached_property
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext
@@ -113,11 +115,13 @@ class Rule(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
+    # Cached: the evaluation asks once per candidate; a rule row is loaded anew
+    # for every evaluation.
+    @cached_property
     def category_codes(self) -> list[str]:
         return codes_split(self.categories)
 
-    @property
+    @cached_property
     def exempt_codes(self) -> list[str]:
         return codes_split(self.exempt_categories)
 

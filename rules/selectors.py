@@ -48,21 +48,45 @@ def category_kinds() -> dict[str, str]:
     return dict(Category.objects.values_list("code", "kind"))
 
 
+def cap_categories(rules: Sequence[Rule], kinds: dict[str, str]) -> set[str] | None:
+    """Return the category codes some cap covers, or None when one covers all."""
+    codes: set[str] = set()
+    for rule in rules:
+        covered = set(rule.category_codes or kinds)
+        if rule.category_kind:
+            covered &= {
+                code for code, kind in kinds.items() if kind == rule.category_kind
+            }
+        elif not rule.category_codes:
+            return None
+        codes |= covered
+    return codes
+
+
 def counted_history(
     *,
     customer_ids: Iterable[int],
     since: datetime,
     statuses: Sequence[str],
     kinds: dict[str, str],
+    categories: set[str] | None = None,
 ) -> dict[int, list[Counted]]:
-    """Return, per customer, the dispatches due after `since` that count toward caps."""
+    """Return, per customer, the dispatches due after `since` that count toward caps.
+
+    `categories` narrows the read to what some cap covers (None: everything).
+    """
     counted: dict[int, list[Counted]] = defaultdict(list)
+    if categories is not None and not categories:
+        return counted
     for chunk in chunks(customer_ids):
         rows = Dispatch.objects.filter(
             communication__customer_id__in=chunk,
             status__in=statuses,
             due_at__gt=since,
-        ).values_list(
+        )
+        if categories is not None:
+            rows = rows.filter(communication__category__in=sorted(categories))
+        rows = rows.values_list(
             "communication__customer_id", "due_at", "channel", "communication__category"
         )
         for customer_id, due_at, channel, category in rows:
