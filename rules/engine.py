@@ -222,7 +222,8 @@ def _superseded_cancel(
                 communication__customer_id__in=chunk,
                 communication__template_code__in=templates,
             )
-            .exclude(communication_id__in=new_ids)
+            # Only older communications are superseded; ours are skipped below.
+            .filter(communication_id__lt=max(s.communication_id for s in superseders))
             .select_related("communication")
             .only(
                 "id",
@@ -239,6 +240,8 @@ def _superseded_cancel(
         )
         for dispatch in rows:
             communication = dispatch.communication
+            if communication.pk in new_ids:
+                continue
             superseder = next(
                 (
                     s
