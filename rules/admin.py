@@ -43,6 +43,10 @@ class RuleForm(forms.ModelForm):
             "window_hours",
             "cap_mode",
         ]
+        widgets = {
+            "quiet_start": forms.TimeInput(format="%H:%M"),
+            "quiet_end": forms.TimeInput(format="%H:%M"),
+        }
 
 
 @admin.register(Rule)
