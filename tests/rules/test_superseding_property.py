@@ -116,7 +116,7 @@ def _check(played: dict) -> None:
 
 @pytest.mark.filterwarnings("ignore")
 @examples(
-    max_examples=40,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
