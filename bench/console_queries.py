@@ -32,7 +32,7 @@ FIRST_EN, LAST_EN = FIRST[:8], LAST[:8]
 DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "company.sa"]
 HEAVY = 100  # customers that hold 1% of all dispatches between them
 # A permutation of 0..9,999,999 (7919 is prime), so phone numbers are unique.
-PHONE = "'+96650' || lpad(((g * 7919) % 10000000)::text, 7, '0')"
+PHONE = "'+96650' || lpad(((g::bigint * 7919) % 10000000)::text, 7, '0')"
 
 
 def _sql_array(values: list[str]) -> str:
