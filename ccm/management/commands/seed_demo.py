@@ -64,12 +64,15 @@ class Command(BaseCommand):
             rows.append((username, demo_password(username), role))
 
         from channels_app.demo import demo_seed as channels_demo_seed
+        from rules.demo import rules_demo_seed
         from templates_app.demo import demo_workflow_seed
 
         demo_workflow_seed(
             author=user_model.objects.get(username="author"),
             reviewer=user_model.objects.get(username="reviewer"),
         )
+        # The default rules first, so the demo dispatches go through them.
+        rules_demo_seed(actor=user_model.objects.get(username="operator"))
         total = channels_demo_seed(
             operator=user_model.objects.get(username="operator"),
             dispatches=dispatches,
