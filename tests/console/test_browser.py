@@ -110,6 +110,7 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
 
     # Resend with a reason.
     page.fill("#id_resend-reason", "Customer deleted the email by mistake")
+    page.locator("#resend").scroll_into_view_if_needed()
     page.click("#resend")
     # The first kick of the outbox opens the broker connection: allow for it.
     page.wait_for_selector(".messages li.success", timeout=45_000)
