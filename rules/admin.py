@@ -27,22 +27,8 @@ class RuleForm(forms.ModelForm):
 
     class Meta:
         model = Rule
-        fields = [
-            "name",
-            "kind",
-            "enabled",
-            "description",
-            "channel",
-            "category_kind",
-            "categories",
-            "quiet_start",
-            "quiet_end",
-            "exempt_mandatory",
-            "exempt_categories",
-            "cap_count",
-            "window_hours",
-            "cap_mode",
-        ]
+        # What an operator edits: everything audited but the version counter.
+        fields = [name for name in services.RULE_FIELDS if name != "version"]
         widgets = {
             "quiet_start": forms.TimeInput(format="%H:%M"),
             "quiet_end": forms.TimeInput(format="%H:%M"),
