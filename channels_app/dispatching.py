@@ -408,8 +408,8 @@ def _store(
 
     for dispatch, pdf, _a in built:
         if dispatch.status != Dispatch.Status.QUEUED:
-            if dispatch.content_sha256 and dispatch.rule_decisions:
-                _copy_drop(dispatch)
+            # Stopped by consent (never rendered) or by the rules: keep no copy.
+            _copy_drop(dispatch)
         elif pdf:
             dispatch.letter_pdf.save(
                 f"{dispatch.communication.public_id}-{dispatch.channel}.pdf",
