@@ -22,6 +22,7 @@ from audit.context import correlation_id_get
 from audit.hashing import GENESIS_HASH, event_hash
 from audit.models import AuditChainHead, AuditEvent
 from audit.vocabulary import action_get
+from ccm.bulk import rows_insert
 
 CHAIN_HEAD_PK = 1
 SYSTEM_LABEL = "system"
@@ -106,7 +107,7 @@ def events_record_bulk(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
                 correlation_id=draft.correlation_id,
             )
             events.append(draft)
-        AuditEvent.objects.bulk_create(events)
+        rows_insert(events)
         head.last_sequence, head.last_hash = sequence, prev_hash
         head.save(update_fields=["last_sequence", "last_hash"])
     return events

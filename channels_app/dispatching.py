@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry, events_record_bulk
+from ccm.bulk import rows_insert
 from channels_app.models import (
     Batch,
     Channel,
@@ -374,29 +375,31 @@ def _store(
 ) -> list[Communication]:
     """Write the accepted requests: communications, dispatches, history, audit."""
     now = timezone.now()
-    communications = Communication.objects.bulk_create(
-        Communication(
-            template_code=a.plan.code,
-            category=a.plan.template.category.code,
-            mandatory=a.plan.kind == "mandatory",
-            template_version=a.plan.version,
-            customer=a.request.customer,
-            data=a.request.data,
-            source_system=a.request.source_system,
-            source_reference=a.request.source_reference,
-            requested_by=requested_by,
-            requester_label=requester_label,
-            idempotency_key=a.request.idempotency_key,
-            scope=a.request.scope,
-            scheduled_for=a.request.scheduled_for,
-            reissue_of=a.request.reissue_of,
-            reason=a.request.reason,
-            correlation_key=a.request.correlation_key,
-            supersedes=list(a.request.supersedes),
-            waits_for=list(a.request.waits_for),
-            batch=batch,
-        )
-        for a in accepted
+    communications = rows_insert(
+        [
+            Communication(
+                template_code=a.plan.code,
+                category=a.plan.template.category.code,
+                mandatory=a.plan.kind == "mandatory",
+                template_version=a.plan.version,
+                customer=a.request.customer,
+                data=a.request.data,
+                source_system=a.request.source_system,
+                source_reference=a.request.source_reference,
+                requested_by=requested_by,
+                requester_label=requester_label,
+                idempotency_key=a.request.idempotency_key,
+                scope=a.request.scope,
+                scheduled_for=a.request.scheduled_for,
+                reissue_of=a.request.reissue_of,
+                reason=a.request.reason,
+                correlation_key=a.request.correlation_key,
+                supersedes=list(a.request.supersedes),
+                waits_for=list(a.request.waits_for),
+                batch=batch,
+            )
+            for a in accepted
+        ]
     )
     built: list[tuple[Dispatch, bytes, _Accepted]] = []
     for a, communication in zip(accepted, communications, strict=True):
@@ -416,10 +419,12 @@ def _store(
                 ContentFile(pdf),
                 save=False,
             )
-    dispatches = Dispatch.objects.bulk_create(d for d, _, _ in built)
-    DispatchStatusChange.objects.bulk_create(
-        DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
-        for d in dispatches
+    dispatches = rows_insert([d for d, _, _ in built])
+    rows_insert(
+        [
+            DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
+            for d in dispatches
+        ]
     )
     events_record_bulk(
         entries=[_audit_entry(d, a, requested_by, requester_label) for d, _, a in built]

@@ -41,6 +41,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import AuditEntry, events_record_bulk
+from ccm.bulk import rows_insert
 from channels_app.backends import (
     DeliveryError,
     TransientError,
@@ -134,9 +135,11 @@ def _claim(*, limit: int, now: datetime | None = None) -> dict[int, int]:
         attempts = dict(
             Dispatch.objects.filter(id__in=ids).values_list("id", "attempt_count")
         )
-        DispatchStatusChange.objects.bulk_create(
-            DispatchStatusChange(dispatch_id=pk, status=Status.SENDING, at=now)
-            for pk in ids
+        rows_insert(
+            [
+                DispatchStatusChange(dispatch_id=pk, status=Status.SENDING, at=now)
+                for pk in ids
+            ]
         )
     return {pk: attempts[pk] for pk in ids}
 
@@ -267,10 +270,10 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
             statuses.append(status)
         for fields, ids in moves.items():
             Dispatch.objects.filter(id__in=ids).update(**dict(fields))
-        DispatchAttempt.objects.bulk_create(attempts)
+        rows_insert(attempts)
         # A swept lease already holds this attempt number: keep the first.
         DispatchAttempt.objects.bulk_create(late_attempts, ignore_conflicts=True)
-        DispatchStatusChange.objects.bulk_create(changes)
+        rows_insert(changes)
         Escalation.objects.bulk_create(escalations)
         # Last: the audit chain's lock is held until this transaction commits.
         events_record_bulk(entries=entries)

@@ -644,8 +644,33 @@ def render_source(
     used_blocks: dict[str, int] | None = None,
 ) -> str:
     """Render one source with data; record the block versions it used."""
+    return _render_plain(
+        source,
+        _context_data(data),
+        html=html,
+        language=language,
+        blocks=blocks,
+        used_blocks=used_blocks,
+    )
+
+
+def _context_data(data) -> dict:
+    """Return the data as a template reads it: a JSON object, copied."""
     if not isinstance(data, Mapping):
         raise DataError(_("The data must be a JSON object."))
+    return plain_data(data)
+
+
+def _render_plain(
+    source: str,
+    context: dict,
+    *,
+    html: bool,
+    language: str,
+    blocks: Mapping[str, BlockSource] | None,
+    used_blocks: dict[str, int] | None,
+) -> str:
+    """Render one source with data already copied by `plain_data`."""
     budget = _Budget(
         deadline=time.monotonic()
         + _setting("TEMPLATE_RENDER_SECONDS", DEFAULT_RENDER_SECONDS),
@@ -654,7 +679,7 @@ def render_source(
         max_output=_setting("TEMPLATE_MAX_OUTPUT_CHARS", DEFAULT_MAX_OUTPUT_CHARS),
         language=language,
         html=html,
-        context=plain_data(data),
+        context=context,
         blocks=blocks or {},
     )
     token = _budget_var.set(budget)
@@ -710,14 +735,17 @@ def render_content(
 
     used: dict[str, int] = {}
     parts: dict[str, str] = {}
+    context = None  # copied once, at the first templated field
     for name, source in sources.items():
         if name not in TEMPLATED_FIELDS:
             parts[name] = source
             continue
         try:
-            parts[name] = render_source(
+            if context is None:
+                context = _context_data(data)
+            parts[name] = _render_plain(
                 source or "",
-                data,
+                context,
                 html=name in HTML_FIELDS,
                 language=language,
                 blocks=blocks,

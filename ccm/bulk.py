@@ -1,0 +1,106 @@
+"""Insert many new rows of one model at once, as cheaply as the database allows.
+
+`rows_insert` is `bulk_create` for the hot paths (triggering, sending, the
+audit chain). On PostgreSQL it streams the rows with COPY ... FROM STDIN,
+formatted by psycopg's C dumpers, after drawing the primary keys from the
+table's sequence in one query: measured here, about a tenth of the CPU of
+Django's multi-row INSERT, whose parameters psycopg quotes one by one in
+Python. Elsewhere (SQLite) it is `bulk_create`. Either way the instances come
+back saved, with their primary keys set.
+
+Like `bulk_create` it sends no signals and calls no `save()`; it also takes
+no conflict options: a duplicate key fails the whole COPY.
+"""
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+from uuid import UUID
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+_PLAIN = (str, int, bool, UUID)
+
+# Fields whose attribute value psycopg can dump as it stands: no pre_save
+# hook, no conversion in get_db_prep_save. Anything else goes through both.
+_AS_IS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.BigIntegerField,
+    models.BooleanField,
+    models.CharField,
+    models.IntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SmallIntegerField,
+    models.TextField,
+    models.UUIDField,
+    models.ForeignKey,
+)
+
+
+def rows_insert(objs: Sequence[M]) -> Sequence[M]:
+    """Insert unsaved instances of one model; return them saved, keys set."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objs)
+    meta = model._meta
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        keyless = [obj for obj in objs if obj.pk is None]
+        if keyless:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                "FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, len(keyless)],
+            )
+            for obj, (key,) in zip(keyless, cursor.fetchall(), strict=True):
+                obj.pk = key
+        fields = meta.concrete_fields
+        columns = ", ".join(quote(field.column) for field in fields)
+        values = _value_getters(model)
+        # Table and columns are the model's own names, quoted.
+        statement = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+        with cursor.cursor.copy(statement) as copy:
+            for obj in objs:
+                copy.write_row([value(obj) for value in values])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
+
+@cache
+def _value_getters(model: type[models.Model]) -> list[Callable[[Any], Any]]:
+    """Return, per concrete field, how to read an instance's value to store."""
+    getters = []
+    for field in model._meta.concrete_fields:
+        if type(field) in _AS_IS:
+            getters.append(_attribute(field))
+        else:
+            getters.append(_prepared(field))
+    return getters
+
+
+def _attribute(field: models.Field) -> Callable[[Any], Any]:
+    attname = field.attname
+
+    def value(obj):
+        value = getattr(obj, attname)
+        if value is None or type(value) in _PLAIN:
+            return value
+        # A lazy translation, a number given as text: let the field convert.
+        return field.get_db_prep_save(value, connection)
+
+    return value
+
+
+def _prepared(field: models.Field) -> Callable[[Any], Any]:
+    def value(obj):
+        return field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+    return value
