@@ -230,7 +230,9 @@ class _Run:
             for communication_id, key, due_at in self.context.pending.get(
                 (candidate.customer_id, template), ()
             )
-            if communication_id != candidate.communication_id
+            # Only an older communication blocks: two that wait for each
+            # other cannot both hold, the older goes first.
+            if communication_id < candidate.communication_id
             and (not candidate.correlation_key or key == candidate.correlation_key)
         ]
         if not blocking:

@@ -294,3 +294,23 @@ def test_a_communication_waits_until_the_one_it_waits_for_was_sent(templates):
     waiting.refresh_from_db()
     assert waiting.status == Status.SENT
     assert [d["outcome"] for d in waiting.rule_decisions] == ["held"]
+
+
+def test_two_communications_waiting_for_each_other_go_oldest_first(templates):
+    customer = customer_build("C-cycle")
+    older = trigger(
+        customer,
+        "one-time-passcode",
+        waits_for=["payment-reminder"],
+        scheduled_for=NOON,
+    ).dispatches.get()
+    younger = trigger(
+        customer, waits_for=["one-time-passcode"], scheduled_for=NOON
+    ).dispatches.get()
+
+    # The older one waits for nothing created before it; the younger is held.
+    assert _send_all(NOON) == [older.pk]
+    younger.refresh_from_db()
+    assert younger.status == Status.QUEUED
+    assert younger.rule_decisions[-1]["outcome"] == "held"
+    assert _send_all(NOON + timedelta(minutes=2)) == [younger.pk]
