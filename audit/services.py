@@ -1,10 +1,16 @@
 """Record audit events: the only write path into the audit chain.
 
-Each call appends inside the caller's transaction (a savepoint), so an action
-that rolls back leaves no event. Writers take turns through a row lock on the
-single `AuditChainHead` row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's
-IMMEDIATE transactions already serialise writers). The lock is held until the
-caller commits, so record the event as the last database step of an action.
+Each call appends inside the caller's transaction, so an action that rolls
+back leaves no event. Writers take turns on the single `AuditChainHead` row:
+moving the head locks it until the caller commits, so record the event as the
+last database step of an action.
+
+On PostgreSQL one event (a view, a single action) is two statements: read
+the head, then insert the event and move the head in one statement that
+matches only while the head is where it was read. Many events, a writer that
+lost that race, and SQLite (whose IMMEDIATE transactions already serialise
+writers) lock the head with `SELECT ... FOR UPDATE` and append under the lock,
+the events streamed by `ccm.bulk.rows_insert`.
 """
 
 import json
@@ -15,7 +21,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.context import correlation_id_get
@@ -76,41 +82,94 @@ def event_record(
 
 
 def events_record_bulk(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
-    """Append many events under one lock acquisition and one bulk insert."""
+    """Append many events under one move of the chain head and one insert."""
     if not entries:
         return []
-    # Validate and freeze everything before taking the lock, to hold it briefly.
+    # Validate and freeze everything before touching the head, to hold it briefly.
     drafts = [_draft(entry) for entry in entries]
+    if len(drafts) == 1 and connection.vendor == "postgresql":
+        head = (
+            AuditChainHead.objects.filter(pk=CHAIN_HEAD_PK)
+            .values_list("last_sequence", "last_hash")
+            .first()
+        )
+        if head is not None:
+            events = _chained(drafts, *head)
+            if _chain_extend(events[0], head=head):
+                return events
     with transaction.atomic():
         head = _chain_head_locked()
-        sequence, prev_hash = head.last_sequence, head.last_hash
-        created = timezone.now()
-        events = []
-        for draft, subject_type in drafts:
-            sequence += 1
-            draft.sequence = sequence
-            draft.created = created
-            draft.prev_hash = prev_hash
-            draft.hash = prev_hash = event_hash(
-                prev_hash=prev_hash,
-                sequence=sequence,
-                created=created,
-                actor_kind=draft.actor_kind,
-                actor_label=draft.actor_label,
-                action=draft.action,
-                subject_type=subject_type,
-                object_id=draft.object_id,
-                subject_label=draft.subject_label,
-                before=draft.before,
-                after=draft.after,
-                reason=draft.reason,
-                correlation_id=draft.correlation_id,
-            )
-            events.append(draft)
+        events = _chained(drafts, head.last_sequence, head.last_hash)
         rows_insert(events)
-        head.last_sequence, head.last_hash = sequence, prev_hash
+        head.last_sequence, head.last_hash = events[-1].sequence, events[-1].hash
         head.save(update_fields=["last_sequence", "last_hash"])
     return events
+
+
+def _chained(
+    drafts: list[tuple[AuditEvent, str | None]], last_sequence: int, last_hash: str
+) -> list[AuditEvent]:
+    """Number, time and hash the drafts as the events that follow the head."""
+    sequence, prev_hash = last_sequence, last_hash
+    created = timezone.now()
+    events = []
+    for draft, subject_type in drafts:
+        sequence += 1
+        draft.sequence = sequence
+        draft.created = created
+        draft.prev_hash = prev_hash
+        draft.hash = prev_hash = event_hash(
+            prev_hash=prev_hash,
+            sequence=sequence,
+            created=created,
+            actor_kind=draft.actor_kind,
+            actor_label=draft.actor_label,
+            action=draft.action,
+            subject_type=subject_type,
+            object_id=draft.object_id,
+            subject_label=draft.subject_label,
+            before=draft.before,
+            after=draft.after,
+            reason=draft.reason,
+            correlation_id=draft.correlation_id,
+        )
+        events.append(draft)
+    return events
+
+
+def _chain_extend(event: AuditEvent, *, head: tuple[int, str]) -> bool:
+    """Insert the event and move the head onto it, if the head is still `head`.
+
+    One PostgreSQL statement, atomic without a transaction of its own. A writer
+    that moved the head first holds its row lock until it commits; this UPDATE
+    waits, re-reads the row (READ COMMITTED), no longer matches, and the INSERT,
+    which selects from it, writes nothing. Return whether it matched.
+    """
+    fields = AuditEvent._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    # Typed placeholders: a NULL or a text literal takes its column's type.
+    values = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+    sql = f"""
+        WITH moved AS (
+            UPDATE {AuditChainHead._meta.db_table}
+            SET last_sequence = %s, last_hash = %s
+            WHERE id = %s AND last_sequence = %s AND last_hash = %s
+            RETURNING id
+        )
+        INSERT INTO {AuditEvent._meta.db_table} ({columns})
+        SELECT {values} FROM moved
+    """  # noqa: S608 (table and column names and types from the models)
+    params = [event.sequence, event.hash, CHAIN_HEAD_PK, *head] + [
+        field.get_db_prep_save(getattr(event, field.attname), connection)
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount != 1:
+            return False
+    event._state.adding = False
+    event._state.db = connection.alias
+    return True
 
 
 def subject_type_label(content_type: ContentType | None) -> str | None:

@@ -181,7 +181,7 @@ def _timeline_page(dispatches, requested: str | None) -> TimelinePage:
     )
 
 
-def _timeline_rows(dispatches, unmasked: bool) -> list[dict]:
+def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
     """Return the timeline rows ready to print.
 
     Built here rather than in the template: the timeline is the hottest page,
@@ -193,41 +193,41 @@ def _timeline_rows(dispatches, unmasked: bool) -> list[dict]:
     dispatch_url = reverse("console:dispatch", args=[0]).replace("/0/", "/{}/")
     rows = []
     for dispatch in dispatches:
-        communication = dispatch.communication
-        if dispatch.subject:
-            title = dispatch.subject
-        elif dispatch.channel == Channel.LETTER:
-            title = _("Letter #%(id)s") % {"id": dispatch.pk}
+        pk, channel, status = dispatch["pk"], dispatch["channel"], dispatch["status"]
+        if dispatch["subject"]:
+            title = dispatch["subject"]
+        elif channel == Channel.LETTER:
+            title = _("Letter #%(id)s") % {"id": pk}
         else:
-            title = _("Message #%(id)s") % {"id": dispatch.pk}
+            title = _("Message #%(id)s") % {"id": pk}
         badges = []
-        if dispatch.resend_of_id:
+        if dispatch["resend_of_id"]:
             badges.append(_("resend"))
-        if communication.reissue_of_id:
+        if dispatch["communication__reissue_of_id"]:
             badges.append(_("reissue"))
         rows.append(
             {
-                "pk": dispatch.pk,
-                "url": dispatch_url.format(dispatch.pk),
-                "when": timezone.localtime(communication.created).strftime(
+                "pk": pk,
+                "url": dispatch_url.format(pk),
+                "when": timezone.localtime(dispatch["communication__created"]).strftime(
                     "%Y-%m-%d %H:%M"
                 ),
-                "channel": dispatch.channel,
-                "channel_label": channels.get(dispatch.channel, dispatch.channel),
-                "template": communication.template_code,
-                "version": communication.template_version.number,
+                "channel": channel,
+                "channel_label": channels.get(channel, channel),
+                "template": dispatch["communication__template_code"],
+                "version": dispatch["communication__template_version__number"],
                 "title": title if len(title) <= 80 else f"{title[:79]}…",
                 "badges": badges,
-                "address": dispatch.address
+                "address": dispatch["address"]
                 if unmasked
-                else masking.address_mask(dispatch.channel, dispatch.address),
-                "status": dispatch.status,
-                "status_label": statuses.get(dispatch.status, dispatch.status),
+                else masking.address_mask(channel, dispatch["address"]),
+                "status": status,
+                "status_label": statuses.get(status, status),
                 "outcomes": [
                     (outcome, rule_outcome(outcome))
-                    for outcome in rule_outcomes(dispatch.rule_decisions)
+                    for outcome in rule_outcomes(dispatch["rule_decisions"])
                 ],
-                "decision": dispatch.decision,
+                "decision": dispatch["decision"],
             }
         )
     return rows

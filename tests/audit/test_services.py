@@ -181,3 +181,29 @@ def test_subject_must_be_saved(django_user_model):
         event_record(
             action="auth.permission.granted", subject=django_user_model(username="x")
         )
+
+
+@pytest.mark.postgres
+def test_a_writer_that_lost_the_race_for_the_head_appends_after_the_winner(
+    chain, monkeypatch
+):
+    from audit import services
+
+    extend = services._chain_extend
+
+    def another_writer_first(event, *, head):
+        monkeypatch.setattr(services, "_chain_extend", extend)
+        event_record(action="channels.dispatch.sent", actor_label="winner")
+        return extend(event, head=head)
+
+    monkeypatch.setattr(services, "_chain_extend", another_writer_first)
+    loser = event_record(action="channels.dispatch.queued", actor_label="loser")
+
+    stored = list(AuditEvent.objects.order_by("sequence")[6:])
+    assert [(event.sequence, event.actor_label) for event in stored] == [
+        (7, "winner"),
+        (8, "loser"),
+    ]
+    assert (loser.sequence, loser.prev_hash) == (8, stored[0].hash)
+    assert chain_verify().ok
+    assert AuditChainHead.objects.get().last_sequence == 8

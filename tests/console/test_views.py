@@ -109,6 +109,42 @@ def test_timeline_is_paginated(client, agent, customer, templates):
     assert 'rel="prev"' in second.content.decode()
 
 
+# Session, user, language, two permission reads, the customer, the template
+# filter's choices, the page, the chain head, the audited view, the preferences.
+TIMELINE_STATEMENTS = 11
+
+
+def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
+    client, agent, customer, templates
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import approved_version_build
+
+    version = approved_version_build()
+    dispatch_build(version=version, customer=customer, rule_decisions=[{}])
+    client.force_login(agent)
+    url = f"/agent/customers/{customer.pk}/"
+    client.get(url)
+    with CaptureQueriesContext(connection) as one_row:
+        client.get(url)
+    for n in range(30):
+        dispatch_build(
+            version=version,
+            customer=customer,
+            channel=["email", "sms", "letter"][n % 3],
+            rule_decisions=[{"outcome": "deferred"}] if n % 2 else [],
+        )
+    with CaptureQueriesContext(connection) as full_page:
+        response = client.get(url)
+
+    assert len(response.context["rows"]) == 25
+    assert len(full_page) == len(one_row) == TIMELINE_STATEMENTS, [
+        query["sql"][:80] for query in full_page
+    ]
+
+
 def test_every_view_of_a_customers_communications_is_audited(
     client, agent, customer, email_dispatch
 ):
