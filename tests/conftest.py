@@ -15,6 +15,9 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Under pytest-xdist each worker ("gw0", "gw1", ...) has its own test database
+# (pytest-django suffixes the name), Redis database and var directory.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -25,6 +28,42 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def _worker_isolate(worker: str) -> None:
+    """Give this xdist worker its own Redis database and var directory.
+
+    Celery workers the tests start take the broker and CCM_VAR_DIR from the
+    settings, so two xdist workers never consume each other's tasks.
+    """
+    from django.conf import settings
+
+    index = int(worker.removeprefix("gw"))
+    broker = urlparse(settings.CELERY_BROKER_URL)
+    if broker.scheme == "redis":
+        base = int(broker.path.strip("/") or 0)
+        if base + index > 15:
+            raise pytest.UsageError(
+                f"xdist worker {worker} needs Redis database {base + index}: "
+                "start CELERY_BROKER_URL at a lower database number"
+            )
+        url = broker._replace(path=f"/{base + index}").geturl()
+        settings.CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"] = url
+    var_dir = settings.VAR_DIR / worker
+    var_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["CCM_VAR_DIR"] = str(var_dir)
+    settings.VAR_DIR = var_dir
+    settings.EMAIL_FILE_PATH = str(var_dir / "mail")
+    settings.CELERY_BEAT_SCHEDULE_FILENAME = str(var_dir / "celerybeat-schedule")
+    if "SMS_FILE_DIR" not in os.environ:
+        settings.SMS_FILE_DIR = var_dir / "sms"
+    if "MEDIA_ROOT" not in os.environ:
+        settings.MEDIA_ROOT = var_dir / "media"
+
+
+def pytest_configure(config) -> None:
+    if XDIST_WORKER:
+        _worker_isolate(XDIST_WORKER)
 
 
 def _database_vendor() -> str:
@@ -87,7 +126,23 @@ def pytest_sessionstart(session) -> None:
         raise pytest.UsageError("; ".join(problems))
 
 
+# Tests that start workers, beat, Redis or writer processes of their own. Under
+# `--dist loadgroup` they run one after another on one xdist worker, so two of
+# them never compete for the CPU (the fault tests hold 10-second leases).
+PROCESS_TESTS = (
+    "tests/audit/test_concurrency.py::",
+    "tests/ccm/test_worker.py::",
+    "tests/channels_app/test_faults.py::",
+    "tests/channels_app/test_batches.py::test_a_worker_killed_mid_run",
+    "tests/channels_app/test_batches.py::test_the_operator_uploads_a_csv",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.nodeid.startswith(PROCESS_TESTS):
+            item.add_marker(pytest.mark.xdist_group("processes"))
     if IN_CI:
         return
     no_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
@@ -97,6 +152,22 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(no_pg)
         if "redis" in item.keywords and not _broker_url().startswith("redis://"):
             item.add_marker(no_redis)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Hash test passwords with MD5, as Django advises for test suites.
+
+    The default PBKDF2 costs ~0.5 s per user created or logged in with a
+    password; no test is about the hasher, and `check --deploy` runs in a
+    child process with the real settings.
+    """
+    from django.test import override_settings
+
+    with override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+    ):
+        yield
 
 
 @pytest.fixture(scope="session")
