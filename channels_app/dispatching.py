@@ -101,6 +101,7 @@ class _TemplatePlan:
         self.refusal: dict[str, list[str]] | None = None
         self._blocks: dict[str, dict] = {}
         self._contents: dict[tuple[str, str], object] = {}
+        self.supported: list[str] = []
         if template is None:
             self.refusal = {
                 "template": [_("unknown template %(code)r") % {"code": code}]
@@ -197,9 +198,12 @@ def _plans_for(codes: set[str]) -> dict[str, _TemplatePlan]:
 
 
 def _consent_loaded(
-    requests: Sequence[TriggerRequest],
+    requests: Sequence[TriggerRequest], plans: dict[str, _TemplatePlan]
 ) -> tuple[dict[int, list[PreferenceEntry]], set[tuple[str, str]]]:
-    """Load the ledgers and suppressions of every customer in two queries."""
+    """Load the ledgers and suppressions of every customer in two queries.
+
+    Suppressions are looked up only for the addresses a request may use.
+    """
     customer_ids = {r.customer.pk for r in requests}
     preferences: dict[int, list[PreferenceEntry]] = defaultdict(list)
     for entry in PreferenceEntry.objects.filter(customer_id__in=customer_ids).order_by(
@@ -209,8 +213,11 @@ def _consent_loaded(
     addresses = {
         address
         for r in requests
-        for channel in FALLBACK_ORDER
-        if (address := r.customer.address_for(channel))
+        for channel in (
+            r.channels if r.channels != AUTO else plans[r.template_code].supported
+        )
+        # An unknown channel is refused by _check, which names it.
+        if channel in Channel.values and (address := r.customer.address_for(channel))
     }
     suppressed = set(
         Suppression.objects.filter(address__in=addresses).values_list(
@@ -448,7 +455,7 @@ def communications_trigger_bulk(
     plans = _plans_for({r.template_code for r in requests})
     results: list[Communication | TriggerRefused] = []
     for chunk in _chunks(requests, CHUNK):
-        preferences, suppressed = _consent_loaded(chunk)
+        preferences, suppressed = _consent_loaded(chunk, plans)
         outcomes: list[_Accepted | TriggerRefused] = []
         for request in chunk:
             try:

@@ -740,11 +740,14 @@ def render_content(
         if name not in TEMPLATED_FIELDS:
             parts[name] = source
             continue
+        if not source:
+            parts[name] = ""  # nothing to render
+            continue
         try:
             if context is None:
                 context = _context_data(data)
             parts[name] = _render_plain(
-                source or "",
+                source,
                 context,
                 html=name in HTML_FIELDS,
                 language=language,

@@ -8,7 +8,6 @@ from audit.models import AuditEvent
 from channels_app.dispatching import TriggerRefused, communication_trigger
 from channels_app.models import Communication, Dispatch, PreferenceEntry
 from channels_app.services import customer_upsert, preference_set
-from tests.factories import demo_templates_approved
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +21,8 @@ REMINDER = {
 
 
 @pytest.fixture
-def templates():
-    return demo_templates_approved()
+def templates(demo_templates):
+    return demo_templates
 
 
 @pytest.fixture
@@ -146,6 +145,7 @@ def test_a_letter_is_rendered_to_a_stored_pdf(templates, customer):
         ({"data": {**REMINDER, "amount": -5}}, "data", "amount"),
         ({"data": {"customer": {"name": "x"}}}, "data", "policy_number"),
         ({"channels": ["letter"]}, "channels", "does not support letter"),
+        ({"channels": ["fax"]}, "channels", "does not support fax"),
     ],
 )
 def test_bad_input_is_refused_naming_the_problem_and_nothing_is_queued(
