@@ -123,6 +123,31 @@ def _cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _postgres_cpu_seconds(database: str) -> float:
+    """Return the CPU time used so far by the server processes of one database."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # A backend's title: "postgres: 15/main: user database host state".
+            title = (entry / "cmdline").read_text()
+            if not title.startswith("postgres: ") or f" {database} " not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[float, float]:
+    """Return the machine's busy and total CPU time so far (all cores), in ticks."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def _memory_mb(pid: int) -> tuple[float, float]:
     """Return the peak RSS of the largest process in the tree and of all, in MB."""
     peaks = []
@@ -221,6 +246,11 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="triggers per call")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--database", default="bench_outbox_dispatch")
+    parser.add_argument(
+        "--rules",
+        action="store_true",
+        help="seed the demo's central rules (quiet hours, caps, de-duplication)",
+    )
     args = parser.parse_args()
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         sys.exit("set CELERY_BROKER_URL=redis://127.0.0.1:6379/9 to benchmark")
@@ -231,6 +261,10 @@ def main() -> None:
     # No beat here: the bench kicks the worker itself, and triggers kick it.
     scratch_database_setup(args.database)
     _approve_demo_templates()
+    if args.rules:
+        from rules.demo import rules_demo_seed
+
+        rules_demo_seed()
     from ccm.celery import app
 
     app.connection_for_write().default_channel.client.flushdb()
@@ -243,17 +277,19 @@ def main() -> None:
         "due_date": "2026-12-15",
     }
     n = args.emails
+    rules = "the demo's central rules" if args.rules else "no central rules"
     print(
         f"{n:,} emails, PostgreSQL + Redis, 1 worker x {args.concurrency} "
-        f"processes, trigger chunks of {args.chunk}"
+        f"processes, trigger chunks of {args.chunk}, {rules}"
     )
     customers = _customers(n, "a")
-    cpu = time.process_time()
+    cpu, server = time.process_time(), _postgres_cpu_seconds(args.database)
     trigger_s = _trigger(customers, "payment-reminder", "email", reminder, args.chunk)
     cpu_ms = (time.process_time() - cpu) / n * 1000
+    server_ms = (_postgres_cpu_seconds(args.database) - server) / n * 1000
     print(
         f"  trigger + render + persist  {n / trigger_s:8.0f} msg/s (no worker; "
-        f"{cpu_ms:.2f} ms CPU a message)"
+        f"CPU a message: {cpu_ms:.2f} ms, PostgreSQL {server_ms:.2f} ms)"
     )
     # The triggers' kicks wait in the default queue: drop them, kick once.
     app.connection_for_write().default_channel.client.flushdb()
@@ -261,23 +297,29 @@ def main() -> None:
     worker = _worker(dict(os.environ), args.concurrency)
     _worker_ready(app)
     worker_cpu, sink_cpu = _cpu_seconds(worker.pid), _cpu_seconds(sink.process.pid)
+    server = _postgres_cpu_seconds(args.database)
     kicked = time.time()
     _kick(args.concurrency)
     send_s = sink.wait_for(n) - kicked
     worker_ms = (_cpu_seconds(worker.pid) - worker_cpu) / n * 1000
     sink_ms = (_cpu_seconds(sink.process.pid) - sink_cpu) / n * 1000
+    server_ms = (_postgres_cpu_seconds(args.database) - server) / n * 1000
     print(
         f"  worker send to SMTP sink    {n / send_s:8.0f} msg/s (CPU a message: "
-        f"worker {worker_ms:.2f} ms, sink {sink_ms:.2f} ms)"
+        f"worker {worker_ms:.2f} ms, sink {sink_ms:.2f} ms, "
+        f"PostgreSQL {server_ms:.2f} ms)"
     )
 
     customers = _customers(n, "b")
+    busy, total = _machine_busy()
     started = time.time()
     trigger_s = _trigger(customers, "payment-reminder", "email", reminder, args.chunk)
     end_to_end_s = sink.wait_for(2 * n) - started
+    busy_after, total_after = _machine_busy()
     print(
         f"  end to end                  {n / end_to_end_s:8.0f} msg/s "
-        f"(triggers meanwhile {n / trigger_s:.0f}/s)"
+        f"(triggers meanwhile {n / trigger_s:.0f}/s; machine CPU busy "
+        f"{(busy_after - busy) / (total_after - total):.0%} of {os.cpu_count()} cores)"
     )
     largest, total = _memory_mb(worker.pid)
     print(
