@@ -13,6 +13,7 @@ no conflict options: a duplicate key fails the whole COPY.
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
@@ -30,6 +31,8 @@ _AS_IS = (
     models.BigIntegerField,
     models.BooleanField,
     models.CharField,
+    models.EmailField,
+    models.SlugField,
     models.IntegerField,
     models.PositiveBigIntegerField,
     models.PositiveIntegerField,
@@ -81,6 +84,12 @@ def _value_getters(model: type[models.Model]) -> list[Callable[[Any], Any]]:
     for field in model._meta.concrete_fields:
         if type(field) in _AS_IS:
             getters.append(_attribute(field))
+        elif type(field) is models.DateTimeField and not (
+            field.auto_now or field.auto_now_add
+        ):
+            getters.append(_moment(field))
+        elif type(field) is models.JSONField:
+            getters.append(_json(field))
         else:
             getters.append(_prepared(field))
     return getters
@@ -95,6 +104,32 @@ def _attribute(field: models.Field) -> Callable[[Any], Any]:
             return value
         # A lazy translation, a number given as text: let the field convert.
         return field.get_db_prep_save(value, connection)
+
+    return value
+
+
+def _moment(field: models.DateTimeField) -> Callable[[Any], Any]:
+    attname = field.attname
+
+    def value(obj):
+        value = getattr(obj, attname)
+        if value is None or (type(value) is datetime and value.tzinfo is not None):
+            return value
+        # A naive datetime or a date: the field converts (and warns) as usual.
+        return field.get_db_prep_save(value, connection)
+
+    return value
+
+
+def _json(field: models.JSONField) -> Callable[[Any], Any]:
+    """What JSONField.get_db_prep_save does with a plain value, minus its layers."""
+    attname, encoder = field.attname, field.encoder
+
+    def value(obj):
+        value = getattr(obj, attname)
+        if value is None:
+            return None  # SQL NULL, as Django stores it
+        return connection.ops.adapt_json_value(value, encoder)
 
     return value
 
