@@ -126,11 +126,31 @@ def _fill(customers: int, dispatches: int) -> None:
             """,
         ),
     ]
+    tables = [
+        "channels_app_customer",
+        "channels_app_communication",
+        "channels_app_dispatch",
+    ]
     with connection.cursor() as cursor:
+        # Load as a restore does: the generated rows are consistent by
+        # construction, so no foreign-key trigger checks them one by one, and
+        # the secondary indexes are built once at the end rather than kept up
+        # row by row (at 10M rows that is most of the time).
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        rebuild = _secondary_indexes_drop(cursor, tables)
         for label, sql in steps:
             started = time.perf_counter()
             cursor.execute(sql)
             print(f"  filled {label} in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        for statement in rebuild:
+            cursor.execute(statement)
+        cursor.execute("SET session_replication_role = DEFAULT")
+        print(
+            f"  {len(rebuild)} indexes and unique constraints rebuilt in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         started = time.perf_counter()
         search_indexes_create(connection)
         print(f"  search indexes built in {time.perf_counter() - started:.1f} s")
@@ -139,6 +159,41 @@ def _fill(customers: int, dispatches: int) -> None:
         cursor.execute("VACUUM ANALYZE channels_app_communication")
         cursor.execute("VACUUM ANALYZE channels_app_dispatch")
         print(f"  vacuum analyze in {time.perf_counter() - started:.1f} s")
+
+
+def _secondary_indexes_drop(cursor, tables: list[str]) -> list[str]:
+    """Drop the tables' indexes and unique constraints but the primary keys.
+
+    Return the statements that create them again.
+    """
+    cursor.execute(
+        """
+        SELECT c.conrelid::regclass::text, c.conname,
+               pg_get_constraintdef(c.oid)
+        FROM pg_constraint c
+        WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype = 'u'
+        """,
+        [tables],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        """
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid = ANY(%s::regclass[])
+          AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        """,
+        [tables],
+    )
+    indexes = cursor.fetchall()
+    for table, name, _definition in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    return [definition for _name, definition in indexes] + [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+        for table, name, definition in constraints
+    ]
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
