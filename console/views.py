@@ -194,6 +194,7 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
     rows = []
     for dispatch in dispatches:
         pk, channel, status = dispatch["pk"], dispatch["channel"], dispatch["status"]
+        decision = dispatch["decision"]
         if dispatch["subject"]:
             title = dispatch["subject"]
         elif channel == Channel.LETTER:
@@ -227,7 +228,10 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
                     (outcome, rule_outcome(outcome))
                     for outcome in rule_outcomes(dispatch["rule_decisions"])
                 ],
-                "decision": dispatch["decision"],
+                "decision": decision,
+                "decision_short": decision
+                if len(decision) <= 40
+                else f"{decision[:39]}…",
             }
         )
     return rows
