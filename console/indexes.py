@@ -18,6 +18,11 @@ SEARCH_INDEXES = {
     "console_customer_extid_trgm": (
         "channels_app_customer USING gin (UPPER(external_id::text) gin_trgm_ops)"
     ),
+    # A full name typed from its start (istartswith): a common one matches
+    # thousands of customers, which the trigram index must all gather first.
+    "console_customer_name_prefix": (
+        "channels_app_customer (UPPER(name::text) text_pattern_ops)"
+    ),
     # An email typed from its start, or whole (istartswith, iexact).
     "console_customer_email_prefix": (
         "channels_app_customer (UPPER(email::text) text_pattern_ops)"

@@ -61,7 +61,7 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     end of the whole number (bare digits also the end of an external id); an
     email fragment with "@" the start of an email; other text (from 3
     characters) a substring of the name, email or external id,
-    case-insensitively.
+    case-insensitively (names starting with a text that has a space first).
     """
     query = " ".join(query.split())
     if not query:
@@ -100,7 +100,13 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     elif "@" in query:
         condition = Q(email__istartswith=query)
     elif " " in query:
-        # Emails and external ids have no spaces: only a name can match.
+        # Emails and external ids have no spaces: only a name can match. A
+        # full name is usually typed from its start, and a common one has
+        # more such matches than a page: those come from a B-tree prefix index
+        # without gathering every substring match from the trigram index.
+        rows = _customers_first(customers.filter(name__istartswith=query), limit)
+        if len(rows) > limit:
+            return SearchResult(rows[:limit], True, phone)
         condition = Q(name__icontains=query)
     elif len(query) >= MIN_SUBSTRING:
         condition = (

@@ -65,6 +65,26 @@ def test_search_shows_masked_contact_data_and_says_when_nothing_matches(
     assert "No customer matches." in response.content.decode()
 
 
+def test_a_full_name_finds_names_that_start_with_it_and_names_that_contain_it(
+    client, agent
+):
+    from channels_app.services import customer_upsert
+
+    for n in range(30):
+        customer_upsert(external_id=f"CUST-9{n:03}", name="Sarah Carter", language="en")
+    inside, _ = customer_upsert(
+        external_id="CUST-8000", name="Lina Sarah Carter", language="en"
+    )
+    client.force_login(agent)
+
+    common = client.get("/agent/", {"q": "sarah  CARTER"})
+    rare = client.get("/agent/", {"q": "Lina Sarah"})
+
+    assert len(common.context["rows"]) == 25
+    assert "refine the search" in common.content.decode()
+    assert [row["customer"] for row in rare.context["rows"]] == [inside]
+
+
 # The customer page
 
 
