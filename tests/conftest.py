@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests import shared
+
 # Playwright's sync API runs an event loop in the test thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -154,6 +156,39 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(no_redis)
 
 
+@pytest.fixture(scope="session")
+def _shared_rows(django_db_setup, django_db_blocker):
+    shared.current = shared.SharedRows(django_db_blocker)
+    yield shared.current
+    shared.current.leave()
+    shared.current = None
+
+
+@pytest.fixture
+def _shared_rows_enter(request, _shared_rows) -> None:
+    if name := shared.wanted(request.node):
+        _shared_rows.enter(name)
+    else:
+        _shared_rows.leave()
+
+
+@pytest.fixture
+def _django_db_helper(_shared_rows_enter, _django_db_helper):
+    """pytest-django's per-test database setup, on top of the shared rows.
+
+    `_shared_rows_enter` comes first so the shared transaction is open before
+    pytest-django enters the test's own atomic blocks (savepoints within it).
+    """
+    yield
+
+
+def pytest_runtest_setup(item) -> None:
+    # A test that does not ask for the shared rows never sees them, even one
+    # without database access (a child process could reach the test database).
+    if shared.current is not None and shared.wanted(item) is None:
+        shared.current.leave()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fast_password_hashing():
     """Hash test passwords with MD5, as Django advises for test suites.
@@ -210,3 +245,28 @@ def smtp_sink(settings):
         yield sink
     finally:
         controller.stop()
+
+
+def _demo_templates_seed() -> dict[str, int]:
+    from tests.factories import demo_templates_approved
+
+    return {code: t.pk for code, t in demo_templates_approved().items()}
+
+
+shared.SharedRows.seeds["demo_templates"] = _demo_templates_seed
+
+
+@pytest.fixture
+def demo_templates(db) -> dict:
+    """The demo templates, approved and in force: {code: Template}.
+
+    Seeded once for consecutive tests that ask for it (see SharedRows); a test
+    that commits gets its own seed, which pytest-django flushes after it.
+    """
+    from templates_app.models import Template
+
+    if pks := shared.rows("demo_templates"):
+        return {code: Template.objects.get(pk=pk) for code, pk in pks.items()}
+    from tests.factories import demo_templates_approved
+
+    return demo_templates_approved()

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from ccm.roles import API_CLIENT
 from channels_app.models import Communication, Customer, Dispatch
-from tests.factories import demo_templates_approved, user_build
+from tests.factories import user_build
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +36,7 @@ BODY = {
 
 
 @pytest.fixture
-def api():
-    demo_templates_approved()
+def api(demo_templates):
     system = user_build(username="core-banking", is_staff=False)
     system.groups.add(Group.objects.get(name=API_CLIENT))
     client = APIClient()

@@ -17,7 +17,7 @@ from channels_app.batches import (
 )
 from channels_app.models import Batch, BatchRow, Communication, Customer
 from channels_app.services import customer_upsert
-from tests.factories import demo_templates_approved, user_build
+from tests.factories import user_build
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,9 @@ HEADER += "amount,currency,due_date\n"
 
 
 @pytest.fixture
-def templates(settings, tmp_path):
+def templates(settings, tmp_path, demo_templates):
     settings.MEDIA_ROOT = tmp_path / "media"
-    return demo_templates_approved()
+    return demo_templates
 
 
 @pytest.fixture

@@ -9,19 +9,21 @@ from audit.models import AuditEvent
 from channels_app.api import receipt_signature
 from channels_app.models import Dispatch, Suppression
 from channels_app.services import consent_decide, customer_upsert
-from tests.factories import approved_version_build, dispatch_build
+from templates_app.selectors import version_in_force
+from tests.factories import dispatch_build
 
 pytestmark = pytest.mark.django_db
 SECRET = "receipt-secret-for-tests"
 
 
 @pytest.fixture
-def sent(settings):
+def sent(settings, demo_templates):
     settings.RECEIPT_WEBHOOK_SECRET = SECRET
     customer, _ = customer_upsert(
         external_id="C-1", name="Sara", email="sara@example.com"
     )
-    dispatch = dispatch_build(version=approved_version_build(), customer=customer)
+    version = version_in_force(demo_templates["payment-reminder"])
+    dispatch = dispatch_build(version=version, customer=customer)
     Dispatch.objects.filter(pk=dispatch.pk).update(status=Dispatch.Status.SENT)
     return dispatch
 

@@ -7,14 +7,14 @@ from ccm.roles import AGENT, AUTHOR, OPERATOR, REVIEWER
 from channels_app.dispatching import communication_trigger
 from channels_app.models import Dispatch
 from channels_app.services import customer_upsert
-from tests.factories import demo_templates_approved, user_build
+from tests.factories import user_build
 
 PASSWORD = "pw-12345!x"
 
 
 @pytest.fixture
-def templates(db):
-    return demo_templates_approved()
+def templates(demo_templates):
+    return demo_templates
 
 
 @pytest.fixture

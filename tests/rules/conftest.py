@@ -7,7 +7,6 @@ import pytest
 from channels_app.dispatching import communication_trigger
 from channels_app.services import customer_upsert
 from rules.services import rule_create
-from tests.factories import demo_templates_approved
 
 REMINDER = {
     "customer": {"name": "Fatimah Al-Harbi"},
@@ -25,8 +24,8 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-def templates(db):
-    return demo_templates_approved()
+def templates(demo_templates):
+    return demo_templates
 
 
 @pytest.fixture

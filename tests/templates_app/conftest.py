@@ -9,6 +9,7 @@ from templates_app import services
 from templates_app.demo import demo_seed
 from templates_app.models import Category, ContentBlock, Template
 from templates_app.validation import ContentDraft
+from tests import shared
 
 AUTHOR_PERMISSIONS = [
     "view_category",
@@ -64,14 +65,31 @@ def user_with(username: str, codenames: list[str], **extra) -> User:
     return User.objects.get(pk=user.pk)
 
 
+def _demo_seed() -> int:
+    author = user_with("author", AUTHOR_PERMISSIONS, first_name="Amal")
+    demo_seed(author=author)
+    return author.pk
+
+
+shared.SharedRows.seeds["templates_app_demo"] = _demo_seed
+
+
+@pytest.fixture
+def templates_app_demo() -> None:
+    """Asks for the author and the demo content seeded once (tests/conftest.py)."""
+
+
 @pytest.fixture
 def author(db) -> User:
+    if author_pk := shared.rows("templates_app_demo"):
+        return User.objects.get(pk=author_pk)
     return user_with("author", AUTHOR_PERMISSIONS, first_name="Amal")
 
 
 @pytest.fixture
-def demo(author) -> dict[str, Template]:
-    demo_seed(author=author)
+def demo(templates_app_demo, author) -> dict[str, Template]:
+    if not shared.rows("templates_app_demo"):
+        demo_seed(author=author)
     return {template.code: template for template in Template.objects.all()}
 
 
