@@ -66,4 +66,7 @@ def test_the_timeline_reads_the_customer_index(customer, email_dispatch):
     plan = _plan(selectors.timeline(customer)[:25])
 
     assert "Seq Scan on channels_app_communication" not in plan
-    assert "communication_cust_idx" in plan or "communication_seq_idx" in plan
+    # Through an index on the customer's id. Which one is the planner's pick on
+    # tables this small, and moves with the statistics earlier tests left; on
+    # a big table it is communication_cust_idx (bench/console_queries.py).
+    assert "Index Cond: (customer_id = " in plan, plan
