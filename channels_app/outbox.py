@@ -29,11 +29,12 @@ import os
 import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -306,42 +307,29 @@ def dispatch_outcome_record(
     return status
 
 
-@contextmanager
-def _marker() -> Iterator[Callable[[Dispatch, str, datetime], bool]]:
-    """Yield `mark(dispatch, provider_id, accepted_at)`, each committed on its own.
-
-    The mark stores the provider's message id on the row still leased to this
-    attempt and says whether it did. On PostgreSQL the marks do not wait for
-    the WAL flush (a killed worker loses nothing committed this way; only a
-    crash of the database server can lose the last fraction of a second of
-    marks), and the statement is prepared on the server once per batch rather
-    than parsed and planned per message: half the database CPU of a mark.
-    """
+def _mark_sql() -> str:
     table = connection.ops.quote_name(Dispatch._meta.db_table)
     # The table name is the model's own; every value is a parameter.
-    sql = (
+    return (
         f"UPDATE {table} "  # noqa: S608
         "SET provider_message_id = %s, status_changed = %s "
         "WHERE id = %s AND status = %s AND attempt_count = %s"
     )
 
-    def params(dispatch: Dispatch, provider_id: str, accepted: datetime) -> list:
-        return [
-            provider_id,
-            accepted,
-            dispatch.pk,
-            Status.SENDING,
-            dispatch.attempt_count,
-        ]
 
+@contextmanager
+def _mark_cursor() -> Iterator[tuple[Any, dict]]:
+    """Yield a cursor for the accepted marks, and the options of its execute().
+
+    Each mark commits on its own. On PostgreSQL the marks do not wait for the
+    WAL flush (a killed worker loses nothing committed this way; only a crash
+    of the database server can lose the last fraction of a second of marks),
+    and the statement is prepared on the server once per batch rather than
+    parsed and planned per message: half the database CPU of a mark.
+    """
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
-
-            def mark(dispatch, provider_id, accepted) -> bool:
-                cursor.execute(sql, params(dispatch, provider_id, accepted))
-                return cursor.rowcount == 1
-
-            yield mark
+            yield cursor, {}
         return
     import psycopg
 
@@ -350,14 +338,7 @@ def _marker() -> Iterator[Callable[[Dispatch, str, datetime], bool]]:
     try:
         # Django's cursors bind on the client; this one binds on the server.
         with psycopg.Cursor(connection.connection) as cursor:
-
-            def mark(dispatch, provider_id, accepted) -> bool:
-                cursor.execute(
-                    sql, params(dispatch, provider_id, accepted), prepare=True
-                )
-                return cursor.rowcount == 1
-
-            yield mark
+            yield cursor, {"prepare": True}
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET synchronous_commit")
@@ -392,8 +373,9 @@ def _channel_send(channel: str, dispatches: list[Dispatch]) -> list[Outcome]:
             started[dispatch.pk] = (now, time.monotonic())
             yield dispatch
 
+    sql = _mark_sql()
     try:
-        with _marker() as mark:
+        with _mark_cursor() as (cursor, options):
             for dispatch, result in sends(backend, leased()):
                 began, clock = started[dispatch.pk]
                 duration = int((time.monotonic() - clock) * 1000)
@@ -405,7 +387,12 @@ def _channel_send(channel: str, dispatches: list[Dispatch]) -> list[Outcome]:
                     continue
                 provider_id = result or f"dispatch-{dispatch.pk}"
                 accepted = timezone.now()
-                marked = mark(dispatch, provider_id, accepted)
+                cursor.execute(
+                    sql,
+                    [provider_id, accepted, dispatch.pk, Status.SENDING, attempt],
+                    **options,
+                )
+                marked = cursor.rowcount == 1
                 dispatch.status_changed = accepted
                 outcomes.append(
                     Outcome(
