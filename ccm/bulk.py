@@ -24,7 +24,8 @@ M = TypeVar("M", bound=models.Model)
 _PLAIN = (str, int, bool, UUID)
 
 # Fields whose attribute value psycopg can dump as it stands: no pre_save
-# hook, no conversion in get_db_prep_save. Anything else goes through both.
+# hook, no conversion in get_db_prep_save. Plain date-times and JSON have
+# their own short paths (_moment, _json); anything else goes through both.
 _AS_IS = (
     models.AutoField,
     models.BigAutoField,
