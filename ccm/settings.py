@@ -127,7 +127,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "ccm.auth.UserBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 _VALIDATORS = "django.contrib.auth.password_validation"

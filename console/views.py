@@ -8,6 +8,7 @@ otherwise); reads with rules come from `console.selectors`, writes go through
 import json
 from dataclasses import dataclass
 from functools import wraps
+from html import escape
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -182,11 +184,11 @@ def _timeline_page(dispatches, requested: str | None) -> TimelinePage:
 
 
 def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
-    """Return the timeline rows ready to print.
+    """Return the timeline rows ready to print, each with its table row as HTML.
 
-    Built here rather than in the template: the timeline is the hottest page,
-    and plain values render several times faster than lookups, filters and
-    per-row URL reversing.
+    Built here rather than in the template, as Django admin builds its change
+    list rows: the timeline is the hottest page, and a template spends more on
+    a row's two dozen nodes than the database spends finding it.
     """
     channels = dict(Channel.choices)
     statuses = dict(Dispatch.Status.choices)
@@ -206,35 +208,73 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
             badges.append(_("resend"))
         if dispatch["communication__reissue_of_id"]:
             badges.append(_("reissue"))
-        rows.append(
-            {
-                "pk": pk,
-                "url": dispatch_url.format(pk),
-                "when": timezone.localtime(dispatch["communication__created"]).strftime(
-                    "%Y-%m-%d %H:%M"
-                ),
-                "channel": channel,
-                "channel_label": channels.get(channel, channel),
-                "template": dispatch["communication__template_code"],
-                "version": dispatch["communication__template_version__number"],
-                "title": title if len(title) <= 80 else f"{title[:79]}…",
-                "badges": badges,
-                "address": dispatch["address"]
-                if unmasked
-                else masking.address_mask(channel, dispatch["address"]),
-                "status": status,
-                "status_label": statuses.get(status, status),
-                "outcomes": [
-                    (outcome, rule_outcome(outcome))
-                    for outcome in rule_outcomes(dispatch["rule_decisions"])
-                ],
-                "decision": decision,
-                "decision_short": decision
-                if len(decision) <= 40
-                else f"{decision[:39]}…",
-            }
-        )
+        row = {
+            "pk": pk,
+            "url": dispatch_url.format(pk),
+            "when": timezone.localtime(dispatch["communication__created"]).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "channel": channel,
+            "channel_label": channels.get(channel, channel),
+            "template": dispatch["communication__template_code"],
+            "version": dispatch["communication__template_version__number"],
+            "title": title if len(title) <= 80 else f"{title[:79]}…",
+            "badges": badges,
+            "address": dispatch["address"]
+            if unmasked
+            else masking.address_mask(channel, dispatch["address"]),
+            "status": status,
+            "status_label": statuses.get(status, status),
+            "outcomes": [
+                (outcome, rule_outcome(outcome))
+                for outcome in rule_outcomes(dispatch["rule_decisions"])
+            ],
+            "decision": decision,
+            "decision_short": decision if len(decision) <= 40 else f"{decision[:39]}…",
+        }
+        row["html"] = _timeline_row_html(row)
+        rows.append(row)
     return rows
+
+
+# One timeline row. Every value put in it goes through html.escape first.
+TIMELINE_ROW = (
+    '<tr class="dispatch-row" data-channel="{channel}" data-dispatch="{pk}">'
+    '<td dir="ltr" class="nowrap">{when}</td>'
+    '<td><span class="chan chan-{channel}">{channel_label}</span></td>'
+    '<td dir="ltr">{template} <small>v{version}</small></td>'
+    '<td><a class="open-dispatch" dir="auto" href="{url}">{title}</a>{badges}</td>'
+    '<td dir="ltr">{address}</td>'
+    '<td><span class="status status-{status}">{status_label}</span></td>'
+    '<td class="why">{outcomes}{decision}</td></tr>\n'
+)
+TIMELINE_ROW_FIELDS = (
+    "pk", "when", "channel", "channel_label", "template", "version", "url", "title",
+    "address", "status", "status_label",
+)  # fmt: skip
+
+
+def _timeline_row_html(row: dict) -> SafeString:
+    """Return one timeline row as a table row, every value escaped.
+
+    `html.escape` rather than `format_html`: at 25 rows a page, Django's lazy-
+    aware escaping cost as much as the template loop this replaces.
+    """
+    values = {key: escape(str(row[key])) for key in TIMELINE_ROW_FIELDS}
+    values["badges"] = "".join(
+        f' <span class="badge">{escape(str(badge))}</span>' for badge in row["badges"]
+    )
+    values["outcomes"] = "".join(
+        f'<span class="badge rule rule-{escape(outcome)}">{escape(str(label))}</span>'
+        for outcome, label in row["outcomes"]
+    )
+    values["decision"] = (
+        f'<span class="decision" title="{escape(row["decision"])}">'
+        f"{escape(row['decision_short'])}</span>"
+        if row["decision"]
+        else ""
+    )
+    return mark_safe(TIMELINE_ROW.format_map(values))  # noqa: S308 (all escaped)
 
 
 @console_view("console.unmask_contact")

@@ -129,9 +129,9 @@ def test_timeline_is_paginated(client, agent, customer, templates):
     assert 'rel="prev"' in second.content.decode()
 
 
-# Session, user, language, two permission reads, the customer, the template
+# Session, user with their language, permissions, the customer, the template
 # filter's choices, the page, the chain head, the audited view, the preferences.
-TIMELINE_STATEMENTS = 11
+TIMELINE_STATEMENTS = 9
 
 
 def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
