@@ -301,6 +301,22 @@ def test_rule_decisions_show_on_the_dispatch_and_as_a_badge_in_the_timeline(
     assert "deferred to 07:00 by quiet hours" in detail
 
 
+def test_a_timeline_row_prints_every_stored_value_as_text_not_markup(
+    client, agent, customer, email_dispatch
+):
+    email_dispatch.subject = '<script>alert("subject")</script>'
+    email_dispatch.decision = 'held "until" <b>later</b>'
+    email_dispatch.rule_decisions = [{"outcome": '"><img src=x onerror=alert(1)>'}]
+    email_dispatch.save(update_fields=["subject", "decision", "rule_decisions"])
+    client.force_login(agent)
+
+    timeline = client.get(f"/agent/customers/{customer.pk}/").content.decode()
+
+    assert "<script>" not in timeline and "<img" not in timeline
+    assert "&lt;script&gt;alert(&quot;subject&quot;)&lt;/script&gt;" in timeline
+    assert 'title="held &quot;until&quot; &lt;b&gt;later&lt;/b&gt;"' in timeline
+
+
 def test_the_letter_pdf_is_served_inline_for_our_frame_and_as_a_download(
     client, agent, letter_dispatch
 ):
