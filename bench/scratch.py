@@ -12,8 +12,12 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def scratch_database_setup(name: str) -> str:
-    """Recreate database `name` on the same server, migrate it, set Django up."""
+def scratch_database_setup(name: str, *, keep: bool = False) -> str:
+    """Recreate database `name` on the same server, migrate it, set Django up.
+
+    With `keep`, a database of that name that already exists is kept (and
+    migrated): a benchmark can time again what an earlier run filled.
+    """
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("set DATABASE_URL=postgres://user@host:port/any to benchmark")
@@ -23,12 +27,16 @@ def scratch_database_setup(name: str) -> str:
     server = urlparse(url)
     maintenance = urlunparse(server._replace(path="/postgres"))
     with psycopg.connect(maintenance, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not (keep and exists):
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
             )
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     scratch = urlunparse(server._replace(path=f"/{name}"))
     os.environ["DATABASE_URL"] = scratch
     os.environ["DJANGO_SETTINGS_MODULE"] = "ccm.settings"
