@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import event_record
+from channels_app import reasons
 from channels_app.models import (
     Customer,
     Dispatch,
@@ -177,7 +178,9 @@ def consent_decide(
     """
     address = customer.address_for(channel)
     if not address:
-        return ConsentDecision(False, f"no {channel} contact point", hard=True)
+        return ConsentDecision(
+            False, reasons.NO_CONTACT_POINT.text(channel=channel), hard=True
+        )
     if suppressed is None:
         is_suppressed = Suppression.objects.filter(
             channel=channel, address=address
@@ -185,7 +188,11 @@ def consent_decide(
     else:
         is_suppressed = (channel, address) in suppressed
     if is_suppressed:
-        return ConsentDecision(False, f"{address} is suppressed on {channel}", True)
+        return ConsentDecision(
+            False,
+            reasons.ADDRESS_SUPPRESSED.text(address=address, channel=channel),
+            True,
+        )
 
     if preferences is None:
         preferences = list(customer.preferences.order_by("-recorded_at", "-id"))
@@ -200,17 +207,21 @@ def consent_decide(
         None,
     )
     if covering is not None and not covering.opted_in:
-        where = "customer-wide" if not covering.scope else f"for {covering.scope}"
+        where = (
+            reasons.FOR_SCOPE.text(scope=covering.scope)
+            if covering.scope
+            else reasons.CUSTOMER_WIDE.text()
+        )
         if mandatory:
-            return ConsentDecision(
-                True, f"mandatory category overrides opt-out ({where})"
-            )
+            return ConsentDecision(True, reasons.MANDATORY_OVERRIDES.text(where=where))
         return ConsentDecision(
-            False, f"customer opted out of {covering.channel} {where}"
+            False, reasons.OPTED_OUT.text(channel=covering.channel, where=where)
         )
     if covering is None and requires_opt_in and not mandatory:
-        return ConsentDecision(False, f"no opt-in recorded for {category}")
-    return ConsentDecision(True, "opted in" if covering else "no objection recorded")
+        return ConsentDecision(False, reasons.NO_OPT_IN.text(category=category))
+    return ConsentDecision(
+        True, (reasons.OPTED_IN if covering else reasons.NO_OBJECTION).text()
+    )
 
 
 class DispatchStateError(Exception):

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from channels_app import reasons
 from rules.models import ANY_CHANNEL, Rule
 from rules.timing import quiet_until, zone
 
@@ -115,15 +116,29 @@ def supersedes_match(
     )
 
 
+def superseded_reason(superseder: Superseder) -> str:
+    """Return why a superseded dispatch was stopped or cancelled."""
+    if superseder.correlation_key:
+        return reasons.SUPERSEDED_FOR.text(
+            template=superseder.template_code,
+            communication=superseder.communication_id,
+            key=superseder.correlation_key,
+        )
+    return reasons.SUPERSEDED.text(
+        template=superseder.template_code,
+        communication=superseder.communication_id,
+    )
+
+
 def rule_applies(rule: Rule, candidate: Candidate) -> str:
     """Return "" when `rule` covers the candidate, else why it does not."""
     if rule.channel != ANY_CHANNEL and rule.channel != candidate.channel:
-        return f"only for {rule.channel}"
+        return reasons.ONLY_FOR_CHANNEL.text(channel=rule.channel)
     if rule.category_kind and rule.category_kind != candidate.kind:
-        return f"only for {rule.category_kind} categories"
+        return reasons.ONLY_FOR_KIND.text(kind=rule.category_kind)
     codes = rule.category_codes
     if codes and candidate.category not in codes:
-        return f"only for {', '.join(codes)}"
+        return reasons.ONLY_FOR_CATEGORIES.text(categories=", ".join(codes))
     return ""
 
 
@@ -138,18 +153,14 @@ def _counts_toward(rule: Rule, entry: Counted) -> bool:
 
 def _exempt_reason(rule: Rule, candidate: Candidate) -> str:
     if rule.exempt_mandatory and candidate.mandatory:
-        return f"{candidate.category} is a mandatory category, exempt from {rule}"
+        return reasons.MANDATORY_EXEMPT.text(category=candidate.category, rule=rule)
     if candidate.category in rule.exempt_codes:
-        return f"{candidate.category} is exempt from {rule}"
+        return reasons.CATEGORY_EXEMPT.text(category=candidate.category, rule=rule)
     return ""
 
 
 def _hours(rule: Rule) -> str:
-    hours = rule.window_hours or 0
-    if hours % 24 == 0:
-        days = hours // 24
-        return "1 day" if days == 1 else f"{days} days"
-    return "1 hour" if hours == 1 else f"{hours} hours"
+    return reasons.period(rule.window_hours or 0)
 
 
 class _Run:
@@ -210,13 +221,7 @@ class _Run:
                     SUPPRESSED if self.stage == QUEUE else CANCELLED,
                     None,
                     "superseded",
-                    f"superseded by {superseder.template_code} (communication "
-                    f"{superseder.communication_id})"
-                    + (
-                        f" for {superseder.correlation_key}"
-                        if superseder.correlation_key
-                        else ""
-                    ),
+                    superseded_reason(superseder),
                 )
                 return True
         return False
@@ -240,7 +245,7 @@ class _Run:
                 verdict,
                 None,
                 "passes",
-                f"nothing pending of {', '.join(candidate.waits_for)}",
+                reasons.NOTHING_PENDING.text(templates=", ".join(candidate.waits_for)),
             )
             return False
         if self.stage == QUEUE:
@@ -249,12 +254,12 @@ class _Run:
                 verdict,
                 None,
                 "held",
-                f"waits for {blocking[0][0]}, still pending; held when due",
+                reasons.HELD_WHEN_DUE.text(template=blocking[0][0]),
             )
             return False
         until = max(self.now + HOLD_RETRY, max(due_at for _t, due_at in blocking))
         verdict.due_at = until
-        reason = f"waits for {blocking[0][0]} to be sent first"
+        reason = reasons.WAITS_FOR.text(template=blocking[0][0])
         last = candidate_last_decision(verdict)
         if not (last and last["outcome"] == "held" and last["reason"] == reason):
             self.record(verdict, None, "held", reason)
@@ -272,7 +277,12 @@ class _Run:
                 self.note(verdict, rule, "not applicable", why)
                 continue
             if not candidate.correlation_key:
-                self.note(verdict, rule, "not applicable", "no correlation key")
+                self.note(
+                    verdict,
+                    rule,
+                    "not applicable",
+                    reasons.NO_CORRELATION_KEY.text(),
+                )
                 continue
             since = self.now - timedelta(hours=rule.window_hours or 0)
             seen = self.context.recent.get(self._dedupe_key(candidate), ())
@@ -282,11 +292,15 @@ class _Run:
                     SUPPRESSED,
                     rule,
                     "deduplicated",
-                    f"{candidate.template_code} for {candidate.correlation_key} was "
-                    f"already sent on {candidate.channel} within {_hours(rule)}",
+                    reasons.DUPLICATE.text(
+                        template=candidate.template_code,
+                        key=candidate.correlation_key,
+                        channel=candidate.channel,
+                        period=_hours(rule),
+                    ),
                 )
                 return True
-            self.note(verdict, rule, "passes", "no duplicate within the window")
+            self.note(verdict, rule, "passes", reasons.NO_DUPLICATE.text())
         return False
 
     @staticmethod
@@ -311,9 +325,16 @@ class _Run:
             until = quiet_until(
                 verdict.due_at, start=rule.quiet_start, end=rule.quiet_end, tz=tz
             )
-            window = f"{rule.quiet_start:%H:%M}–{rule.quiet_end:%H:%M} {tz.key}"
+            window = reasons.QUIET_WINDOW.format(
+                start=rule.quiet_start, end=rule.quiet_end, zone=tz.key
+            )
             if until is None:
-                self.note(verdict, rule, "passes", f"outside {window}")
+                self.note(
+                    verdict,
+                    rule,
+                    "passes",
+                    reasons.OUTSIDE_QUIET_HOURS.text(window=window),
+                )
                 continue
             if exempt := _exempt_reason(rule, candidate):
                 if (rule.pk, "exempted") not in seen:
@@ -322,9 +343,8 @@ class _Run:
                     self.note(verdict, rule, "exempted", exempt)
                 continue
             local = verdict.due_at.astimezone(tz)
-            reason = (
-                f"{local:%H:%M} {tz.key} is within quiet hours {window}; "
-                f"deferred to {until.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+            reason = reasons.QUIET_DEFERRED.text(
+                local=local, zone=tz.key, window=window, until=until.astimezone(tz)
             )
             verdict.due_at = until
             self.record(verdict, rule, "deferred", reason)
@@ -347,14 +367,16 @@ class _Run:
                 if at - window < entry.at <= at and _counts_toward(rule, entry)
             )
             limit = rule.cap_count or 0
-            tally = f"{len(times)} of {limit} in {_hours(rule)}"
+            tally = reasons.CAP_TALLY.text(
+                count=len(times), limit=limit, period=_hours(rule)
+            )
             if len(times) < limit:
                 self.note(verdict, rule, "passes", tally)
                 continue
             if candidate.mandatory:
                 if (rule.pk, "exempted") not in seen:
                     seen.add((rule.pk, "exempted"))
-                    reason = f"mandatory notices are never capped ({tally})"
+                    reason = reasons.NEVER_CAPPED.text(tally=tally)
                     self.record(verdict, rule, "exempted", reason)
                     self.note(verdict, rule, "exempted", reason)
                 continue
@@ -364,15 +386,12 @@ class _Run:
                     SUPPRESSED,
                     rule,
                     "capped",
-                    f"frequency cap reached: {tally}",
+                    reasons.CAP_REACHED.text(tally=tally),
                 )
                 return False
             # The window allows one more once the oldest excess entry leaves it.
             until = times[len(times) - limit] + window
-            reason = (
-                f"frequency cap reached: {tally}; deferred to "
-                f"{until:%Y-%m-%d %H:%M} UTC"
-            )
+            reason = reasons.CAP_DEFERRED.text(tally=tally, until=until)
             verdict.due_at = until
             self.record(verdict, rule, "deferred", reason)
             self.note(verdict, rule, "deferred", reason)

@@ -3,6 +3,8 @@
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from channels_app.reasons import reason_display
+
 register = template.Library()
 
 RULE_OUTCOMES = {
@@ -19,6 +21,10 @@ RULE_OUTCOMES = {
 def rule_outcome(outcome: str) -> str:
     """Return the translated name of a central-rule outcome."""
     return RULE_OUTCOMES.get(outcome, outcome)
+
+
+# A stored consent or rule reason in the agent's language (English as stored).
+register.filter("reason_display", reason_display)
 
 
 @register.filter
