@@ -124,6 +124,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so that worker processes started by tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+else:
+    # Parameters bound by the server, and psycopg prepares a statement once a
+    # connection has run it five times: the reads every console page repeats
+    # (user, permissions, timeline) are planned once per connection, not per
+    # request. Behind a pooler in transaction mode, set PgBouncer's
+    # max_prepared_statements (1.21+).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=5
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
