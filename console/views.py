@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.dispatching import TriggerRefused
 from channels_app.models import Channel, Customer, Dispatch
+from channels_app.reasons import reason_display
 from console import evidence, masking, selectors, services
 from console.forms import (
     EvidenceRangeForm,
@@ -196,7 +197,7 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
     rows = []
     for dispatch in dispatches:
         pk, channel, status = dispatch["pk"], dispatch["channel"], dispatch["status"]
-        decision = dispatch["decision"]
+        decision = reason_display(dispatch["decision"])
         if dispatch["subject"]:
             title = dispatch["subject"]
         elif channel == Channel.LETTER:

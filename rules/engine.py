@@ -36,6 +36,7 @@ from rules.evaluation import (
     Superseder,
     Verdict,
     evaluate,
+    superseded_reason,
     supersedes_match,
 )
 from rules.models import Rule
@@ -257,15 +258,7 @@ def _superseded_cancel(
             )
             if superseder is None:
                 continue
-            reason = (
-                f"superseded by {superseder.template_code} (communication "
-                f"{superseder.communication_id})"
-                + (
-                    f" for {superseder.correlation_key}"
-                    if superseder.correlation_key
-                    else ""
-                )
-            )
+            reason = superseded_reason(superseder)
             dispatch.status = Status.CANCELLED
             dispatch.status_changed = now
             dispatch.decision = reason

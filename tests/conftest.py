@@ -189,6 +189,21 @@ def pytest_runtest_setup(item) -> None:
         shared.current.leave()
 
 
+@pytest.fixture(autouse=True)
+def _language_restored():
+    """Leave no language active after a test.
+
+    A signed-in user's language is activated for the thread that serves the
+    request (`ccm.middleware`), and a test client's requests are served on
+    the test's own thread: without this, a test that signs in an Arabic user
+    would leave Arabic active for the tests that follow it in the process.
+    """
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fast_password_hashing():
     """Hash test passwords with MD5, as Django advises for test suites.
