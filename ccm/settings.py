@@ -126,12 +126,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
     # Parameters bound by the server, and psycopg prepares a statement once a
-    # connection has run it five times: the reads every console page repeats
-    # (user, permissions, timeline) are planned once per connection, not per
-    # request. Behind a pooler in transaction mode, set PgBouncer's
-    # max_prepared_statements (1.21+).
+    # connection has run it this many times: the reads every console page
+    # repeats (user, permissions, timeline) are planned once per connection,
+    # not per request. Empty turns preparing off (a pooler in transaction
+    # mode without PgBouncer 1.21's max_prepared_statements).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=5
+        server_side_binding=True,
+        prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5)
+        if os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
+        else None,
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
