@@ -124,18 +124,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so that worker processes started by tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-else:
-    # Parameters bound by the server, and psycopg prepares a statement once a
-    # connection has run it this many times: the reads every console page
-    # repeats (user, permissions, timeline) are planned once per connection,
-    # not per request. Empty turns preparing off (a pooler in transaction
-    # mode without PgBouncer 1.21's max_prepared_statements).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True,
-        prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5)
-        if os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
-        else None,
-    )
+# PostgreSQL keeps Django's defaults: no prepared statements. Prepared after
+# five runs, the console's substring search went to a generic plan that cannot
+# use its trigram index (p95 1.7 s at 1M customers; docs/console.md).
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

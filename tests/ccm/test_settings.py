@@ -5,10 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from django.contrib.auth.models import User
-from django.db import connection
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -56,38 +52,3 @@ def test_a_malformed_boolean_is_named(tmp_path):
 
     assert result.returncode != 0
     assert "DEBUG must be true or false, not 'maybe'" in result.stderr
-
-
-def _database_options(tmp_path, threshold: str) -> subprocess.CompletedProcess:
-    """Run `manage.py shell` printing the prepare threshold on its last line."""
-    return _manage(
-        "shell",
-        "-c",
-        "from django.conf import settings; "
-        "print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
-        DATABASE_PREPARE_THRESHOLD=threshold,
-        CCM_VAR_DIR=str(tmp_path),
-    )
-
-
-def test_prepared_statements_can_be_turned_off_for_a_pooler(tmp_path):
-    assert _database_options(tmp_path, "7").stdout.split()[-1] == "7"
-    assert _database_options(tmp_path, "").stdout.split()[-1] == "None"
-    wrong = _database_options(tmp_path, "often")
-    assert wrong.returncode != 0
-    assert "DATABASE_PREPARE_THRESHOLD must be a whole number, not 'often'" in (
-        wrong.stderr
-    )
-
-
-def test_a_statement_a_connection_repeats_is_prepared_on_postgresql(db):
-    if connection.vendor != "postgresql":
-        pytest.skip("prepared statements are PostgreSQL's")
-    for _ in range(6):
-        list(User.objects.filter(username="nobody"))
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-
-    assert any('"auth_user"."username" = $1' in sql for sql in prepared), prepared
