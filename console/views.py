@@ -38,7 +38,7 @@ from console.forms import (
     TimelineFilterForm,
     UnmaskForm,
 )
-from console.templatetags.console_tags import rule_outcome, rule_outcomes
+from console.templatetags.console_tags import RULE_OUTCOMES, rule_outcomes
 
 TIMELINE_PAGE_SIZE = 25
 # How long an unmask lasts in the agent's session.
@@ -142,8 +142,6 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "filter_form": filter_form,
             "filter_query": query.urlencode(),
             "preferences": selectors.preferences_for(customer),
-            "unmask_form": UnmaskForm(),
-            "evidence_form": EvidenceRangeForm(request.GET or None),
         },
     )
 
@@ -191,8 +189,10 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
     list rows: the timeline is the hottest page, and a template spends more on
     a row's two dozen nodes than the database spends finding it.
     """
-    channels = dict(Channel.choices)
-    statuses = dict(Dispatch.Status.choices)
+    # Labels translated once a page, not once a row.
+    channels = {value: str(label) for value, label in Channel.choices}
+    statuses = {value: str(label) for value, label in Dispatch.Status.choices}
+    outcomes = {value: str(label) for value, label in RULE_OUTCOMES.items()}
     dispatch_url = reverse("console:dispatch", args=[0]).replace("/0/", "/{}/")
     rows = []
     for dispatch in dispatches:
@@ -227,7 +227,7 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
             "status": status,
             "status_label": statuses.get(status, status),
             "outcomes": [
-                (outcome, rule_outcome(outcome))
+                (outcome, outcomes.get(outcome, outcome))
                 for outcome in rule_outcomes(dispatch["rule_decisions"])
             ],
             "decision": decision,
