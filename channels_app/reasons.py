@@ -172,6 +172,15 @@ CAP_DEFERRED = Shape(
     ),
 )
 
+# The contact center (console.services.dispatch_resend): the agent's own
+# reason follows as they typed it.
+RESENT = Shape(
+    "resend of #{original} by {agent}: {reason}",
+    pgettext_lazy(
+        "dispatch reason", "resend of #%(original)s by %(agent)s: %(reason)s"
+    ),
+)
+
 # Every reason a dispatch can carry, in the order they are tried: a narrower
 # shape before a wider one that would also match its text.
 CATALOGUE: tuple[Shape, ...] = (
@@ -201,6 +210,7 @@ CATALOGUE: tuple[Shape, ...] = (
     NEVER_CAPPED,
     CAP_REACHED,
     CAP_DEFERRED,
+    RESENT,
 )
 
 
@@ -260,6 +270,10 @@ PARAMS: dict[str, Param] = {
     "limit": NUMBER,
     "communication": NUMBER,
     "local": Param(r"\d\d:\d\d"),
+    "original": NUMBER,
+    # Django usernames hold no colon; the agent's reason is anything after.
+    "agent": Param(r"[^:]+"),
+    "reason": Param(r".+"),
 }
 
 

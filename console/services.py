@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry, event_record, events_record_bulk
+from channels_app import reasons
 from channels_app.dispatching import AUTO, communication_trigger
 from channels_app.models import (
     Communication,
@@ -129,7 +130,9 @@ def dispatch_resend(
         letter_pdf=original.letter_pdf.name,
         content_sha256=original.content_sha256,
         block_versions=original.block_versions,
-        decision=f"resend of #{original.pk} by {actor.get_username()}: {reason}",
+        decision=reasons.RESENT.text(
+            original=original.pk, agent=actor.get_username(), reason=reason
+        ),
         resend_of=original,
     )
     DispatchStatusChange.objects.create(

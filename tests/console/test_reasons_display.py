@@ -130,3 +130,24 @@ def test_the_evidence_pdf_gives_the_decision_in_the_agents_language_the_json_as_
     assert bundle["dispatches"][0]["decision"] == OPTED_OUT
     assert f"<td>{OPTED_OUT_AR}</td>" in arabic
     assert f"<td>{OPTED_OUT}</td>" in english
+
+
+def test_an_arabic_agent_reads_a_resend_in_the_timeline_with_the_reason_as_typed(
+    client, agent, customer, email_dispatch
+):
+    client.force_login(agent)
+    client.post(
+        f"/agent/dispatches/{email_dispatch.pk}/resend",
+        {"resend-reason": "customer deleted the email"},
+    )
+    stored = f"resend of #{email_dispatch.pk} by {agent.get_username()}: "
+    stored += "customer deleted the email"
+    assert email_dispatch.resends.get().decision == stored
+
+    UserSettings.objects.create(user=agent, language="ar")
+    timeline = client.get(f"/agent/customers/{customer.pk}/").content.decode()
+
+    assert (
+        f'title="إعادة إرسال للرسالة رقم {email_dispatch.pk} بواسطة '
+        f'{agent.get_username()}: customer deleted the email"'
+    ) in timeline
