@@ -21,13 +21,6 @@ OPTED_OUT_AR = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _language_kept():
-    """Put back the language the agent's Arabic request activated in this thread."""
-    with translation.override(translation.get_language()):
-        yield
-
-
 @pytest.fixture
 def opted_out_dispatch(templates, customer):
     """A reminder the consent check stopped: the customer opted out of email."""

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
 from audit.models import AuditEvent
@@ -568,6 +569,65 @@ def test_authors_and_reviewers_get_403_in_the_console(
         assert client.get(url).status_code == 403, url
     assert client.post(f"/agent/dispatches/{email_dispatch.pk}/resend").status_code
     assert not Dispatch.objects.filter(resend_of=email_dispatch).exists()
+
+
+def _audit_browser_actions(client) -> set[str]:
+    page = client.get("/admin/audit/auditevent/")
+    assert page.status_code == 200
+    return {event.action for event in page.context["cl"].result_list}
+
+
+def test_reviewers_read_no_customer_data_in_the_audit_browser(
+    client, reviewer, customer, email_dispatch
+):
+    """The audit browser shows a reviewer the events about templates only.
+
+    A dispatch's events carry the address it went to and a customer's their
+    name: they stay hidden until a view permission on them is granted.
+    """
+    client.force_login(reviewer)
+
+    page = client.get("/admin/audit/auditevent/").content.decode()
+    actions = _audit_browser_actions(client)
+
+    assert "templates.version.approved" in actions
+    assert not {a for a in actions if a.startswith(("channels.", "console."))}
+    for private in (customer.name, customer.external_id, customer.email):
+        assert private not in page
+    queued = AuditEvent.objects.get(
+        action="channels.dispatch.queued", object_id=str(email_dispatch.pk)
+    )
+    assert queued.after["address"] == customer.email
+    opened = client.get(f"/admin/audit/auditevent/{queued.pk}/change/")
+    assert opened.status_code == 302  # "doesn't exist", as for a missing event
+    assert customer.email not in client.get(opened["Location"]).content.decode()
+
+    reviewer.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label="channels_app", codename="view_dispatch"
+        )
+    )
+    reviewer = type(reviewer).objects.get(pk=reviewer.pk)  # no cached permissions
+    client.force_login(reviewer)
+    assert "channels.dispatch.queued" in _audit_browser_actions(client)
+    opened = client.get(f"/admin/audit/auditevent/{queued.pk}/change/")
+    assert customer.email in opened.content.decode()
+
+
+def test_operators_read_every_kind_of_event_in_the_audit_browser(
+    client, operator, email_dispatch
+):
+    client.force_login(operator)
+    client.get(f"/agent/customers/{email_dispatch.communication.customer_id}/")
+
+    actions = _audit_browser_actions(client)
+
+    assert {
+        "templates.version.approved",
+        "channels.customer.created",
+        "channels.dispatch.queued",
+        "console.customer.viewed",
+    } <= actions
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, customer):
