@@ -197,7 +197,10 @@ th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; vertical-align: top;
          text-align: start; }
 th { background: #eee; width: 28%; }
 .hash { font-family: "DejaVu Sans Mono", monospace; font-size: 7pt;
-        word-break: break-all; direction: ltr; }
+        word-break: break-all; }
+[dir="ltr"] { direction: ltr; text-align: left; }
+[dir="rtl"] { direction: rtl; text-align: right; }
+span[dir] { text-align: inherit; }
 .copy { border: 1px solid #888; padding: 2mm; font-size: 9pt;
         white-space: pre-wrap; margin-bottom: 2mm; }
 .dispatch { page-break-inside: auto; }

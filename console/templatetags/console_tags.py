@@ -1,9 +1,13 @@
 """Small display helpers for the console templates."""
 
 from django import template
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from channels_app.models import Dispatch, DispatchAttempt
 from channels_app.reasons import reason_display
+from templates_app.models import Channel, Language
+from templates_app.models import Status as VersionStatus
 
 register = template.Library()
 
@@ -21,6 +25,26 @@ RULE_OUTCOMES = {
 def rule_outcome(outcome: str) -> str:
     """Return the translated name of a central-rule outcome."""
     return RULE_OUTCOMES.get(outcome, outcome)
+
+
+# The stored codes a page may print, by kind, with their translated labels.
+LABELS = {
+    "channel": Channel,
+    "status": Dispatch.Status,
+    "attempt": DispatchAttempt.Outcome,
+    "version": VersionStatus,
+    "language": Language,
+}
+
+
+@register.filter
+def label(code: str, kind: str) -> str:
+    """Return the label of a stored code of a kind ("channel", "status", …).
+
+    A code the kind does not know is returned as stored.
+    """
+    choices = LABELS[kind]
+    return choices(code).label if code in choices.values else code
 
 
 # A stored consent or rule reason in the agent's language (English as stored).
@@ -44,3 +68,12 @@ def as_json(value) -> str:
     import json
 
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def direction(language: str) -> str:
+    """Return the writing direction of a language code: "rtl" or "ltr"."""
+    try:
+        return "rtl" if translation.get_language_info(language)["bidi"] else "ltr"
+    except KeyError:
+        return "ltr"
