@@ -5,12 +5,13 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditEvent
+from audit.privacy import subjects_unreadable
 
 
 def events_url_for(subject: models.Model) -> str:
@@ -47,29 +48,13 @@ class AuditedAdminMixin:
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-def subject_types_readable(user) -> list[ContentType] | None:
-    """Return the subject types whose events `user` may read; None for every type.
-
-    An event is as private as what it is about: a dispatch's event carries the
-    address it went to, a customer's their name. So an event about a kind of
-    object is shown only to who may view that kind of object (its model's
-    `view_` permission); events about no object are shown to every reader.
-    """
-    if user.is_superuser:
-        return None
-    return [
-        content_type
-        for content_type in ContentType.objects.order_by("app_label", "model")
-        if user.has_perm(f"{content_type.app_label}.view_{content_type.model}")
-    ]
-
-
 def events_readable(user, events: QuerySet) -> QuerySet:
-    """Return the events among `events` that `user` may read."""
-    types = subject_types_readable(user)
-    if types is None:
-        return events
-    return events.filter(Q(content_type=None) | Q(content_type__in=types))
+    """Return the events among `events` that `user` may read (`audit.privacy`)."""
+    unreadable = [
+        ContentType.objects.get_by_natural_key(app_label, model)
+        for app_label, model in subjects_unreadable(user)
+    ]
+    return events.exclude(content_type__in=unreadable) if unreadable else events
 
 
 class SubjectTypeFilter(admin.SimpleListFilter):

@@ -89,12 +89,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "audit.view_auditevent",
         "templates_app.view_category",
         "templates_app.manage_category_permissions",
-        # Read-only, so the audit browser shows operators the events about
-        # templates and blocks (an event is shown to who may view its subject).
-        "templates_app.view_template",
-        "templates_app.view_templateversion",
-        "templates_app.view_contentblock",
-        "templates_app.view_contentblockversion",
         "channels_app.view_customer",
         "channels_app.change_customer",
         "channels_app.view_preferenceentry",

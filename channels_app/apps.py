@@ -7,7 +7,24 @@ class ChannelsAppConfig(AppConfig):
     verbose_name = _("Channels and dispatch")
 
     def ready(self) -> None:
+        from audit.privacy import subjects_private_register
         from audit.vocabulary import register
+
+        from . import models
+
+        # Their events name customers, addresses and what was said to them.
+        subjects_private_register(
+            models.Customer,
+            models.PreferenceEntry,
+            models.Suppression,
+            models.Communication,
+            models.Dispatch,
+            models.DispatchStatusChange,
+            models.DispatchAttempt,
+            models.Escalation,
+            models.Batch,
+            models.BatchRow,
+        )
 
         register("channels.customer.created", "A customer was created.")
         register("channels.customer.updated", "A customer's details changed.")

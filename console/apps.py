@@ -7,7 +7,12 @@ class ConsoleConfig(AppConfig):
     verbose_name = _("Contact-center console")
 
     def ready(self) -> None:
+        from audit.privacy import subjects_private_register
         from audit.vocabulary import register
+
+        from .models import Feedback
+
+        subjects_private_register(Feedback)  # what a customer said
 
         register(
             "console.customer.viewed",
