@@ -453,6 +453,17 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _refusal_message(field: str, problem: str) -> str:
+    """Return a trigger's refusal in the agent's language, its detail as written.
+
+    The detail names JSON paths and values in English (from the schema check);
+    it is isolated left to right, so an Arabic sentence around it stays whole.
+    """
+    return _("The corrected data was refused: %(problem)s") % {
+        "problem": f"\u2066{field}: {problem}\u2069"
+    }
+
+
 @console_view()
 def reissue(request: HttpRequest, pk: int) -> HttpResponse:
     """Correct the data of a communication and send it again from the version in
@@ -473,7 +484,8 @@ def reissue(request: HttpRequest, pk: int) -> HttpResponse:
                 for name, problems in refusal.problems.items():
                     for problem in problems:
                         form.add_error(
-                            "data" if name == "data" else None, f"{name}: {problem}"
+                            "data" if name == "data" else None,
+                            _refusal_message(name, problem),
                         )
             except services.ConsoleActionRefused as refusal:
                 form.add_error(None, str(refusal))

@@ -1,5 +1,6 @@
 """The console as an agent uses it: search, timeline, copy, actions, all audited."""
 
+import html
 import json
 
 import pytest
@@ -436,6 +437,23 @@ def test_a_reissue_with_bad_data_shows_the_problem_and_sends_nothing(
 
     assert response.status_code == 400
     assert "EUR" in response.content.decode()
+    assert not email_dispatch.communication.reissues.exists()
+
+
+def test_an_arabic_agent_reads_a_refused_reissue_in_arabic_its_detail_as_written(
+    client, agent, customer, email_dispatch
+):
+    UserSettings.objects.create(user=agent, language="ar")
+    client.force_login(agent)
+    bad = json.dumps(reminder_data(customer, amount="a lot"))
+    response = client.post(
+        f"/agent/dispatches/{email_dispatch.pk}/reissue", {"data": bad, "reason": "x"}
+    )
+
+    page = html.unescape(response.content.decode())
+
+    # The schema's detail (a JSON path, a value) isolated left to right.
+    assert "رُفضت البيانات المصحّحة: \u2066data: /amount: 'a lot' is not of" in page
     assert not email_dispatch.communication.reissues.exists()
 
 
