@@ -320,16 +320,16 @@ def main() -> None:
         f"\n{customers:,} customers, {args.dispatches:,} dispatches; "
         f"server time per request, {args.rounds} requests each (ms):"
     )
-    print(f"  {'':<34} {'p50':>7} {'p95':>7}")
+    print(f"  {'':<37} {'p50':>7} {'p95':>7}")
     everything: list[float] = []
     for kind, typed in _queries(customers, rng, args.rounds).items():
         _time(client, "/agent/", {"q": typed[0]})  # warm
         samples = [_time(client, "/agent/", {"q": q}) for q in typed]
         everything.extend(samples)
         p50, p95 = _percentiles(samples)
-        print(f"  search: {kind:<26} {p50:7.1f} {p95:7.1f}")
+        print(f"  search: {kind:<29} {p50:7.1f} {p95:7.1f}")
     p50, p95 = _percentiles(everything)
-    print(f"  search: {'all kinds':<26} {p50:7.1f} {p95:7.1f}")
+    print(f"  search: {'all kinds':<29} {p50:7.1f} {p95:7.1f}")
 
     for label, pick in (
         ("timeline page 1 (any)", lambda: rng.randrange(customers)),
@@ -339,7 +339,7 @@ def main() -> None:
         _time(client, f"/agent/customers/{ids[0]}/")
         samples = [_time(client, f"/agent/customers/{pk}/") for pk in ids]
         p50, p95 = _percentiles(samples)
-        print(f"  {label:<34} {p50:7.1f} {p95:7.1f}")
+        print(f"  {label:<37} {p50:7.1f} {p95:7.1f}")
     heavy = Customer.objects.get(pk=first_id)
     print(
         "\nheavy customer:",
