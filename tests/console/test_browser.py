@@ -53,6 +53,18 @@ def demo(settings, transactional_db):
     return {"customer": customer, "email": email, "letter": letter}
 
 
+def _click_below_the_copy(page, selector: str) -> None:
+    """Scroll to a control below the email's frame, then click it.
+
+    Headless Chromium can hit-test a click it scrolled to itself against the
+    layout from before the scroll, and deliver it to the sandboxed email frame
+    (seen: a link below it did not navigate); scrolling first gives it a
+    settled layout.
+    """
+    page.locator(selector).scroll_into_view_if_needed()
+    page.click(selector)
+
+
 def _shot(page, name: str) -> None:
     page.screenshot(path=settings.VAR_DIR / f"console-{name}.png", full_page=True)
 
@@ -110,8 +122,7 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
 
     # Resend with a reason.
     page.fill("#id_resend-reason", "Customer deleted the email by mistake")
-    page.locator("#resend").scroll_into_view_if_needed()
-    page.click("#resend")
+    _click_below_the_copy(page, "#resend")
     # The first kick of the outbox opens the broker connection: allow for it.
     page.wait_for_selector(".messages li.success", timeout=45_000)
     assert "Resent as dispatch #" in page.inner_text(".messages")
@@ -122,7 +133,7 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
     page.select_option("#id_kind", "complaint")
     page.select_option("#id_severity", "high")
     page.fill("#id_text", "The due date in the email is wrong")
-    page.click("#record-feedback")
+    _click_below_the_copy(page, "#record-feedback")
     page.wait_for_selector("#feedback-list")
     assert "escalation" in page.inner_text(".messages").lower()
     feedback = Feedback.objects.get()
