@@ -69,11 +69,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         ),
     ],
     AGENT: [
-        "channels_app.view_customer",
-        "channels_app.view_preferenceentry",
-        "channels_app.view_communication",
-        "channels_app.view_dispatch",
-        # The contact-center console (/agent/): timeline, copy, actions.
+        # The contact-center console (/agent/): timeline, copy, actions. No
+        # admin model permission: the admin shows contact data unmasked and
+        # does not record who looked, the console masks and records.
         "console.use_console",
         "console.unmask_contact",
         "console.export_evidence",

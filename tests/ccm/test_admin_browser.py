@@ -36,8 +36,15 @@ ROLE_SCREENS = {
         ["auth/user", "channels_app/dispatch", "channels_app/customer"],
     ),
     "agent": (
-        ["channels_app/customer", "channels_app/dispatch"],
-        ["auth/user", "templates_app/template", "audit/auditevent"],
+        [],
+        [
+            "channels_app/customer",
+            "channels_app/dispatch",
+            "channels_app/communication",
+            "auth/user",
+            "templates_app/template",
+            "audit/auditevent",
+        ],
     ),
     "operator": (
         [

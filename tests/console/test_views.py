@@ -635,6 +635,26 @@ def test_authors_and_reviewers_get_403_in_the_console(
     assert not Dispatch.objects.filter(resend_of=email_dispatch).exists()
 
 
+def test_agents_read_customers_in_the_console_only_not_unmasked_in_the_admin(
+    client, agent, customer, email_dispatch
+):
+    """The admin shows contact data unmasked and records no view: not for agents."""
+    client.force_login(agent)
+
+    for url in (
+        "/admin/channels_app/customer/",
+        f"/admin/channels_app/customer/{customer.pk}/change/",
+        "/admin/channels_app/dispatch/",
+        f"/admin/channels_app/dispatch/{email_dispatch.pk}/change/",
+        "/admin/channels_app/communication/",
+        "/admin/channels_app/preferenceentry/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert customer.email not in response.content.decode(), url
+    assert customer.email not in client.get("/admin/").content.decode()
+
+
 def _audit_browser_actions(client) -> set[str]:
     page = client.get("/admin/audit/auditevent/")
     assert page.status_code == 200
