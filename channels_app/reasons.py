@@ -136,6 +136,10 @@ DUPLICATE = Shape(
         "%(template)s for %(key)s was already sent on %(channel)s within %(period)s",
     ),
 )
+CORRECTION = Shape(
+    "a correction reissued by the contact center",
+    pgettext_lazy("dispatch reason", "a correction reissued by the contact center"),
+)
 NO_DUPLICATE = Shape(
     "no duplicate within the window",
     pgettext_lazy("dispatch reason", "no duplicate within the window"),
@@ -203,6 +207,7 @@ CATALOGUE: tuple[Shape, ...] = (
     WAITS_FOR,
     NO_CORRELATION_KEY,
     DUPLICATE,
+    CORRECTION,
     NO_DUPLICATE,
     OUTSIDE_QUIET_HOURS,
     QUIET_DEFERRED,

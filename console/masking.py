@@ -1,5 +1,8 @@
 """Mask contact data for agents who have not unmasked it."""
 
+import re
+from collections.abc import Iterable
+
 MASK = "•••"
 
 
@@ -32,3 +35,61 @@ def address_mask(channel: str, address: str) -> str:
     if channel == "sms":
         return phone_mask(address)
     return text_mask(address)
+
+
+class ContactMask:
+    """Mask a customer's contact points wherever a stored text names them.
+
+    Reasons and provider errors are the record and name the address they were
+    about ("… is suppressed on email", "recipient refused: {…}"); an agent who
+    has not unmasked reads them with the addresses masked.
+    """
+
+    # Passed to templates for the `masked` filter, not called by them.
+    do_not_call_in_templates = True
+
+    def __init__(self, contacts: Iterable[tuple[str, str]]) -> None:
+        masks: dict[str, str] = {}
+        for channel, address in contacts:
+            for written in _forms(channel, address):
+                masks.setdefault(written.casefold(), address_mask(channel, address))
+        # Longest first, so an address is masked whole, not a part of it.
+        found = sorted(masks, key=len, reverse=True)
+        self._masks = masks
+        self._pattern = (
+            re.compile("|".join(map(re.escape, found)), re.IGNORECASE)
+            if found
+            else None
+        )
+
+    def __call__(self, text: str) -> str:
+        if not text or self._pattern is None:
+            return text
+        return self._pattern.sub(
+            lambda match: self._masks[match.group(0).casefold()], text
+        )
+
+
+def _forms(channel: str, address: str) -> list[str]:
+    """Return the ways a stored text may write an address: whole, bare digits, lines.
+
+    Forms under five characters are left: too short to tell from other words.
+    """
+    address = address.strip()
+    if channel == "sms":
+        forms = [address, address.lstrip("+")]
+    elif channel == "letter":
+        forms = [address, *(line.strip() for line in address.splitlines())]
+    else:
+        forms = [address]
+    return [form for form in forms if len(form) >= 5]
+
+
+def customer_contacts(customer, *addresses: tuple[str, str]) -> list[tuple[str, str]]:
+    """Return a customer's contact points and other addresses used, by channel."""
+    return [
+        ("email", customer.email),
+        ("sms", customer.phone),
+        ("letter", customer.postal_address),
+        *addresses,
+    ]

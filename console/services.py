@@ -21,19 +21,25 @@ from channels_app.models import (
     DispatchStatusChange,
     Escalation,
     PreferenceEntry,
-    Suppression,
 )
-from channels_app.services import preference_set
+from channels_app.services import consent_decide, preference_set
 from channels_app.tasks import outbox_kick
 from console.models import Feedback
+from templates_app.models import Category
 
 CONTACT_CENTER = "contact-center"
+
 # A resend of something not yet out, or of nothing rendered, makes no sense.
 NOT_RESENDABLE = {Dispatch.Status.QUEUED, Dispatch.Status.SENDING}
 
 
 class ConsoleActionRefused(Exception):
     """An agent's action cannot be carried out; the message says why."""
+
+
+def _requires_opt_in(category: str) -> bool:
+    """Return whether a category is sent only to customers who opted in."""
+    return Category.objects.filter(code=category, kind=Category.Kind.MARKETING).exists()
 
 
 def _reason_required(reason: str) -> str:
@@ -86,12 +92,27 @@ def dispatch_resend(
 
     The new dispatch carries exactly the stored copy (subject, HTML, text,
     letter PDF and their SHA-256) to the customer's current contact point on
-    the same channel; a hard suppression of that address refuses the resend.
+    the same channel, if the customer's consent allows that category there now
+    (a hard suppression always refuses). The original's row is locked, so a
+    second click, or a second agent, finds the first resend still on its way
+    and is refused rather than sending the copy twice.
     """
     reason = _reason_required(reason)
-    original = Dispatch.objects.select_related("communication__customer").get(
-        pk=dispatch.pk
+    original = (
+        Dispatch.objects.select_for_update(of=("self",))
+        .select_related("communication__customer")
+        .get(pk=dispatch.pk)
     )
+    pending = original.resends.filter(status__in=NOT_RESENDABLE).first()
+    if pending is not None:
+        raise ConsoleActionRefused(
+            _("Dispatch #%(id)s was already resent as #%(resend)s, still %(status)s.")
+            % {
+                "id": original.pk,
+                "resend": pending.pk,
+                "status": pending.get_status_display(),
+            }
+        )
     if original.status in NOT_RESENDABLE:
         raise ConsoleActionRefused(
             _("Dispatch #%(id)s is still %(status)s; it has not been sent yet.")
@@ -109,10 +130,20 @@ def dispatch_resend(
             _("The customer has no %(channel)s contact point.")
             % {"channel": original.get_channel_display()}
         )
-    if Suppression.objects.filter(channel=original.channel, address=address).exists():
+    communication = original.communication
+    consent = consent_decide(
+        customer=customer,
+        channel=original.channel,
+        category=communication.category,
+        scope=communication.scope,
+        mandatory=communication.mandatory,
+        requires_opt_in=_requires_opt_in(communication.category),
+    )
+    if not consent.allowed:
+        # The reason names the address; the view masks it for the agent.
         raise ConsoleActionRefused(
-            _("%(address)s is suppressed on %(channel)s; nothing can be sent there.")
-            % {"address": address, "channel": original.get_channel_display()}
+            _("The customer's consent does not allow this now: %(why)s.")
+            % {"why": reasons.reason_display(consent.reason)}
         )
     now = timezone.now()
     resend = Dispatch.objects.create(
@@ -170,6 +201,7 @@ def dispatch_resend(
 
 
 @transaction.atomic
+@transaction.atomic
 def communication_reissue(
     *,
     communication: Communication,
@@ -181,9 +213,20 @@ def communication_reissue(
     in force and linked to the original.
 
     Bad data raises `channels_app.dispatching.TriggerRefused` naming each
-    problem; nothing is stored then.
+    problem; nothing is stored then. The original's row is locked, so the same
+    correction sent twice (a second click) is refused, not sent twice.
     """
     reason = _reason_required(reason)
+    communication = Communication.objects.select_for_update().get(pk=communication.pk)
+    for earlier in communication.reissues.only("public_id", "data"):
+        if earlier.data == dict(data):
+            raise ConsoleActionRefused(
+                _(
+                    "This correction was already reissued as communication "
+                    "%(id)s; resend that one if the customer needs it again."
+                )
+                % {"id": earlier.public_id}
+            )
     rendered_channels = list(
         dict.fromkeys(
             communication.dispatches.exclude(content_sha256="")
@@ -259,6 +302,16 @@ def feedback_record(
     text = text.strip()
     if not text:
         raise ConsoleActionRefused(_("Say what the customer told you."))
+    # Locked, so the same words sent twice (a second click) open one escalation.
+    dispatch = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
+    recorded = dispatch.feedback.filter(
+        agent=actor, kind=kind, text=text, escalation__status=Escalation.Status.OPEN
+    ).first()
+    if recorded is not None:
+        raise ConsoleActionRefused(
+            _("This was already recorded; escalation #%(id)s is open.")
+            % {"id": recorded.escalation_id}
+        )
     escalation = Escalation.objects.create(
         dispatch=dispatch,
         severity=severity,

@@ -138,7 +138,9 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "unmasked": unmasked,
             "can_unmask": request.user.has_perm("console.unmask_contact"),
             "page": page,
-            "rows": _timeline_rows(page.rows, unmasked),
+            "rows": _timeline_rows(
+                page.rows, None if unmasked else _contact_mask(customer, page.rows)
+            ),
             "filter_form": filter_form,
             "filter_query": query.urlencode(),
             "preferences": selectors.preferences_for(customer),
@@ -182,8 +184,28 @@ def _timeline_page(dispatches, requested: str | None) -> TimelinePage:
     )
 
 
-def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
+def _contact_mask(customer: Customer, dispatches) -> masking.ContactMask:
+    """Return the mask of a customer's contact points and dispatches' addresses."""
+    return masking.ContactMask(
+        masking.customer_contacts(
+            customer,
+            *(
+                (d["channel"], d["address"])
+                if isinstance(d, dict)
+                else (d.channel, d.address)
+                for d in dispatches
+            ),
+        )
+    )
+
+
+def _timeline_rows(
+    dispatches: list[dict], mask: masking.ContactMask | None
+) -> list[dict]:
     """Return the timeline rows ready to print, each with its table row as HTML.
+
+    With a `mask` (contact data not unmasked), addresses are masked, also
+    where a row's decision names one.
 
     Built here rather than in the template, as Django admin builds its change
     list rows: the timeline is the hottest page, and a template spends more on
@@ -198,6 +220,8 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
     for dispatch in dispatches:
         pk, channel, status = dispatch["pk"], dispatch["channel"], dispatch["status"]
         decision = reason_display(dispatch["decision"])
+        if mask is not None:
+            decision = mask(decision)
         if dispatch["subject"]:
             title = dispatch["subject"]
         elif channel == Channel.LETTER:
@@ -222,7 +246,7 @@ def _timeline_rows(dispatches: list[dict], unmasked: bool) -> list[dict]:
             "title": title if len(title) <= 80 else f"{title[:79]}…",
             "badges": badges,
             "address": dispatch["address"]
-            if unmasked
+            if mask is None
             else masking.address_mask(channel, dispatch["address"]),
             "status": status,
             "status_label": statuses.get(status, status),
@@ -333,6 +357,14 @@ def _dispatch_or_404(pk: int) -> Dispatch:
         raise Http404 from None
 
 
+def _masked(request: HttpRequest, dispatch: Dispatch, text: str) -> str:
+    """Return a text about a dispatch with its addresses masked, unless unmasked."""
+    customer = dispatch.communication.customer
+    if _unmasked(request, customer):
+        return text
+    return _contact_mask(customer, [dispatch])(text)
+
+
 def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
     customer = dispatch.communication.customer
     unmasked = _unmasked(request, customer)
@@ -346,6 +378,13 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
         "address": dispatch.address
         if unmasked
         else masking.address_mask(dispatch.channel, dispatch.address),
+        # Masks the addresses named in stored reasons and errors.
+        "contacts": None
+        if unmasked
+        else _contact_mask(
+            customer,
+            [dispatch, *dispatch.resends.all(), *filter(None, [dispatch.resend_of])],
+        ),
         "version": version,
         "approvals": selectors.approvals_for(version),
         "copy_dir": "rtl" if dispatch.language == "ar" else "ltr",
@@ -410,7 +449,7 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except services.ConsoleActionRefused as refusal:
-            form.add_error(None, str(refusal))
+            form.add_error(None, _masked(request, dispatch, str(refusal)))
         else:
             messages.success(
                 request,
@@ -437,7 +476,7 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
                 dispatch=dispatch, actor=request.user, **form.cleaned_data
             )
         except services.ConsoleActionRefused as refusal:
-            form.add_error(None, str(refusal))
+            form.add_error(None, _masked(request, dispatch, str(refusal)))
         else:
             messages.success(
                 request,
@@ -488,13 +527,31 @@ def reissue(request: HttpRequest, pk: int) -> HttpResponse:
                             _refusal_message(name, problem),
                         )
             except services.ConsoleActionRefused as refusal:
-                form.add_error(None, str(refusal))
+                form.add_error(None, _masked(request, dispatch, str(refusal)))
             else:
-                first = new.dispatches.order_by("pk").first()
-                messages.success(
-                    request,
-                    _("Reissued as communication %(id)s.") % {"id": new.public_id},
-                )
+                dispatches = list(new.dispatches.order_by("pk"))
+                first = dispatches[0] if dispatches else None
+                queued = any(d.status == Dispatch.Status.QUEUED for d in dispatches)
+                if first is not None and not queued:
+                    # Stored, but stopped by consent or a rule: say so and why.
+                    messages.warning(
+                        request,
+                        _(
+                            "Reissued as communication %(id)s, but nothing was "
+                            "queued: %(why)s"
+                        )
+                        % {
+                            "id": new.public_id,
+                            "why": _masked(
+                                request, first, reason_display(first.decision)
+                            ),
+                        },
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Reissued as communication %(id)s.") % {"id": new.public_id},
+                    )
                 if first is not None:
                     return redirect("console:dispatch", pk=first.pk)
                 return redirect("console:customer", pk=communication.customer_id)

@@ -124,6 +124,7 @@ def _candidate(key: int, dispatch: Dispatch, kinds, zones) -> Candidate:
         due_at=dispatch.due_at,
         time_zone=zones.get(communication.customer_id, "UTC"),
         waits_for=tuple(communication.waits_for or ()),
+        correction=communication.reissue_of_id is not None,
     )
 
 
@@ -386,6 +387,7 @@ def _due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
             "communication__mandatory",
             "communication__correlation_key",
             "communication__waits_for",
+            "communication__reissue_of_id",
         )
         .order_by("due_at", "id")
     )

@@ -43,6 +43,9 @@ class Candidate:
     due_at: datetime
     time_zone: str
     waits_for: Sequence[str] = ()
+    # An agent's correct-and-reissue: it replaces what went out, so the copy
+    # it corrects is no duplicate of it.
+    correction: bool = False
 
 
 @dataclass
@@ -283,6 +286,9 @@ class _Run:
                     "not applicable",
                     reasons.NO_CORRELATION_KEY.text(),
                 )
+                continue
+            if candidate.correction:
+                self.note(verdict, rule, "not applicable", reasons.CORRECTION.text())
                 continue
             since = self.now - timedelta(hours=rule.window_hours or 0)
             seen = self.context.recent.get(self._dedupe_key(candidate), ())

@@ -77,3 +77,12 @@ def direction(language: str) -> str:
         return "rtl" if translation.get_language_info(language)["bidi"] else "ltr"
     except KeyError:
         return "ltr"
+
+
+@register.filter
+def masked(text: str, contacts) -> str:
+    """Return a stored text with the contact points it names masked.
+
+    `contacts` is the page's `masking.ContactMask`, or None once unmasked.
+    """
+    return contacts(text) if contacts else text

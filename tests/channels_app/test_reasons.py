@@ -208,6 +208,7 @@ def rules_reasons() -> list[str]:
                 candidate(1, correlation_key=KEY),
                 candidate(2),
                 candidate(3, correlation_key=SCOPE),
+                candidate(4, correlation_key=KEY, correction=True),
             ],
             recent={(CUSTOMER_ID, TEMPLATE, KEY, "sms"): [NOW - timedelta(minutes=5)]},
         )

@@ -1,0 +1,210 @@
+"""The console's actions cannot send twice, bypass consent or leak an address."""
+
+import html
+import json
+
+import pytest
+
+from channels_app.dispatching import communication_trigger
+from channels_app.models import Dispatch, Escalation, PreferenceEntry
+from channels_app.services import preference_set, suppression_add
+from console.models import Feedback
+from rules.demo import rules_demo_seed
+from tests.console.conftest import reminder_data
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+# Nothing twice
+
+
+def test_a_second_click_on_resend_is_refused_while_the_first_is_on_its_way(
+    client, agent, email_dispatch
+):
+    client.force_login(agent)
+    url = f"/agent/dispatches/{email_dispatch.pk}/resend"
+
+    first = client.post(url, {"resend-reason": "customer deleted it"})
+    second = client.post(url, {"resend-reason": "customer deleted it"})
+
+    assert first.status_code == 302
+    assert second.status_code == 400
+    [resend] = Dispatch.objects.filter(resend_of=email_dispatch)
+    assert f"already resent as #{resend.pk}" in _page(second)
+
+
+def test_the_same_correction_sent_twice_is_reissued_once(
+    client, agent, customer, email_dispatch
+):
+    client.force_login(agent)
+    url = f"/agent/dispatches/{email_dispatch.pk}/reissue"
+    corrected = {
+        "data": json.dumps(reminder_data(customer, amount=999.5)),
+        "reason": "wrong amount",
+    }
+
+    assert client.post(url, corrected).status_code == 302
+    second = client.post(url, corrected)
+
+    assert second.status_code == 400
+    [reissue] = email_dispatch.communication.reissues.all()
+    assert f"already reissued as communication {reissue.public_id}" in _page(second)
+
+
+def test_the_same_complaint_sent_twice_opens_one_escalation(
+    client, agent, email_dispatch
+):
+    client.force_login(agent)
+    complaint = {"kind": "complaint", "severity": "high", "text": "Wrong due date"}
+    url = f"/agent/dispatches/{email_dispatch.pk}/feedback"
+
+    client.post(url, complaint)
+    second = client.post(url, complaint)
+
+    assert second.status_code == 400
+    assert Feedback.objects.count() == 1
+    assert Escalation.objects.filter(dispatch=email_dispatch).count() == 1
+
+
+# Consent and the rules
+
+
+def test_a_resend_to_a_customer_who_opted_out_since_is_refused(
+    client, agent, customer, email_dispatch
+):
+    preference_set(
+        customer=customer,
+        channel="email",
+        opted_in=False,
+        source=PreferenceEntry.Source.CONTACT_CENTER,
+        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
+    )
+    client.force_login(agent)
+
+    response = client.post(
+        f"/agent/dispatches/{email_dispatch.pk}/resend",
+        {"resend-reason": "customer asked"},
+    )
+
+    assert response.status_code == 400
+    assert "consent does not allow" in _page(response)
+    assert not Dispatch.objects.filter(resend_of=email_dispatch).exists()
+
+
+def test_a_correction_goes_out_although_the_original_went_today(
+    client, agent, customer, templates
+):
+    """The demo's once-a-day de-duplication does not stop a correction."""
+    rules_demo_seed()
+    original = communication_trigger(
+        template_code="payment-reminder",
+        customer=customer,
+        data=reminder_data(customer),
+        channels=["email"],
+        requester_label="core-banking",
+        correlation_key="MT-204518",
+    ).dispatches.get()
+    again = communication_trigger(
+        template_code="payment-reminder",
+        customer=customer,
+        data=reminder_data(customer),
+        channels=["email"],
+        requester_label="core-banking",
+        correlation_key="MT-204518",
+    ).dispatches.get()
+    assert again.status == Dispatch.Status.SUPPRESSED  # the rule is in force
+    client.force_login(agent)
+
+    response = client.post(
+        f"/agent/dispatches/{original.pk}/reissue",
+        {
+            "data": json.dumps(reminder_data(customer, amount=999.5)),
+            "reason": "wrong amount",
+        },
+        follow=True,
+    )
+
+    [reissue] = original.communication.reissues.all()
+    dispatch = reissue.dispatches.get()
+    assert dispatch.status == Dispatch.Status.QUEUED
+    assert "deduplicated" not in {d["outcome"] for d in dispatch.rule_decisions}
+    assert f"Reissued as communication {reissue.public_id}." in _page(response)
+
+
+def test_a_reissue_stopped_by_consent_says_so_and_why(
+    client, agent, customer, email_dispatch
+):
+    preference_set(
+        customer=customer,
+        channel="email",
+        opted_in=False,
+        source=PreferenceEntry.Source.CONTACT_CENTER,
+        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
+    )
+    client.force_login(agent)
+
+    response = client.post(
+        f"/agent/dispatches/{email_dispatch.pk}/reissue",
+        {"data": json.dumps(reminder_data(customer, amount=999.5)), "reason": "x"},
+        follow=True,
+    )
+
+    page = _page(response)
+    [reissue] = email_dispatch.communication.reissues.all()
+    assert reissue.dispatches.get().status == Dispatch.Status.SUPPRESSED
+    assert "but nothing was queued: customer opted out of email" in page
+
+
+# Addresses named in stored reasons
+
+
+@pytest.fixture
+def suppressed_dispatch(templates, customer):
+    """A reminder stopped because the customer's email address bounced before."""
+    suppression_add(channel="email", address=customer.email, reason="bounce")
+    return communication_trigger(
+        template_code="payment-reminder",
+        customer=customer,
+        data=reminder_data(customer),
+        channels=["email"],
+        requester_label="core-banking",
+    ).dispatches.get()
+
+
+def test_an_address_a_reason_names_is_masked_until_unmasked(
+    client, agent, customer, suppressed_dispatch
+):
+    assert customer.email in suppressed_dispatch.decision  # the record names it
+    client.force_login(agent)
+
+    dispatch_page = _page(client.get(f"/agent/dispatches/{suppressed_dispatch.pk}/"))
+    timeline = _page(client.get(f"/agent/customers/{customer.pk}/"))
+
+    for page in (dispatch_page, timeline):
+        assert customer.email not in page
+        assert "re•••@e•••.com is suppressed on email" in page
+
+    client.post(f"/agent/customers/{customer.pk}/unmask", {"reason": "verify"})
+    dispatch_page = _page(client.get(f"/agent/dispatches/{suppressed_dispatch.pk}/"))
+    assert f"{customer.email} is suppressed on email" in dispatch_page
+
+
+def test_a_refusal_that_names_the_address_masks_it(
+    client, agent, customer, email_dispatch
+):
+    suppression_add(channel="email", address=customer.email, reason="bounce")
+    client.force_login(agent)
+
+    response = client.post(
+        f"/agent/dispatches/{email_dispatch.pk}/resend",
+        {"resend-reason": "customer asked"},
+    )
+
+    page = _page(response)
+    assert response.status_code == 400
+    assert "re•••@e•••.com is suppressed on email" in page
+    assert customer.email not in page
