@@ -254,11 +254,16 @@ def audit_events_for(dispatches: list[Dispatch]) -> list[AuditEvent]:
 
 
 def evidence_dispatches(
-    *, customer: Customer, since: date | None, until: date | None
-) -> list[Dispatch]:
-    """Return a customer's dispatches in a date range, oldest first, for evidence."""
+    *, customer: Customer, since: date | None, until: date | None, limit: int
+) -> list[Dispatch] | None:
+    """Return a customer's dispatches in a date range, oldest first, for evidence.
+
+    None when there are more than `limit`: counted on ids before any is loaded.
+    """
     dispatches = timeline(customer, TimelineFilter(since=since, until=until))
-    ids = list(dispatches.values_list("pk", flat=True))
+    ids = list(dispatches.values_list("pk", flat=True)[: limit + 1])
+    if len(ids) > limit:
+        return None
     return sorted(
         (dispatch_detail(pk) for pk in ids),
         key=lambda dispatch: (dispatch.communication.created, dispatch.pk),

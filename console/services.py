@@ -59,13 +59,19 @@ def customer_viewed(*, customer: Customer, actor: AbstractBaseUser, page: int) -
     )
 
 
-def dispatch_viewed(*, dispatch: Dispatch, actor: AbstractBaseUser) -> None:
-    """Record that an agent opened the exact copy of a dispatch."""
+def dispatch_viewed(
+    *, dispatch: Dispatch, actor: AbstractBaseUser, part: str = ""
+) -> None:
+    """Record that an agent opened the exact copy of a dispatch.
+
+    `part` names what was opened when it is not the dispatch's page: "letter"
+    (the stored PDF inline), "letter download", "reissue form" (its data).
+    """
+    after = {"customer": dispatch.communication.customer.external_id}
+    if part:
+        after["part"] = part
     event_record(
-        action="console.dispatch.viewed",
-        actor=actor,
-        subject=dispatch,
-        after={"customer": dispatch.communication.customer.external_id},
+        action="console.dispatch.viewed", actor=actor, subject=dispatch, after=after
     )
 
 

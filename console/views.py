@@ -39,6 +39,7 @@ from console.forms import (
     UnmaskForm,
 )
 from console.templatetags.console_tags import RULE_OUTCOMES, rule_outcomes
+from templates_app.preview import PREVIEW_CSP
 
 TIMELINE_PAGE_SIZE = 25
 # How long an unmask lasts in the agent's session.
@@ -46,23 +47,25 @@ UNMASK_SECONDS = 300
 SESSION_UNMASKED = "console_unmasked"
 
 
-def console_view(permission: str = "console.use_console"):
-    """Require a signed-in user with the console permission (and `permission`)."""
+def console_view(*permissions: str):
+    """Require a signed-in user with the console permission (and `permissions`)."""
 
     def decorator(view):
         @login_required
         @never_cache
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm("console.use_console") or not (
-                request.user.has_perm(permission)
-            ):
+            if not request.user.has_perms(["console.use_console", *permissions]):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
         return wrapped
 
     return decorator
+
+
+# Evidence packs carry contact data unmasked: who exports one may unmask.
+EVIDENCE_PERMISSIONS = ("console.export_evidence", "console.unmask_contact")
 
 
 def _unmasked(request: HttpRequest, customer: Customer) -> bool:
@@ -389,11 +392,15 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
         "approvals": selectors.approvals_for(version),
         "copy_dir": "rtl" if dispatch.language == "ar" else "ltr",
         # Display only: the stored copy is the body; the frame needs a document
-        # with the dispatch's language and direction around it.
+        # with the dispatch's language and direction around it, and a policy
+        # that loads nothing remote (a tracking pixel would count an agent's
+        # look as the customer opening the email, and tell the sender who
+        # looked when).
         "email_document": (
             f'<!DOCTYPE html><html lang="{dispatch.language}" '
             f'dir="{"rtl" if dispatch.language == "ar" else "ltr"}">'
-            f'<head><meta charset="utf-8"></head><body>{dispatch.body_html}'
+            f'<head><meta charset="utf-8">{PREVIEW_CSP}</head>'
+            f"<body>{dispatch.body_html}"
             "</body></html>"
         ),
         "data_json": json.dumps(
@@ -412,10 +419,17 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
 @require_GET
 def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the exact copy of a dispatch, why it said it, and what happened to it."""
-    dispatch = _dispatch_or_404(pk)
+    return _dispatch_page(request, _dispatch_or_404(pk))
+
+
+def _dispatch_page(request, dispatch: Dispatch, status: int = 200, **forms):
+    """Render a dispatch's page (with a form's errors) and record the view."""
     services.dispatch_viewed(dispatch=dispatch, actor=request.user)
     return render(
-        request, "console/dispatch.html", _dispatch_context(request, dispatch)
+        request,
+        "console/dispatch.html",
+        _dispatch_context(request, dispatch, **forms),
+        status=status,
     )
 
 
@@ -424,13 +438,21 @@ def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
 @xframe_options_sameorigin
 def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """Return the stored letter PDF of a dispatch, inline or as a download."""
-    dispatch = get_object_or_404(Dispatch, pk=pk)
+    dispatch = get_object_or_404(
+        Dispatch.objects.select_related("communication__customer"), pk=pk
+    )
     if not dispatch.letter_pdf:
         raise Http404(_("This dispatch has no letter."))
+    download = request.GET.get("download") == "1"
+    services.dispatch_viewed(
+        dispatch=dispatch,
+        actor=request.user,
+        part="letter download" if download else "letter",
+    )
     return FileResponse(
         dispatch.letter_pdf.open("rb"),
         content_type="application/pdf",
-        as_attachment=request.GET.get("download") == "1",
+        as_attachment=download,
         filename=f"letter-dispatch-{dispatch.pk}.pdf",
     )
 
@@ -456,12 +478,7 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Resent as dispatch #%(id)s; it is queued.") % {"id": new.pk},
             )
             return redirect("console:dispatch", pk=dispatch.pk)
-    return render(
-        request,
-        "console/dispatch.html",
-        _dispatch_context(request, dispatch, resend_form=form),
-        status=400,
-    )
+    return _dispatch_page(request, dispatch, 400, resend_form=form)
 
 
 @console_view()
@@ -484,12 +501,7 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"kind": recorded.get_kind_display(), "id": recorded.escalation_id},
             )
             return redirect("console:dispatch", pk=dispatch.pk)
-    return render(
-        request,
-        "console/dispatch.html",
-        _dispatch_context(request, dispatch, feedback_form=form),
-        status=400,
-    )
+    return _dispatch_page(request, dispatch, 400, feedback_form=form)
 
 
 def _refusal_message(field: str, problem: str) -> str:
@@ -556,6 +568,9 @@ def reissue(request: HttpRequest, pk: int) -> HttpResponse:
                     return redirect("console:dispatch", pk=first.pk)
                 return redirect("console:customer", pk=communication.customer_id)
     else:
+        services.dispatch_viewed(
+            dispatch=dispatch, actor=request.user, part="reissue form"
+        )
         form = ReissueForm(
             initial={
                 "data": json.dumps(
@@ -607,7 +622,7 @@ def _evidence_response(request, *, bundle: dict, subject, scope: dict, name: str
     return response
 
 
-@console_view("console.export_evidence")
+@console_view(*EVIDENCE_PERMISSIONS)
 @require_GET
 def dispatch_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     """Download the evidence pack of one dispatch (JSON, or PDF with format=pdf)."""
@@ -628,7 +643,7 @@ def dispatch_evidence(request: HttpRequest, pk: int) -> HttpResponse:
 MAX_EVIDENCE_DISPATCHES = 500
 
 
-@console_view("console.export_evidence")
+@console_view(*EVIDENCE_PERMISSIONS)
 @require_GET
 def customer_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     """Download the evidence pack of a customer over a date range."""
@@ -640,9 +655,9 @@ def customer_evidence(request: HttpRequest, pk: int) -> HttpResponse:
         )
     since, until = form.cleaned_data["since"], form.cleaned_data["until"]
     dispatches = selectors.evidence_dispatches(
-        customer=customer, since=since, until=until
+        customer=customer, since=since, until=until, limit=MAX_EVIDENCE_DISPATCHES
     )
-    if len(dispatches) > MAX_EVIDENCE_DISPATCHES:
+    if dispatches is None:
         return HttpResponse(
             _("More than %(n)s dispatches: narrow the date range.")
             % {"n": MAX_EVIDENCE_DISPATCHES},

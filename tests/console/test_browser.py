@@ -165,3 +165,56 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
     first_cell = page.locator("#timeline-table thead th").first.bounding_box()
     assert first_cell["x"] > width / 2, "the timeline starts on the right"
     _shot(page, "customer-ar")
+
+
+@pytest.fixture
+def pixel_server():
+    """A local HTTP server that counts the requests it is sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    requests = []
+
+    class Pixel(BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/gif")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", requests
+    server.shutdown()
+
+
+def test_opening_an_email_copy_loads_nothing_remote(live_server, page, pixel_server):
+    """A tracking pixel in the copy would count the agent's look as an open."""
+    from ccm.roles import AGENT
+    from channels_app.services import customer_upsert
+    from tests.factories import approved_version_build, dispatch_build, user_build
+
+    base, requests = pixel_server
+    user_build(username="aisha", role=AGENT, password="pw-12345!x")
+    customer, _ = customer_upsert(
+        external_id="CUST-5", name="Reem", email="reem@example.com", language="en"
+    )
+    dispatch = dispatch_build(
+        version=approved_version_build(),
+        customer=customer,
+        body_html=f'<p>Hello</p><img src="{base}/open.gif" alt="">',
+    )
+
+    page.goto(f"{live_server.url}/agent/dispatches/{dispatch.pk}/")
+    page.fill("#id_username", "aisha")
+    page.fill("#id_password", "pw-12345!x")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#email-html")
+    frame = page.frame_locator("#email-html")
+    assert frame.locator("body").inner_text().strip() == "Hello"
+    page.wait_for_timeout(1000)
+
+    assert requests == []

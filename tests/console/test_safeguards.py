@@ -1,16 +1,20 @@
-"""The console's actions cannot send twice, bypass consent or leak an address."""
+"""The console sends nothing twice, bypasses no consent, leaks no address, and
+records every look at a customer's communications."""
 
 import html
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 
+from audit.models import AuditEvent
 from channels_app.dispatching import communication_trigger
 from channels_app.models import Dispatch, Escalation, PreferenceEntry
 from channels_app.services import preference_set, suppression_add
 from console.models import Feedback
 from rules.demo import rules_demo_seed
 from tests.console.conftest import reminder_data
+from tests.factories import dispatch_build
 
 pytestmark = pytest.mark.django_db
 
@@ -208,3 +212,67 @@ def test_a_refusal_that_names_the_address_masks_it(
     assert response.status_code == 400
     assert "re•••@e•••.com is suppressed on email" in page
     assert customer.email not in page
+
+
+# Every look at a customer's communications recorded
+
+
+def test_opening_a_letter_or_the_data_to_correct_is_recorded(
+    client, agent, letter_dispatch
+):
+    client.force_login(agent)
+
+    client.get(f"/agent/dispatches/{letter_dispatch.pk}/letter.pdf")
+    client.get(f"/agent/dispatches/{letter_dispatch.pk}/letter.pdf?download=1")
+    client.get(f"/agent/dispatches/{letter_dispatch.pk}/reissue")
+
+    viewed = AuditEvent.objects.filter(
+        action="console.dispatch.viewed", object_id=str(letter_dispatch.pk)
+    ).order_by("sequence")
+    assert [event.after.get("part") for event in viewed] == [
+        "letter",
+        "letter download",
+        "reissue form",
+    ]
+    assert {event.actor for event in viewed} == {agent}
+
+
+# Evidence packs
+
+
+def test_an_evidence_pack_needs_the_permission_to_unmask(
+    client, masked_agent, customer, email_dispatch
+):
+    masked_agent.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label="console", codename="export_evidence"
+        )
+    )
+    client.force_login(masked_agent)
+
+    for url in (
+        f"/agent/dispatches/{email_dispatch.pk}/evidence",
+        f"/agent/customers/{customer.pk}/evidence",
+    ):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert customer.email not in response.content.decode()
+
+
+def test_a_customer_pack_over_the_limit_is_refused_before_it_is_loaded(
+    client, agent, customer, templates, monkeypatch, django_assert_max_num_queries
+):
+    from console import views
+    from tests.factories import approved_version_build
+
+    version = approved_version_build()
+    for _ in range(6):
+        dispatch_build(version=version, customer=customer)
+    monkeypatch.setattr(views, "MAX_EVIDENCE_DISPATCHES", 3)
+    client.force_login(agent)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(f"/agent/customers/{customer.pk}/evidence")
+
+    assert response.status_code == 400
+    assert "More than 3 dispatches" in response.content.decode()
