@@ -21,6 +21,7 @@ from channels_app.models import (
     Customer,
     Dispatch,
     PreferenceEntry,
+    Suppression,
 )
 from channels_app.services import phone_normalise
 from templates_app.models import Approval, TemplateVersion
@@ -212,6 +213,17 @@ def preferences_for(customer: Customer) -> list[PreferenceEntry]:
             "-recorded_at", "-id"
         )
     )
+
+
+def suppressions_for(customer: Customer) -> list[Suppression]:
+    """Return the hard suppressions of the customer's current addresses."""
+    addresses = Q()
+    for channel, address in (("email", customer.email), ("sms", customer.phone)):
+        if address:
+            addresses |= Q(channel=channel, address=address)
+    if not addresses:
+        return []
+    return list(Suppression.objects.filter(addresses).order_by("channel"))
 
 
 def dispatch_detail(pk: int) -> Dispatch:

@@ -129,6 +129,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
         selectors.timeline(customer, filters), request.GET.get("page")
     )
     unmasked = _unmasked(request, customer)
+    mask = None if unmasked else _contact_mask(customer, page.rows)
     services.customer_viewed(customer=customer, actor=request.user, page=page.number)
     query = request.GET.copy()
     query.pop("page", None)
@@ -141,12 +142,20 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "unmasked": unmasked,
             "can_unmask": request.user.has_perm("console.unmask_contact"),
             "page": page,
-            "rows": _timeline_rows(
-                page.rows, None if unmasked else _contact_mask(customer, page.rows)
-            ),
+            "rows": _timeline_rows(page.rows, mask),
+            "contacts": mask,
             "filter_form": filter_form,
             "filter_query": query.urlencode(),
             "preferences": selectors.preferences_for(customer),
+            "suppressions": [
+                (
+                    suppression,
+                    suppression.address
+                    if unmasked
+                    else masking.address_mask(suppression.channel, suppression.address),
+                )
+                for suppression in selectors.suppressions_for(customer)
+            ],
         },
     )
 

@@ -192,6 +192,8 @@ def test_an_address_a_reason_names_is_masked_until_unmasked(
         assert customer.email not in page
         assert "re•••@e•••.com is suppressed on email" in page
 
+    # The customer's page lists the suppression behind it, masked too.
+    assert "re•••@e•••.com" in timeline.split('id="suppressions"')[1]
     client.post(f"/agent/customers/{customer.pk}/unmask", {"reason": "verify"})
     dispatch_page = _page(client.get(f"/agent/dispatches/{suppressed_dispatch.pk}/"))
     assert f"{customer.email} is suppressed on email" in dispatch_page

@@ -133,8 +133,9 @@ def test_timeline_is_paginated(client, agent, customer, templates):
 
 
 # Session, user with their language, permissions, the customer, the template
-# filter's choices, the page, the chain head, the audited view, the preferences.
-TIMELINE_STATEMENTS = 9
+# filter's choices, the page, the chain head, the audited view, the preferences,
+# the suppressions of the customer's addresses.
+TIMELINE_STATEMENTS = 10
 
 
 def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
