@@ -5,24 +5,32 @@ JSON bundle carries the exact copy (letters as base64 PDF), the status history,
 attempts, the data snapshot and its source, the template version with its
 author and approvals, and the audit events covering it with their sequence
 numbers and hashes, so `manage.py audit_verify` output can be matched to it.
-The PDF is the same content for people, rendered by the letter renderer.
+The PDF is the same content for people, rendered by the letter renderer: an
+email's HTML part is laid out in its own direction beside its text part, and
+the exact copy travels inside the PDF as an attached file (the letter PDF, or
+the email's HTML part), so the PDF alone shows what the customer received.
 """
 
 import base64
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
+import nh3
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from audit.models import AuditChainHead
 from audit.services import subject_type_label
 from channels_app.models import Customer, Dispatch
 from console import selectors
-from templates_app import letters
+from templates_app import emails, letters
 
 EVIDENCE_FORMAT = "ccm-evidence/1"
 
@@ -188,14 +196,20 @@ def bundle_json_bytes(bundle: dict) -> bytes:
     return json.dumps(bundle, ensure_ascii=False, indent=2, sort_keys=True).encode()
 
 
+# The pack's rules select its own elements only (children of the body or of a
+# dispatch), so an email shown inside keeps its own headings and tables.
 EVIDENCE_CSS = """
-h1 { font-size: 16pt; margin: 0 0 4mm; }
-h2 { font-size: 13pt; margin: 6mm 0 2mm; border-bottom: 1px solid #999; }
-h3 { font-size: 11pt; margin: 4mm 0 1mm; }
-table { width: 100%; font-size: 8.5pt; margin-bottom: 3mm; }
-th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; vertical-align: top;
-         text-align: start; }
-th { background: #eee; width: 28%; }
+body > h1 { font-size: 16pt; margin: 0 0 4mm; }
+body > h2, .dispatch > h2 { font-size: 13pt; margin: 6mm 0 2mm;
+                            border-bottom: 1px solid #999; }
+.dispatch > h3 { font-size: 11pt; margin: 4mm 0 1mm; }
+.dispatch > h4 { font-size: 9.5pt; margin: 3mm 0 1mm; }
+body > table, .dispatch > table { width: 100%; font-size: 8.5pt;
+                                  margin-bottom: 3mm; }
+body > table th, body > table td, .dispatch > table th, .dispatch > table td {
+    border: 1px solid #bbb; padding: 1mm 1.5mm; vertical-align: top;
+    text-align: start; }
+body > table th, .dispatch > table th { background: #eee; width: 28%; }
 .hash { font-family: "DejaVu Sans Mono", monospace; font-size: 7pt;
         word-break: break-all; }
 [dir="ltr"] { direction: ltr; text-align: left; }
@@ -204,14 +218,114 @@ span[dir] { text-align: inherit; }
 .copy { border: 1px solid #888; padding: 2mm; font-size: 9pt;
         white-space: pre-wrap; margin-bottom: 2mm; }
 .dispatch { page-break-inside: auto; }
+.email-copy { border: 1px solid #888; padding: 3mm; font-size: 10pt;
+              margin-bottom: 2mm; overflow: hidden; }
+.email-copy * { max-width: 100% !important; }
+.email-copy > :first-child { margin-top: 0; }
+.email-copy > :last-child { margin-bottom: 0; }
+/* WeasyPrint lays a table out at its given width whatever its max-width. */
+.email-copy table { border-collapse: separate; width: auto !important; }
+table.attached { page-break-inside: avoid; }
+.note { font-size: 8.5pt; margin: 0 0 1mm; page-break-before: avoid; }
+ul.images { font-size: 7.5pt; margin: 0 0 2mm; }
 """
+
+# Shown inside the pack, an email must bring no page-wide rules: no <style>,
+# <link> or <base> survives, and classes go, since here they could only select
+# the pack's own rules. Inline styles stay, as nh3 kept them when it was sent.
+# The attached HTML file keeps the copy byte for byte.
+_EMAIL_SHOWN = nh3.Cleaner(
+    tags=emails.ALLOWED_TAGS,
+    attributes={
+        tag: names - {"class"} for tag, names in emails.ALLOWED_ATTRIBUTES.items()
+    },
+    url_schemes=emails.URL_SCHEMES,
+    filter_style_properties=emails.ALLOWED_STYLE_PROPERTIES,
+    link_rel="noopener noreferrer",
+    strip_comments=True,
+)
+
+
+class _ImageSources(HTMLParser):
+    """Collect the src of every img in an HTML fragment, in order."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            source = dict(attrs).get("src")
+            if source:
+                self.sources.append(source)
+
+
+def _outside_images(html: str) -> list[str]:
+    """Return the addresses of the images an email loads from elsewhere."""
+    parser = _ImageSources()
+    parser.feed(html)
+    parser.close()
+    outside = []
+    for source in dict.fromkeys(parser.sources):
+        parts = urlsplit(source)
+        if parts.scheme not in ("", "data") or parts.netloc:
+            outside.append(source)
+    return outside
+
+
+def _copy_file(dispatch: dict) -> letters.EmbeddedFile | None:
+    """Return the exact copy of a bundled dispatch as a file to attach, if any."""
+    copy = dispatch["copy"]
+    created = datetime.fromisoformat(dispatch["created"])
+    if dispatch["channel"] == "letter" and copy["letter_pdf_base64"]:
+        return letters.EmbeddedFile(
+            name=f"letter-dispatch-{dispatch['id']}.pdf",
+            content=base64.b64decode(copy["letter_pdf_base64"]),
+            description=gettext("Letter as sent"),
+            created=created,
+        )
+    if dispatch["channel"] == "email" and copy["html"]:
+        # The HTML part as sent: the stored body, in UTF-8, no document around it.
+        return letters.EmbeddedFile(
+            name=f"email-dispatch-{dispatch['id']}.html",
+            content=copy["html"].encode(),
+            description=gettext("Email as sent"),
+            created=created,
+        )
+    return None
+
+
+def _email_shown(html: str) -> SafeString:
+    """Return a stored email's HTML as the pack shows it."""
+    return mark_safe(_EMAIL_SHOWN.clean(html))  # noqa: S308 (sanitised by nh3)
 
 
 def evidence_pdf(bundle: dict) -> bytes:
     """Render the bundle as a PDF in the active language (right to left in Arabic)."""
     language = translation.get_language() or "en"
     language = "ar" if language.startswith("ar") else "en"
-    body = render_to_string("console/evidence_pdf.html", {"bundle": bundle})
+    dispatches, files = [], []
+    for dispatch in bundle["dispatches"]:
+        attached = _copy_file(dispatch)
+        shown = {}
+        if dispatch["channel"] == "email" and dispatch["copy"]["html"]:
+            shown["email_html"] = _email_shown(dispatch["copy"]["html"])
+            shown["outside_images"] = _outside_images(shown["email_html"])
+        if attached:
+            files.append(attached)
+            shown["attached"] = {
+                "name": attached.name,
+                "sha256": hashlib.sha256(attached.content).hexdigest(),
+            }
+        dispatches.append({**dispatch, "shown": shown})
+    # A copy of the bundle: the JSON download never carries "shown".
+    body = render_to_string(
+        "console/evidence_pdf.html", {"bundle": {**bundle, "dispatches": dispatches}}
+    )
     return letters.letter_pdf(
-        body, language=language, css=EVIDENCE_CSS, title="Evidence pack"
+        body,
+        language=language,
+        css=EVIDENCE_CSS,
+        title="Evidence pack",
+        attachments=files,
     ).pdf

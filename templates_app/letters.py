@@ -9,13 +9,15 @@ import contextvars
 import mimetypes
 import posixpath
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.utils.html import escape
-from weasyprint import CSS, HTML
+from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -116,6 +118,29 @@ class Letter:
     refused_urls: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """A file carried inside a PDF, listed in the viewer's attachments."""
+
+    name: str
+    content: bytes
+    description: str = ""
+    created: datetime | None = None
+
+
+def _attachment(embedded: EmbeddedFile, fetcher: URLFetcher) -> Attachment:
+    # PDF dates are written as UTC; an undated file keeps WeasyPrint's "now".
+    when = embedded.created.astimezone(UTC) if embedded.created else None
+    return Attachment(
+        string=embedded.content,
+        name=embedded.name,
+        description=embedded.description or None,
+        created=when,
+        modified=when,
+        url_fetcher=fetcher,
+    )
+
+
 def letter_document(body_html: str, *, language: str, title: str = "") -> str:
     """Wrap rendered letter HTML in a document with language and direction."""
     direction = "rtl" if language == "ar" else "ltr"
@@ -127,7 +152,12 @@ def letter_document(body_html: str, *, language: str, title: str = "") -> str:
 
 
 def letter_pdf(
-    body_html: str, *, language: str, css: str = "", title: str = ""
+    body_html: str,
+    *,
+    language: str,
+    css: str = "",
+    title: str = "",
+    attachments: Sequence[EmbeddedFile] = (),
 ) -> Letter:
     """Render a letter body (already rendered from its template) to an A4 PDF."""
     shared = _resources()
@@ -153,7 +183,8 @@ def letter_pdf(
             font_config=shared["font_config"],
             cache=shared["cache"],
         )
-        pdf = document.write_pdf()
+        files = [_attachment(embedded, shared["fetcher"]) for embedded in attachments]
+        pdf = document.write_pdf(attachments=files or None)
     finally:
         _refused.reset(token)
     return Letter(pdf=pdf, pages=len(document.pages), refused_urls=refused)
