@@ -1,12 +1,16 @@
 """Builders for the console tests: agents, a customer, real rendered dispatches."""
 
+import re
+import subprocess
+from typing import NamedTuple
+
 import pytest
 from django.contrib.auth.models import Permission
 
 from ccm.roles import AGENT, AUTHOR, OPERATOR, REVIEWER
 from channels_app.dispatching import communication_trigger
-from channels_app.models import Dispatch
-from channels_app.services import customer_upsert
+from channels_app.models import Dispatch, PreferenceEntry
+from channels_app.services import customer_upsert, preference_set
 from tests.factories import user_build
 
 PASSWORD = "pw-12345!x"
@@ -126,3 +130,59 @@ def letter_dispatch(templates, customer, settings) -> Dispatch:
         source_reference="POL-778201",
     )
     return communication.dispatches.get()
+
+
+def opted_out_of_email(customer) -> None:
+    """Record, as the contact center would, that the customer opted out of email."""
+    preference_set(
+        customer=customer,
+        channel="email",
+        opted_in=False,
+        source=PreferenceEntry.Source.CONTACT_CENTER,
+        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
+    )
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Return a PDF's text (pdftotext), without the bidi controls it adds."""
+    result = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+    )
+    return result.stdout.decode().translate(dict.fromkeys(range(0x202A, 0x202F)))
+
+
+class PdfWord(NamedTuple):
+    text: str
+    left: float
+    right: float
+    top: float
+
+
+def pdf_words(pdf: bytes, *, last: int = 1) -> tuple[float, list[PdfWord]]:
+    """Return the page width and the words up to page `last`, in reading order.
+
+    pdftotext spells a right-to-left word in visual order.
+    """
+    result = subprocess.run(
+        ["pdftotext", "-bbox", "-f", "1", "-l", str(last), "-", "-"],
+        input=pdf,
+        capture_output=True,
+        check=True,
+    )
+    html = result.stdout.decode()
+    width = float(re.search(r'<page width="([\d.]+)"', html).group(1))
+    words = re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" '
+        r'yMax="[\d.]+">([^<]*)</word>',
+        html,
+    )
+    return width, [
+        PdfWord(text, float(left), float(right), float(top))
+        for left, top, right, text in words
+    ]
+
+
+def title_edges(words: list[PdfWord]) -> tuple[float, float]:
+    """Return the left and right edges of the first line (a page's title)."""
+    line = [word for word in words if word.top == words[0].top]
+    return min(word.left for word in line), max(word.right for word in line)

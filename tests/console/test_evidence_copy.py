@@ -3,7 +3,6 @@
 import copy
 import hashlib
 import json
-import re
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from django.utils import translation
 from ccm.models import UserSettings
 from console.evidence import evidence_bundle, evidence_pdf
 from templates_app.emails import sanitise_html
+from tests.console.conftest import pdf_text, pdf_words, title_edges
 
 pytestmark = pytest.mark.django_db
 
@@ -38,33 +38,6 @@ def _evidence(client, dispatch) -> bytes:
     )
     assert response["Content-Type"] == "application/pdf"
     return response.content
-
-
-def _pdf_text(pdf: bytes) -> str:
-    result = subprocess.run(
-        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
-    )
-    return result.stdout.decode().translate(dict.fromkeys(range(0x202A, 0x202F)))
-
-
-def _page_words(
-    pdf: bytes, *, last: int = 1
-) -> tuple[float, list[tuple[str, float, float]]]:
-    """Return the page width and the words up to a page, with their x-edges."""
-    result = subprocess.run(
-        ["pdftotext", "-bbox", "-f", "1", "-l", str(last), "-", "-"],
-        input=pdf,
-        capture_output=True,
-        check=True,
-    )
-    html = result.stdout.decode()
-    width = float(re.search(r'<page width="([\d.]+)"', html).group(1))
-    words = re.findall(
-        r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" '
-        r'yMax="[\d.]+">([^<]*)</word>',
-        html,
-    )
-    return width, [(text, float(left), float(right)) for left, right, text in words]
 
 
 def _attachments(pdf: bytes, folder: Path) -> dict[str, bytes]:
@@ -95,7 +68,7 @@ def test_an_email_evidence_pdf_shows_the_html_part_as_sent_and_attaches_it(
 
     pdf = _evidence(client, email_dispatch)
 
-    text = _pdf_text(pdf)
+    text = pdf_text(pdf)
     assert f"{HTML_ONLY}." in text
     # The text part as stored follows the HTML part.
     text_part = text[text.index("Text part") :]
@@ -127,22 +100,20 @@ def test_the_email_box_runs_in_the_emails_direction_whatever_the_packs(
 
     pdf = _evidence(client, email_dispatch)
 
-    width, words = _page_words(pdf)
+    width, words = pdf_words(pdf)
     # The pack's title sits at the start of the pack's own direction.
-    _title, title_left, title_right = words[0]
+    title_left, title_right = title_edges(words)
     if agent_language == "ar":
         assert title_right > width * 0.85
     else:
         assert title_left < width * 0.15
     # pdftotext spells a right-to-left word in visual order.
     first_word = wording.split()[0]
-    _word, left, right = next(
-        word for word in words if word[0] in (first_word, first_word[::-1])
-    )
+    word = next(word for word in words if word.text in (first_word, first_word[::-1]))
     if runs == "rtl":
-        assert right > width * 0.8
+        assert word.right > width * 0.8
     else:
-        assert left < width * 0.2
+        assert word.left < width * 0.2
 
 
 def test_an_emails_remote_image_is_not_fetched_when_the_evidence_pdf_renders(
@@ -178,7 +149,7 @@ def test_an_emails_remote_image_is_not_fetched_when_the_evidence_pdf_renders(
         thread.join(timeout=5)
 
     assert requests == []
-    text = _pdf_text(pdf)
+    text = pdf_text(pdf)
     assert HTML_ONLY in text
     # The pack names the image it did not load.
     assert logo in text.replace("\n", "")
@@ -200,13 +171,13 @@ def test_a_stored_emails_styles_neither_hide_nor_widen_the_pack(
 
     pdf = _evidence(client, email_dispatch)
 
-    text = _pdf_text(pdf)
+    text = pdf_text(pdf)
     assert "Audit events" in text and f"#{email_dispatch.pk}" in text
     # Wide paragraphs and tables fit the page: every word of them is on it.
-    width, words = _page_words(pdf, last=99)
-    shown = [word for word in words if word[0].startswith(("cover", "Outstanding"))]
+    width, words = pdf_words(pdf, last=99)
+    shown = [word for word in words if word.text.startswith(("cover", "Outstanding"))]
     assert len(shown) == 4
-    assert max(right for _text, _left, right in shown) < width * 0.95
+    assert max(word.right for word in shown) < width * 0.95
 
 
 def test_a_letter_evidence_pdf_carries_the_letter_as_sent_byte_for_byte(
@@ -231,8 +202,8 @@ def test_a_letter_evidence_pdf_carries_the_letter_as_sent_byte_for_byte(
     with letter_dispatch.letter_pdf.open("rb") as handle:
         assert letter == handle.read()
     assert hashlib.sha256(letter).hexdigest() == stored
-    assert "HM-778201" in _pdf_text(letter)
-    text = _pdf_text(pdf)
+    assert "HM-778201" in pdf_text(letter)
+    text = pdf_text(pdf)
     assert "The exact letter as sent is attached to this PDF" in text
     assert name in text
     assert stored in text.replace("\n", "")

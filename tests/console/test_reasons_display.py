@@ -8,10 +8,8 @@ from django.utils import translation
 
 from ccm.models import UserSettings
 from channels_app.dispatching import communication_trigger
-from channels_app.models import PreferenceEntry
-from channels_app.services import preference_set
 from console.evidence import evidence_bundle
-from tests.console.conftest import reminder_data
+from tests.console.conftest import opted_out_of_email, reminder_data
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +22,7 @@ OPTED_OUT_AR = (
 @pytest.fixture
 def opted_out_dispatch(templates, customer):
     """A reminder the consent check stopped: the customer opted out of email."""
-    preference_set(
-        customer=customer,
-        channel="email",
-        opted_in=False,
-        source=PreferenceEntry.Source.CONTACT_CENTER,
-        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
-    )
+    opted_out_of_email(customer)
     communication = communication_trigger(
         template_code="payment-reminder",
         customer=customer,

@@ -9,11 +9,11 @@ from django.contrib.auth.models import Permission
 
 from audit.models import AuditEvent
 from channels_app.dispatching import communication_trigger
-from channels_app.models import Dispatch, Escalation, PreferenceEntry
-from channels_app.services import preference_set, suppression_add
+from channels_app.models import Dispatch, Escalation
+from channels_app.services import suppression_add
 from console.models import Feedback
 from rules.demo import rules_demo_seed
-from tests.console.conftest import reminder_data
+from tests.console.conftest import opted_out_of_email, reminder_data
 from tests.factories import dispatch_build
 
 pytestmark = pytest.mark.django_db
@@ -80,13 +80,7 @@ def test_the_same_complaint_sent_twice_opens_one_escalation(
 def test_a_resend_to_a_customer_who_opted_out_since_is_refused(
     client, agent, customer, email_dispatch
 ):
-    preference_set(
-        customer=customer,
-        channel="email",
-        opted_in=False,
-        source=PreferenceEntry.Source.CONTACT_CENTER,
-        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
-    )
+    opted_out_of_email(customer)
     client.force_login(agent)
 
     response = client.post(
@@ -104,22 +98,17 @@ def test_a_correction_goes_out_although_the_original_went_today(
 ):
     """The demo's once-a-day de-duplication does not stop a correction."""
     rules_demo_seed()
-    original = communication_trigger(
-        template_code="payment-reminder",
-        customer=customer,
-        data=reminder_data(customer),
-        channels=["email"],
-        requester_label="core-banking",
-        correlation_key="MT-204518",
-    ).dispatches.get()
-    again = communication_trigger(
-        template_code="payment-reminder",
-        customer=customer,
-        data=reminder_data(customer),
-        channels=["email"],
-        requester_label="core-banking",
-        correlation_key="MT-204518",
-    ).dispatches.get()
+    original, again = (
+        communication_trigger(
+            template_code="payment-reminder",
+            customer=customer,
+            data=reminder_data(customer),
+            channels=["email"],
+            requester_label="core-banking",
+            correlation_key="MT-204518",
+        ).dispatches.get()
+        for _ in range(2)
+    )
     assert again.status == Dispatch.Status.SUPPRESSED  # the rule is in force
     client.force_login(agent)
 
@@ -142,13 +131,7 @@ def test_a_correction_goes_out_although_the_original_went_today(
 def test_a_reissue_stopped_by_consent_says_so_and_why(
     client, agent, customer, email_dispatch
 ):
-    preference_set(
-        customer=customer,
-        channel="email",
-        opted_in=False,
-        source=PreferenceEntry.Source.CONTACT_CENTER,
-        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
-    )
+    opted_out_of_email(customer)
     client.force_login(agent)
 
     response = client.post(

@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from ccm.models import UserSettings
 from channels_app.models import Dispatch, Escalation, PreferenceEntry
 from console.models import Feedback
-from tests.console.conftest import reminder_data
+from tests.console.conftest import pdf_text, pdf_words, reminder_data, title_edges
 from tests.factories import dispatch_build
 
 pytestmark = pytest.mark.django_db
@@ -555,7 +555,7 @@ def test_the_customer_evidence_pack_covers_a_date_range_as_json_and_pdf(
     pdf = client.get(url, {"format": "pdf"})
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
-    text = _pdf_text(pdf.content)
+    text = pdf_text(pdf.content)
     assert f"#{email_dispatch.pk}" in text
     first_hash = bundle["audit_events"][0]["hash"]
     assert first_hash[:20] in text.replace("\n", "")
@@ -571,49 +571,17 @@ def test_an_arabic_evidence_pdf_names_codes_in_arabic_and_keeps_data_left_to_rig
         f"/agent/dispatches/{email_dispatch.pk}/evidence", {"format": "pdf"}
     ).content
 
-    text = _pdf_text(pdf)
+    text = pdf_text(pdf)
     # The status reads "Delivered" in Arabic, in the heading and the history.
     assert text.count("تم التسليم") >= 2
     assert "— delivered" not in text and "email —" not in text
-    width, words = _pdf_words(pdf)
+    width, words = pdf_words(pdf)
     # The page runs right to left: its title ends at the right margin. The
     # data snapshot (JSON) runs left to right: its brace opens at the left.
-    _title, _left, title_right = words[0]
+    _title_left, title_right = title_edges(words)
     assert title_right > width * 0.85
-    brace_left = next(left for text, left, _right in words if text == "{")
-    assert brace_left < width * 0.15
-
-
-def _pdf_words(pdf: bytes) -> tuple[float, list[tuple[str, float, float]]]:
-    """Return a PDF's first page width and its words, top to bottom, with x-edges."""
-    import re
-    import subprocess
-
-    result = subprocess.run(
-        ["pdftotext", "-bbox", "-f", "1", "-l", "1", "-", "-"],
-        input=pdf,
-        capture_output=True,
-        check=True,
-    )
-    html = result.stdout.decode()
-    width = float(re.search(r'<page width="([\d.]+)"', html).group(1))
-    words = re.findall(
-        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" '
-        r'yMax="[\d.]+">([^<]*)</word>',
-        html,
-    )
-    ordered = sorted(words, key=lambda word: float(word[1]))
-    return width, [(text, float(x0), float(x1)) for x0, _, x1, text in ordered]
-
-
-def _pdf_text(pdf: bytes) -> str:
-    import subprocess
-
-    result = subprocess.run(
-        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
-    )
-    text = result.stdout.decode()
-    return text.translate(dict.fromkeys(range(0x202A, 0x202F)))
+    brace = next(word for word in words if word.text == "{")
+    assert brace.left < width * 0.15
 
 
 # Permissions
