@@ -3,6 +3,8 @@
 import re
 from collections.abc import Iterable
 
+import phonenumbers
+
 MASK = "•••"
 
 
@@ -65,8 +67,9 @@ class ContactMask:
     def __call__(self, text: str) -> str:
         if not text or self._pattern is None:
             return text
+        # Case folding may not give back the key (Turkish dotted İ and ı).
         return self._pattern.sub(
-            lambda match: self._masks[match.group(0).casefold()], text
+            lambda match: self._masks.get(match.group(0).casefold(), MASK), text
         )
 
 
@@ -77,12 +80,24 @@ def _forms(channel: str, address: str) -> list[str]:
     """
     address = address.strip()
     if channel == "sms":
-        forms = [address, address.lstrip("+")]
+        forms = [address, address.lstrip("+"), *_national_forms(address)]
     elif channel == "letter":
         forms = [address, *(line.strip() for line in address.splitlines())]
     else:
         forms = [address]
     return [form for form in forms if len(form) >= 5]
+
+
+def _national_forms(phone: str) -> list[str]:
+    """Return an E.164 number as a person writes it at home: "050 123 4567"."""
+    try:
+        number = phonenumbers.parse(phone)
+    except phonenumbers.NumberParseException:
+        return []
+    national = phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL
+    )
+    return [national, "".join(c for c in national if c.isdigit())]
 
 
 def customer_contacts(customer, *addresses: tuple[str, str]) -> list[tuple[str, str]]:

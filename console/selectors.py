@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import Reverse
 from django.utils import timezone
 
@@ -218,7 +218,11 @@ def preferences_for(customer: Customer) -> list[PreferenceEntry]:
 def suppressions_for(customer: Customer) -> list[Suppression]:
     """Return the hard suppressions of the customer's current addresses."""
     addresses = Q()
-    for channel, address in (("email", customer.email), ("sms", customer.phone)):
+    for channel, address in (
+        ("email", customer.email),
+        ("sms", customer.phone),
+        ("letter", customer.postal_address),
+    ):
         if address:
             addresses |= Q(channel=channel, address=address)
     if not addresses:
@@ -226,25 +230,40 @@ def suppressions_for(customer: Customer) -> list[Suppression]:
     return list(Suppression.objects.filter(addresses).order_by("channel"))
 
 
-def dispatch_detail(pk: int) -> Dispatch:
-    """Return one dispatch with everything its page shows."""
-    return (
-        Dispatch.objects.select_related(
-            "communication__customer",
-            "communication__template_version__template__category",
-            "communication__template_version__author",
-            "communication__requested_by",
-            "communication__reissue_of",
-            "resend_of",
-        )
-        .prefetch_related("attempts", "status_changes", "resends", "escalations")
-        .get(pk=pk)
+def _dispatches_detailed() -> QuerySet:
+    """Return dispatches with everything their page and evidence show."""
+    return Dispatch.objects.select_related(
+        "communication__customer",
+        "communication__template_version__template__category",
+        "communication__template_version__author",
+        "communication__requested_by",
+        "communication__reissue_of",
+        "resend_of",
+    ).prefetch_related(
+        "attempts",
+        "status_changes",
+        "resends",
+        "escalations",
+        Prefetch(
+            "communication__template_version__approvals",
+            queryset=Approval.objects.select_related("reviewer").order_by("at", "pk"),
+        ),
     )
 
 
+def dispatch_detail(pk: int) -> Dispatch:
+    """Return one dispatch with everything its page shows."""
+    return _dispatches_detailed().get(pk=pk)
+
+
 def approvals_for(version: TemplateVersion) -> list[Approval]:
-    """Return who approved a template version and when, oldest first."""
-    return list(version.approvals.select_related("reviewer").order_by("at", "pk"))
+    """Return who approved a template version and when, oldest first.
+
+    A version read by `dispatch_detail` has them already, in that order.
+    """
+    return sorted(
+        version.approvals.all(), key=lambda approval: (approval.at, approval.pk)
+    )
 
 
 def audit_events_for(dispatches: list[Dispatch]) -> list[AuditEvent]:
@@ -276,7 +295,8 @@ def evidence_dispatches(
     ids = list(dispatches.values_list("pk", flat=True)[: limit + 1])
     if len(ids) > limit:
         return None
-    return sorted(
-        (dispatch_detail(pk) for pk in ids),
-        key=lambda dispatch: (dispatch.communication.created, dispatch.pk),
+    return list(
+        _dispatches_detailed()
+        .filter(pk__in=ids)
+        .order_by("communication__created", "pk")
     )

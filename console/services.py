@@ -207,7 +207,6 @@ def dispatch_resend(
 
 
 @transaction.atomic
-@transaction.atomic
 def communication_reissue(
     *,
     communication: Communication,
@@ -224,7 +223,10 @@ def communication_reissue(
     """
     reason = _reason_required(reason)
     communication = Communication.objects.select_for_update().get(pk=communication.pk)
-    for earlier in communication.reissues.only("public_id", "data"):
+    # A reissue that consent or a rule stopped before rendering may be tried
+    # again once that changed (it cannot be resent: nothing was rendered).
+    rendered = communication.reissues.filter(dispatches__content_sha256__gt="")
+    for earlier in rendered.distinct().only("public_id", "data"):
         if earlier.data == dict(data):
             raise ConsoleActionRefused(
                 _(

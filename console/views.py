@@ -42,6 +42,8 @@ from console.templatetags.console_tags import RULE_OUTCOMES, rule_outcomes
 from templates_app.preview import PREVIEW_CSP
 
 TIMELINE_PAGE_SIZE = 25
+# A dispatch the consent check or a rule stopped for good.
+STOPPED = {Dispatch.Status.SUPPRESSED, Dispatch.Status.CANCELLED}
 # How long an unmask lasts in the agent's session.
 UNMASK_SECONDS = 300
 SESSION_UNMASKED = "console_unmasked"
@@ -442,7 +444,7 @@ def _dispatch_page(request, dispatch: Dispatch, status: int = 200, **forms):
     )
 
 
-@console_view()
+@console_view("console.unmask_contact")
 @require_GET
 @xframe_options_sameorigin
 def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
@@ -524,7 +526,7 @@ def _refusal_message(field: str, problem: str) -> str:
     }
 
 
-@console_view()
+@console_view("console.unmask_contact")
 def reissue(request: HttpRequest, pk: int) -> HttpResponse:
     """Correct the data of a communication and send it again from the version in
     force."""
@@ -552,8 +554,9 @@ def reissue(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 dispatches = list(new.dispatches.order_by("pk"))
                 first = dispatches[0] if dispatches else None
-                queued = any(d.status == Dispatch.Status.QUEUED for d in dispatches)
-                if first is not None and not queued:
+                # By now a worker may have sent it: stopped is what to tell.
+                going = any(d.status not in STOPPED for d in dispatches)
+                if first is not None and not going:
                     # Stored, but stopped by consent or a rule: say so and why.
                     messages.warning(
                         request,

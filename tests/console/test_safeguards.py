@@ -9,8 +9,9 @@ from django.contrib.auth.models import Permission
 
 from audit.models import AuditEvent
 from channels_app.dispatching import communication_trigger
-from channels_app.models import Dispatch, Escalation
-from channels_app.services import suppression_add
+from channels_app.models import Dispatch, Escalation, PreferenceEntry
+from channels_app.services import preference_set, suppression_add
+from console import services
 from console.models import Feedback
 from rules.demo import rules_demo_seed
 from tests.console.conftest import opted_out_of_email, reminder_data
@@ -261,3 +262,193 @@ def test_a_customer_pack_over_the_limit_is_refused_before_it_is_loaded(
 
     assert response.status_code == 400
     assert "More than 3 dispatches" in response.content.decode()
+
+
+def test_a_customer_pack_reads_as_many_statements_for_eight_dispatches_as_for_two(
+    client, agent, customer, templates
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import approved_version_build
+
+    version = approved_version_build()
+    client.force_login(agent)
+    url = f"/agent/customers/{customer.pk}/evidence"
+    counts = []
+    for total in (2, 2, 8):  # the first request fills the content-type cache
+        while customer.communications.count() < total:
+            dispatch_build(version=version, customer=customer)
+        with CaptureQueriesContext(connection) as statements:
+            assert client.get(url).status_code == 200
+        counts.append(len(statements))
+
+    assert counts[1] == counts[2], counts
+
+
+def _at_once(action, threads: int = 2) -> list[str]:
+    """Run an action in several threads released together; return each outcome."""
+    import threading
+
+    from django.db import connections
+
+    start = threading.Barrier(threads)
+    outcomes = []
+
+    def run():
+        try:
+            start.wait()
+            action()
+            outcomes.append("done")
+        except services.ConsoleActionRefused:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sorted(outcomes)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_agents_resending_at_once_send_one_copy(agent, operator, email_dispatch):
+    actors = iter([agent, operator])
+
+    outcomes = _at_once(
+        lambda: services.dispatch_resend(
+            dispatch=email_dispatch, actor=next(actors), reason="customer asked"
+        )
+    )
+
+    assert outcomes == ["done", "refused"]
+    assert Dispatch.objects.filter(resend_of=email_dispatch).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_correction_sent_at_once_is_reissued_once(
+    agent, customer, email_dispatch
+):
+    corrected = reminder_data(customer, amount=999.5)
+
+    outcomes = _at_once(
+        lambda: services.communication_reissue(
+            communication=email_dispatch.communication,
+            data=corrected,
+            actor=agent,
+            reason="wrong amount",
+        )
+    )
+
+    assert outcomes == ["done", "refused"]
+    assert email_dispatch.communication.reissues.count() == 1
+
+
+def test_what_agents_typed_is_masked_too(client, agent, customer, email_dispatch):
+    """A complaint or a preference note may quote the customer's address."""
+    client.force_login(agent)
+    client.post(
+        f"/agent/dispatches/{email_dispatch.pk}/feedback",
+        {"kind": "complaint", "severity": "low", "text": f"not {customer.email}"},
+    )
+    client.post(
+        f"/agent/customers/{customer.pk}/preferences",
+        {
+            "channel": "sms",
+            "opted_in": "out",
+            "legal_basis": "consent",
+            "reason": "stop texts to 050 123 4567",
+        },
+    )
+
+    dispatch_page = _page(client.get(f"/agent/dispatches/{email_dispatch.pk}/"))
+    customer_page = _page(client.get(f"/agent/customers/{customer.pk}/"))
+
+    assert "not re•••@e•••.com" in dispatch_page
+    assert customer.email not in dispatch_page
+    assert "stop texts to +9665•••4567" in customer_page
+    assert "050 123 4567" not in customer_page
+
+
+def test_a_letter_and_its_data_need_the_permission_to_unmask(
+    client, masked_agent, agent, customer, letter_dispatch
+):
+    client.force_login(masked_agent)
+
+    page = _page(client.get(f"/agent/dispatches/{letter_dispatch.pk}/"))
+    letter = client.get(f"/agent/dispatches/{letter_dispatch.pk}/letter.pdf")
+    reissue = client.get(f"/agent/dispatches/{letter_dispatch.pk}/reissue")
+
+    assert 'id="letter-withheld"' in page and 'id="letter-pdf"' not in page
+    assert "12 King Fahd Road" not in page  # the data snapshot names it
+    assert "12 •••" in page.split('id="data-payload"')[1]
+    assert (letter.status_code, reissue.status_code) == (403, 403)
+    client.force_login(agent)
+    assert (
+        client.get(f"/agent/dispatches/{letter_dispatch.pk}/letter.pdf").status_code
+        == 200
+    )
+
+
+def test_a_correction_stopped_by_consent_can_be_sent_once_consent_is_given(
+    client, agent, customer, email_dispatch
+):
+    opted_out_of_email(customer)
+    client.force_login(agent)
+    url = f"/agent/dispatches/{email_dispatch.pk}/reissue"
+    corrected = {
+        "data": json.dumps(reminder_data(customer, amount=999.5)),
+        "reason": "wrong amount",
+    }
+    client.post(url, corrected)
+    preference_set(
+        customer=customer,
+        channel="email",
+        opted_in=True,
+        source=PreferenceEntry.Source.CONTACT_CENTER,
+        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
+    )
+
+    assert client.post(url, corrected).status_code == 302
+
+    statuses = [
+        reissue.dispatches.get().status
+        for reissue in email_dispatch.communication.reissues.order_by("pk")
+    ]
+    assert statuses == [Dispatch.Status.SUPPRESSED, Dispatch.Status.QUEUED]
+
+
+def test_a_suppressed_postal_address_is_listed_on_the_customer_page(
+    client, agent, customer
+):
+    suppression_add(channel="letter", address=customer.postal_address, reason="manual")
+    client.force_login(agent)
+
+    page = _page(client.get(f"/agent/customers/{customer.pk}/"))
+
+    assert "12 •••" in page.split('id="suppressions"')[1]
+
+
+@pytest.mark.parametrize(
+    ("contact", "text", "masked"),
+    [
+        (("sms", "+966501234567"), "sent to 050 123 4567", "sent to +9665•••4567"),
+        (("sms", "+966501234567"), "sent to 0501234567", "sent to +9665•••4567"),
+        (("sms", "+966501234567"), "sent to 966501234567", "sent to +9665•••4567"),
+        (
+            ("email", "reem@example.com"),
+            "REEM@Example.com bounced",
+            "re•••@e•••.com bounced",
+        ),
+        # Case folding does not give the Turkish dotted İ back: still masked.
+        (("letter", "Kadıköy Sok 5"), "returned: KADIKÖY SOK 5", "returned: •••"),
+    ],
+)
+def test_a_contact_point_is_masked_however_a_text_writes_it(contact, text, masked):
+    from console.masking import ContactMask
+
+    assert ContactMask([contact])(text) == masked
