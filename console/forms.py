@@ -1,6 +1,7 @@
 """Forms of the contact-center console; every action form asks for a reason."""
 
 import json
+import secrets
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -60,6 +61,14 @@ class ReasonForm(forms.Form):
         label=_("Reason"),
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": _("Why, as the customer said")}),
+    )
+
+
+class ResendForm(ReasonForm):
+    # One token per rendered form: the same form sent twice (a double click)
+    # resends once, however fast the first copy went out.
+    once = forms.CharField(
+        widget=forms.HiddenInput, initial=lambda: secrets.token_urlsafe(16)
     )
 
 

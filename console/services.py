@@ -4,10 +4,11 @@ Each action needs a reason, runs in one transaction and records its audit
 event as the last database step (the audit chain lock is held until commit).
 """
 
+import hashlib
 from collections.abc import Mapping
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,6 +21,7 @@ from channels_app.models import (
     Dispatch,
     DispatchStatusChange,
     Escalation,
+    IdempotencyRecord,
     PreferenceEntry,
 )
 from channels_app.services import consent_decide, preference_set
@@ -40,6 +42,25 @@ class ConsoleActionRefused(Exception):
 def _requires_opt_in(category: str) -> bool:
     """Return whether a category is sent only to customers who opted in."""
     return Category.objects.filter(code=category, kind=Category.Kind.MARKETING).exists()
+
+
+def _form_once(*, actor: AbstractBaseUser, action: str, once: str) -> None:
+    """Refuse a form the agent already sent; its token is kept with the action.
+
+    The token's row is unique per user: a second request with it waits for
+    the first's transaction, then fails on the constraint.
+    """
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(
+                client=actor,
+                key=f"console:{once}",
+                request_sha256=hashlib.sha256(action.encode()).hexdigest(),
+            )
+    except IntegrityError:
+        raise ConsoleActionRefused(
+            _("This was already done: the same form was sent twice.")
+        ) from None
 
 
 def _reason_required(reason: str) -> str:
@@ -92,7 +113,7 @@ def contact_unmask(
 
 @transaction.atomic
 def dispatch_resend(
-    *, dispatch: Dispatch, actor: AbstractBaseUser, reason: str
+    *, dispatch: Dispatch, actor: AbstractBaseUser, reason: str, once: str = ""
 ) -> Dispatch:
     """Send the archived copy of a dispatch again, as a new dispatch linked to it.
 
@@ -101,7 +122,9 @@ def dispatch_resend(
     the same channel, if the customer's consent allows that category there now
     (a hard suppression always refuses). The original's row is locked, so a
     second click, or a second agent, finds the first resend still on its way
-    and is refused rather than sending the copy twice.
+    and is refused rather than sending the copy twice. `once`, the token of the
+    form the agent sent, refuses that form sent again even after the first
+    copy went out.
     """
     reason = _reason_required(reason)
     original = (
@@ -109,6 +132,8 @@ def dispatch_resend(
         .select_related("communication__customer")
         .get(pk=dispatch.pk)
     )
+    if once:
+        _form_once(actor=actor, action=f"resend:{original.pk}", once=once)
     pending = original.resends.filter(status__in=NOT_RESENDABLE).first()
     if pending is not None:
         raise ConsoleActionRefused(

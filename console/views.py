@@ -32,8 +32,8 @@ from console.forms import (
     EvidenceRangeForm,
     FeedbackForm,
     PreferenceForm,
-    ReasonForm,
     ReissueForm,
+    ResendForm,
     SearchForm,
     TimelineFilterForm,
     UnmaskForm,
@@ -418,7 +418,7 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
             dispatch.communication.data, indent=2, ensure_ascii=False, sort_keys=True
         ),
         "events": selectors.audit_events_for([dispatch]),
-        "resend_form": extra.pop("resend_form", ReasonForm(prefix="resend")),
+        "resend_form": extra.pop("resend_form", ResendForm(prefix="resend")),
         "feedback_form": extra.pop("feedback_form", FeedbackForm()),
         "unmask_form": UnmaskForm(),
         "feedback": list(dispatch.feedback.select_related("agent", "escalation")),
@@ -473,13 +473,14 @@ def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 def resend(request: HttpRequest, pk: int) -> HttpResponse:
     """Send the archived copy again, as a new dispatch linked to this one."""
     dispatch = _dispatch_or_404(pk)
-    form = ReasonForm(request.POST, prefix="resend")
+    form = ResendForm(request.POST, prefix="resend")
     if form.is_valid():
         try:
             new = services.dispatch_resend(
                 dispatch=dispatch,
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
+                once=form.cleaned_data["once"],
             )
         except services.ConsoleActionRefused as refusal:
             form.add_error(None, _masked(request, dispatch, str(refusal)))

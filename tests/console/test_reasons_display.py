@@ -123,7 +123,7 @@ def test_an_arabic_agent_reads_a_resend_in_the_timeline_with_the_reason_as_typed
     client.force_login(agent)
     client.post(
         f"/agent/dispatches/{email_dispatch.pk}/resend",
-        {"resend-reason": "customer deleted the email"},
+        {"resend-reason": "customer deleted the email", "resend-once": "form-1"},
     )
     stored = f"resend of #{email_dispatch.pk} by {agent.get_username()}: "
     stored += "customer deleted the email"

@@ -14,7 +14,7 @@ from channels_app.services import preference_set, suppression_add
 from console import services
 from console.models import Feedback
 from rules.demo import rules_demo_seed
-from tests.console.conftest import opted_out_of_email, reminder_data
+from tests.console.conftest import opted_out_of_email, reminder_data, sent
 from tests.factories import dispatch_build
 
 pytestmark = pytest.mark.django_db
@@ -33,13 +33,31 @@ def test_a_second_click_on_resend_is_refused_while_the_first_is_on_its_way(
     client.force_login(agent)
     url = f"/agent/dispatches/{email_dispatch.pk}/resend"
 
-    first = client.post(url, {"resend-reason": "customer deleted it"})
-    second = client.post(url, {"resend-reason": "customer deleted it"})
+    # Two forms: the page opened twice, or by two agents.
+    first = client.post(url, {"resend-reason": "deleted it", "resend-once": "form-1"})
+    second = client.post(url, {"resend-reason": "deleted it", "resend-once": "form-2"})
 
     assert first.status_code == 302
     assert second.status_code == 400
     [resend] = Dispatch.objects.filter(resend_of=email_dispatch)
     assert f"already resent as #{resend.pk}" in _page(second)
+
+
+def test_the_same_resend_form_sent_again_resends_once_even_after_it_went_out(
+    client, agent, email_dispatch
+):
+    client.force_login(agent)
+    url = f"/agent/dispatches/{email_dispatch.pk}/resend"
+    form = {"resend-reason": "deleted it", "resend-once": "form-1"}
+    client.post(url, form)
+    [resend] = Dispatch.objects.filter(resend_of=email_dispatch)
+    sent(resend)  # the worker was quicker than the second click
+
+    second = client.post(url, form)
+
+    assert second.status_code == 400
+    assert "the same form was sent twice" in _page(second)
+    assert Dispatch.objects.filter(resend_of=email_dispatch).count() == 1
 
 
 def test_the_same_correction_sent_twice_is_reissued_once(
@@ -86,7 +104,7 @@ def test_a_resend_to_a_customer_who_opted_out_since_is_refused(
 
     response = client.post(
         f"/agent/dispatches/{email_dispatch.pk}/resend",
-        {"resend-reason": "customer asked"},
+        {"resend-reason": "customer asked", "resend-once": "form-1"},
     )
 
     assert response.status_code == 400
@@ -191,7 +209,7 @@ def test_a_refusal_that_names_the_address_masks_it(
 
     response = client.post(
         f"/agent/dispatches/{email_dispatch.pk}/resend",
-        {"resend-reason": "customer asked"},
+        {"resend-reason": "customer asked", "resend-once": "form-1"},
     )
 
     page = _page(response)

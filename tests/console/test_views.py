@@ -349,7 +349,7 @@ def test_resend_queues_the_archived_copy_linked_to_the_original(
 
     response = client.post(
         f"/agent/dispatches/{email_dispatch.pk}/resend",
-        {"resend-reason": "customer deleted the email"},
+        {"resend-reason": "customer deleted the email", "resend-once": "form-1"},
     )
 
     assert response.status_code == 302
@@ -372,7 +372,8 @@ def test_resend_needs_a_reason(client, agent, email_dispatch):
     client.force_login(agent)
 
     response = client.post(
-        f"/agent/dispatches/{email_dispatch.pk}/resend", {"resend-reason": " "}
+        f"/agent/dispatches/{email_dispatch.pk}/resend",
+        {"resend-reason": " ", "resend-once": "form-1"},
     )
 
     assert response.status_code == 400
@@ -387,7 +388,10 @@ def test_a_letter_resend_keeps_the_archived_pdf(client, agent, letter_dispatch):
 
     client.post(
         f"/agent/dispatches/{letter_dispatch.pk}/resend",
-        {"resend-reason": "customer asked for the letter after all"},
+        {
+            "resend-reason": "customer asked for the letter after all",
+            "resend-once": "form-1",
+        },
     )
 
     resend = Dispatch.objects.get(resend_of=letter_dispatch)
