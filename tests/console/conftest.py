@@ -132,12 +132,12 @@ def letter_dispatch(templates, customer, settings) -> Dispatch:
     return communication.dispatches.get()
 
 
-def opted_out_of_email(customer) -> None:
-    """Record, as the contact center would, that the customer opted out of email."""
+def email_choice_record(customer, *, opted_in: bool = False) -> None:
+    """Record, as the contact center would, the customer's choice on email."""
     preference_set(
         customer=customer,
         channel="email",
-        opted_in=False,
+        opted_in=opted_in,
         source=PreferenceEntry.Source.CONTACT_CENTER,
         legal_basis=PreferenceEntry.LegalBasis.CONSENT,
     )

@@ -9,7 +9,7 @@ from django.utils import translation
 from ccm.models import UserSettings
 from channels_app.dispatching import communication_trigger
 from console.evidence import evidence_bundle
-from tests.console.conftest import opted_out_of_email, reminder_data
+from tests.console.conftest import email_choice_record, reminder_data
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ OPTED_OUT_AR = (
 @pytest.fixture
 def opted_out_dispatch(templates, customer):
     """A reminder the consent check stopped: the customer opted out of email."""
-    opted_out_of_email(customer)
+    email_choice_record(customer)
     communication = communication_trigger(
         template_code="payment-reminder",
         customer=customer,

@@ -9,12 +9,12 @@ from django.contrib.auth.models import Permission
 
 from audit.models import AuditEvent
 from channels_app.dispatching import communication_trigger
-from channels_app.models import Dispatch, Escalation, PreferenceEntry
-from channels_app.services import preference_set, suppression_add
+from channels_app.models import Dispatch, Escalation
+from channels_app.services import suppression_add
 from console import services
 from console.models import Feedback
 from rules.demo import rules_demo_seed
-from tests.console.conftest import opted_out_of_email, reminder_data, sent
+from tests.console.conftest import email_choice_record, reminder_data, sent
 from tests.factories import dispatch_build
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_the_same_complaint_sent_twice_opens_one_escalation(
 def test_a_resend_to_a_customer_who_opted_out_since_is_refused(
     client, agent, customer, email_dispatch
 ):
-    opted_out_of_email(customer)
+    email_choice_record(customer)
     client.force_login(agent)
 
     response = client.post(
@@ -150,7 +150,7 @@ def test_a_correction_goes_out_although_the_original_went_today(
 def test_a_reissue_stopped_by_consent_says_so_and_why(
     client, agent, customer, email_dispatch
 ):
-    opted_out_of_email(customer)
+    email_choice_record(customer)
     client.force_login(agent)
 
     response = client.post(
@@ -415,7 +415,7 @@ def test_a_letter_and_its_data_need_the_permission_to_unmask(
 def test_a_correction_stopped_by_consent_can_be_sent_once_consent_is_given(
     client, agent, customer, email_dispatch
 ):
-    opted_out_of_email(customer)
+    email_choice_record(customer)
     client.force_login(agent)
     url = f"/agent/dispatches/{email_dispatch.pk}/reissue"
     corrected = {
@@ -423,13 +423,7 @@ def test_a_correction_stopped_by_consent_can_be_sent_once_consent_is_given(
         "reason": "wrong amount",
     }
     client.post(url, corrected)
-    preference_set(
-        customer=customer,
-        channel="email",
-        opted_in=True,
-        source=PreferenceEntry.Source.CONTACT_CENTER,
-        legal_basis=PreferenceEntry.LegalBasis.CONSENT,
-    )
+    email_choice_record(customer, opted_in=True)
 
     assert client.post(url, corrected).status_code == 302
 
