@@ -64,6 +64,20 @@ class ContactMask:
             else None
         )
 
+    @classmethod
+    def for_customer(
+        cls, customer, used: Iterable[tuple[str, str]] = ()
+    ) -> "ContactMask":
+        """Return the mask of a customer's contact points and addresses `used`."""
+        return cls(
+            [
+                ("email", customer.email),
+                ("sms", customer.phone),
+                ("letter", customer.postal_address),
+                *used,
+            ]
+        )
+
     def __call__(self, text: str) -> str:
         if not text or self._pattern is None:
             return text
@@ -98,13 +112,3 @@ def _national_forms(phone: str) -> list[str]:
         number, phonenumbers.PhoneNumberFormat.NATIONAL
     )
     return [national, "".join(c for c in national if c.isdigit())]
-
-
-def customer_contacts(customer, *addresses: tuple[str, str]) -> list[tuple[str, str]]:
-    """Return a customer's contact points and other addresses used, by channel."""
-    return [
-        ("email", customer.email),
-        ("sms", customer.phone),
-        ("letter", customer.postal_address),
-        *addresses,
-    ]

@@ -131,7 +131,10 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
         selectors.timeline(customer, filters), request.GET.get("page")
     )
     unmasked = _unmasked(request, customer)
-    mask = None if unmasked else _contact_mask(customer, page.rows)
+    mask = None
+    if not unmasked:
+        used = [(row["channel"], row["address"]) for row in page.rows]
+        mask = masking.ContactMask.for_customer(customer, used)
     services.customer_viewed(customer=customer, actor=request.user, page=page.number)
     query = request.GET.copy()
     query.pop("page", None)
@@ -195,21 +198,6 @@ def _timeline_page(dispatches, requested: str | None) -> TimelinePage:
         rows=rows[:TIMELINE_PAGE_SIZE],
         has_previous=number > 1,
         has_next=len(rows) > TIMELINE_PAGE_SIZE,
-    )
-
-
-def _contact_mask(customer: Customer, dispatches) -> masking.ContactMask:
-    """Return the mask of a customer's contact points and dispatches' addresses."""
-    return masking.ContactMask(
-        masking.customer_contacts(
-            customer,
-            *(
-                (d["channel"], d["address"])
-                if isinstance(d, dict)
-                else (d.channel, d.address)
-                for d in dispatches
-            ),
-        )
     )
 
 
@@ -371,12 +359,16 @@ def _dispatch_or_404(pk: int) -> Dispatch:
         raise Http404 from None
 
 
+def _used(dispatch: Dispatch) -> tuple[str, str]:
+    return dispatch.channel, dispatch.address
+
+
 def _masked(request: HttpRequest, dispatch: Dispatch, text: str) -> str:
     """Return a text about a dispatch with its addresses masked, unless unmasked."""
     customer = dispatch.communication.customer
     if _unmasked(request, customer):
         return text
-    return _contact_mask(customer, [dispatch])(text)
+    return masking.ContactMask.for_customer(customer, [_used(dispatch)])(text)
 
 
 def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
@@ -395,9 +387,13 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
         # Masks the addresses named in stored reasons and errors.
         "contacts": None
         if unmasked
-        else _contact_mask(
+        else masking.ContactMask.for_customer(
             customer,
-            [dispatch, *dispatch.resends.all(), *filter(None, [dispatch.resend_of])],
+            [
+                _used(d)
+                for d in [dispatch, *dispatch.resends.all(), dispatch.resend_of]
+                if d is not None
+            ],
         ),
         "version": version,
         "approvals": selectors.approvals_for(version),
