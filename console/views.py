@@ -38,8 +38,9 @@ from console.forms import (
     TimelineFilterForm,
     UnmaskForm,
 )
-from console.templatetags.console_tags import RULE_OUTCOMES, rule_outcomes
-from templates_app.preview import PREVIEW_CSP
+from console.templatetags.console_tags import RULE_OUTCOMES, direction, rule_outcomes
+from templates_app import emails
+from templates_app.preview import with_csp
 
 TIMELINE_PAGE_SIZE = 25
 # A dispatch the consent check or a rule stopped for good.
@@ -397,18 +398,16 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
         ),
         "version": version,
         "approvals": selectors.approvals_for(version),
-        "copy_dir": "rtl" if dispatch.language == "ar" else "ltr",
-        # Display only: the stored copy is the body; the frame needs a document
-        # with the dispatch's language and direction around it, and a policy
-        # that loads nothing remote (a tracking pixel would count an agent's
-        # look as the customer opening the email, and tell the sender who
-        # looked when).
-        "email_document": (
-            f'<!DOCTYPE html><html lang="{dispatch.language}" '
-            f'dir="{"rtl" if dispatch.language == "ar" else "ltr"}">'
-            f'<head><meta charset="utf-8">{PREVIEW_CSP}</head>'
-            f"<body>{dispatch.body_html}"
-            "</body></html>"
+        "copy_dir": direction(dispatch.language),
+        # The document the HTML part was sent in, under a policy that loads
+        # nothing remote (a tracking pixel would count an agent's look as the
+        # customer opening the email, and tell the sender who looked when).
+        "email_document": with_csp(
+            emails.email_document(
+                dispatch.body_html,
+                language=dispatch.language,
+                subject=dispatch.subject,
+            )
         ),
         "data_json": json.dumps(
             dispatch.communication.data, indent=2, ensure_ascii=False, sort_keys=True

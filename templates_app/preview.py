@@ -16,7 +16,8 @@ PREVIEW_CSP = (
 )
 
 
-def _with_csp(document: str) -> str:
+def with_csp(document: str) -> str:
+    """Return an HTML document that may load nothing over the network."""
     return document.replace("<head>", "<head>" + PREVIEW_CSP, 1)
 
 
@@ -67,7 +68,7 @@ def _pane(draft: ContentDraft, version: TemplateVersion, blocks: dict) -> dict:
     if draft.channel == Channel.EMAIL:
         pane.update(
             subject=parts["subject"],
-            html=_with_csp(
+            html=with_csp(
                 emails.email_document(
                     parts["html"], language=draft.language, subject=parts["subject"]
                 )
@@ -85,7 +86,7 @@ def _pane(draft: ContentDraft, version: TemplateVersion, blocks: dict) -> dict:
         )
         body = emails.sanitise_html(parts["letter_html"])
         pane.update(
-            html=_with_csp(
+            html=with_csp(
                 letters.letter_document(body, language=draft.language).replace(
                     "</head>",
                     "<style>body{font-family:'Noto Serif','Amiri',serif;"
