@@ -128,8 +128,8 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from channels_app import ruling as engine
     from channels_app.models import Dispatch
-    from rules import engine
 
     _approve_demo_templates()
     _rules()
@@ -158,8 +158,12 @@ def main() -> None:
     ]
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        engine.trigger_evaluate(dispatches=dispatches, now=now)
+        verdicts = engine.trigger_evaluate(dispatches=dispatches, now=now)
         elapsed = time.perf_counter() - started
+        for n, dispatch in enumerate(dispatches):
+            verdict = verdicts[n]
+            dispatch.status, dispatch.due_at = verdict.status, verdict.due_at
+            dispatch.rule_decisions = verdict.decisions
         Dispatch.objects.bulk_create(dispatches, batch_size=5000)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
-from channels_app import batches, services
+from channels_app import batches, lifecycle, services
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
 from channels_app.models import (
     Batch,
@@ -352,7 +352,7 @@ def _with_reason(request, queryset, *, title: str, action: str, apply) -> None:
                 reason=form.cleaned_data["reason"],
             )
             done += 1
-        except services.DispatchStateError as exc:
+        except lifecycle.DispatchStateError as exc:
             refused.append(str(exc))
     if done:
         messages.success(
@@ -495,7 +495,7 @@ class EscalationAdmin(AuditedAdminMixin, ReadOnlyAdmin):
             queryset,
             title=_("Resolve escalations"),
             action="resolve",
-            apply=lambda *, dispatch, actor, reason: services.escalation_resolve(
+            apply=lambda *, dispatch, actor, reason: lifecycle.escalation_resolve(
                 escalation=dispatch, actor=actor, reason=reason
             ),
         )

@@ -29,6 +29,7 @@ from channels_app.batches import (
     batch_row_problems,
 )
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
+from channels_app.lifecycle import DispatchStateError
 from channels_app.models import (
     Batch,
     Channel,
@@ -40,7 +41,6 @@ from channels_app.models import (
 )
 from channels_app.services import (
     CUSTOMER_FIELDS,
-    DispatchStateError,
     customer_upsert,
     dispatch_receipt_record,
 )

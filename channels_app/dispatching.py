@@ -14,7 +14,6 @@ one request, raising its refusal.
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,21 +25,24 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import AuditEntry, events_record_bulk
+from audit.services import AuditEntry
 from ccm.bulk import rows_insert
+from channels_app import lifecycle, ruling
 from channels_app.models import (
     Batch,
     Channel,
     Communication,
     Customer,
     Dispatch,
-    DispatchStatusChange,
     PreferenceEntry,
-    Suppression,
 )
-from channels_app.services import ConsentDecision, consent_decide
+from channels_app.services import (
+    ConsentDecision,
+    consent_decide,
+    consent_ledgers,
+    suppressions_of,
+)
 from channels_app.tasks import outbox_kick
-from rules.engine import trigger_evaluate
 from templates_app import letters
 from templates_app.models import Template, TemplateVersion
 from templates_app.rendering import RenderedContent, RenderError, render_content
@@ -199,17 +201,11 @@ def _plans_for(codes: set[str]) -> dict[str, _TemplatePlan]:
 
 def _consent_loaded(
     requests: Sequence[TriggerRequest], plans: dict[str, _TemplatePlan]
-) -> tuple[dict[int, list[PreferenceEntry]], set[tuple[str, str]]]:
+) -> tuple[dict[int, list[PreferenceEntry]], dict[tuple[str, str], int]]:
     """Load the ledgers and suppressions of every customer in two queries.
 
     Suppressions are looked up only for the addresses a request may use.
     """
-    customer_ids = {r.customer.pk for r in requests}
-    preferences: dict[int, list[PreferenceEntry]] = defaultdict(list)
-    for entry in PreferenceEntry.objects.filter(customer_id__in=customer_ids).order_by(
-        "customer_id", "-recorded_at", "-id"
-    ):
-        preferences[entry.customer_id].append(entry)
     addresses = {
         address
         for r in requests
@@ -219,19 +215,17 @@ def _consent_loaded(
         # An unknown channel is refused by _check, which names it.
         if channel in Channel.values and (address := r.customer.address_for(channel))
     }
-    suppressed = set(
-        Suppression.objects.filter(address__in=addresses).values_list(
-            "channel", "address"
-        )
+    return (
+        consent_ledgers(r.customer.pk for r in requests),
+        suppressions_of(addresses),
     )
-    return preferences, suppressed
 
 
 def _check(
     request: TriggerRequest,
     plan: _TemplatePlan,
     preferences: list[PreferenceEntry],
-    suppressed: set[tuple[str, str]],
+    suppressed: dict[tuple[str, str], int],
 ) -> _Accepted:
     """Validate, decide and render one request; raise TriggerRefused whole."""
     if plan.refusal:
@@ -343,12 +337,13 @@ def _copy_drop(dispatch: Dispatch) -> None:
 
 def _audit_entry(
     dispatch: Dispatch,
+    status: str,
     accepted: _Accepted,
     requested_by: AbstractBaseUser | None,
     requester_label: str,
 ) -> AuditEntry:
     request = accepted.request
-    queued = dispatch.status == Dispatch.Status.QUEUED
+    queued = status == Dispatch.Status.QUEUED
     after = {
         "communication": str(dispatch.communication.public_id),
         "template": accepted.plan.code,
@@ -414,10 +409,22 @@ def _store(
             dispatch, pdf = _dispatch_build(a, communication, channel, now)
             built.append((dispatch, pdf, a))
 
-    trigger_evaluate(dispatches=[d for d, _, _ in built], now=now)
-
+    # Consent stopped the ones it did not let render; the rules judge the rest.
+    allowed = [d for d, _, a in built if d.channel in a.rendered]
+    verdicts = ruling.trigger_evaluate(dispatches=allowed, now=now)
+    judged = {id(d): verdicts[n] for n, d in enumerate(allowed)}
+    openings = []
     for dispatch, pdf, _a in built:
-        if dispatch.status != Dispatch.Status.QUEUED:
+        status = Dispatch.Status.SUPPRESSED
+        if (verdict := judged.get(id(dispatch))) is not None:
+            status = verdict.status
+            dispatch.due_at = verdict.due_at
+            if verdict.decisions:
+                dispatch.rule_decisions = [*dispatch.rule_decisions, *verdict.decisions]
+            if status != Dispatch.Status.QUEUED:
+                dispatch.decision = verdict.decision
+        openings.append((dispatch, status))
+        if status != Dispatch.Status.QUEUED:
             # Stopped by consent (never rendered) or by the rules: keep no copy.
             _copy_drop(dispatch)
         elif pdf:
@@ -426,15 +433,13 @@ def _store(
                 ContentFile(pdf),
                 save=False,
             )
-    dispatches = rows_insert([d for d, _, _ in built])
-    rows_insert(
-        [
-            DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
-            for d in dispatches
-        ]
-    )
-    events_record_bulk(
-        entries=[_audit_entry(d, a, requested_by, requester_label) for d, _, a in built]
+    lifecycle.dispatches_open(
+        openings=openings,
+        events=[
+            _audit_entry(d, status, a, requested_by, requester_label)
+            for (d, status), (_, _, a) in zip(openings, built, strict=True)
+        ],
+        now=now,
     )
     return communications
 

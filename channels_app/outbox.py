@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,25 +38,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from audit.services import AuditEntry, events_record_bulk
+from audit.services import AuditEntry
 from ccm.bulk import rows_insert
+from channels_app import lifecycle, ruling
 from channels_app.backends import (
     DeliveryError,
     TransientError,
     backend_for,
     sends,
 )
-from channels_app.models import (
-    Dispatch,
-    DispatchAttempt,
-    DispatchStatusChange,
-    Escalation,
-    Severity,
-)
-from rules import engine as rules_engine
+from channels_app.models import Dispatch, DispatchAttempt, Severity
 
 Status = Dispatch.Status
 logger = logging.getLogger(__name__)
@@ -107,42 +100,39 @@ def dispatches_claim(*, limit: int = 100, now: datetime | None = None) -> list[i
 def _claim(*, limit: int, now: datetime | None = None) -> dict[int, int]:
     """Lease due dispatches; return each claimed id with its attempt number.
 
-    The central rules see the locked rows first: the ones they hold back
-    (deferred, cancelled, suppressed) are not claimed.
+    Consent and the central rules see the locked rows first: the ones they
+    hold back (suppressed, deferred, cancelled) are not claimed.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        ids = list(
+        due = list(
             Dispatch.objects.select_for_update(skip_locked=True)
             .filter(status=Status.QUEUED, due_at__lte=now)
             .order_by("due_at", "id")
-            .values_list("id", flat=True)[:limit]
+            .only("id", "status", "attempt_count")[:limit]
         )
-        if not ids:
+        if not due:
             return {}
-        held = rules_engine.due_recheck(ids=ids, now=now)
-        if held:
-            ids = [pk for pk in ids if pk not in held]
-            if not ids:
-                return {}
-        Dispatch.objects.filter(id__in=ids).update(
-            status=Status.SENDING,
-            status_changed=now,
-            lease_until=now + _lease(),
-            attempt_count=F("attempt_count") + 1,
-            # Empty until the provider accepts this attempt: the accepted mark.
-            provider_message_id="",
+        held = ruling.due_recheck(ids=[d.pk for d in due], now=now)
+        due = [d for d in due if d.pk not in held]
+        lifecycle.dispatches_move(
+            moves=[
+                lifecycle.Move(
+                    dispatch,
+                    Status.SENDING,
+                    changes={
+                        "lease_until": now + _lease(),
+                        "attempt_count": dispatch.attempt_count + 1,
+                        # Empty until the provider accepts this attempt: the
+                        # accepted mark.
+                        "provider_message_id": "",
+                    },
+                )
+                for dispatch in due
+            ],
+            now=now,
         )
-        attempts = dict(
-            Dispatch.objects.filter(id__in=ids).values_list("id", "attempt_count")
-        )
-        rows_insert(
-            [
-                DispatchStatusChange(dispatch_id=pk, status=Status.SENDING, at=now)
-                for pk in ids
-            ]
-        )
-    return {pk: attempts[pk] for pk in ids}
+    return {d.pk: d.attempt_count for d in due}
 
 
 @dataclass
@@ -181,8 +171,8 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
             .order_by("id")
             .values_list("id", "attempt_count")
         )
-        moves: dict[tuple, list[int]] = defaultdict(list)
-        attempts, late_attempts, changes, escalations, entries = [], [], [], [], []
+        moves: list[lifecycle.Move] = []
+        attempts, late_attempts = [], []
         statuses: list[str | None] = []
         for outcome in outcomes:
             dispatch, error = outcome.dispatch, outcome.error
@@ -215,70 +205,63 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
                 statuses.append(None)
                 continue
             attempts.append(attempt)
-            at = now
-            fields: dict = {"status": status, "lease_until": None}
-            if error is None:
-                fields["error"] = ""
-                if outcome.marked:
-                    # The mark already holds the provider id and the time.
-                    at = dispatch.status_changed
-                else:
-                    fields["provider_message_id"] = outcome.provider_message_id
-                    fields["status_changed"] = now
-            else:
-                fields.update(error=detail, status_changed=now)
-            if status == Status.QUEUED:
-                fields["due_at"] = now + retry_delay(outcome.attempt)
-            if status == Status.FAILED:
-                fields["severity"] = _severity_for(dispatch)
-            moves[tuple(sorted(fields.items()))].append(dispatch.pk)
-            changes.append(
-                DispatchStatusChange(
-                    dispatch_id=dispatch.pk, status=status, at=at, detail=detail
-                )
-            )
-            dispatch.status = status
-            if status == Status.SENT:
-                entries.append(
-                    AuditEntry(
-                        action="channels.dispatch.sent",
-                        subject=dispatch,
-                        after={
-                            "channel": dispatch.channel,
-                            "address": dispatch.address,
-                            "provider_message_id": outcome.provider_message_id,
-                            "content_sha256": dispatch.content_sha256,
-                            "attempt": outcome.attempt,
-                        },
-                    )
-                )
-            elif status == Status.FAILED:
-                escalations.append(
-                    Escalation(
-                        dispatch_id=dispatch.pk,
-                        severity=fields["severity"],
-                        reason=f"{dispatch.channel} to {dispatch.address} failed "
-                        f"after {outcome.attempt} attempt(s): {detail}",
-                    )
-                )
-                entries.append(
-                    AuditEntry(
-                        action="channels.dispatch.failed",
-                        subject=dispatch,
-                        after={"error": detail, "severity": fields["severity"]},
-                    )
-                )
+            # The status the row has now: a lease is held while sending.
+            dispatch.status = Status.SENDING
+            moves.append(_outcome_move(outcome, status, detail, now))
             statuses.append(status)
-        for fields, ids in moves.items():
-            Dispatch.objects.filter(id__in=ids).update(**dict(fields))
         rows_insert(attempts)
         # A swept lease already holds this attempt number: keep the first.
         DispatchAttempt.objects.bulk_create(late_attempts, ignore_conflicts=True)
-        rows_insert(changes)
-        Escalation.objects.bulk_create(escalations)
-        # Last: the audit chain's lock is held until this transaction commits.
-        events_record_bulk(entries=entries)
+        lifecycle.dispatches_move(moves=moves, now=now)
     return statuses
+
+
+def _outcome_move(
+    outcome: Outcome, status: str, detail: str, now: datetime
+) -> lifecycle.Move:
+    """Return the move one attempt's outcome makes, with its event and escalation."""
+    dispatch = outcome.dispatch
+    changes: dict[str, Any] = {"lease_until": None}
+    at = now
+    if outcome.error is None:
+        changes["error"] = ""
+        if outcome.marked:
+            # The mark already holds the provider id and the time.
+            at = dispatch.status_changed
+            changes["status_changed"] = at
+        else:
+            changes["provider_message_id"] = outcome.provider_message_id
+    else:
+        changes["error"] = detail
+    if status == Status.QUEUED:
+        changes["due_at"] = now + retry_delay(outcome.attempt)
+    move = lifecycle.Move(dispatch, status, detail=detail, changes=changes, at=at)
+    if status == Status.SENT:
+        move.event = AuditEntry(
+            action="channels.dispatch.sent",
+            subject=dispatch,
+            after={
+                "channel": dispatch.channel,
+                "address": dispatch.address,
+                "provider_message_id": outcome.provider_message_id,
+                "content_sha256": dispatch.content_sha256,
+                "attempt": outcome.attempt,
+            },
+        )
+    elif status == Status.FAILED:
+        severity = _severity_for(dispatch)
+        changes["severity"] = severity
+        move.escalation = (
+            severity,
+            f"{dispatch.channel} to {dispatch.address} failed "
+            f"after {outcome.attempt} attempt(s): {detail}",
+        )
+        move.event = AuditEntry(
+            action="channels.dispatch.failed",
+            subject=dispatch,
+            after={"error": detail, "severity": severity},
+        )
+    return move
 
 
 def dispatch_outcome_record(

@@ -1,5 +1,7 @@
 """Every write of channels_app: one function per change, audited."""
 
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
@@ -10,11 +12,14 @@ from django.utils import timezone
 
 from audit.services import event_record
 from channels_app import reasons
+from channels_app.lifecycle import (
+    DispatchStateError,
+    dispatch_locked,
+    dispatch_move,
+)
 from channels_app.models import (
     Customer,
     Dispatch,
-    DispatchStatusChange,
-    Escalation,
     PreferenceEntry,
     Suppression,
 )
@@ -154,18 +159,50 @@ class ConsentDecision:
     allowed: bool
     reason: str
     hard: bool = False
+    # What decided it, when a record did: the ledger entry or the suppression.
+    entry_id: int | None = None
+    suppression_id: int | None = None
+
+    def reference(self) -> dict[str, int]:
+        """Return the record that decided, as stored with a refusal."""
+        if self.suppression_id:
+            return {"suppression": self.suppression_id}
+        if self.entry_id:
+            return {"ledger_entry": self.entry_id}
+        return {}
+
+
+def consent_ledgers(customer_ids: Iterable[int]) -> dict[int, list[PreferenceEntry]]:
+    """Return each customer's preference ledger, newest first, in one query."""
+    ledgers: dict[int, list[PreferenceEntry]] = defaultdict(list)
+    for entry in PreferenceEntry.objects.filter(
+        customer_id__in=sorted(set(customer_ids))
+    ).order_by("customer_id", "-recorded_at", "-id"):
+        ledgers[entry.customer_id].append(entry)
+    return ledgers
+
+
+def suppressions_of(addresses: Iterable[str]) -> dict[tuple[str, str], int]:
+    """Return the suppression id of each suppressed (channel, address), one query."""
+    return {
+        (channel, address): pk
+        for pk, channel, address in Suppression.objects.filter(
+            address__in=sorted(set(addresses))
+        ).values_list("id", "channel", "address")
+    }
 
 
 def consent_decide(
     *,
-    customer: Customer,
+    customer: Customer | None,
     channel: str,
     category: str,
     scope: str = "",
     mandatory: bool = False,
     requires_opt_in: bool = False,
     preferences: list[PreferenceEntry] | None = None,
-    suppressed: set[tuple[str, str]] | None = None,
+    suppressed: Mapping[tuple[str, str], int] | set[tuple[str, str]] | None = None,
+    address: str | None = None,
 ) -> ConsentDecision:
     """Decide whether a customer may be sent a category on a channel, and why.
 
@@ -173,25 +210,29 @@ def consent_decide(
     newest ledger entry covering (channel, category, scope) decides, where a
     blank category or scope, or channel "any", covers all; a mandatory category
     overrides an opt-out; with no entry, only categories that require opt-in
-    (marketing) are refused. `preferences` and `suppressed` let bulk callers
-    pass what they already loaded.
+    (marketing) are refused. `preferences` and `suppressed` (from
+    `consent_ledgers` and `suppressions_of`) let bulk callers pass what they
+    already loaded; `address` is the one a queued dispatch will use (default:
+    the customer's contact point now). With both given, `customer` is not read.
     """
-    address = customer.address_for(channel)
+    if address is None:
+        address = customer.address_for(channel)
     if not address:
         return ConsentDecision(
             False, reasons.NO_CONTACT_POINT.text(channel=channel), hard=True
         )
     if suppressed is None:
-        is_suppressed = Suppression.objects.filter(
-            channel=channel, address=address
-        ).exists()
-    else:
-        is_suppressed = (channel, address) in suppressed
-    if is_suppressed:
+        suppressed = suppressions_of([address])
+    if (channel, address) in suppressed:
         return ConsentDecision(
             False,
             reasons.ADDRESS_SUPPRESSED.text(address=address, channel=channel),
             True,
+            suppression_id=(
+                suppressed[(channel, address)]
+                if isinstance(suppressed, Mapping)
+                else None
+            ),
         )
 
     if preferences is None:
@@ -206,6 +247,7 @@ def consent_decide(
         ),
         None,
     )
+    entry_id = covering.pk if covering is not None else None
     if covering is not None and not covering.opted_in:
         where = (
             reasons.FOR_SCOPE.text(scope=covering.scope)
@@ -213,62 +255,21 @@ def consent_decide(
             else reasons.CUSTOMER_WIDE.text()
         )
         if mandatory:
-            return ConsentDecision(True, reasons.MANDATORY_OVERRIDES.text(where=where))
+            return ConsentDecision(
+                True, reasons.MANDATORY_OVERRIDES.text(where=where), entry_id=entry_id
+            )
         return ConsentDecision(
-            False, reasons.OPTED_OUT.text(channel=covering.channel, where=where)
+            False,
+            reasons.OPTED_OUT.text(channel=covering.channel, where=where),
+            entry_id=entry_id,
         )
     if covering is None and requires_opt_in and not mandatory:
         return ConsentDecision(False, reasons.NO_OPT_IN.text(category=category))
     return ConsentDecision(
-        True, (reasons.OPTED_IN if covering else reasons.NO_OBJECTION).text()
+        True,
+        (reasons.OPTED_IN if covering else reasons.NO_OBJECTION).text(),
+        entry_id=entry_id,
     )
-
-
-class DispatchStateError(Exception):
-    """A dispatch cannot make the requested move from its current status."""
-
-
-def _dispatch_move(
-    *,
-    locked: Dispatch,
-    to: str,
-    action: str,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-    reason: str = "",
-    detail: str = "",
-    changes: dict | None = None,
-    after: dict | None = None,
-) -> Dispatch:
-    """Move a locked dispatch along an allowed transition, recorded and audited."""
-    if to not in Dispatch.TRANSITIONS[locked.status]:
-        raise DispatchStateError(
-            f"dispatch #{locked.pk} is {locked.status}; it cannot become {to}"
-        )
-    now = timezone.now()
-    before = locked.status
-    changes = {"status": to, "status_changed": now, **(changes or {})}
-    for name, value in changes.items():
-        setattr(locked, name, value)
-    locked.save(update_fields=list(changes))
-    DispatchStatusChange.objects.create(
-        dispatch=locked, status=to, at=now, detail=detail or reason
-    )
-    event_record(
-        action=action,
-        actor=actor,
-        actor_kind="system" if actor is None else None,
-        actor_label=actor_label,
-        subject=locked,
-        before={"status": before},
-        after={"status": to, **(after or {})},
-        reason=reason,
-    )
-    return locked
-
-
-def _dispatch_locked(dispatch: Dispatch) -> Dispatch:
-    return Dispatch.objects.select_for_update().get(pk=dispatch.pk)
 
 
 def _reason_check(reason: str) -> None:
@@ -280,8 +281,8 @@ def _reason_check(reason: str) -> None:
 def dispatch_retry(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
     """Queue a failed dispatch again (an operator's decision)."""
     _reason_check(reason)
-    locked = _dispatch_locked(dispatch)
-    moved = _dispatch_move(
+    locked = dispatch_locked(dispatch)
+    moved = dispatch_move(
         locked=locked,
         to=Dispatch.Status.QUEUED,
         actor=actor,
@@ -301,33 +302,13 @@ def dispatch_retry(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
 def dispatch_cancel(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
     """Cancel a dispatch that has not been sent yet."""
     _reason_check(reason)
-    return _dispatch_move(
-        locked=_dispatch_locked(dispatch),
+    return dispatch_move(
+        locked=dispatch_locked(dispatch),
         to=Dispatch.Status.CANCELLED,
         actor=actor,
         reason=reason,
         action="channels.dispatch.cancelled",
     )
-
-
-@transaction.atomic
-def escalation_resolve(
-    *, escalation: Escalation, actor: AbstractBaseUser, reason: str
-) -> Escalation:
-    """Close an escalation with what was done about it."""
-    if escalation.status == Escalation.Status.RESOLVED:
-        raise DispatchStateError(f"escalation #{escalation.pk} is already resolved")
-    escalation.status = Escalation.Status.RESOLVED
-    escalation.resolved = timezone.now()
-    escalation.save(update_fields=["status", "resolved"])
-    event_record(
-        action="channels.escalation.resolved",
-        actor=actor,
-        subject=escalation,
-        after={"severity": escalation.severity},
-        reason=reason,
-    )
-    return escalation
 
 
 RECEIPT_STATUSES = {
@@ -356,10 +337,10 @@ def dispatch_receipt_record(
             f"unknown receipt event {event!r}: use {', '.join(RECEIPT_STATUSES)}"
         )
     to = RECEIPT_STATUSES[event]
-    locked = _dispatch_locked(dispatch)
+    locked = dispatch_locked(dispatch)
     if locked.status == to:
         return locked
-    _dispatch_move(
+    dispatch_move(
         locked=locked,
         to=to,
         action=f"channels.dispatch.{event}",

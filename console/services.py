@@ -12,14 +12,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import AuditEntry, event_record, events_record_bulk
-from channels_app import reasons
+from audit.services import AuditEntry, event_record
+from channels_app import lifecycle, reasons
 from channels_app.dispatching import AUTO, communication_trigger
 from channels_app.models import (
     Communication,
     Customer,
     Dispatch,
-    DispatchStatusChange,
     Escalation,
     IdempotencyRecord,
     PreferenceEntry,
@@ -177,13 +176,11 @@ def dispatch_resend(
             % {"why": reasons.reason_display(consent.reason)}
         )
     now = timezone.now()
-    resend = Dispatch.objects.create(
+    resend = Dispatch(
         communication=original.communication,
         channel=original.channel,
         language=original.language,
         address=address,
-        status=Dispatch.Status.QUEUED,
-        status_changed=now,
         due_at=now,
         subject=original.subject,
         body_html=original.body_html,
@@ -197,11 +194,10 @@ def dispatch_resend(
         ),
         resend_of=original,
     )
-    DispatchStatusChange.objects.create(
-        dispatch=resend, status=resend.status, at=now, detail=reason
-    )
-    events_record_bulk(
-        entries=[
+
+    def events() -> list[AuditEntry]:
+        # Built once the resend has its key.
+        return [
             AuditEntry(
                 action="channels.dispatch.resent",
                 actor=actor,
@@ -226,6 +222,9 @@ def dispatch_resend(
                 reason=reason,
             ),
         ]
+
+    lifecycle.dispatches_open(
+        openings=[(resend, Dispatch.Status.QUEUED)], events=events, now=now
     )
     transaction.on_commit(outbox_kick)
     return resend
@@ -345,7 +344,7 @@ def feedback_record(
             _("This was already recorded; escalation #%(id)s is open.")
             % {"id": recorded.escalation_id}
         )
-    escalation = Escalation.objects.create(
+    escalation = lifecycle.escalation_open(
         dispatch=dispatch,
         severity=severity,
         reason=f"{kind} via contact center ({actor.get_username()}): {text}",

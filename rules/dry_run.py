@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from channels_app.models import Customer, Dispatch
+from channels_app.ruling import context_load
 from channels_app.services import ConsentDecision, consent_decide
 from rules import selectors
-from rules.engine import context_load
 from rules.evaluation import QUEUE, SUPPRESSED, Candidate, Verdict, evaluate
 from rules.timing import zone
 from templates_app.models import Template

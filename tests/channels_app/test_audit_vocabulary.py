@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from channels_app import outbox, services
+from channels_app import lifecycle, outbox, services
 from channels_app.dispatching import communication_trigger
 from channels_app.models import Dispatch, Escalation
 from tests.factories import demo_templates_approved, user_build
@@ -103,7 +103,7 @@ def test_every_channels_service_writes_its_events(written, smtp_sink, settings):
     services.dispatch_retry(dispatch=failing, actor=operator, reason="provider fixed")
     assert written() == ["channels.dispatch.retried"]
 
-    services.escalation_resolve(
+    lifecycle.escalation_resolve(
         escalation=Escalation.objects.get(dispatch=failing),
         actor=operator,
         reason="retried",

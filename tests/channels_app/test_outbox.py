@@ -387,7 +387,7 @@ def test_a_message_accepted_before_its_worker_died_is_recorded_not_sent_again(
 
 
 def test_the_central_rules_hold_back_dispatches_at_claim_time(monkeypatch, version):
-    from rules import engine
+    from channels_app import ruling as engine
 
     held, kept = (
         dispatch_build(version=version, customer=_customer(n)) for n in range(2)

@@ -1,14 +1,20 @@
-"""Central communication rules, applied to every dispatch in bulk.
+"""Apply the central rules (and consent, when due) to dispatches, in bulk.
 
-Two evaluation points share one in-memory evaluation (`rules.evaluation`):
+`rules.evaluation` is a pure evaluator: given candidates and the history it
+needs, it returns verdicts. This module loads that history, builds the
+candidates from dispatches, and hands every verdict that changes a status to
+`channels_app.lifecycle`. Two evaluation points:
 
 - `trigger_evaluate`, inside the trigger transaction, before anything is
   queued: dedupe, in-call superseding, quiet hours and caps on the new
-  dispatches, and the cancellation of pending dispatches that the new
-  communications supersede;
+  dispatches (returned as verdicts for the caller to open them with), and the
+  cancellation of pending dispatches that the new communications supersede;
 - `due_recheck`, inside the claim transaction, on rows already locked: the
-  superseding that happened since, waits-for holds, quiet hours and caps again
-  (time moved on; a customer's time zone or a rule may have changed).
+  customer's consent *now* (the preference ledger and the suppression list,
+  checked again in bulk: an opt-out or a hard bounce since the trigger stops
+  the dispatch), then the superseding that happened since, waits-for holds,
+  quiet hours and caps again (time moved on; a customer's time zone or a rule
+  may have changed).
 
 Both lock the customers' rows (FOR NO KEY UPDATE, ordered by id) before they
 count anything, so two workers evaluating caps for one customer take turns
@@ -17,15 +23,15 @@ conflict with the key-share locks that inserting a communication takes on its
 customer, so two triggers for one customer queue up instead of deadlocking.
 """
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 
-from audit.services import AuditEntry, events_record_bulk
-from channels_app.models import Customer, Dispatch, DispatchStatusChange
+from audit.services import AuditEntry
+from channels_app import lifecycle
+from channels_app.models import Customer, Dispatch
+from channels_app.services import consent_decide, consent_ledgers, suppressions_of
 from rules import selectors
 from rules.evaluation import (
     DUE,
@@ -128,52 +134,7 @@ def _candidate(key: int, dispatch: Dispatch, kinds, zones) -> Candidate:
     )
 
 
-WRITABLE = {
-    "status": "text",
-    "status_changed": "timestamptz",
-    "due_at": "timestamptz",
-    "decision": "text",
-    "rule_decisions": "jsonb",
-}
-
-
-def dispatches_write(dispatches: Sequence[Dispatch], fields: Sequence[str]) -> None:
-    """Save the rules' changes to many dispatches in one statement.
-
-    On PostgreSQL one UPDATE ... FROM jsonb_to_recordset carries every row (the
-    ORM's bulk_update builds a CASE per row and field, slow in Python for
-    thousands); elsewhere bulk_update.
-    """
-    if connection.vendor != "postgresql":
-        Dispatch.objects.bulk_update(dispatches, fields)
-        return
-    rows = [
-        {
-            "id": dispatch.pk,
-            **{
-                name: (
-                    getattr(dispatch, name).isoformat()
-                    if name in ("due_at", "status_changed")
-                    else getattr(dispatch, name)
-                )
-                for name in fields
-            },
-        }
-        for dispatch in dispatches
-    ]
-    table = connection.ops.quote_name(Dispatch._meta.db_table)
-    assignments = ", ".join(f"{name} = v.{name}" for name in fields)
-    columns = ", ".join(f"{name} {WRITABLE[name]}" for name in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS d SET {assignments} "  # noqa: S608 (fixed names)
-            f"FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, {columns}) "
-            "WHERE d.id = v.id",
-            [json.dumps(rows, cls=DjangoJSONEncoder)],
-        )
-
-
-def _audit(dispatch: Dispatch, decision: dict, before: str) -> AuditEntry:
+def _audit(dispatch: Dispatch, decision: dict, before: str, after: str) -> AuditEntry:
     return AuditEntry(
         action=f"rules.dispatch.{decision['outcome']}",
         actor_kind="system",
@@ -181,7 +142,7 @@ def _audit(dispatch: Dispatch, decision: dict, before: str) -> AuditEntry:
         subject=dispatch,
         before={"status": before},
         after={
-            "status": dispatch.status,
+            "status": after,
             "due_at": dispatch.due_at.isoformat(),
             "rule": decision["rule"],
             "version": decision["version"],
@@ -193,7 +154,7 @@ def _audit(dispatch: Dispatch, decision: dict, before: str) -> AuditEntry:
 
 def _superseded_cancel(
     *, communications, now: datetime, revision: int
-) -> list[Dispatch]:
+) -> list[lifecycle.Move]:
     """Cancel the pending dispatches that the new communications supersede."""
     superseders = [
         Superseder(
@@ -213,7 +174,7 @@ def _superseded_cancel(
     for superseder in superseders:
         by_customer.setdefault(superseder.customer_id, []).append(superseder)
     templates = sorted({t for s in superseders for t in s.supersedes})
-    cancelled: list[Dispatch] = []
+    cancelled: list[lifecycle.Move] = []
     for chunk in selectors.chunks(by_customer):
         # Rows a worker is claiming right now are skipped: the due recheck
         # cancels them if they come back to the queue.
@@ -260,48 +221,45 @@ def _superseded_cancel(
             if superseder is None:
                 continue
             reason = superseded_reason(superseder)
-            dispatch.status = Status.CANCELLED
-            dispatch.status_changed = now
-            dispatch.decision = reason
-            dispatch.rule_decisions = [
-                *dispatch.rule_decisions,
-                {
-                    "rule": SEQUENCING,
-                    "version": revision,
-                    "outcome": "superseded",
-                    "reason": reason,
-                    "stage": QUEUE,
-                    "at": now.isoformat(),
-                },
-            ]
-            cancelled.append(dispatch)
-    if cancelled:
-        dispatches_write(
-            cancelled, ["decision", "rule_decisions", "status", "status_changed"]
-        )
-        DispatchStatusChange.objects.bulk_create(
-            DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
-            for d in cancelled
-        )
-        events_record_bulk(
-            entries=[_audit(d, d.rule_decisions[-1], Status.QUEUED) for d in cancelled]
-        )
+            decision = {
+                "rule": SEQUENCING,
+                "version": revision,
+                "outcome": "superseded",
+                "reason": reason,
+                "stage": QUEUE,
+                "at": now.isoformat(),
+            }
+            cancelled.append(
+                lifecycle.Move(
+                    dispatch,
+                    Status.CANCELLED,
+                    detail=reason,
+                    changes={
+                        "decision": reason,
+                        "rule_decisions": [*dispatch.rule_decisions, decision],
+                    },
+                    event=_audit(dispatch, decision, Status.QUEUED, Status.CANCELLED),
+                )
+            )
+    lifecycle.dispatches_move(moves=cancelled, now=now)
     return cancelled
 
 
-def trigger_evaluate(*, dispatches: Sequence[Dispatch], now: datetime) -> None:
-    """Apply the rules to new dispatches before they are rendered and queued.
+def trigger_evaluate(
+    *, dispatches: Sequence[Dispatch], now: datetime
+) -> dict[int, Verdict]:
+    """Judge new dispatches before they are queued; return each one's verdict.
 
     `dispatches` are unsaved, each with its saved `communication` (customer
-    loaded). Called once per trigger call (one or many communications) inside
-    its transaction. Mutates each dispatch in place: a later `due_at`
-    (deferred), status SUPPRESSED (capped, deduplicated, superseded within the
-    call), and appends to `rule_decisions`. Cancels pending dispatches that a
-    new communication supersedes. Dispatches already suppressed (consent) are
-    left alone.
+    loaded): the ones consent allows. Called once per trigger call (one or
+    many communications) inside its transaction. The verdicts are keyed by
+    position in `dispatches`: a later `due_at` (deferred), status suppressed
+    (capped, deduplicated, superseded within the call) and the decisions to
+    record; the caller opens the dispatches with them. Pending dispatches that
+    a new communication supersedes are cancelled here.
     """
     if not dispatches:
-        return
+        return {}
     communications = list(
         {d.communication.pk: d.communication for d in dispatches}.values()
     )
@@ -309,11 +267,8 @@ def trigger_evaluate(*, dispatches: Sequence[Dispatch], now: datetime) -> None:
     rules = selectors.rules_in_force()
     revision = selectors.rule_set_revision()
     _superseded_cancel(communications=communications, now=now, revision=revision)
-    queued = [d for d in dispatches if d.status == Status.QUEUED]
-    if not queued:
-        return
     kinds = selectors.category_kinds()
-    candidates = [_candidate(n, d, kinds, zones) for n, d in enumerate(queued)]
+    candidates = [_candidate(n, d, kinds, zones) for n, d in enumerate(dispatches)]
     context = context_load(
         candidates=candidates,
         stage=QUEUE,
@@ -334,34 +289,36 @@ def trigger_evaluate(*, dispatches: Sequence[Dispatch], now: datetime) -> None:
                     communication.template_code,
                 )
             )
-    verdicts = evaluate(candidates, context, stage=QUEUE, now=now)
-    for n, dispatch in enumerate(queued):
-        _verdict_apply(dispatch, verdicts[n], now)
+    return evaluate(candidates, context, stage=QUEUE, now=now)
 
 
-def _verdict_apply(dispatch: Dispatch, verdict: Verdict, now: datetime) -> list[str]:
-    """Copy a verdict onto a dispatch; return the fields that changed."""
-    changed = []
-    if verdict.decisions:
-        dispatch.rule_decisions = [*(dispatch.rule_decisions or []), *verdict.decisions]
-        changed.append("rule_decisions")
-    if verdict.due_at != dispatch.due_at:
-        dispatch.due_at = verdict.due_at
-        changed.append("due_at")
-    if verdict.status != dispatch.status:
-        dispatch.status = verdict.status
-        dispatch.status_changed = now
-        dispatch.decision = verdict.decision
-        changed += ["status", "status_changed", "decision"]
-    return changed
+CONSENT = "consent"
+DUE_FIELDS = (
+    "id",
+    "status",
+    "channel",
+    "address",
+    "due_at",
+    "decision",
+    "rule_decisions",
+    "communication__id",
+    "communication__customer_id",
+    "communication__template_code",
+    "communication__category",
+    "communication__mandatory",
+    "communication__scope",
+    "communication__correlation_key",
+    "communication__waits_for",
+    "communication__reissue_of_id",
+)
 
 
 def due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
-    """Re-apply the rules to claimable dispatches; return the ids held back.
+    """Re-judge claimable dispatches; return the ids held back.
 
     Called inside the claim transaction with the rows already locked. Held
-    dispatches have been moved (deferred, cancelled or suppressed) with their
-    decision recorded; the caller must not claim them.
+    dispatches have been moved (suppressed by consent or a rule, cancelled) or
+    deferred, with their decision recorded; the caller must not claim them.
     """
     if not ids:
         return set()
@@ -369,34 +326,85 @@ def due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
         return _due_recheck(ids=ids, now=now)
 
 
+def _consent_refusals(
+    rows: Sequence[Dispatch], kinds: dict[str, str], now: datetime
+) -> list[lifecycle.Move]:
+    """Ask the ledger and the suppression list again; return the refusals.
+
+    Two queries for any number of rows: the customers' ledgers and the
+    suppressions of the addresses the dispatches will use.
+    """
+    ledgers = consent_ledgers(d.communication.customer_id for d in rows)
+    suppressed = suppressions_of(d.address for d in rows)
+    moves = []
+    for dispatch in rows:
+        communication = dispatch.communication
+        consent = consent_decide(
+            customer=None,
+            channel=dispatch.channel,
+            category=communication.category,
+            scope=communication.scope,
+            mandatory=communication.mandatory,
+            requires_opt_in=kinds.get(communication.category) == "marketing",
+            preferences=ledgers[communication.customer_id],
+            suppressed=suppressed,
+            address=dispatch.address,
+        )
+        if consent.allowed:
+            continue
+        decision = {
+            "rule": CONSENT,
+            "version": None,
+            "outcome": "suppressed",
+            "reason": consent.reason,
+            "stage": DUE,
+            "at": now.isoformat(),
+            **consent.reference(),
+        }
+        moves.append(
+            lifecycle.Move(
+                dispatch,
+                Status.SUPPRESSED,
+                detail=consent.reason,
+                changes={
+                    "decision": consent.reason,
+                    "rule_decisions": [*(dispatch.rule_decisions or []), decision],
+                },
+                event=AuditEntry(
+                    action="channels.dispatch.suppressed",
+                    actor_kind="system",
+                    actor_label=CONSENT,
+                    subject=dispatch,
+                    before={"status": dispatch.status},
+                    after={
+                        "status": Status.SUPPRESSED,
+                        "stage": DUE,
+                        "hard": consent.hard,
+                        **consent.reference(),
+                    },
+                    reason=consent.reason,
+                ),
+            )
+        )
+    return moves
+
+
 def _due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
     rows = list(
         Dispatch.objects.filter(id__in=list(ids), status=Status.QUEUED)
         .select_related("communication")
-        .only(
-            "id",
-            "status",
-            "channel",
-            "due_at",
-            "decision",
-            "rule_decisions",
-            "communication__id",
-            "communication__customer_id",
-            "communication__template_code",
-            "communication__category",
-            "communication__mandatory",
-            "communication__correlation_key",
-            "communication__waits_for",
-            "communication__reissue_of_id",
-        )
+        .only(*DUE_FIELDS)
         .order_by("due_at", "id")
     )
     if not rows:
         return set()
     zones = customers_lock(d.communication.customer_id for d in rows)
+    kinds = selectors.category_kinds()
+    refused = _consent_refusals(rows, kinds, now)
+    held = {move.dispatch.pk for move in refused}
+    rows = [d for d in rows if d.pk not in held]
     rules = selectors.rules_in_force()
     revision = selectors.rule_set_revision()
-    kinds = selectors.category_kinds()
     candidates = [_candidate(d.pk, d, kinds, zones) for d in rows]
     context = context_load(
         candidates=candidates,
@@ -413,29 +421,48 @@ def _due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
         now=now,
         previous={d.pk: d.rule_decisions or [] for d in rows},
     )
-    held: set[int] = set()
-    changed_rows, moved, entries = [], [], []
-    fields: set[str] = set()
+    moves, deferred, events = refused, [], []
     for dispatch in rows:
         verdict = verdicts[dispatch.pk]
-        before = dispatch.status
-        changed = _verdict_apply(dispatch, verdict, now)
-        if not changed:
+        if (
+            not verdict.decisions
+            and verdict.due_at == dispatch.due_at
+            and verdict.status == dispatch.status
+        ):
             continue
-        changed_rows.append(dispatch)
-        fields.update(changed)
-        if dispatch.status != Status.QUEUED or dispatch.due_at > now:
-            held.add(dispatch.pk)
-        if dispatch.status != before:
-            moved.append(dispatch)
-        entries += [_audit(dispatch, d, before) for d in verdict.decisions]
-    if changed_rows:
-        dispatches_write(changed_rows, sorted(fields))
-    if moved:
-        DispatchStatusChange.objects.bulk_create(
-            DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
-            for d in moved
-        )
-    if entries:
-        events_record_bulk(entries=entries)
+        held.add(dispatch.pk)
+        changes = {
+            "rule_decisions": [*(dispatch.rule_decisions or []), *verdict.decisions],
+            "due_at": verdict.due_at,
+        }
+        decisions = [
+            _audit_verdict(dispatch, d, verdict, dispatch.status)
+            for d in verdict.decisions
+        ]
+        if verdict.status != dispatch.status:
+            changes["decision"] = verdict.decision
+            moves.append(
+                lifecycle.Move(
+                    dispatch, verdict.status, detail=verdict.decision, changes=changes
+                )
+            )
+        else:
+            if verdict.due_at <= now:
+                held.discard(dispatch.pk)
+            for name, value in changes.items():
+                setattr(dispatch, name, value)
+            deferred.append(dispatch)
+        events += decisions
+    lifecycle.dispatches_annotate(
+        dispatches=deferred, fields=["due_at", "rule_decisions"]
+    )
+    lifecycle.dispatches_move(moves=moves, events=events, now=now)
     return held
+
+
+def _audit_verdict(
+    dispatch: Dispatch, decision: dict, verdict: Verdict, before: str
+) -> AuditEntry:
+    entry = _audit(dispatch, decision, before, verdict.status)
+    entry.after["due_at"] = verdict.due_at.isoformat()
+    return entry

@@ -1,0 +1,327 @@
+"""The one owner of a dispatch's life: no other code sets `Dispatch.status`.
+
+Callers (the trigger path, the outbox claim and its outcomes, the central
+rules, delivery receipts, operators' and agents' actions) decide what should
+happen; this module checks that it may and records it. Every call, inside the
+caller's transaction:
+
+1. refuses the whole call if any move is not in `Dispatch.TRANSITIONS` (or a
+   new dispatch does not start queued or suppressed);
+2. writes the dispatch rows in bulk: one statement per set of changed fields,
+   whatever the number of rows, each row written only while it still has the
+   status the move started from (a concurrent change fails the call);
+3. writes one status-history row per move, opens the escalations the moves
+   call for, and appends the audit events, last (the audit chain's lock is
+   held until the transaction commits).
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.services import AuditEntry, event_record, events_record_bulk
+from ccm.bulk import rows_insert
+from channels_app.models import Dispatch, DispatchStatusChange, Escalation
+
+Status = Dispatch.Status
+# The statuses a dispatch may be created in.
+OPENING = frozenset({Status.QUEUED, Status.SUPPRESSED})
+
+# The columns a move may write besides the status, with their PostgreSQL types.
+COLUMNS = {
+    "status": "text",
+    "status_changed": "timestamptz",
+    "due_at": "timestamptz",
+    "lease_until": "timestamptz",
+    "attempt_count": "integer",
+    "max_attempts": "integer",
+    "decision": "text",
+    "rule_decisions": "jsonb",
+    "provider_message_id": "text",
+    "error": "text",
+    "severity": "text",
+}
+
+
+class DispatchStateError(Exception):
+    """A dispatch cannot make the requested move from its current status."""
+
+
+@dataclass
+class Move:
+    """One dispatch moving to a status, with what changes along and why.
+
+    `dispatch` holds the status it has now (read under the caller's lock) and
+    every field named in `changes`. `at` is when the history row says the
+    move happened (default: the call's time, also stamped as
+    `status_changed` unless `changes` sets it).
+    """
+
+    dispatch: Dispatch
+    to: str
+    detail: str = ""
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    event: AuditEntry | None = None
+    # (severity, reason): operations must look at this one.
+    escalation: tuple[str, str] | None = None
+    at: datetime | None = None
+
+
+def _refusal(dispatch: Dispatch, to: str) -> str:
+    return f"dispatch #{dispatch.pk} is {dispatch.status}; it cannot become {to}"
+
+
+def _value(name: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _rows_write(
+    dispatches: Sequence[Dispatch], fields: Sequence[str], was: Mapping[int, str]
+) -> None:
+    """Save `fields` of the dispatches in one statement, each only if still `was`.
+
+    On PostgreSQL one UPDATE ... FROM jsonb_to_recordset carries every row
+    (the ORM's bulk_update builds a CASE per row and field, slow in Python for
+    thousands); elsewhere bulk_update after a check of the statuses.
+    """
+    if connection.vendor != "postgresql":
+        current = dict(
+            Dispatch.objects.filter(id__in=[d.pk for d in dispatches]).values_list(
+                "id", "status"
+            )
+        )
+        stale = [pk for pk, status in was.items() if current.get(pk) != status]
+        if stale:
+            raise DispatchStateError(
+                f"dispatch(es) {stale} changed status meanwhile; nothing was moved"
+            )
+        Dispatch.objects.bulk_update(dispatches, fields)
+        return
+    rows = [
+        {
+            "id": dispatch.pk,
+            "was": was[dispatch.pk],
+            **{name: _value(name, getattr(dispatch, name)) for name in fields},
+        }
+        for dispatch in dispatches
+    ]
+    table = connection.ops.quote_name(Dispatch._meta.db_table)
+    assignments = ", ".join(f"{name} = v.{name}" for name in fields)
+    columns = ", ".join(f"{name} {COLUMNS[name]}" for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS d SET {assignments} "  # noqa: S608 (fixed names)
+            f"FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, was text, {columns}) "
+            "WHERE d.id = v.id AND d.status = v.was",
+            [json.dumps(rows, cls=DjangoJSONEncoder)],
+        )
+        written = cursor.rowcount
+    if written != len(rows):
+        raise DispatchStateError(
+            f"{len(rows) - written} of {len(rows)} dispatch(es) changed status "
+            "meanwhile; nothing was moved"
+        )
+
+
+def dispatches_move(
+    *,
+    moves: Sequence[Move],
+    events: Iterable[AuditEntry] = (),
+    now: datetime | None = None,
+) -> None:
+    """Move many dispatches at once: checked, written, recorded and audited.
+
+    `events` are further audit events to append with the moves' own (for
+    example a rule's decision that changed no status), in one append.
+    """
+    events = list(events)
+    if not moves:
+        events_record_bulk(entries=events)
+        return
+    refused = [
+        _refusal(m.dispatch, m.to)
+        for m in moves
+        if m.to not in Dispatch.TRANSITIONS[m.dispatch.status]
+    ]
+    if refused:
+        raise DispatchStateError("; ".join(refused))
+    now = now or timezone.now()
+    groups: dict[tuple[str, ...], list[Dispatch]] = defaultdict(list)
+    was: dict[int, str] = {}
+    changes, escalations = [], []
+    for move in moves:
+        dispatch = move.dispatch
+        if dispatch.pk in was:
+            raise DispatchStateError(f"dispatch #{dispatch.pk} moved twice in one call")
+        was[dispatch.pk] = dispatch.status
+        dispatch.status = move.to
+        dispatch.status_changed = now
+        for name, value in move.changes.items():
+            if name not in COLUMNS:
+                raise ValueError(f"a move cannot write {name!r}")
+            setattr(dispatch, name, value)
+        fields = (
+            "status",
+            "status_changed",
+            *sorted(set(move.changes) - {"status_changed"}),
+        )
+        groups[fields].append(dispatch)
+        changes.append(
+            DispatchStatusChange(
+                dispatch_id=dispatch.pk,
+                status=move.to,
+                at=move.at or dispatch.status_changed,
+                detail=move.detail,
+            )
+        )
+        if move.escalation:
+            severity, reason = move.escalation
+            escalations.append(
+                Escalation(dispatch_id=dispatch.pk, severity=severity, reason=reason)
+            )
+    with transaction.atomic():
+        for fields, dispatches in groups.items():
+            _rows_write(dispatches, fields, {d.pk: was[d.pk] for d in dispatches})
+        rows_insert(changes)
+        if escalations:
+            Escalation.objects.bulk_create(escalations)
+        # Last: the audit chain's lock is held until the transaction commits.
+        events_record_bulk(entries=[m.event for m in moves if m.event] + events)
+
+
+def dispatches_annotate(
+    *, dispatches: Sequence[Dispatch], fields: Sequence[str]
+) -> None:
+    """Save fields other than the status of many dispatches (a rule's deferral).
+
+    Each row is written only while it keeps the status it has in memory.
+    """
+    if not dispatches:
+        return
+    if {"status", "status_changed"} & set(fields):
+        raise ValueError("the status changes only through dispatches_move")
+    with transaction.atomic():
+        _rows_write(dispatches, fields, {d.pk: d.status for d in dispatches})
+
+
+def dispatches_open(
+    *,
+    openings: Sequence[tuple[Dispatch, str]],
+    events: Iterable[AuditEntry] | Callable[[], Iterable[AuditEntry]] = (),
+    now: datetime | None = None,
+) -> list[Dispatch]:
+    """Store new dispatches, each queued or suppressed; return them saved.
+
+    Each gets its first status-history row (its `decision` as the detail).
+    `events` (whose subjects may be these dispatches) are appended after the
+    insert; given as a callable, they are built then, with the keys known.
+    """
+    refused = [
+        f"a dispatch cannot start {status}"
+        for _, status in openings
+        if status not in OPENING
+    ]
+    if refused:
+        raise DispatchStateError("; ".join(sorted(set(refused))))
+    now = now or timezone.now()
+    dispatches = []
+    for dispatch, status in openings:
+        dispatch.status = status
+        dispatch.status_changed = now
+        dispatches.append(dispatch)
+    with transaction.atomic():
+        rows_insert(dispatches)
+        rows_insert(
+            [
+                DispatchStatusChange(
+                    dispatch=d, status=d.status, at=now, detail=d.decision
+                )
+                for d in dispatches
+            ]
+        )
+        events_record_bulk(entries=list(events() if callable(events) else events))
+    return dispatches
+
+
+def dispatch_locked(dispatch: Dispatch | int) -> Dispatch:
+    """Return the dispatch's row, locked for the rest of the transaction."""
+    pk = dispatch if isinstance(dispatch, int) else dispatch.pk
+    return Dispatch.objects.select_for_update(of=("self",)).get(pk=pk)
+
+
+def dispatch_move(
+    *,
+    locked: Dispatch,
+    to: str,
+    action: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    detail: str = "",
+    changes: Mapping[str, Any] | None = None,
+    after: dict | None = None,
+    escalation: tuple[str, str] | None = None,
+) -> Dispatch:
+    """Move one locked dispatch, recorded and audited as `action`."""
+    before = locked.status
+    event = AuditEntry(
+        action=action,
+        actor=actor,
+        actor_kind="system" if actor is None else None,
+        actor_label=actor_label,
+        subject=locked,
+        before={"status": before},
+        after={"status": to, **(after or {})},
+        reason=reason,
+    )
+    dispatches_move(
+        moves=[
+            Move(
+                locked,
+                to,
+                detail=detail or reason,
+                changes=changes or {},
+                event=event,
+                escalation=escalation,
+            )
+        ]
+    )
+    return locked
+
+
+def escalation_open(*, dispatch: Dispatch, severity: str, reason: str) -> Escalation:
+    """Open an escalation on a dispatch for operations to look at."""
+    return Escalation.objects.create(
+        dispatch=dispatch, severity=severity, reason=reason
+    )
+
+
+@transaction.atomic
+def escalation_resolve(
+    *, escalation: Escalation, actor: AbstractBaseUser, reason: str
+) -> Escalation:
+    """Close an escalation with what was done about it."""
+    escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
+    if escalation.status == Escalation.Status.RESOLVED:
+        raise DispatchStateError(f"escalation #{escalation.pk} is already resolved")
+    escalation.status = Escalation.Status.RESOLVED
+    escalation.resolved = timezone.now()
+    escalation.save(update_fields=["status", "resolved"])
+    event_record(
+        action="channels.escalation.resolved",
+        actor=actor,
+        subject=escalation,
+        after={"severity": escalation.severity},
+        reason=reason,
+    )
+    return escalation
