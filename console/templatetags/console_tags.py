@@ -18,6 +18,7 @@ RULE_OUTCOMES = {
     "deduplicated": _("deduplicated"),
     "exempted": _("exempted"),
     "held": _("held"),
+    "suppressed": _("suppressed"),
 }
 
 

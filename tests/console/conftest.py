@@ -12,6 +12,7 @@ from channels_app.dispatching import communication_trigger
 from channels_app.models import Dispatch, PreferenceEntry
 from channels_app.services import customer_upsert, preference_set
 from tests.factories import user_build
+from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401
 
 PASSWORD = "pw-12345!x"
 

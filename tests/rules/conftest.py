@@ -7,6 +7,7 @@ import pytest
 from channels_app.dispatching import communication_trigger
 from channels_app.services import customer_upsert
 from rules.services import rule_create
+from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401
 
 REMINDER = {
     "customer": {"name": "Fatimah Al-Harbi"},
