@@ -214,7 +214,7 @@ def _time(client, url: str, params: dict | None = None) -> float:
 
 def _queries(customers: int, rng: random.Random, rounds: int) -> dict[str, list]:
     """Return, per kind of search, what an agent would type."""
-    from channels_app.models import Customer
+    from customers.models import Customer
 
     kinds: dict[str, list] = {
         "phone typed with spaces": [],
@@ -285,8 +285,9 @@ def main() -> None:
     from django.test import Client
 
     from ccm.roles import AGENT
-    from channels_app.models import Customer, Dispatch
+    from channels_app.models import Dispatch
     from console import selectors
+    from customers.models import Customer
     from templates_app.demo import demo_approved_seed
 
     if args.reuse:

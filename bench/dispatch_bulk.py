@@ -175,7 +175,7 @@ def _approve_demo_templates() -> None:
 
 
 def _customers(count: int, prefix: str) -> list:
-    from channels_app.models import Customer
+    from customers.models import Customer
 
     return Customer.objects.bulk_create(
         Customer(

@@ -53,7 +53,8 @@ def _rules() -> None:
 
 def _population(count: int, now):
     """Return `count` saved communications, half of their customers with history."""
-    from channels_app.models import Communication, Customer, Dispatch
+    from channels_app.models import Communication, Dispatch
+    from customers.models import Customer
     from templates_app.models import Template
     from templates_app.selectors import version_in_force
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "ccm",
     "audit",
     "templates_app",
+    "customers",
     "channels_app",
     "rules",
     "console",

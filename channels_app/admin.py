@@ -25,14 +25,13 @@ from channels_app.models import (
     Batch,
     Channel,
     Communication,
-    Customer,
     Dispatch,
     DispatchAttempt,
     DispatchStatusChange,
     Escalation,
-    PreferenceEntry,
-    Suppression,
 )
+from customers import services as customer_services
+from customers.models import Customer, PreferenceEntry, Suppression
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -179,11 +178,11 @@ class CustomerAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change) -> None:
         fields = {
             name: form.cleaned_data[name]
-            for name in services.CUSTOMER_FIELDS
+            for name in customer_services.CUSTOMER_FIELDS
             if name in form.cleaned_data
         }
         try:
-            customer, _ = services.customer_upsert(
+            customer, _ = customer_services.customer_upsert(
                 external_id=form.cleaned_data["external_id"],
                 actor=request.user,
                 **fields,
@@ -234,7 +233,7 @@ class PreferenceEntryAdmin(SimpleHistoryAdmin):
         return False
 
     def save_model(self, request, obj, form, change) -> None:
-        entry = services.preference_set(
+        entry = customer_services.preference_set(
             customer=obj.customer,
             channel=obj.channel,
             category=obj.category,
@@ -261,7 +260,7 @@ class SuppressionAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change) -> None:
-        suppression = services.suppression_add(
+        suppression = customer_services.suppression_add(
             channel=obj.channel,
             address=obj.address,
             reason=obj.reason,

@@ -34,16 +34,13 @@ from channels_app.models import (
     Batch,
     Channel,
     Communication,
-    Customer,
     Dispatch,
     IdempotencyRecord,
     Language,
 )
-from channels_app.services import (
-    CUSTOMER_FIELDS,
-    customer_upsert,
-    dispatch_receipt_record,
-)
+from channels_app.services import dispatch_receipt_record
+from customers.models import Customer
+from customers.services import CUSTOMER_FIELDS, customer_upsert
 
 
 class CanTrigger(permissions.BasePermission):

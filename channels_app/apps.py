@@ -14,9 +14,6 @@ class ChannelsAppConfig(AppConfig):
 
         # Their events name customers, addresses and what was said to them.
         subjects_private_register(
-            models.Customer,
-            models.PreferenceEntry,
-            models.Suppression,
             models.Communication,
             models.Dispatch,
             models.DispatchStatusChange,
@@ -26,15 +23,9 @@ class ChannelsAppConfig(AppConfig):
             models.BatchRow,
         )
 
-        register("channels.customer.created", "A customer was created.")
-        register("channels.customer.updated", "A customer's details changed.")
         register("channels.dispatch.retried", "An operator queued a dispatch again.")
         register("channels.escalation.resolved", "An operator resolved an escalation.")
         register("channels.batch.created", "A batch run was stored with its rows.")
         register("channels.batch.finished", "A batch run processed all its rows.")
         register("channels.batch.failed", "A batch run stopped on an unexpected error.")
         register("channels.batch.resumed", "An operator resumed a failed batch run.")
-        register(
-            "channels.address.suppressed",
-            "An address was suppressed on a channel (bounce, invalid, complaint).",
-        )

@@ -33,15 +33,9 @@ from channels_app.dispatching import (
     TriggerRequest,
     communications_trigger_bulk,
 )
-from channels_app.models import (
-    Batch,
-    BatchRow,
-    Channel,
-    Customer,
-    Language,
-    time_zones,
-)
-from channels_app.services import CUSTOMER_FIELDS, customer_upsert, phone_normalise
+from channels_app.models import Batch, BatchRow, Channel, Language
+from customers.models import Customer, time_zones
+from customers.services import CUSTOMER_FIELDS, customer_upsert, phone_normalise
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,9 @@ from django.utils import timezone
 from channels_app import batches, outbox, services
 from channels_app.backends import PermanentError
 from channels_app.dispatching import TriggerRefused, communication_trigger
-from channels_app.models import Batch, Customer, Dispatch, PreferenceEntry
+from channels_app.models import Batch, Dispatch
+from customers import services as customer_services
+from customers.models import Customer, PreferenceEntry
 
 FIRST_EN = ["Sarah", "James", "Amelia", "Daniel", "Grace", "Thomas", "Lina", "Adam"]
 LAST_EN = ["Carter", "Hughes", "Bennett", "Collins", "Reed", "Walsh"]
@@ -29,7 +31,7 @@ def _customers(count: int, rng: random.Random) -> list[Customer]:
         arabic = n % 2 == 0
         first = rng.choice(FIRST_AR if arabic else FIRST_EN)
         last = rng.choice(LAST_AR if arabic else LAST_EN)
-        customer, _ = services.customer_upsert(
+        customer, _ = customer_services.customer_upsert(
             external_id=f"CUST-{10000 + n}",
             name=f"{first} {last}",
             language="ar" if arabic else "en",
@@ -44,7 +46,7 @@ def _customers(count: int, rng: random.Random) -> list[Customer]:
 
 def _preferences(customers: list[Customer], actor: AbstractBaseUser) -> None:
     for customer in customers[3::7]:
-        services.preference_set(
+        customer_services.preference_set(
             customer=customer,
             channel="letter",
             opted_in=False,
@@ -54,7 +56,7 @@ def _preferences(customers: list[Customer], actor: AbstractBaseUser) -> None:
             actor=actor,
         )
     for customer in customers[5::11]:
-        services.preference_set(
+        customer_services.preference_set(
             customer=customer,
             channel="any",
             category="collections",
@@ -65,7 +67,7 @@ def _preferences(customers: list[Customer], actor: AbstractBaseUser) -> None:
             note="no collections messages about this card",
             actor=actor,
         )
-    services.suppression_add(
+    customer_services.suppression_add(
         channel="email",
         address=customers[1].email,
         reason="hard_bounce",

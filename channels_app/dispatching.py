@@ -28,21 +28,15 @@ from django.utils.translation import gettext as _
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
 from channels_app import lifecycle, ruling
-from channels_app.models import (
-    Batch,
-    Channel,
-    Communication,
-    Customer,
-    Dispatch,
-    PreferenceEntry,
-)
-from channels_app.services import (
+from channels_app.models import Batch, Channel, Communication, Dispatch
+from channels_app.tasks import outbox_kick
+from customers.consent import (
     ConsentDecision,
     consent_decide,
     consent_ledgers,
     suppressions_of,
 )
-from channels_app.tasks import outbox_kick
+from customers.models import Customer, PreferenceEntry
 from templates_app import letters
 from templates_app.models import Template, TemplateVersion
 from templates_app.rendering import RenderedContent, RenderError, render_content

@@ -1,168 +1,20 @@
 """Vocabulary of everything that leaves the building.
 
-Customers and their contact points, the preference and consent ledger, hard
-suppressions, communications (one request) and dispatches (one delivery on one
-channel, the outbox row that workers claim), attempts and escalations.
+Communications (one request) and dispatches (one delivery on one channel, the
+outbox row that workers claim), attempts, escalations and batch runs. The
+customers, their preference ledger and suppressions live in `customers`.
 """
 
-import functools
 import uuid
-import zoneinfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 # One vocabulary of channels and languages for authoring and sending.
+# Old migrations name the validator here.
+from customers.models import Customer, validate_time_zone  # noqa: F401
 from templates_app.models import Channel, Language
-
-
-@functools.cache
-def time_zones() -> frozenset[str]:
-    # available_timezones() walks the tz database on disk: ~90 ms a call.
-    return frozenset(zoneinfo.available_timezones())
-
-
-def validate_time_zone(value: str) -> None:
-    if value not in time_zones():
-        raise ValidationError(
-            _("%(value)s is not a known time zone (e.g. Asia/Riyadh)"),
-            params={"value": value},
-        )
-
-
-class Customer(models.Model):
-    """A customer as known by the system of record, with their contact points."""
-
-    external_id = models.CharField(_("external id"), max_length=100, unique=True)
-    name = models.CharField(_("name"), max_length=200)
-    language = models.CharField(
-        _("language"), max_length=8, choices=Language.choices, default=Language.EN
-    )
-    time_zone = models.CharField(
-        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
-    )
-    email = models.EmailField(_("email"), blank=True)
-    # E.164, normalised by phonenumbers before it is stored.
-    phone = models.CharField(_("phone (E.164)"), max_length=20, blank=True)
-    postal_address = models.TextField(_("postal address"), blank=True)
-    created = models.DateTimeField(_("created"), auto_now_add=True)
-    updated = models.DateTimeField(_("updated"), auto_now=True)
-    history = HistoricalRecords()
-
-    class Meta:
-        verbose_name = _("customer")
-        verbose_name_plural = _("customers")
-        indexes = [
-            models.Index(fields=["phone"], name="customer_phone_idx"),
-            models.Index(fields=["email"], name="customer_email_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.external_id})"
-
-    def address_for(self, channel: str) -> str:
-        """Return the contact point used for a channel, or "" when there is none."""
-        return {
-            Channel.EMAIL: self.email,
-            Channel.SMS: self.phone,
-            Channel.LETTER: self.postal_address,
-        }[channel]
-
-
-class PreferenceEntry(models.Model):
-    """One instruction in the preference and consent ledger; the newest wins.
-
-    Blank `category` means every category; blank `scope` means customer-wide
-    (every product and account); `channel` "any" means every channel.
-    """
-
-    ANY_CHANNEL = "any"
-
-    class Source(models.TextChoices):
-        API = "api", _("Upstream system (API)")
-        ADMIN = "admin", _("Administration")
-        CONTACT_CENTER = "contact_center", _("Contact center")
-        CUSTOMER = "customer", _("Customer self-service")
-        IMPORT = "import", _("Import")
-
-    class LegalBasis(models.TextChoices):
-        CONSENT = "consent", _("Consent")
-        CONTRACT = "contract", _("Contract")
-        LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation")
-        LEGITIMATE_INTEREST = "legitimate_interest", _("Legitimate interest")
-
-    customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="preferences"
-    )
-    channel = models.CharField(
-        _("channel"),
-        max_length=16,
-        choices=[(ANY_CHANNEL, _("Any channel")), *Channel.choices],
-    )
-    category = models.CharField(_("category"), max_length=64, blank=True)
-    scope = models.CharField(
-        _("scope (product or account)"), max_length=100, blank=True
-    )
-    opted_in = models.BooleanField(_("opted in"))
-    source = models.CharField(_("source"), max_length=32, choices=Source.choices)
-    legal_basis = models.CharField(
-        _("legal basis"), max_length=32, choices=LegalBasis.choices
-    )
-    recorded_at = models.DateTimeField(_("recorded at"))
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    note = models.TextField(_("note"), blank=True)
-    history = HistoricalRecords()
-
-    class Meta:
-        verbose_name = _("preference entry")
-        verbose_name_plural = _("preference ledger")
-        ordering = ["-recorded_at", "-id"]
-        indexes = [
-            models.Index(
-                fields=["customer", "-recorded_at"], name="preference_customer_idx"
-            )
-        ]
-
-    def __str__(self) -> str:
-        state = _("in") if self.opted_in else _("out")
-        return f"{self.customer_id} {self.channel}/{self.category or '*'}: {state}"
-
-
-class Suppression(models.Model):
-    """A hard stop for an address on a channel; nothing overrides it."""
-
-    class Reason(models.TextChoices):
-        HARD_BOUNCE = "hard_bounce", _("Hard bounce")
-        INVALID_NUMBER = "invalid_number", _("Invalid number")
-        COMPLAINT = "complaint", _("Spam complaint")
-        MANUAL = "manual", _("Manual")
-
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
-    address = models.CharField(_("address"), max_length=320)
-    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
-    created = models.DateTimeField(_("created"), auto_now_add=True)
-    detail = models.TextField(_("detail"), blank=True)
-
-    class Meta:
-        verbose_name = _("suppression")
-        verbose_name_plural = _("suppressions")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["channel", "address"], name="suppression_unique_address"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.channel}:{self.address} ({self.reason})"
 
 
 class Severity(models.TextChoices):

@@ -30,8 +30,9 @@ from django.db import transaction
 
 from audit.services import AuditEntry
 from channels_app import lifecycle
-from channels_app.models import Customer, Dispatch
-from channels_app.services import consent_decide, consent_ledgers, suppressions_of
+from channels_app.models import Dispatch
+from customers.consent import consent_decide, consent_ledgers, suppressions_of
+from customers.models import Customer
 from rules import selectors
 from rules.evaluation import (
     DUE,

@@ -28,8 +28,9 @@ from django.utils.translation import gettext
 
 from audit.models import AuditChainHead
 from audit.services import subject_type_label
-from channels_app.models import Customer, Dispatch
+from channels_app.models import Dispatch
 from console import selectors
+from customers.models import Customer
 from templates_app import emails, letters
 
 EVIDENCE_FORMAT = "ccm-evidence/1"

@@ -6,8 +6,9 @@ import secrets
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from channels_app.models import Dispatch, PreferenceEntry, Severity
+from channels_app.models import Dispatch, Severity
 from console.models import Feedback
+from customers.models import PreferenceEntry
 from templates_app.models import Category, Channel
 
 

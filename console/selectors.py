@@ -16,14 +16,9 @@ from django.db.models.functions import Reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from channels_app.models import (
-    Communication,
-    Customer,
-    Dispatch,
-    PreferenceEntry,
-    Suppression,
-)
-from channels_app.services import phone_normalise
+from channels_app.models import Communication, Dispatch
+from customers.models import Customer, PreferenceEntry, Suppression
+from customers.services import phone_normalise
 from templates_app.models import Approval, TemplateVersion
 
 SEARCH_LIMIT = 25

@@ -13,19 +13,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry, event_record
-from channels_app import lifecycle, reasons
+from channels_app import lifecycle
 from channels_app.dispatching import AUTO, communication_trigger
-from channels_app.models import (
-    Communication,
-    Customer,
-    Dispatch,
-    Escalation,
-    IdempotencyRecord,
-    PreferenceEntry,
-)
-from channels_app.services import consent_decide, preference_set
+from channels_app.models import Communication, Dispatch, Escalation, IdempotencyRecord
 from channels_app.tasks import outbox_kick
 from console.models import Feedback
+from customers import reasons
+from customers.consent import consent_decide
+from customers.models import Customer, PreferenceEntry
+from customers.services import preference_set
 from templates_app.models import Category
 
 CONTACT_CENTER = "contact-center"

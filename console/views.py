@@ -25,8 +25,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.dispatching import TriggerRefused
-from channels_app.models import Channel, Customer, Dispatch
-from channels_app.reasons import reason_display
+from channels_app.models import Channel, Dispatch
 from console import evidence, masking, selectors, services
 from console.forms import (
     EvidenceRangeForm,
@@ -39,6 +38,8 @@ from console.forms import (
     UnmaskForm,
 )
 from console.templatetags.console_tags import RULE_OUTCOMES, direction, rule_outcomes
+from customers.models import Customer
+from customers.reasons import reason_display
 from templates_app import emails
 from templates_app.preview import with_csp
 

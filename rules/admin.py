@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
-from channels_app.models import Channel, Customer
+from channels_app.models import Channel
+from customers.models import Customer
 from rules import services
 from rules.dry_run import rules_explain
 from rules.models import Rule, codes_split

@@ -8,9 +8,10 @@ It takes no locks and writes nothing.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from channels_app.models import Customer, Dispatch
+from channels_app.models import Dispatch
 from channels_app.ruling import context_load
-from channels_app.services import ConsentDecision, consent_decide
+from customers.consent import ConsentDecision, consent_decide
+from customers.models import Customer
 from rules import selectors
 from rules.evaluation import QUEUE, SUPPRESSED, Candidate, Verdict, evaluate
 from rules.timing import zone

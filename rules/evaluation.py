@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from channels_app import reasons
+from customers import reasons
 from rules.models import ANY_CHANNEL, Rule
 from rules.timing import quiet_until, zone
 

@@ -5,7 +5,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from channels_app.models import Dispatch, DispatchAttempt
-from channels_app.reasons import reason_display
+from customers.reasons import reason_display
 from templates_app.models import Channel, Language
 from templates_app.models import Status as VersionStatus
 

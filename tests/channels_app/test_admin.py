@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from audit.models import AuditEvent
 from ccm.roles import AGENT, OPERATOR
 from channels_app.models import Communication, Dispatch
-from channels_app.services import customer_upsert
+from customers.services import customer_upsert
 from tests.factories import (
     approved_version_build,
     demo_templates_approved,

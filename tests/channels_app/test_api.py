@@ -9,7 +9,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from ccm.roles import API_CLIENT
-from channels_app.models import Communication, Customer, Dispatch
+from channels_app.models import Communication, Dispatch
+from customers.models import Customer
 from tests.factories import user_build
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from audit.models import AuditEvent
 from channels_app import lifecycle, outbox, services
 from channels_app.dispatching import communication_trigger
 from channels_app.models import Dispatch, Escalation
+from customers import services as customer_services
 from tests.factories import demo_templates_approved, user_build
 
 pytestmark = pytest.mark.django_db
@@ -41,15 +42,15 @@ def test_every_channels_service_writes_its_events(written, smtp_sink, settings):
     operator = user_build(username="op")
     written()
 
-    customer, _ = services.customer_upsert(
+    customer, _ = customer_services.customer_upsert(
         external_id="C-1", name="Nora", email="nora@example.com", phone="0501234567"
     )
     assert written() == ["channels.customer.created"]
 
-    services.customer_upsert(external_id="C-1", name="Nora A.")
+    customer_services.customer_upsert(external_id="C-1", name="Nora A.")
     assert written() == ["channels.customer.updated"]
 
-    services.preference_set(
+    customer_services.preference_set(
         customer=customer,
         channel="letter",
         opted_in=False,

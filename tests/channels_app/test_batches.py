@@ -15,8 +15,9 @@ from channels_app.batches import (
     batch_run,
     batches_resume,
 )
-from channels_app.models import Batch, BatchRow, Communication, Customer
-from channels_app.services import customer_upsert
+from channels_app.models import Batch, BatchRow, Communication
+from customers.models import Customer
+from customers.services import customer_upsert
 from tests.factories import user_build
 
 pytestmark = pytest.mark.django_db

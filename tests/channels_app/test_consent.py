@@ -2,13 +2,9 @@
 
 import pytest
 
-from channels_app.models import PreferenceEntry
-from channels_app.services import (
-    consent_decide,
-    customer_upsert,
-    preference_set,
-    suppression_add,
-)
+from customers.consent import consent_decide
+from customers.models import PreferenceEntry
+from customers.services import customer_upsert, preference_set, suppression_add
 
 pytestmark = pytest.mark.django_db
 

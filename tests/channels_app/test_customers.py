@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from audit.models import AuditEvent
-from channels_app.models import Customer
-from channels_app.services import customer_upsert, phone_normalise
+from customers.models import Customer
+from customers.services import customer_upsert, phone_normalise
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,8 @@
 import pytest
 
 from channels_app.demo import demo_seed
-from channels_app.models import Customer, Dispatch, Escalation, PreferenceEntry
+from channels_app.models import Dispatch, Escalation
+from customers.models import Customer, PreferenceEntry
 from tests.factories import demo_templates_approved, user_build
 
 pytestmark = pytest.mark.django_db

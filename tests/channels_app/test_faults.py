@@ -20,8 +20,9 @@ import pytest
 from django.utils import timezone
 
 from audit.verify import chain_verify
-from channels_app.models import Communication, Customer, Dispatch, DispatchAttempt
+from channels_app.models import Communication, Dispatch, DispatchAttempt
 from channels_app.outbox import LEASE_EXPIRED
+from customers.models import Customer
 from tests.factories import approved_version_build
 from tests.processes import child_database_url
 from tests.smtp import SmtpSink, free_port, smtp_start

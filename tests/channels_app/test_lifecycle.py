@@ -8,7 +8,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from channels_app import lifecycle
 from channels_app.models import Dispatch, DispatchStatusChange, Escalation
-from channels_app.services import customer_upsert, dispatch_cancel
+from channels_app.services import dispatch_cancel
+from customers.services import customer_upsert
 from tests import lifecycle_guard
 from tests.factories import approved_version_build, dispatch_build, user_build
 

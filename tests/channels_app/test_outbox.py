@@ -17,7 +17,7 @@ from channels_app.outbox import (
     dispatches_sweep,
     outbox_pump,
 )
-from channels_app.services import customer_upsert
+from customers.services import customer_upsert
 from tests.factories import approved_version_build, dispatch_build
 from tests.smtp import free_port
 

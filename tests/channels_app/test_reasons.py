@@ -13,9 +13,9 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from django.utils import translation
 
-from channels_app import reasons
-from channels_app.models import Customer, PreferenceEntry
-from channels_app.services import consent_decide
+from customers import reasons
+from customers.consent import consent_decide
+from customers.models import Customer, PreferenceEntry
 from rules.evaluation import (
     DUE,
     QUEUE,

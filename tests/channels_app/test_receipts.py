@@ -7,8 +7,10 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from channels_app.api import receipt_signature
-from channels_app.models import Dispatch, Suppression
-from channels_app.services import consent_decide, customer_upsert
+from channels_app.models import Dispatch
+from customers.consent import consent_decide
+from customers.models import Suppression
+from customers.services import customer_upsert
 from templates_app.selectors import version_in_force
 from tests.factories import dispatch_build
 

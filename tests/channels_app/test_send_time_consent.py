@@ -17,9 +17,10 @@ from audit.models import AuditEvent
 from ccm.roles import AGENT
 from channels_app.batches import batch_create, batch_run
 from channels_app.dispatching import communication_trigger
-from channels_app.models import Dispatch, PreferenceEntry, Suppression
+from channels_app.models import Dispatch
 from channels_app.outbox import dispatches_claim, dispatches_send
-from channels_app.services import customer_upsert, preference_set, suppression_add
+from customers.models import PreferenceEntry, Suppression
+from customers.services import customer_upsert, preference_set, suppression_add
 from rules.services import rule_create
 from tests.factories import user_build
 from tests.smtp import free_port

@@ -6,8 +6,9 @@ import pytest
 
 from audit.models import AuditEvent
 from channels_app.dispatching import TriggerRefused, communication_trigger
-from channels_app.models import Communication, Dispatch, PreferenceEntry
-from channels_app.services import customer_upsert, preference_set
+from channels_app.models import Communication, Dispatch
+from customers.models import PreferenceEntry
+from customers.services import customer_upsert, preference_set
 
 pytestmark = pytest.mark.django_db
 
@@ -212,7 +213,7 @@ def test_an_approved_version_whose_content_changed_is_never_sent(templates, cust
 
 
 def _customers(count: int, *, prefix: str = "B") -> list:
-    from channels_app.models import Customer
+    from customers.models import Customer
 
     return Customer.objects.bulk_create(
         Customer(

@@ -9,8 +9,9 @@ from django.contrib.auth.models import Permission
 
 from ccm.roles import AGENT, AUTHOR, OPERATOR, REVIEWER
 from channels_app.dispatching import communication_trigger
-from channels_app.models import Dispatch, PreferenceEntry
-from channels_app.services import customer_upsert, preference_set
+from channels_app.models import Dispatch
+from customers.models import PreferenceEntry
+from customers.services import customer_upsert, preference_set
 from tests.factories import user_build
 from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401
 

@@ -21,7 +21,7 @@ def demo(settings, transactional_db):
     settings.DEBUG = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     call_command("seed_demo", dispatches=0)
-    from channels_app.services import customer_upsert
+    from customers.services import customer_upsert
 
     customer, _ = customer_upsert(
         external_id="CUST-77001",
@@ -194,7 +194,7 @@ def pixel_server():
 def test_opening_an_email_copy_loads_nothing_remote(live_server, page, pixel_server):
     """A tracking pixel in the copy would count the agent's look as an open."""
     from ccm.roles import AGENT
-    from channels_app.services import customer_upsert
+    from customers.services import customer_upsert
     from tests.factories import approved_version_build, dispatch_build, user_build
 
     base, requests = pixel_server

@@ -3,9 +3,9 @@
 import pytest
 from django.db import connection
 
-from channels_app.models import Customer
 from console import selectors
 from console.indexes import SEARCH_INDEXES
+from customers.models import Customer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

@@ -10,9 +10,9 @@ from django.contrib.auth.models import Permission
 from audit.models import AuditEvent
 from channels_app.dispatching import communication_trigger
 from channels_app.models import Dispatch, Escalation
-from channels_app.services import suppression_add
 from console import services
 from console.models import Feedback
+from customers.services import suppression_add
 from rules.demo import rules_demo_seed
 from tests.console.conftest import email_choice_record, reminder_data, sent
 from tests.factories import dispatch_build

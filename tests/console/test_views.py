@@ -9,8 +9,9 @@ from django.core.management import call_command
 
 from audit.models import AuditEvent
 from ccm.models import UserSettings
-from channels_app.models import Dispatch, Escalation, PreferenceEntry
+from channels_app.models import Dispatch, Escalation
 from console.models import Feedback
+from customers.models import PreferenceEntry
 from tests.console.conftest import pdf_text, pdf_words, reminder_data, title_edges
 from tests.factories import dispatch_build
 
@@ -71,7 +72,7 @@ def test_search_shows_masked_contact_data_and_says_when_nothing_matches(
 def test_a_full_name_finds_names_that_start_with_it_and_names_that_contain_it(
     client, agent
 ):
-    from channels_app.services import customer_upsert
+    from customers.services import customer_upsert
 
     for n in range(30):
         customer_upsert(external_id=f"CUST-9{n:03}", name="Sarah Carter", language="en")

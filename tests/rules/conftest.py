@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from channels_app.dispatching import communication_trigger
-from channels_app.services import customer_upsert
+from customers.services import customer_upsert
 from rules.services import rule_create
 from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401
 

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels_app import ruling as engine
-from channels_app.models import Communication, Customer, Dispatch
+from channels_app.models import Communication, Dispatch
+from customers.models import Customer
 from rules.services import rule_create
 from templates_app.selectors import version_in_force
 from tests.rules.conftest import cap, dedupe, sms_quiet_hours

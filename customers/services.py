@@ -1,0 +1,138 @@
+"""Every write about customers: their details, preferences and suppressions."""
+
+import phonenumbers
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import event_record
+from customers.models import Customer, PreferenceEntry, Suppression
+
+CUSTOMER_FIELDS = ("name", "language", "time_zone", "email", "phone", "postal_address")
+
+
+def phone_normalise(raw: str, *, region: str = "SA") -> str:
+    """Return the E.164 form of a phone number, or raise naming the problem.
+
+    Numbers without a country code are read in `region` (the organisation's
+    home country).
+    """
+    if not raw.strip():
+        return ""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            {"phone": f"{raw!r} is not a phone number: {exc}"}
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError({"phone": f"{raw!r} is not a valid phone number"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@transaction.atomic
+def customer_upsert(
+    *,
+    external_id: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    **fields: str,
+) -> tuple[Customer, bool]:
+    """Create or update a customer by external id; return it and whether it is new."""
+    unknown = set(fields) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "unknown customer field"))
+    if "phone" in fields:
+        fields["phone"] = phone_normalise(fields["phone"] or "")
+    customer = (
+        Customer.objects.select_for_update().filter(external_id=external_id).first()
+    )
+    created = customer is None
+    if created:
+        customer = Customer(external_id=external_id)
+    before = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    customer.full_clean()
+    after = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+    if not created and before == after:
+        return customer, False
+    customer._change_reason = "created" if created else "updated"
+    if created:
+        customer.save()
+    else:
+        customer.save(update_fields=[*fields, "updated"])
+    event_record(
+        action="channels.customer.created" if created else "channels.customer.updated",
+        actor=actor,
+        actor_label=actor_label,
+        subject=customer,
+        before=None if created else before,
+        after=after,
+    )
+    return customer, created
+
+
+@transaction.atomic
+def preference_set(
+    *,
+    customer: Customer,
+    channel: str,
+    opted_in: bool,
+    source: str,
+    legal_basis: str,
+    category: str = "",
+    scope: str = "",
+    actor: AbstractBaseUser | None = None,
+    note: str = "",
+) -> PreferenceEntry:
+    """Record a preference or consent instruction in the ledger."""
+    entry = PreferenceEntry(
+        customer=customer,
+        channel=channel,
+        category=category,
+        scope=scope,
+        opted_in=opted_in,
+        source=source,
+        legal_basis=legal_basis,
+        recorded_at=timezone.now(),
+        recorded_by=actor,
+        note=note,
+    )
+    entry.full_clean()
+    entry._change_reason = f"preference set by {source}"
+    entry.save()
+    event_record(
+        action="channels.preference.set",
+        actor=actor,
+        subject=customer,
+        after={
+            "channel": channel,
+            "category": category,
+            "scope": scope,
+            "opted_in": opted_in,
+            "source": source,
+            "legal_basis": legal_basis,
+        },
+        reason=note,
+    )
+    return entry
+
+
+@transaction.atomic
+def suppression_add(
+    *, channel: str, address: str, reason: str, detail: str = ""
+) -> Suppression:
+    """Suppress an address on a channel for good (idempotent)."""
+    suppression, created = Suppression.objects.get_or_create(
+        channel=channel, address=address, defaults={"reason": reason, "detail": detail}
+    )
+    if created:
+        event_record(
+            action="channels.address.suppressed",
+            subject=suppression,
+            after={"channel": channel, "address": address, "reason": reason},
+            reason=detail,
+        )
+    return suppression
