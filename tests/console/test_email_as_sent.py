@@ -221,3 +221,29 @@ def test_an_arabic_email_reads_right_to_left_in_the_console_as_the_customer_got_
     copy_url = live_server.url + page.get_attribute("#email-html", "src")
     assert page.request.get(copy_url).body() == sent
     page.locator("#copy").screenshot(path=settings.VAR_DIR / "console-email-ar.png")
+
+
+def test_through_a_django_mail_backend_the_same_document_goes_out(
+    templates, settings, mailoutbox
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    customer, _ = customer_upsert(
+        external_id="CUST-ar", name="ريم", email="reem@example.com", language="ar"
+    )
+    dispatch = communication_trigger(
+        template_code="payment-reminder",
+        customer=customer,
+        data=reminder_data(customer),
+        channels=["email"],
+        requester_label="core-banking",
+    ).dispatches.get()
+
+    assert outbox_pump() == {"sent": 1}
+
+    [message] = [m for m in mailoutbox if m.to == ["reem@example.com"]]
+    received = message.message()
+    assert received["Content-Language"] == "ar"
+    dispatch.refresh_from_db()
+    html = [part for part in received.walk() if part.get_content_type() == "text/html"]
+    assert html[0].get_payload(decode=True) == dispatch.body_html.encode()
+    assert '<html lang="ar" dir="rtl">' in dispatch.body_html
