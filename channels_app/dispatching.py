@@ -313,6 +313,17 @@ def _dispatch_build(
         return dispatch, b""
     language, content, pdf = accepted.rendered[channel]
     parts = content.parts
+    if channel == Channel.EMAIL and parts.get("html"):
+        from templates_app.emails import email_document
+
+        # The HTML part is stored, hashed and sent as the whole document, with
+        # its language and direction: the console shows these very bytes.
+        parts = {
+            **parts,
+            "html": email_document(
+                parts["html"], language=language, subject=parts.get("subject", "")
+            ),
+        }
     dispatch.language = language
     dispatch.subject = parts.get("subject", "")
     dispatch.body_html = parts.get("html", "") or parts.get("letter_html", "")

@@ -67,6 +67,7 @@ SEND_FIELDS = (
     "subject",
     "body_html",
     "body_text",
+    "language",
     "letter_pdf",
     "content_sha256",
     "provider_message_id",

@@ -286,7 +286,8 @@ def _copy_file(dispatch: dict) -> letters.EmbeddedFile | None:
             created=created,
         )
     if dispatch["channel"] == "email" and copy["html"]:
-        # The HTML part as sent: the stored body, in UTF-8, no document around it.
+        # The HTML part as sent: the stored copy in UTF-8, byte for byte (a whole
+        # document since copies carry their language and direction).
         return letters.EmbeddedFile(
             name=f"email-dispatch-{dispatch['id']}.html",
             content=copy["html"].encode(),
@@ -297,8 +298,9 @@ def _copy_file(dispatch: dict) -> letters.EmbeddedFile | None:
 
 
 def _email_shown(html: str) -> SafeString:
-    """Return a stored email's HTML as the pack shows it."""
-    return mark_safe(_EMAIL_SHOWN.clean(html))  # noqa: S308 (sanitised by nh3)
+    """Return a stored email's body HTML as the pack shows it (no title, no head)."""
+    body = emails.email_body(html)
+    return mark_safe(_EMAIL_SHOWN.clean(body))  # noqa: S308 (sanitised by nh3)
 
 
 def evidence_pdf(bundle: dict) -> bytes:

@@ -13,6 +13,7 @@ urlpatterns = [
         "customers/<int:pk>/evidence", views.customer_evidence, name="customer-evidence"
     ),
     path("dispatches/<int:pk>/", views.dispatch, name="dispatch"),
+    path("dispatches/<int:pk>/email.html", views.email_html, name="email-html"),
     path("dispatches/<int:pk>/letter.pdf", views.letter_pdf, name="letter-pdf"),
     path("dispatches/<int:pk>/resend", views.resend, name="resend"),
     path("dispatches/<int:pk>/reissue", views.reissue, name="reissue"),

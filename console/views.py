@@ -41,7 +41,7 @@ from console.templatetags.console_tags import RULE_OUTCOMES, direction, rule_out
 from customers.models import Customer
 from customers.reasons import reason_display
 from templates_app import emails
-from templates_app.preview import with_csp
+from templates_app.preview import PREVIEW_POLICY
 
 TIMELINE_PAGE_SIZE = 25
 # A dispatch the consent check or a rule stopped for good.
@@ -400,16 +400,6 @@ def _dispatch_context(request, dispatch: Dispatch, **extra) -> dict:
         "version": version,
         "approvals": selectors.approvals_for(version),
         "copy_dir": direction(dispatch.language),
-        # The document the HTML part was sent in, under a policy that loads
-        # nothing remote (a tracking pixel would count an agent's look as the
-        # customer opening the email, and tell the sender who looked when).
-        "email_document": with_csp(
-            emails.email_document(
-                dispatch.body_html,
-                language=dispatch.language,
-                subject=dispatch.subject,
-            )
-        ),
         "data_json": json.dumps(
             dispatch.communication.data, indent=2, ensure_ascii=False, sort_keys=True
         ),
@@ -462,6 +452,36 @@ def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         as_attachment=download,
         filename=f"letter-dispatch-{dispatch.pk}.pdf",
     )
+
+
+# The stored copy may load nothing (a tracking pixel would count an agent's
+# look as the customer opening the email, and tell the sender who looked when)
+# and run nothing, even opened outside its sandboxed frame.
+EMAIL_COPY_POLICY = f"{PREVIEW_POLICY}; sandbox"
+
+
+@console_view()
+@require_GET
+@xframe_options_sameorigin
+def email_html(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the HTML part of an email dispatch, byte for byte as it was sent.
+
+    A copy stored before copies were whole documents (a bare fragment) is
+    shown in the document its language gives it.
+    """
+    dispatch = get_object_or_404(
+        Dispatch.objects.select_related("communication__customer"), pk=pk
+    )
+    if dispatch.channel != Channel.EMAIL or not dispatch.body_html:
+        raise Http404(_("This dispatch has no email HTML."))
+    services.dispatch_viewed(dispatch=dispatch, actor=request.user, part="email")
+    document = emails.email_document(
+        dispatch.body_html, language=dispatch.language, subject=dispatch.subject
+    )
+    response = HttpResponse(document.encode(), content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = EMAIL_COPY_POLICY
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @console_view()

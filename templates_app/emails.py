@@ -171,18 +171,36 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+DOCTYPE = "<!DOCTYPE html>"
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
+
+
 def email_document(html: str, *, language: str, subject: str = "") -> str:
-    """Wrap sanitised body HTML in a full document with the language direction."""
+    """Wrap sanitised body HTML in a full document with the language direction.
+
+    A document already (a sanitised fragment never starts with a doctype) is
+    returned as it is: the HTML part a dispatch stored is the one it sent.
+    """
+    if html.startswith(DOCTYPE):
+        return html
     direction = "rtl" if language == "ar" else "ltr"
     align = "right" if direction == "rtl" else "left"
     return (
-        "<!DOCTYPE html>"
+        f"{DOCTYPE}"
         f'<html lang="{language}" dir="{direction}"><head><meta charset="utf-8">'
         f"<title>{escape(subject)}</title></head>"
         f'<body dir="{direction}" style="text-align:{align};'
         'font-family:Tahoma,Arial,sans-serif">'
         f"{html}</body></html>"
     )
+
+
+def email_body(html: str) -> str:
+    """Return the body HTML inside an email document (a bare fragment as it is)."""
+    if not html.startswith(DOCTYPE):
+        return html
+    body = _BODY.search(html)
+    return body.group(1) if body else html
 
 
 def email_message(

@@ -48,7 +48,7 @@ def dispatch_build(*, version, customer, channel: str = "email", **fields):
     return Dispatch.objects.create(
         communication=communication,
         channel=channel,
-        language="en",
+        language=fields.pop("language", "en"),
         address=customer.address_for(channel),
         status_changed=now,
         due_at=fields.pop("due_at", now),
