@@ -309,7 +309,7 @@ def _dispatch_build(
         language=request.customer.language,
     )
     if channel not in accepted.rendered:
-        dispatch.status = Dispatch.Status.SUPPRESSED
+        # Consent refused it: opened suppressed, with no copy.
         return dispatch, b""
     language, content, pdf = accepted.rendered[channel]
     parts = content.parts

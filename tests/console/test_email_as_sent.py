@@ -11,7 +11,7 @@ import pytest
 
 from channels_app.dispatching import communication_trigger
 from channels_app.outbox import outbox_pump
-from channels_app.services import customer_upsert
+from customers.services import customer_upsert
 from tests.console.conftest import pdf_text, reminder_data
 from tests.factories import approved_version_build, dispatch_build
 
