@@ -13,6 +13,7 @@ from channels_app.services import ConsentDecision, consent_decide
 from rules import selectors
 from rules.engine import context_load
 from rules.evaluation import QUEUE, SUPPRESSED, Candidate, Verdict, evaluate
+from rules.models import RuleVersion
 from rules.timing import zone
 from templates_app.models import Template
 
@@ -60,8 +61,14 @@ def rules_explain(
     correlation_key: str = "",
     supersedes: list[str] | None = None,
     waits_for: list[str] | None = None,
+    rules: list[RuleVersion] | None = None,
+    revision: int | None = None,
 ) -> Explanation:
-    """Return what the rules would do if `template` were triggered for `customer`."""
+    """Return what the rules would do if `template` were triggered for `customer`.
+
+    `rules` (and the `revision` they make) replace the rules in force, e.g. to
+    show a proposed change's effect before it is approved.
+    """
     kind = template.category.kind
     wanted = channels or [c for c in FALLBACK_ORDER if c in template.channels]
     explained = [
@@ -95,13 +102,15 @@ def rules_explain(
         for n, item in enumerate(explained)
         if item.consent.allowed
     ]
-    rules = selectors.rules_in_force()
+    if rules is None:
+        rules = selectors.rules_in_force()
+        revision = selectors.rule_set_revision()
     context = context_load(
         candidates=candidates,
         stage=QUEUE,
         now=at,
         rules=rules,
-        revision=selectors.rule_set_revision(),
+        revision=revision or 0,
         kinds=selectors.category_kinds(),
     )
     verdicts = evaluate(candidates, context, stage=QUEUE, now=at, trace=True)

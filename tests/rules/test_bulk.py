@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from channels_app.models import Communication, Customer, Dispatch
 from rules import engine
-from rules.services import rule_create
 from templates_app.selectors import version_in_force
+from tests.factories import rule_build
 from tests.rules.conftest import cap, dedupe, sms_quiet_hours
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def every_rule(templates):
     cap(3, 24 * 7)
     cap(1, 24, mode="defer", name="One a day, deferred")
     dedupe()
-    rule_create(
+    rule_build(
         name="Email quiet hours",
         kind="quiet_hours",
         channel="email",
