@@ -67,7 +67,7 @@ def test_a_proposed_change_is_not_applied_and_a_rejection_keeps_the_rule_in_forc
 ):
     rule = sms_quiet_hours()
     proposal = services.rule_propose(
-        actor=omar, rule=rule.rule, enabled=False, reason="campaign"
+        actor=omar, rule=rule.rule, quiet_end=time(10), reason="later mornings"
     )
 
     while_proposed = _night_sms(customer)
