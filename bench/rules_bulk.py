@@ -37,11 +37,12 @@ def _approve_demo_templates() -> None:
 
 
 def _rules() -> None:
-    from rules.demo import rules_demo_seed
-    from rules.services import rule_create
+    from rules.demo import demo_operator, rule_seed_approved, rules_demo_seed
 
     rules_demo_seed()
-    rule_create(
+    rule_seed_approved(
+        proposer=demo_operator("operator"),
+        approver=demo_operator("operator-2"),
         name="Collections: at most 2 a week",
         kind="frequency_cap",
         categories="collections",

@@ -104,7 +104,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.view_rule",
         "rules.add_rule",
         "rules.change_rule",
-        "rules.delete_rule",
         "console.use_console",
         "console.unmask_contact",
         "console.export_evidence",

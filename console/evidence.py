@@ -3,7 +3,8 @@
 A pack covers one dispatch, or a customer's dispatches over a date range. The
 JSON bundle carries the exact copy (letters as base64 PDF), the status history,
 attempts, the data snapshot and its source, the template version with its
-author and approvals, and the audit events covering it with their sequence
+author and approvals, who proposed and approved each rule version that decided
+it, and the audit events covering it with their sequence
 numbers and hashes, so `manage.py audit_verify` output can be matched to it.
 The PDF is the same content for people, rendered by the letter renderer: an
 email's HTML part is laid out in its own direction beside its text part, and
@@ -31,6 +32,7 @@ from audit.services import subject_type_label
 from channels_app.models import Dispatch
 from console import selectors
 from customers.models import Customer
+from rules.selectors import rule_versions_named
 from templates_app import emails, letters
 
 EVIDENCE_FORMAT = "ccm-evidence/1"
@@ -50,7 +52,46 @@ def _pdf_bytes(dispatch: Dispatch) -> bytes:
         return handle.read()
 
 
-def _dispatch_entry(dispatch: Dispatch) -> dict:
+def _decided_rules(dispatch: Dispatch) -> list[tuple[str, int]]:
+    """Return (rule, version) of each rule version that decided the dispatch."""
+    named = [
+        (decision.get("rule"), decision.get("version"))
+        for decision in dispatch.rule_decisions or []
+    ]
+    # Sequencing is declared by the communication, not by an approved rule.
+    return list(
+        dict.fromkeys(
+            (name, number)
+            for name, number in named
+            if isinstance(name, str)
+            and isinstance(number, int)
+            and name != "sequencing"
+        )
+    )
+
+
+def _rule_approvals(dispatch: Dispatch, versions: dict) -> list[dict]:
+    """Return who proposed and who approved each rule version that decided it."""
+    entries = []
+    for name, number in _decided_rules(dispatch):
+        version = versions.get((name, number))
+        entries.append(
+            {
+                "rule": name,
+                "version": number,
+                "status": version.status if version else None,
+                "proposed_by": _user_label(version.proposed_by) if version else "",
+                "proposed_at": version.proposed_at if version else None,
+                "reason": version.reason if version else "",
+                "approved_by": _user_label(version.decided_by) if version else "",
+                "approved_at": version.decided_at if version else None,
+                "comment": version.comment if version else "",
+            }
+        )
+    return entries
+
+
+def _dispatch_entry(dispatch: Dispatch, rule_versions: dict) -> dict:
     communication = dispatch.communication
     version = communication.template_version
     pdf = _pdf_bytes(dispatch)
@@ -65,6 +106,9 @@ def _dispatch_entry(dispatch: Dispatch) -> dict:
         "due_at": dispatch.due_at,
         "decision": dispatch.decision,
         "rule_decisions": dispatch.rule_decisions,
+        # Who approved the rule versions that decided it (the template's
+        # approvals are under "template").
+        "rule_approvals": _rule_approvals(dispatch, rule_versions),
         "error": dispatch.error,
         "severity": dispatch.severity,
         "provider_message_id": dispatch.provider_message_id,
@@ -160,6 +204,9 @@ def evidence_bundle(
 ) -> dict:
     """Return the evidence bundle for these dispatches as plain JSON-ready data."""
     events = selectors.audit_events_for(dispatches)
+    rule_versions = rule_versions_named(
+        pair for dispatch in dispatches for pair in _decided_rules(dispatch)
+    )
     head = AuditChainHead.objects.first()
     return json.loads(
         json.dumps(
@@ -178,7 +225,9 @@ def evidence_bundle(
                     "name": customer.name,
                     "language": customer.language,
                 },
-                "dispatches": [_dispatch_entry(dispatch) for dispatch in dispatches],
+                "dispatches": [
+                    _dispatch_entry(dispatch, rule_versions) for dispatch in dispatches
+                ],
                 "audit_events": [_event_entry(event) for event in events],
                 "audit_chain": {
                     "head_sequence": head.last_sequence if head else 0,

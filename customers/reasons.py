@@ -77,7 +77,7 @@ CUSTOMER_WIDE = Shape(
 )
 FOR_SCOPE = Shape("for {scope}", pgettext_lazy("dispatch reason", "for %(scope)s"))
 
-# The central rules (rules.evaluation; rules.engine writes SUPERSEDED* too).
+# The central rules (rules.evaluation; channels_app.ruling writes SUPERSEDED* too).
 ONLY_FOR_CHANNEL = Shape(
     "only for {channel}", pgettext_lazy("dispatch reason", "only for %(channel)s")
 )

@@ -14,6 +14,7 @@ from customers.consent import ConsentDecision, consent_decide
 from customers.models import Customer
 from rules import selectors
 from rules.evaluation import QUEUE, SUPPRESSED, Candidate, Verdict, evaluate
+from rules.models import RuleVersion
 from rules.timing import zone
 from templates_app.models import Template
 
@@ -61,8 +62,14 @@ def rules_explain(
     correlation_key: str = "",
     supersedes: list[str] | None = None,
     waits_for: list[str] | None = None,
+    rules: list[RuleVersion] | None = None,
+    revision: int | None = None,
 ) -> Explanation:
-    """Return what the rules would do if `template` were triggered for `customer`."""
+    """Return what the rules would do if `template` were triggered for `customer`.
+
+    `rules` (and the `revision` they make) replace the rules in force, e.g. to
+    show a proposed change's effect before it is approved.
+    """
     kind = template.category.kind
     wanted = channels or [c for c in FALLBACK_ORDER if c in template.channels]
     explained = [
@@ -96,13 +103,15 @@ def rules_explain(
         for n, item in enumerate(explained)
         if item.consent.allowed
     ]
-    rules = selectors.rules_in_force()
+    if rules is None:
+        rules = selectors.rules_in_force()
+        revision = selectors.rule_set_revision()
     context = context_load(
         candidates=candidates,
         stage=QUEUE,
         now=at,
         rules=rules,
-        revision=selectors.rule_set_revision(),
+        revision=revision or 0,
         kinds=selectors.category_kinds(),
     )
     verdicts = evaluate(candidates, context, stage=QUEUE, now=at, trace=True)

@@ -8,11 +8,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from django.db.models import Max
-
 from channels_app.models import Communication, Dispatch
 from rules.evaluation import Counted, Superseder
-from rules.models import Rule
+from rules.models import EVER_APPROVED, RuleVersion
 from templates_app.models import Category
 
 Status = Dispatch.Status
@@ -33,14 +31,48 @@ def chunks(values: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield ordered[start : start + size]
 
 
-def rules_in_force() -> list[Rule]:
-    """Return the enabled rules, in a stable order."""
-    return list(Rule.objects.filter(enabled=True).order_by("kind", "name", "id"))
+def rules_in_force() -> list[RuleVersion]:
+    """Return the approved, enabled rule versions, in a stable order.
+
+    Each carries what the evaluation reads (name, version, kind, channel, ...).
+    """
+    return list(
+        RuleVersion.objects.filter(status=RuleVersion.Status.APPROVED, enabled=True)
+        .exclude(change=RuleVersion.Change.RETIRE)
+        .select_related("rule")
+        .order_by("kind", "rule__name", "id")
+    )
+
+
+def rules_with_proposal(proposal: RuleVersion) -> list[RuleVersion]:
+    """Return the rules in force as they would be once `proposal` is approved."""
+    rules = [rule for rule in rules_in_force() if rule.rule_id != proposal.rule_id]
+    if proposal.enabled and proposal.change != RuleVersion.Change.RETIRE:
+        rules.append(proposal)
+    return sorted(rules, key=lambda rule: (rule.kind, rule.name, rule.pk))
 
 
 def rule_set_revision() -> int:
-    """Return a number that grows with every change to any rule (0: never changed)."""
-    return Rule.history.aggregate(revision=Max("history_id"))["revision"] or 0
+    """Return a number that grows with every approved rule change (0: none yet)."""
+    return RuleVersion.objects.filter(status__in=EVER_APPROVED).count()
+
+
+def rule_versions_named(
+    decisions: Iterable[tuple[str, int]],
+) -> dict[tuple[str, int], RuleVersion]:
+    """Return the rule versions that decisions name by (rule name, version)."""
+    wanted = set(decisions)
+    if not wanted:
+        return {}
+    rows = RuleVersion.objects.filter(
+        rule__name__in={name for name, _number in wanted},
+        number__in={number for _name, number in wanted},
+    ).select_related("rule", "proposed_by", "decided_by")
+    return {
+        (row.rule.name, row.number): row
+        for row in rows
+        if (row.rule.name, row.number) in wanted
+    }
 
 
 def category_kinds() -> dict[str, str]:
@@ -48,7 +80,9 @@ def category_kinds() -> dict[str, str]:
     return dict(Category.objects.values_list("code", "kind"))
 
 
-def cap_categories(rules: Sequence[Rule], kinds: dict[str, str]) -> set[str] | None:
+def cap_categories(
+    rules: Sequence[RuleVersion], kinds: dict[str, str]
+) -> set[str] | None:
     """Return the category codes some cap covers, or None when one covers all."""
     codes: set[str] = set()
     for rule in rules:

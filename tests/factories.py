@@ -82,3 +82,43 @@ def demo_templates_approved() -> dict:
         reviewer=superuser("demo-reviewer"),
         second_reviewer=superuser("demo-reviewer-2"),
     )
+
+
+def _operator(username: str):
+    """Return a superuser standing for one operator of the rule reviews."""
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(
+        username=username,
+        defaults={
+            "is_staff": True,
+            "is_superuser": True,
+            "email": f"{username}@example.com",
+        },
+    )
+    return user
+
+
+def rule_build(*, reason: str = "test", **fields):
+    """Create a rule proposed by one operator and approved by another; return it.
+
+    The returned version is the one in force (what the evaluation reads).
+    """
+    from rules.demo import rule_seed_approved
+
+    return rule_seed_approved(
+        proposer=_operator("rules-proposer"),
+        approver=_operator("rules-approver"),
+        reason=reason,
+        **fields,
+    )
+
+
+def rule_change_build(version, *, reason: str = "test", **changes):
+    """Propose a change to a version's rule and approve it; return the new version."""
+    from rules.services import rule_propose, rule_version_approve
+
+    proposed = rule_propose(
+        actor=_operator("rules-proposer"), rule=version.rule, reason=reason, **changes
+    )
+    return rule_version_approve(version=proposed, actor=_operator("rules-approver"))

@@ -46,7 +46,7 @@ def test_seed_demo_creates_one_user_per_role_and_prints_passwords(client, capsys
         Group.objects.get(name=roles.OPERATOR).user_set.values_list(
             "username", flat=True
         )
-    ) == {"operator"}
+    ) == {"operator", "operator-2"}
 
 
 def test_seed_demo_is_idempotent():

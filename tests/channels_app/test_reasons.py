@@ -25,7 +25,7 @@ from rules.evaluation import (
     Superseder,
     evaluate,
 )
-from rules.models import Rule
+from rules.models import Rule, RuleVersion
 
 NOW = datetime(2026, 11, 23, 19, 30, tzinfo=UTC)  # 22:30 in Riyadh
 RIYADH = "Asia/Riyadh"
@@ -107,8 +107,9 @@ def candidate(key: int, **fields) -> Candidate:
     )
 
 
-def rule(pk: int, **fields) -> Rule:
-    return Rule(pk=pk, **fields)
+def rule(pk: int, *, name: str, **fields) -> RuleVersion:
+    """Return an approved rule version in memory, as the evaluation reads it."""
+    return RuleVersion(pk=pk, rule=Rule(name=name), number=1, **fields)
 
 
 def run(rules, candidates, *, stage: str = QUEUE, **context) -> list[str]:

@@ -21,8 +21,7 @@ from channels_app.models import Dispatch
 from channels_app.outbox import dispatches_claim, dispatches_send
 from customers.models import PreferenceEntry, Suppression
 from customers.services import customer_upsert, preference_set, suppression_add
-from rules.services import rule_create
-from tests.factories import user_build
+from tests.factories import rule_build, user_build
 from tests.smtp import free_port
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +147,7 @@ def test_an_sms_deferred_by_quiet_hours_is_stopped_by_an_opt_out_when_it_falls_d
     templates, customer, settings, tmp_path
 ):
     settings.SMS_FILE_DIR = tmp_path / "sms"
-    rule_create(
+    rule_build(
         name="SMS quiet hours",
         kind="quiet_hours",
         channel="sms",

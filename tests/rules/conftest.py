@@ -6,7 +6,7 @@ import pytest
 
 from channels_app.dispatching import communication_trigger
 from customers.services import customer_upsert
-from rules.services import rule_create
+from tests.factories import rule_build
 from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401
 
 REMINDER = {
@@ -61,7 +61,7 @@ def trigger(customer, template_code: str = "payment-reminder", **fields):
 
 
 def sms_quiet_hours(**fields):
-    return rule_create(
+    return rule_build(
         **{
             "name": "SMS quiet hours",
             "kind": "quiet_hours",
@@ -75,7 +75,7 @@ def sms_quiet_hours(**fields):
 
 
 def cap(count: int, hours: int, mode: str = "suppress", **fields):
-    return rule_create(
+    return rule_build(
         **{
             "name": f"At most {count} per {hours} h ({mode})",
             "kind": "frequency_cap",
@@ -89,6 +89,6 @@ def cap(count: int, hours: int, mode: str = "suppress", **fields):
 
 
 def dedupe(hours: int = 24, **fields):
-    return rule_create(
+    return rule_build(
         **{"name": "Once a day", "kind": "dedupe", "window_hours": hours, **fields}
     )

@@ -37,3 +37,48 @@ def test_the_dry_run_shows_each_rule_verdict_for_each_channel(
     assert "queued, deferred to 2027-06-01 19:00 UTC" in text
     assert "SMS quiet hours" in text and "deferred" in text
     assert "only for marketing categories" in text
+
+
+def _sign_in(page, live_server, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
+def test_a_quiet_hours_change_applies_once_a_second_operator_approves_it(
+    page, live_server, templates
+):
+    from rules.selectors import rules_in_force
+
+    user_build(username="omar", role=OPERATOR, password=PASSWORD)
+    user_build(username="nadia", role=OPERATOR, password=PASSWORD)
+    rules_demo_seed()
+
+    _sign_in(page, live_server, "omar")
+    page.goto(f"{live_server.url}/admin/rules/rule/")
+    page.click("text=SMS quiet hours")
+    page.fill("#id_quiet_start", "22:00")
+    page.fill("#id_reason", "complaints about SMS at 21:30")
+    page.click("#propose-submit")
+    page.wait_for_selector("#rule-version-status")
+    review = page.url
+    assert page.inner_text("#rule-version-status") == "Proposed, awaiting approval"
+    assert page.is_disabled("#rule-approve")
+    assert "Segregation of duties" in page.inner_text("#rule-self-review")
+    assert [
+        rule.quiet_start.hour for rule in rules_in_force() if rule.channel == "sms"
+    ] == [21]
+
+    _sign_in(page, live_server, "nadia")
+    page.goto(review)
+    page.fill("#id_comment", "fits the night-time policy")
+    page.click("#rule-approve")
+    page.wait_for_selector("ul.messagelist")
+
+    assert page.inner_text("#rule-version-status") == "Approved, in force"
+    assert [
+        rule.quiet_start.hour for rule in rules_in_force() if rule.channel == "sms"
+    ] == [22]

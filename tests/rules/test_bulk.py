@@ -10,8 +10,8 @@ from django.utils import timezone
 from channels_app import ruling as engine
 from channels_app.models import Communication, Dispatch
 from customers.models import Customer
-from rules.services import rule_create
 from templates_app.selectors import version_in_force
+from tests.factories import rule_build
 from tests.rules.conftest import cap, dedupe, sms_quiet_hours
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def every_rule(templates):
     cap(3, 24 * 7)
     cap(1, 24, mode="defer", name="One a day, deferred")
     dedupe()
-    rule_create(
+    rule_build(
         name="Email quiet hours",
         kind="quiet_hours",
         channel="email",

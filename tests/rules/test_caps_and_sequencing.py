@@ -7,6 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from channels_app.models import Dispatch, DispatchStatusChange
 from channels_app.outbox import dispatches_claim, dispatches_send
+from tests.factories import rule_change_build
 from tests.rules.conftest import at, cap, customer_build, dedupe, trigger
 
 pytestmark = pytest.mark.django_db
@@ -112,20 +113,16 @@ def test_the_due_recheck_caps_what_went_out_meanwhile(templates, customer):
 
 
 def test_a_disabled_rule_does_nothing(templates, customer):
-    from rules.services import rule_update
-
     rule = cap(1, 24)
-    rule_update(rule=rule, enabled=False, reason="campaign week")
+    rule_change_build(rule, enabled=False, reason="campaign week")
     trigger(customer)
 
     assert trigger(customer).dispatches.get().status == Status.QUEUED
 
 
 def test_the_decision_names_the_rule_version_in_force(templates, customer):
-    from rules.services import rule_update
-
     rule = cap(1, 24)
-    rule = rule_update(rule=rule, cap_count=2, reason="looser")
+    rule = rule_change_build(rule, cap_count=2, reason="looser")
     trigger(customer)
     trigger(customer)
 

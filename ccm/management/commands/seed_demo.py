@@ -14,6 +14,8 @@ DEMO_USERS = [
     ("reviewer", roles.REVIEWER, "en", "Rami Reviewer"),
     ("agent", roles.AGENT, "ar", "Aisha Agent"),
     ("operator", roles.OPERATOR, "en", "Omar Operator"),
+    # A second operator: rule changes need another operator's approval.
+    ("operator-2", roles.OPERATOR, "ar", "Nadia Operator"),
 ]
 
 
@@ -72,7 +74,10 @@ class Command(BaseCommand):
             reviewer=user_model.objects.get(username="reviewer"),
         )
         # The default rules first, so the demo dispatches go through them.
-        rules_demo_seed(actor=user_model.objects.get(username="operator"))
+        rules_demo_seed(
+            proposer=user_model.objects.get(username="operator"),
+            approver=user_model.objects.get(username="operator-2"),
+        )
         total = channels_demo_seed(
             operator=user_model.objects.get(username="operator"),
             dispatches=dispatches,
