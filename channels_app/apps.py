@@ -9,8 +9,11 @@ class ChannelsAppConfig(AppConfig):
     def ready(self) -> None:
         from audit.privacy import subjects_private_register
         from audit.vocabulary import register
+        from rules.history import history_source_register
 
-        from . import models
+        from . import models, rule_history
+
+        history_source_register(rule_history)
 
         # Their events name customers, addresses and what was said to them.
         subjects_private_register(

@@ -24,13 +24,14 @@ customer, so two triggers for one customer queue up instead of deadlocking.
 """
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 
 from audit.services import AuditEntry
 from channels_app import lifecycle
 from channels_app.models import Dispatch
+from channels_app.rule_history import context_load
 from customers.consent import consent_decide, consent_ledgers, suppressions_of
 from customers.models import Customer
 from rules import selectors
@@ -39,14 +40,12 @@ from rules.evaluation import (
     QUEUE,
     SEQUENCING,
     Candidate,
-    Context,
     Superseder,
     Verdict,
     evaluate,
     superseded_reason,
     supersedes_match,
 )
-from rules.models import Rule
 
 Status = Dispatch.Status
 ACTOR_LABEL = "rules"
@@ -63,57 +62,6 @@ def customers_lock(customer_ids) -> dict[int, str]:
             .values_list("id", "time_zone")
         )
     return zones
-
-
-def context_load(
-    *,
-    candidates: Sequence[Candidate],
-    stage: str,
-    now: datetime,
-    rules: list[Rule],
-    revision: int,
-    kinds: dict[str, str],
-) -> Context:
-    """Load what the rules need about these candidates' customers, in bulk."""
-    context = Context(rules=rules, revision=revision)
-    customer_ids = {c.customer_id for c in candidates}
-    if not customer_ids:
-        return context
-    caps = [r for r in rules if r.kind == Rule.Kind.FREQUENCY_CAP]
-    if caps:
-        # Deferrals look ahead; what counts is read once for the widest window.
-        widest = max(timedelta(hours=r.window_hours or 0) for r in caps)
-        earliest = min(min(c.due_at for c in candidates), now)
-        context.counted = selectors.counted_history(
-            customer_ids=customer_ids,
-            since=earliest - widest,
-            statuses=(
-                selectors.COUNTED_QUEUE if stage == QUEUE else selectors.COUNTED_DUE
-            ),
-            kinds=kinds,
-            categories=selectors.cap_categories(caps, kinds),
-        )
-    dedupes = [r for r in rules if r.kind == Rule.Kind.DEDUPE]
-    keyed = [c for c in candidates if c.correlation_key]
-    if stage == QUEUE and dedupes and keyed:
-        widest = max(timedelta(hours=r.window_hours or 0) for r in dedupes)
-        context.recent = selectors.recent_dispatches(
-            customer_ids={c.customer_id for c in keyed},
-            templates={c.template_code for c in keyed},
-            since=now - widest,
-        )
-    waiting = [c for c in candidates if c.waits_for]
-    if waiting:
-        context.pending = selectors.pending_of_templates(
-            customer_ids={c.customer_id for c in waiting},
-            templates={t for c in waiting for t in c.waits_for},
-        )
-    if stage == DUE:
-        context.superseders = selectors.superseders_after(
-            customer_ids=customer_ids,
-            after_communication_id=min(c.communication_id for c in candidates),
-        )
-    return context
 
 
 def _candidate(key: int, dispatch: Dispatch, kinds, zones) -> Candidate:

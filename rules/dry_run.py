@@ -8,12 +8,11 @@ It takes no locks and writes nothing.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from channels_app.models import Dispatch
-from channels_app.ruling import context_load
 from customers.consent import ConsentDecision, consent_decide
 from customers.models import Customer
 from rules import selectors
 from rules.evaluation import QUEUE, SUPPRESSED, Candidate, Verdict, evaluate
+from rules.history import history_source
 from rules.models import RuleVersion
 from rules.timing import zone
 from templates_app.models import Template
@@ -50,7 +49,7 @@ class Explanation:
     local_at: str
     channels: list[ChannelExplanation]
     # Pending dispatches the communication would cancel (supersedes).
-    would_cancel: list[Dispatch]
+    would_cancel: list
 
 
 def rules_explain(
@@ -106,7 +105,7 @@ def rules_explain(
     if rules is None:
         rules = selectors.rules_in_force()
         revision = selectors.rule_set_revision()
-    context = context_load(
+    context = history_source().context_load(
         candidates=candidates,
         stage=QUEUE,
         now=at,
@@ -126,20 +125,9 @@ def rules_explain(
         at=at,
         local_at=f"{at.astimezone(zone(customer.time_zone)):%Y-%m-%d %H:%M}",
         channels=explained,
-        would_cancel=_would_cancel(customer, supersedes or [], correlation_key),
+        would_cancel=history_source().would_cancel(
+            customer=customer,
+            supersedes=supersedes or [],
+            correlation_key=correlation_key,
+        ),
     )
-
-
-def _would_cancel(
-    customer: Customer, supersedes: list[str], correlation_key: str
-) -> list[Dispatch]:
-    if not supersedes:
-        return []
-    rows = Dispatch.objects.filter(
-        status=Dispatch.Status.QUEUED,
-        communication__customer=customer,
-        communication__template_code__in=supersedes,
-    ).select_related("communication")
-    if correlation_key:
-        rows = rows.filter(communication__correlation_key=correlation_key)
-    return list(rows.order_by("due_at", "id")[:100])
