@@ -15,6 +15,7 @@ from rules.engine import context_load
 from rules.evaluation import QUEUE, SUPPRESSED, Candidate, Verdict, evaluate
 from rules.timing import zone
 from templates_app.models import Template
+from templates_app.selectors import version_in_force
 
 # Any id below every real communication: nothing stored counts as "itself".
 DRY_RUN_COMMUNICATION = -1
@@ -61,16 +62,22 @@ def rules_explain(
     supersedes: list[str] | None = None,
     waits_for: list[str] | None = None,
 ) -> Explanation:
-    """Return what the rules would do if `template` were triggered for `customer`."""
-    kind = template.category.kind
-    wanted = channels or [c for c in FALLBACK_ORDER if c in template.channels]
+    """Return what the rules would do if `template` were triggered for `customer`.
+
+    The category and channels are those approved with the version in force,
+    as a trigger would use them; the template's own when none is in force.
+    """
+    approved = version_in_force(template) or template
+    category = approved.category
+    kind = category.kind
+    wanted = channels or [c for c in FALLBACK_ORDER if c in approved.channels]
     explained = [
         ChannelExplanation(
             channel=channel,
             consent=consent_decide(
                 customer=customer,
                 channel=channel,
-                category=template.category.code,
+                category=category.code,
                 mandatory=kind == "mandatory",
                 requires_opt_in=kind == "marketing",
             ),
@@ -84,7 +91,7 @@ def rules_explain(
             customer_id=customer.pk,
             channel=item.channel,
             template_code=template.code,
-            category=template.category.code,
+            category=category.code,
             kind=kind,
             mandatory=kind == "mandatory",
             correlation_key=correlation_key,
