@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from templates_app.models import (
     HASH_SCHEME_CURRENT,
@@ -84,7 +85,11 @@ class SettingRow:
 
 def _category_label(source: SettingsSource) -> str:
     category = source.category
-    return _("%(name)s (%(kind)s) · %(count)s approvals required") % {
+    return ngettext(
+        "%(name)s (%(kind)s) · %(count)s approval required",
+        "%(name)s (%(kind)s) · %(count)s approvals required",
+        category.required_approvals,
+    ) % {
         "name": category,
         "kind": category.get_kind_display(),
         "count": category.required_approvals,
