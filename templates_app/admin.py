@@ -124,6 +124,9 @@ class TemplateAdmin(SimpleHistoryAdmin):
         # Upstream systems trigger by code, and version hashes cover it.
         return ["code"] if obj is not None else []
 
+    def get_fields(self, request, obj=None):
+        return TemplateForm.Meta.fields
+
     def save_model(self, request, obj, form, change):
         try:
             services.template_save(template=obj, actor=request.user)

@@ -96,7 +96,9 @@ class CategoryAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["code", "name", "name_ar", "kind", "required_approvals"]
-        return fields if obj is None else [*fields, "change_reason"]
+        if obj is not None and self.has_change_permission(request, obj):
+            return [*fields, "change_reason"]
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
         # The code is what preferences and sent communications refer to.

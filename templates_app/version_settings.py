@@ -12,8 +12,8 @@ import difflib
 import json
 from dataclasses import dataclass
 
+from django.utils.translation import get_language, get_language_bidi, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from templates_app.models import (
     HASH_SCHEME_CURRENT,
@@ -83,14 +83,23 @@ class SettingRow:
     diff: str = ""
 
 
+def _joined(items) -> str:
+    return ("، " if get_language_bidi() else ", ").join(str(item) for item in items)
+
+
 def _category_label(source: SettingsSource) -> str:
     category = source.category
+    name = (
+        category.name_ar
+        if category.name_ar and (get_language() or "").startswith("ar")
+        else category.name
+    )
     return ngettext(
-        "%(name)s (%(kind)s) · %(count)s approval required",
-        "%(name)s (%(kind)s) · %(count)s approvals required",
+        "%(name)s · %(kind)s · %(count)s approval required",
+        "%(name)s · %(kind)s · %(count)s approvals required",
         category.required_approvals,
     ) % {
-        "name": category,
+        "name": name,
         "kind": category.get_kind_display(),
         "count": category.required_approvals,
     }
@@ -98,24 +107,29 @@ def _category_label(source: SettingsSource) -> str:
 
 def _channels_label(source: SettingsSource) -> str:
     channels = channels_normalised(source.channels)
-    return ", ".join(str(Channel(c).label) for c in channels) or "-"
+    return _joined(Channel(c).label for c in channels) or "-"
 
 
-def _language_label(source: SettingsSource) -> str:
+def _language_label(code: str) -> str:
     try:
-        return str(Language(source.default_language).label)
+        return str(Language(code).label)
     except ValueError:
-        return source.default_language or "-"
+        return code or "-"
+
+
+def _default_language_label(source: SettingsSource) -> str:
+    return _language_label(source.default_language)
 
 
 def _content_languages(source: SettingsSource) -> str:
     if not isinstance(source, TemplateVersion):
         return ""
-    languages: dict[str, list[str]] = {}
+    languages: dict[str, set[str]] = {}
     for content in source.contents.all():
-        languages.setdefault(content.channel, []).append(content.language)
+        languages.setdefault(content.channel, set()).add(content.language)
     return "; ".join(
-        f"{Channel(channel).label}: {', '.join(sorted(languages[channel]))}"
+        f"{Channel(channel).label}: "
+        + _joined(_language_label(code) for code in sorted(languages[channel]))
         for channel in channels_normalised(languages)
     )
 
@@ -131,7 +145,7 @@ def settings_rows(old: SettingsSource | None, new: SettingsSource) -> list[Setti
     readers = [
         ("category", _("Category (kind, approvals)"), _category_label),
         ("channels", _("Channels"), _channels_label),
-        ("default_language", _("Default language"), _language_label),
+        ("default_language", _("Default language"), _default_language_label),
     ]
     if isinstance(new, TemplateVersion):
         readers.append(("languages", _("Languages with content"), _content_languages))
