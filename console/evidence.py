@@ -107,7 +107,8 @@ def _dispatch_entry(dispatch: Dispatch) -> dict:
         "template": {
             "code": version.template.code,
             "name": version.template.name,
-            "category": version.template.category.code,
+            # The category the version was approved with, as it was sent.
+            "category": version.category.code,
             "version": version.number,
             "status": version.status,
             "content_hash": version.content_hash,

@@ -5,6 +5,7 @@ import difflib
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import (
     Http404,
     HttpResponseNotAllowed,
@@ -328,10 +329,15 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         )
 
     def get_queryset(self, request):
+        # A version is also visible in the category it carries: a template
+        # moved after submission is still reviewed where it was submitted.
+        categories = visible(request)
         return (
             super()
             .get_queryset(request)
-            .filter(template__category_id__in=visible(request))
+            .filter(
+                Q(template__category_id__in=categories) | Q(category_id__in=categories)
+            )
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -344,7 +350,10 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         return False
 
     def has_view_permission(self, request, obj=None):
-        if obj is not None and obj.template.category_id not in visible(request):
+        categories = visible(request)
+        if obj is not None and not (
+            obj.template.category_id in categories or obj.category_id in categories
+        ):
             return False
         return super().has_view_permission(request, obj)
 

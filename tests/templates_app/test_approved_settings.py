@@ -301,3 +301,20 @@ def test_the_template_page_says_a_settings_change_needs_a_new_approved_version(
     reminder.refresh_from_db()
     assert reminder.category.code == "security"
     assert version_in_force(reminder).category.code == "collections"
+
+
+def test_the_evidence_names_the_category_the_copy_was_approved_and_sent_with(
+    reminder, customer
+):
+    from console.evidence import evidence_bundle
+
+    sent = _trigger(customer).dispatches.get()
+    _move(reminder, "security", actor=_user("demo-author"))
+
+    bundle = evidence_bundle(
+        dispatches=[Dispatch.objects.get(pk=sent.pk)],
+        customer=customer,
+        actor=_user("demo-reviewer"),
+    )
+
+    assert bundle["dispatches"][0]["template"]["category"] == "collections"
