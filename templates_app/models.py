@@ -1,7 +1,7 @@
 """Vocabulary of template authoring: categories, templates, versions, blocks."""
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -269,6 +269,7 @@ class Category(models.Model):
     required_approvals = models.PositiveSmallIntegerField(
         _("required approvals"),
         default=1,
+        validators=[MinValueValidator(1)],
         help_text=_("Distinct reviewers who must approve a version."),
     )
     history = HistoricalRecords()
@@ -323,7 +324,7 @@ class CategoryChange(models.Model):
     )
     kind = models.CharField(_("proposed kind"), max_length=16, choices=Category.Kind)
     required_approvals = models.PositiveSmallIntegerField(
-        _("proposed required approvals")
+        _("proposed required approvals"), validators=[MinValueValidator(1)]
     )
     before = models.JSONField(_("values when proposed"), default=dict)
     reason = models.TextField(_("reason"), blank=True)

@@ -307,3 +307,22 @@ def test_roles_can_propose_and_approve_category_changes(db):
     assert operator.filter(codename="change_category").exists()
     assert reviewer.filter(codename="approve_category_change").exists()
     assert Permission.objects.filter(codename="approve_category_change").exists()
+
+
+def test_a_category_needs_at_least_one_approval(collections):
+    client = _client(steward("proposer"))
+    url = reverse("admin:templates_app_category_change", args=[collections.pk])
+
+    response = client.post(
+        url,
+        {
+            "name": "Collections",
+            "name_ar": "",
+            "kind": "service",
+            "required_approvals": 0,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "required_approvals" in response.context["adminform"].form.errors
+    assert not CategoryChange.objects.exists()
