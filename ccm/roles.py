@@ -54,6 +54,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     REVIEWER: [
         "audit.view_auditevent",
         "templates_app.review_contentblock",
+        # The second pair of eyes on a category's kind and required approvals.
+        "templates_app.approve_category_change",
         *(
             f"templates_app.{codename}"
             for codename in (
@@ -65,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                 "view_contentblockversion",
                 "view_contentblockcontent",
                 "view_versionblockpin",
+                "view_categorychange",
             )
         ),
     ],
@@ -87,6 +90,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "audit.view_auditevent",
         "templates_app.view_category",
         "templates_app.manage_category_permissions",
+        # Kind and required approvals change only once a Reviewer approves.
+        "templates_app.add_category",
+        "templates_app.change_category",
+        "templates_app.view_categorychange",
         "channels_app.view_customer",
         "channels_app.change_customer",
         "channels_app.view_preferenceentry",

@@ -32,6 +32,7 @@ from channels_app.models import (
 )
 from customers import services as customer_services
 from customers.models import Customer, PreferenceEntry, Suppression
+from templates_app.selectors import version_in_force
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -633,10 +634,11 @@ class BatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             template = form.cleaned_data["template"]
             upload = form.cleaned_data["file"]
+            # Cells are typed by the schema approved with the version in force.
+            in_force = version_in_force(template)
+            schema = (in_force or template).data_schema or {}
             try:
-                rows = batches.batch_rows_from_csv(
-                    upload, schema=template.data_schema or {}
-                )
+                rows = batches.batch_rows_from_csv(upload, schema=schema)
                 batch = batches.batch_create(
                     template_code=template.code,
                     channels=form.cleaned_data["channels"] or AUTO,

@@ -339,10 +339,15 @@ def _template_check(template_code: str, channels) -> _Checked:
             _("unknown template %(code)r") % {"code": template_code}
         ]
         return checked
-    if version_in_force(template) is None:
+    in_force = version_in_force(template)
+    if in_force is None:
         checked.problems["template"] = [
             _("%(code)s has no approved version in force") % {"code": template_code}
         ]
+    else:
+        # Checked against what was approved, as the trigger will check each row.
+        template.channels = in_force.channels
+        template.data_schema = in_force.data_schema
     checked.template = template
     supported = [c for c in FALLBACK_ORDER if c in template.channels]
     if channels == AUTO or channels == [AUTO]:

@@ -126,9 +126,14 @@ class _TemplatePlan:
         prefetch_related_objects([version], "contents")
         self.version = version
         self._contents = {(c.channel, c.language): c for c in version.contents.all()}
-        self.validator = schema_validator(template.data_schema)
-        self.supported = [c for c in FALLBACK_ORDER if c in template.channels]
-        self.kind = template.category.kind
+        # What a reviewer approved decides, never the live template row: the
+        # category (so the kind), channels and schema frozen on the version in
+        # force. The plan's own template instance takes the approved category,
+        # which the communication records (never saved from here).
+        template.category = version.category
+        self.validator = schema_validator(version.data_schema)
+        self.supported = [c for c in FALLBACK_ORDER if c in version.channels]
+        self.kind = version.category.kind
         self._languages: dict[tuple[str, str], str] = {}
 
     def language(self, channel: str, customer_language: str) -> str:

@@ -152,7 +152,8 @@ def _dispatch_entry(dispatch: Dispatch, rule_versions: dict) -> dict:
         "template": {
             "code": version.template.code,
             "name": version.template.name,
-            "category": version.template.category.code,
+            # The category the version was approved with, as it was sent.
+            "category": version.category.code,
             "version": version.number,
             "status": version.status,
             "content_hash": version.content_hash,

@@ -230,6 +230,7 @@ def _dispatches_detailed() -> QuerySet:
     return Dispatch.objects.select_related(
         "communication__customer",
         "communication__template_version__template__category",
+        "communication__template_version__category",
         "communication__template_version__author",
         "communication__requested_by",
         "communication__reissue_of",

@@ -16,6 +16,7 @@ from rules.history import history_source
 from rules.models import RuleVersion
 from rules.timing import zone
 from templates_app.models import Template
+from templates_app.selectors import version_in_force
 
 # Any id below every real communication: nothing stored counts as "itself".
 DRY_RUN_COMMUNICATION = -1
@@ -67,17 +68,21 @@ def rules_explain(
     """Return what the rules would do if `template` were triggered for `customer`.
 
     `rules` (and the `revision` they make) replace the rules in force, e.g. to
-    show a proposed change's effect before it is approved.
+    show a proposed change's effect before it is approved. The category and
+    channels are those approved with the version in force, as a trigger would
+    use them; the template's own when none is in force.
     """
-    kind = template.category.kind
-    wanted = channels or [c for c in FALLBACK_ORDER if c in template.channels]
+    approved = version_in_force(template) or template
+    category = approved.category
+    kind = category.kind
+    wanted = channels or [c for c in FALLBACK_ORDER if c in approved.channels]
     explained = [
         ChannelExplanation(
             channel=channel,
             consent=consent_decide(
                 customer=customer,
                 channel=channel,
-                category=template.category.code,
+                category=category.code,
                 mandatory=kind == "mandatory",
                 requires_opt_in=kind == "marketing",
             ),
@@ -91,7 +96,7 @@ def rules_explain(
             customer_id=customer.pk,
             channel=item.channel,
             template_code=template.code,
-            category=template.category.code,
+            category=category.code,
             kind=kind,
             mandatory=kind == "mandatory",
             correlation_key=correlation_key,

@@ -4,9 +4,8 @@ import difflib
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import (
     Http404,
     HttpResponseNotAllowed,
@@ -19,11 +18,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from guardian.shortcuts import get_groups_with_perms, get_users_with_perms
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
-from templates_app import preview, selectors, services
+from templates_app import (
+    category_admin,  # noqa: F401 (registers the category screens)
+    preview,
+    selectors,
+    services,
+)
 from templates_app.forms import (
     BlockContentFormSet,
     TemplateForm,
@@ -32,6 +35,7 @@ from templates_app.forms import (
 )
 from templates_app.models import (
     CHANNEL_FIELDS,
+    HASH_SCHEME_SETTINGS,
     Category,
     ContentBlock,
     ContentBlockContent,
@@ -41,6 +45,7 @@ from templates_app.models import (
     TemplateVersion,
     VersionContent,
 )
+from templates_app.version_settings import settings_differ, settings_rows
 
 WORKFLOW_ERRORS = (services.AuthoringError, ValidationError)
 
@@ -67,102 +72,6 @@ def reviewed(request) -> frozenset[int]:
 
 def visible(request) -> frozenset[int]:
     return category_ids(request, *selectors.CATEGORY_PERMISSIONS)
-
-
-class CategoryPermissionForm(forms.Form):
-    permission = forms.ChoiceField(
-        label=_("permission"),
-        choices=[
-            (selectors.AUTHOR, _("Author templates")),
-            (selectors.REVIEW, _("Review templates")),
-        ],
-    )
-    user = forms.ModelChoiceField(
-        label=_("user"),
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
-        required=False,
-    )
-    group = forms.ModelChoiceField(
-        label=_("group"), queryset=Group.objects.order_by("name"), required=False
-    )
-    revoke = forms.BooleanField(label=_("revoke instead of grant"), required=False)
-
-    def clean(self):
-        cleaned = super().clean()
-        if bool(cleaned.get("user")) == bool(cleaned.get("group")):
-            raise ValidationError(_("Choose either a user or a group."))
-        return cleaned
-
-
-@admin.register(Category)
-class CategoryAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["code", "name", "name_ar", "kind", "required_approvals"]
-    search_fields = ["code", "name", "name_ar"]
-    change_form_template = "admin/templates_app/category/change_form.html"
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:category_id>/permissions/",
-                self.admin_site.admin_view(self.permissions_view),
-                name="templates_app_category_permissions",
-            ),
-            *super().get_urls(),
-        ]
-
-    def render_change_form(self, request, context, *args, obj=None, **kwargs):
-        context["can_manage_permissions"] = request.user.has_perm(
-            "templates_app.manage_category_permissions"
-        )
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
-
-    def permissions_view(self, request, category_id):
-        """List who may author and review in a category; grant or revoke."""
-        if not request.user.has_perm("templates_app.manage_category_permissions"):
-            raise PermissionDenied
-        category = get_object_or_404(Category, pk=category_id)
-        form = CategoryPermissionForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            change = (
-                services.category_permission_revoke
-                if form.cleaned_data["revoke"]
-                else services.category_permission_grant
-            )
-            change(
-                category=category,
-                permission=form.cleaned_data["permission"],
-                user=form.cleaned_data["user"],
-                group=form.cleaned_data["group"],
-                actor=request.user,
-            )
-            self.message_user(request, gettext("Permissions updated."))
-            return HttpResponseRedirect(request.path)
-        only = list(selectors.CATEGORY_PERMISSIONS)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": gettext("Permissions: %(category)s") % {"category": category},
-            "category": category,
-            "form": form,
-            "users": sorted(
-                get_users_with_perms(
-                    category,
-                    attach_perms=True,
-                    with_group_users=False,
-                    only_with_perms_in=only,
-                ).items(),
-                key=lambda item: item[0].username,
-            ),
-            "groups": sorted(
-                get_groups_with_perms(
-                    category, attach_perms=True, only_with_perms_in=only
-                ).items(),
-                key=lambda item: item[0].name,
-            ),
-        }
-        return TemplateResponse(
-            request, "admin/templates_app/category/permissions.html", context
-        )
 
 
 class TemplateVersionInline(admin.TabularInline):
@@ -208,11 +117,35 @@ class TemplateAdmin(SimpleHistoryAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        # Versions, communications and the audit trail name templates.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # Upstream systems trigger by code, and version hashes cover it.
+        return ["code"] if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return TemplateForm.Meta.fields
+
     def save_model(self, request, obj, form, change):
         try:
             services.template_save(template=obj, actor=request.user)
-        except services.AuthoringForbidden as exc:
+        except services.AuthoringError as exc:
             raise PermissionDenied(str(exc)) from exc
+        in_force = selectors.version_in_force(obj) if change else None
+        if in_force is not None and settings_differ(in_force, obj):
+            self.message_user(
+                request,
+                gettext(
+                    "The new settings reach customers only with a version approved "
+                    "with them: start a new draft (or withdraw the version in "
+                    "review and submit it again) and submit it for review. Until "
+                    "then v%(number)s keeps its approved settings."
+                )
+                % {"number": in_force.number},
+                messages.WARNING,
+            )
 
     def get_urls(self):
         return [
@@ -258,7 +191,13 @@ class TemplateAdmin(SimpleHistoryAdmin):
             and obj.category_id in authored(request)
         )
         if obj is not None:
-            context["in_force"] = selectors.version_in_force(obj)
+            in_force = selectors.version_in_force(obj)
+            context["in_force"] = in_force
+            context["settings_pending"] = (
+                [row for row in settings_rows(in_force, obj) if row.changed]
+                if in_force is not None
+                else []
+            )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
 
@@ -390,10 +329,15 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         )
 
     def get_queryset(self, request):
+        # A version is also visible in the category it carries: a template
+        # moved after submission is still reviewed where it was submitted.
+        categories = visible(request)
         return (
             super()
             .get_queryset(request)
-            .filter(template__category_id__in=visible(request))
+            .filter(
+                Q(template__category_id__in=categories) | Q(category_id__in=categories)
+            )
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -406,7 +350,10 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         return False
 
     def has_view_permission(self, request, obj=None):
-        if obj is not None and obj.template.category_id not in visible(request):
+        categories = visible(request)
+        if obj is not None and not (
+            obj.template.category_id in categories or obj.category_id in categories
+        ):
             return False
         return super().has_view_permission(request, obj)
 
@@ -465,7 +412,8 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         may_author = category_id in authored(request) and request.user.has_perm(
             "templates_app.change_templateversion"
         )
-        may_review = category_id in reviewed(request)
+        # Reviewed in the category it would be sent under.
+        may_review = version.category_id in reviewed(request)
         return {
             "may_submit": may_author and version.status == Status.DRAFT,
             "may_withdraw": may_author and version.status == Status.IN_REVIEW,
@@ -513,7 +461,7 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 
     def _version(self, request, version_id, *, change: bool) -> TemplateVersion:
         version = get_object_or_404(
-            TemplateVersion.objects.select_related("template__category"),
+            TemplateVersion.objects.select_related("template__category", "category"),
             pk=version_id,
         )
         allowed = (
@@ -621,9 +569,11 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
             "opts": self.model._meta,
             "title": gettext("Review: %(version)s") % {"version": version},
             "version": version,
-            "category": version.template.category,
+            "category": version.category,
             "in_force": in_force,
             "against": against,
+            "settings_rows": settings_rows(against, version),
+            "legacy_hash": version.hash_scheme < HASH_SCHEME_SETTINGS,
             "tables": _diff_tables(against, version) if against else [],
             "pins": version.pins.select_related("block_version__block").order_by(
                 "block_version__block__code"
@@ -760,9 +710,21 @@ class ContentBlockAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
     fields = ["code", "name", "description", "where_used"]
-    readonly_fields = ["where_used"]
     inlines = [ContentBlockVersionInline]
     change_form_template = "admin/templates_app/contentblock/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Templates include a block by its code; its versions' hashes cover it.
+        return ["code", "where_used"] if obj is not None else ["where_used"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.block_save(block=obj, actor=request.user)
+        except services.AuthoringError as exc:
+            raise PermissionDenied(str(exc)) from exc
 
     @admin.display(description=_("where used"))
     def where_used(self, block):

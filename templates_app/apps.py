@@ -13,3 +13,20 @@ class TemplatesAppConfig(AppConfig):
             "templates.version.approval_recorded",
             "A reviewer approved a template version that needs more approvals.",
         )
+        for subject, noun in (
+            ("category", "A category"),
+            ("template", "A template"),
+            ("content_block", "A content block (its code, name or description)"),
+        ):
+            register(f"templates.{subject}.created", f"{noun} was created.")
+            register(f"templates.{subject}.changed", f"{noun} was changed.")
+        for verb, meaning in {
+            "change_proposed": "was proposed; it waits for another user's approval",
+            "change_approved": "was approved by a second user and applied",
+            "change_rejected": "was rejected",
+            "change_withdrawn": "was withdrawn by its proposer",
+        }.items():
+            register(
+                f"templates.category.{verb}",
+                f"A change of a category's kind or required approvals {meaning}.",
+            )

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.services import event_record
 from templates_app import selectors, services
+from templates_app.categories import category_create
 from templates_app.models import Category, ContentBlock, Status, Template
 from templates_app.validation import ContentDraft
 
@@ -385,15 +386,16 @@ def demo_seed(*, author: AbstractBaseUser) -> None:
     with transaction.atomic():
         categories = {}
         for spec in CATEGORIES:
-            category, _ = Category.objects.get_or_create(
-                code=spec["code"],
-                defaults={k: v for k, v in spec.items() if k != "code"},
-            )
+            category = Category.objects.filter(
+                code=spec["code"]
+            ).first() or category_create(actor=None, **spec)
             categories[spec["code"]] = category
             _grant(category, selectors.AUTHOR, author)
         for code, spec in BLOCKS.items():
-            block, _ = ContentBlock.objects.get_or_create(
-                code=code, defaults={"name": spec["name"]}
+            block = ContentBlock.objects.filter(code=code).first() or (
+                services.block_save(
+                    block=ContentBlock(code=code, name=spec["name"]), actor=None
+                )
             )
             if block.versions.exists():
                 continue
@@ -430,7 +432,7 @@ def _block_reviewer_ensure(reviewer: AbstractBaseUser) -> None:
 
 
 def _approve(version, reviewers) -> None:
-    required = version.template.category.required_approvals
+    required = version.category.required_approvals
     for reviewer in reviewers[: max(required, 1)]:
         services.version_approve(
             version=version, actor=reviewer, comment="Checked against policy."

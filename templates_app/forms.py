@@ -9,7 +9,14 @@ from templates_app import services
 from templates_app.models import CHANNEL_FIELDS, Channel, Template
 from templates_app.validation import ContentDraft, data_problems, schema_problems
 
-CODE_EDITOR = {"rows": 10, "cols": 90, "spellcheck": "false", "class": "tpl-code"}
+# Sources and JSON read left to right in the Arabic admin too.
+CODE_EDITOR = {
+    "rows": 10,
+    "cols": 90,
+    "spellcheck": "false",
+    "class": "tpl-code",
+    "dir": "ltr",
+}
 
 
 class TemplateForm(forms.ModelForm):

@@ -1,7 +1,7 @@
 """Vocabulary of template authoring: categories, templates, versions, blocks."""
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -55,6 +55,18 @@ OPEN_STATUSES = frozenset({Status.DRAFT, Status.IN_REVIEW})
 # Versions that were approved once; their effective range says when they applied.
 EVER_APPROVED_STATUSES = frozenset({Status.APPROVED, Status.SUPERSEDED, Status.RETIRED})
 
+# The template settings a reviewer approves with the content: copied from the
+# template onto each version while it is a draft, frozen from submission on,
+# covered by the content hash, and read by the send path from the version in
+# force. The template row holds the settings the next draft will carry.
+SETTINGS_FIELDS = ("category", "channels", "default_language", "data_schema")
+# How a version's content hash was computed: 1 covered the content and pinned
+# blocks only (versions submitted before settings were frozen on versions),
+# 2 also covers SETTINGS_FIELDS.
+HASH_SCHEME_CONTENT = 1
+HASH_SCHEME_SETTINGS = 2
+HASH_SCHEME_CURRENT = HASH_SCHEME_SETTINGS
+
 
 class StatusWriteRefused(Exception):
     """A status was written outside the workflow services."""
@@ -71,6 +83,12 @@ class WorkflowQuerySet(models.QuerySet):
         if "status" in kwargs:
             raise StatusWriteRefused(
                 gettext("Status changes go through the workflow services only.")
+            )
+        frozen = set(kwargs) & set(self.model.frozen_fields)
+        if frozen and self.exclude(status__in=EDITABLE_STATUSES).exists():
+            raise ContentFrozen(
+                gettext("%(fields)s of a submitted version cannot change.")
+                % {"fields": ", ".join(sorted(frozen))}
             )
         return super().update(**kwargs)
 
@@ -97,6 +115,8 @@ class WorkflowGuarded(models.Model):
     """
 
     objects = WorkflowQuerySet.as_manager()
+    # Fields besides the content rows that freeze with the version.
+    frozen_fields: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
@@ -106,6 +126,10 @@ class WorkflowGuarded(models.Model):
         update_fields = kwargs.get("update_fields")
         if update_fields is None or "status" in update_fields:
             self._status_write_check(target)
+        if not self._state.adding and (
+            update_fields is None or set(update_fields) & set(self.frozen_fields)
+        ):
+            self._frozen_fields_check()
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -125,6 +149,31 @@ class WorkflowGuarded(models.Model):
     def transition_allow(self, target: str) -> None:
         """Let the next save move this version to `target`, if the rules allow."""
         self._status_target = target
+
+    def _frozen_fields_check(self) -> None:
+        attnames = [self._meta.get_field(name).attname for name in self.frozen_fields]
+        stored = (
+            type(self)
+            ._base_manager.filter(pk=self.pk)
+            .values("status", *attnames)
+            .first()
+        )
+        if stored is None or stored["status"] in EDITABLE_STATUSES:
+            return
+        changed = [
+            name
+            for name, attname in zip(self.frozen_fields, attnames, strict=True)
+            if stored[attname] != getattr(self, attname)
+        ]
+        if changed:
+            raise ContentFrozen(
+                gettext("%(version)s is %(status)s; its %(fields)s are frozen with it.")
+                % {
+                    "version": self,
+                    "status": stored["status"],
+                    "fields": ", ".join(changed),
+                }
+            )
 
     def _status_write_check(self, target: str | None) -> None:
         if self._state.adding:
@@ -220,6 +269,7 @@ class Category(models.Model):
     required_approvals = models.PositiveSmallIntegerField(
         _("required approvals"),
         default=1,
+        validators=[MinValueValidator(1)],
         help_text=_("Distinct reviewers who must approve a version."),
     )
     history = HistoricalRecords()
@@ -236,10 +286,100 @@ class Category(models.Model):
                 "manage_category_permissions",
                 _("Can grant authoring and review in categories"),
             ),
+            (
+                "approve_category_change",
+                _("Can approve a change of a category's kind or required approvals"),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class CategoryChange(models.Model):
+    """A proposed change of a category's kind or required approvals.
+
+    The kind decides whether the category's messages override opt-outs, and
+    the required approvals how many reviewers approve its templates, so a
+    change takes effect only when someone other than the proposer approves it.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    # The fields a proposal may change; anything else changes directly, audited.
+    FIELDS = ("kind", "required_approvals")
+
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        related_name="changes",
+        verbose_name=_("category"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PROPOSED
+    )
+    kind = models.CharField(_("proposed kind"), max_length=16, choices=Category.Kind)
+    required_approvals = models.PositiveSmallIntegerField(
+        _("proposed required approvals"), validators=[MinValueValidator(1)]
+    )
+    before = models.JSONField(_("values when proposed"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+    proposer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("proposed by"),
+    )
+    proposed_at = models.DateTimeField(_("proposed"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    comment = models.TextField(_("decision comment"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        verbose_name = _("category change")
+        verbose_name_plural = _("category changes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category"],
+                condition=Q(status="proposed"),
+                name="tpl_category_one_open_change",
+                violation_error_message=_(
+                    "A category has at most one proposed change at a time."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(required_approvals__gte=1),
+                name="tpl_category_change_approvals_min",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("%(category)s: %(values)s (%(status)s)") % {
+            "category": self.category,
+            "values": ", ".join(
+                f"{name} {self.before.get(name)} → {getattr(self, name)}"
+                for name in self.FIELDS
+                if self.before.get(name) != getattr(self, name)
+            ),
+            "status": self.get_status_display(),
+        }
+
+    def proposed(self) -> dict:
+        """Return the values this change would give the category."""
+        return {name: getattr(self, name) for name in self.FIELDS}
 
 
 class Template(models.Model):
@@ -289,9 +429,14 @@ class Template(models.Model):
 
 
 class TemplateVersion(WorkflowGuarded):
-    """A numbered revision of a template, with content per channel and language."""
+    """A numbered revision of a template, with content per channel and language.
+
+    It carries the template's settings (SETTINGS_FIELDS) it was submitted with:
+    what decides what is sent, and to whom, is part of what a reviewer approves.
+    """
 
     Status = Status
+    frozen_fields = (*SETTINGS_FIELDS, "hash_scheme")
 
     template = models.ForeignKey(
         Template,
@@ -342,6 +487,25 @@ class TemplateVersion(WorkflowGuarded):
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     rejection_reason = models.TextField(_("rejection reason"), blank=True)
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        related_name="versions",
+        verbose_name=_("category"),
+    )
+    channels = models.JSONField(_("channels"), default=list)
+    default_language = models.CharField(
+        _("default language"),
+        max_length=8,
+        choices=Language.choices,
+        default=Language.EN,
+    )
+    data_schema = models.JSONField(_("data schema"), default=dict)
+    hash_scheme = models.PositiveSmallIntegerField(
+        _("hash scheme"),
+        default=HASH_SCHEME_CURRENT,
+        help_text=_("1: the hash covers the content; 2: content and settings."),
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -26,6 +26,14 @@ from templates_app.models import (
 )
 from templates_app.rendering import BlockSource
 
+# The template columns behind SETTINGS_FIELDS, as history rows store them.
+TEMPLATE_SETTINGS_COLUMNS = (
+    "category_id",
+    "channels",
+    "default_language",
+    "data_schema",
+)
+
 # Block versions a draft may preview with: the newest that is not dead.
 DRAFT_BLOCK_STATUSES = (Status.DRAFT, Status.IN_REVIEW, Status.APPROVED)
 
@@ -106,7 +114,7 @@ def language_choose(
     }
     if customer_language in available:
         return customer_language
-    default = version.template.default_language
+    default = version.default_language
     if default in available:
         return default
     raise LanguageUnavailable(
@@ -193,7 +201,8 @@ def version_editors(version: TemplateVersion) -> set[int]:
     """Return the ids of the author and of everyone who edited the version.
 
     Read from django-simple-history: the version's rows saved while it was a
-    draft, and every row of its content and pinned blocks.
+    draft, every row of its content and pinned blocks, and whoever changed the
+    template settings it carries (`template_settings_editors`).
     """
     editors = {version.author_id}
     for rows in (
@@ -204,6 +213,34 @@ def version_editors(version: TemplateVersion) -> set[int]:
         editors.update(
             rows.exclude(history_user_id=None).values_list("history_user_id", flat=True)
         )
+    return editors | template_settings_editors(version)
+
+
+def template_settings_editors(version: TemplateVersion) -> set[int]:
+    """Return the ids of the users who changed the settings the version carries.
+
+    The window runs from the latest submission of another version of the
+    template before this one's, whose settings were frozen then, to this
+    version's submission (or now, for a draft): whoever saved the template
+    with changed settings in between wrote part of what this version approves.
+    """
+    until = version.submitted_at or timezone.now()
+    since = (
+        version.template.versions.exclude(pk=version.pk)
+        .filter(submitted_at__lt=until)
+        .aggregate(since=Max("submitted_at"))["since"]
+    )
+    rows = (
+        Template.history.filter(id=version.template_id, history_date__lte=until)
+        .order_by("history_date", "history_id")
+        .values_list("history_date", "history_user_id", *TEMPLATE_SETTINGS_COLUMNS)
+    )
+    editors: set[int] = set()
+    previous = None
+    for at, user_id, *settings in rows:
+        if settings != previous and user_id and (since is None or at > since):
+            editors.add(user_id)
+        previous = settings
     return editors
 
 
@@ -244,7 +281,7 @@ def version_in_force(
             status__in=EVER_APPROVED_STATUSES, effective_from__lte=at
         )
         .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
-        .select_related("template__category", "author")
+        .select_related("template__category", "category", "author")
         .order_by("-effective_from")
         .first()
     )

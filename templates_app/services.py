@@ -25,6 +25,7 @@ from templates_app.models import (
     CHANNEL_FIELDS,
     HTML_FIELDS,
     OPEN_STATUSES,
+    SETTINGS_FIELDS,
     TEMPLATED_FIELDS,
     TRANSITIONS,
     Approval,
@@ -47,6 +48,7 @@ from templates_app.validation import (
     schema_problems,
     validate_contents,
 )
+from templates_app.version_settings import settings_copy, settings_hashed
 
 
 class AuthoringError(Exception):
@@ -88,9 +90,15 @@ def block_version_hash(block_version: ContentBlockVersion) -> str:
 
 
 def version_hash(version: TemplateVersion) -> str:
-    """Return the hash of a version's content and the block versions it pins."""
+    """Return the hash of a version's content, pinned blocks and settings.
+
+    Versions of hash scheme 1 (submitted before settings were frozen on
+    versions) keep the hash their reviewers approved: content and blocks only.
+    """
+    settings = settings_hashed(version)
     return _digest(
         {
+            **({"settings": settings} if settings is not None else {}),
             "template": version.template.code,
             "contents": [
                 {
@@ -131,25 +139,101 @@ def _block_author_check(actor: AbstractBaseUser) -> None:
         )
 
 
+# What an audit event shows of a template, before and after a change.
+TEMPLATE_AUDIT_FIELDS = (
+    "code",
+    "name",
+    "category",
+    "description",
+    "channels",
+    "default_language",
+    "data_schema",
+    "sample_data",
+)
+
+
+def template_snapshot(template: Template) -> dict:
+    """Return the audited fields of a template, its category by code."""
+    return {
+        name: template.category.code if name == "category" else getattr(template, name)
+        for name in TEMPLATE_AUDIT_FIELDS
+    }
+
+
+def _changes(before: dict, after: dict) -> tuple[dict, dict]:
+    """Return the fields that differ, as they were and as they are."""
+    names = [name for name in after if before.get(name) != after[name]]
+    return {n: before.get(n) for n in names}, {n: after[n] for n in names}
+
+
 def template_save(*, template: Template, actor: AbstractBaseUser) -> Template:
-    """Check a template's schema, sample data and category, then save it."""
-    _author_check(actor, template.category)
-    if template.pk is not None:
-        stored = Template.objects.select_related("category").get(pk=template.pk)
-        if stored.category_id != template.category_id:
-            _author_check(actor, stored.category)
-    problems = schema_problems(template.data_schema)
-    if not problems:
-        problems = [
-            _("Sample data does not match the schema at %s") % problem
-            for problem in data_problems(template.data_schema, template.sample_data)
-        ]
-    if problems:
-        raise ValidationError({"sample_data": problems})
-    template.full_clean()
-    template._change_reason = _("Saved by %(user)s") % {"user": actor}
-    template._history_user = actor
-    template.save()
+    """Check a template's schema, sample data and category, save and audit it.
+
+    A change of its settings (category, channels, default language, schema)
+    reaches customers only with a version approved with them: the draft open
+    on the template, if any, takes them now; the version in force keeps its own.
+    """
+    with transaction.atomic():
+        _author_check(actor, template.category)
+        stored = None
+        if template.pk is not None:
+            stored = (
+                Template.objects.select_for_update()
+                .select_related("category")
+                .get(pk=template.pk)
+            )
+            if stored.category_id != template.category_id:
+                _author_check(actor, stored.category)
+            if stored.code != template.code:
+                raise AuthoringError(
+                    _(
+                        "A template's code cannot change: upstream systems and "
+                        "sent communications refer to it. Create a new template."
+                    )
+                )
+        problems = schema_problems(template.data_schema)
+        if not problems:
+            problems = [
+                _("Sample data does not match the schema at %s") % problem
+                for problem in data_problems(template.data_schema, template.sample_data)
+            ]
+        if problems:
+            raise ValidationError({"sample_data": problems})
+        template.full_clean()
+        before = template_snapshot(stored) if stored is not None else None
+        after = template_snapshot(template)
+        if before == after:
+            return template
+        template._change_reason = _("Saved by %(user)s") % {"user": actor}
+        template._history_user = actor
+        template.save()
+        if before is None:
+            event_record(
+                action="templates.template.created",
+                actor=actor,
+                subject=template,
+                after=after,
+            )
+            return template
+        changed_before, changed_after = _changes(before, after)
+        settings_changed = [n for n in SETTINGS_FIELDS if n in changed_after]
+        event_record(
+            action="templates.template.changed",
+            actor=actor,
+            subject=template,
+            before=changed_before,
+            after=changed_after,
+            reason=_(
+                "Settings changed (%(fields)s): they reach customers only with a "
+                "version approved with them."
+            )
+            % {"fields": ", ".join(settings_changed)}
+            if settings_changed
+            else "",
+        )
+        draft = template.versions.filter(status=Status.DRAFT).first()
+        if settings_changed and draft is not None:
+            _version_pins_refresh(draft, actor=actor)
     return template
 
 
@@ -164,12 +248,16 @@ def blocks_by_language(version: TemplateVersion) -> dict[str, dict]:
 def version_validate(
     *, version: TemplateVersion, contents: list[ContentDraft]
 ) -> ValidationReport:
-    """Validate draft content for a version of its template."""
+    """Validate content against the settings the version will be approved with.
+
+    A draft follows its template's settings; a submitted version has its own.
+    """
     template = version.template
+    settings = template if version.is_editable else version
     return validate_contents(
-        channels=template.channels,
-        default_language=template.default_language,
-        schema=template.data_schema,
+        channels=settings.channels,
+        default_language=settings.default_language,
+        schema=settings.data_schema,
         sample_data=template.sample_data,
         contents=contents,
         blocks_by_language=blocks_by_language(version),
@@ -209,6 +297,7 @@ def version_draft_create(
             author=author,
             based_on=previous,
         )
+        settings_copy(version, template)
         version._change_reason = (
             _("Draft started from v%(number)s") % {"number": previous.number}
             if previous
@@ -266,10 +355,22 @@ def _version_pins_refresh(version: TemplateVersion, *, actor: AbstractBaseUser) 
         pin = VersionBlockPin(version=version, block_version_id=block_version_id)
         pin._history_user = actor
         pin.save()
+    # A draft carries its template's settings as they are now; submission
+    # freezes them with the content.
+    settings = settings_copy(version, version.template)
     version.content_hash = version_hash(version)
-    version._change_reason = _("Content saved")
+    version._change_reason = (
+        _("Settings taken from the template") if settings else _("Content saved")
+    )
     version._history_user = actor
-    version.save(update_fields=["content_hash", "updated"])
+    version.save(
+        update_fields=[
+            "content_hash",
+            "updated",
+            *SETTINGS_FIELDS,
+            "hash_scheme",
+        ]
+    )
 
 
 def version_content_save(
@@ -318,6 +419,64 @@ def version_content_save(
                 content.delete()
         _version_pins_refresh(version, actor=actor)
     return report
+
+
+BLOCK_AUDIT_FIELDS = ("code", "name", "description")
+
+
+def block_save(*, block: ContentBlock, actor: AbstractBaseUser | None) -> ContentBlock:
+    """Create or change a content block's code, name and description; audit it.
+
+    The code never changes: templates include the block by it, and the hashes
+    of its versions cover it.
+    """
+    codename = "change_contentblock" if block.pk else "add_contentblock"
+    if actor is not None and not (
+        actor.is_active and actor.has_perm(f"templates_app.{codename}")
+    ):
+        raise AuthoringForbidden(
+            _("%(user)s may not edit content blocks.") % {"user": actor}
+        )
+    with transaction.atomic():
+        stored = None
+        if block.pk is not None:
+            stored = ContentBlock.objects.select_for_update().get(pk=block.pk)
+            if stored.code != block.code:
+                raise AuthoringError(
+                    _(
+                        "A content block's code cannot change: templates include "
+                        "it by its code. Create a new block."
+                    )
+                )
+        block.full_clean()
+        before = (
+            {name: getattr(stored, name) for name in BLOCK_AUDIT_FIELDS}
+            if stored is not None
+            else None
+        )
+        after = {name: getattr(block, name) for name in BLOCK_AUDIT_FIELDS}
+        if before == after:
+            return block
+        block._change_reason = _("Saved by %(user)s") % {"user": actor}
+        block._history_user = actor
+        block.save()
+        if before is None:
+            event_record(
+                action="templates.content_block.created",
+                actor=actor,
+                subject=block,
+                after=after,
+            )
+        else:
+            changed_before, changed_after = _changes(before, after)
+            event_record(
+                action="templates.content_block.changed",
+                actor=actor,
+                subject=block,
+                before=changed_before,
+                after=changed_after,
+            )
+    return block
 
 
 def block_draft_create(
@@ -587,7 +746,7 @@ def _transition(
 def _locked_version(version: TemplateVersion) -> TemplateVersion:
     return (
         TemplateVersion.objects.select_for_update(of=("self",))
-        .select_related("template__category", "author")
+        .select_related("template__category", "category", "author")
         .get(pk=version.pk)
     )
 
@@ -601,7 +760,8 @@ def _locked_block_version(block_version: ContentBlockVersion) -> ContentBlockVer
 
 
 def _review_check(actor: AbstractBaseUser, version: TemplateVersion) -> None:
-    category = version.template.category
+    # The category the version would be sent under, which may be new to it.
+    category = version.category
     if not selectors.user_may(actor, selectors.REVIEW, category):
         raise WorkflowRefused(
             _(
@@ -670,7 +830,7 @@ def _notify(*, recipients: Iterable[AbstractBaseUser], subject: str, body: str) 
 
 
 def _notify_reviewers(version: TemplateVersion, actor: AbstractBaseUser) -> None:
-    category = version.template.category
+    category = version.category
     reviewers = selectors.category_reviewers(category).exclude(
         pk__in=selectors.version_editors(version)
     )
@@ -907,7 +1067,7 @@ def version_approve(
             at=now,
         )
         given = len(approvals) + 1
-        required = max(version.template.category.required_approvals, 1)
+        required = max(version.category.required_approvals, 1)
         if given < required:
             event_record(
                 action="templates.version.approval_recorded",

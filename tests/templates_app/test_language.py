@@ -31,6 +31,7 @@ def test_default_language_is_used_otherwise(version):
 
 
 def test_error_when_neither_language_has_content(version):
-    version.template.default_language = "en"
+    # The default language the version carries decides, not the template's.
+    version.default_language = "en"
     with pytest.raises(LanguageUnavailable, match="no sms content in fr"):
         language_choose(version, channel="sms", customer_language="fr")

@@ -457,13 +457,15 @@ def test_overlapping_effective_ranges_are_refused_by_postgresql(
         cursor.execute(
             f"INSERT INTO {table} (template_id, number, status, author_id,"  # noqa: S608
             " created, updated, content_hash, effective_from, effective_until,"
-            " rejection_reason) VALUES (%s, 99, 'superseded', %s, now(), now(),"
-            " '', %s, %s, '')",
+            " rejection_reason, category_id, channels, default_language,"
+            " data_schema, hash_scheme) VALUES (%s, 99, 'superseded', %s, now(),"
+            " now(), '', %s, %s, '', %s, '[]', 'en', '{}', 2)",
             [
                 version.template_id,
                 author.pk,
                 second.effective_from + timedelta(days=1),
                 second.effective_from + timedelta(days=2),
+                version.category_id,
             ],
         )
 
