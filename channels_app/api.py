@@ -36,7 +36,6 @@ from channels_app.models import (
     Communication,
     Dispatch,
     IdempotencyRecord,
-    Language,
 )
 from channels_app.services import dispatch_receipt_record
 from customers.models import Customer
@@ -54,14 +53,24 @@ class CanTrigger(permissions.BasePermission):
         )
 
 
-class CustomerSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=100)
-    name = serializers.CharField(max_length=200, required=False)
-    language = serializers.ChoiceField(Language.choices, required=False)
-    time_zone = serializers.CharField(max_length=64, required=False)
-    email = serializers.EmailField(required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    postal_address = serializers.CharField(required=False, allow_blank=True)
+class CustomerSerializer(serializers.ModelSerializer):
+    """A customer's fields as the model defines them (lengths, choices, validators)."""
+
+    class Meta:
+        model = Customer
+        fields = ["external_id", *Customer.EDITABLE]
+        extra_kwargs = {
+            # Upserted by external id: an existing one is no error.
+            "external_id": {"validators": []},
+            # A number typed any way is normalised; the model's rules judge it.
+            "phone": {"max_length": 40},
+            **{name: {"required": False} for name in Customer.EDITABLE},
+        }
+
+    def validate(self, attrs: dict) -> dict:
+        if problems := Customer.field_problems(attrs):
+            raise ValidationError(problems)
+        return attrs
 
 
 class DataSourceSerializer(serializers.Serializer):

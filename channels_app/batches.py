@@ -19,7 +19,6 @@ from typing import IO, Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import OperationalError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
@@ -33,8 +32,8 @@ from channels_app.dispatching import (
     TriggerRequest,
     communications_trigger_bulk,
 )
-from channels_app.models import Batch, BatchRow, Channel, Language
-from customers.models import Customer, time_zones
+from channels_app.models import Batch, BatchRow, Channel
+from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert, phone_normalise
 
 logger = logging.getLogger(__name__)
@@ -429,42 +428,12 @@ def _customer_problems(customer, problem) -> Iterable[RowProblem]:
             "customer.external_id",
             _("empty; every row needs the customer's external id"),
         )
-    elif len(external_id) > 100:
-        yield problem("customer.external_id", _("longer than 100 characters"))
-    for name, value in customer.items():
-        if name == "external_id":
+    # The customer model's own rules, as for the API and the admin.
+    for name, messages in Customer.field_problems(customer).items():
+        if name == "external_id" and not (external_id or "").strip():
             continue
-        where = f"customer.{name}"
-        if name not in CUSTOMER_FIELDS:
-            yield problem(where, _("unknown customer field"))
-        elif not isinstance(value, str):
-            yield problem(where, _("must be text"))
-        elif name == "name" and len(value) > 200:
-            yield problem(where, _("longer than 200 characters"))
-        elif name == "language" and value not in Language.values:
-            yield problem(
-                where,
-                _("%(value)r is not one of %(choices)s")
-                % {"value": value, "choices": ", ".join(Language.values)},
-            )
-        elif name == "time_zone" and value not in time_zones():
-            yield problem(
-                where,
-                _("%(value)r is not a known time zone (e.g. Asia/Riyadh)")
-                % {"value": value},
-            )
-        elif name == "email" and value:
-            try:
-                validate_email(value)
-            except ValidationError:
-                yield problem(
-                    where, _("%(value)r is not an email address") % {"value": value}
-                )
-        elif name == "phone" and value:
-            try:
-                phone_normalise(value)
-            except ValidationError as exc:
-                yield problem(where, " ".join(exc.messages))
+        for message in messages:
+            yield problem(f"customer.{name}", message)
 
 
 def batch_create(

@@ -32,7 +32,8 @@ class Communication(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    template_code = models.CharField(_("template"), max_length=64)
+    # As long as the code it copies (templates_app.Template.code).
+    template_code = models.CharField(_("template"), max_length=100)
     category = models.CharField(_("category"), max_length=64)
     # Frozen at trigger time: a regulatory notice stays mandatory for its life.
     mandatory = models.BooleanField(_("mandatory"), default=False)
@@ -301,7 +302,8 @@ class Batch(models.Model):
         FAILED = "failed", _("Failed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    template_code = models.CharField(_("template"), max_length=64)
+    # As long as the code it copies (templates_app.Template.code).
+    template_code = models.CharField(_("template"), max_length=100)
     channels = models.JSONField(_("channels"), default=list)
     source_system = models.CharField(_("source system"), max_length=100, blank=True)
     file_name = models.CharField(_("file name"), max_length=255, blank=True)

@@ -8,7 +8,9 @@ owns them lives here, below the rules and the channels that read them.
 
 import functools
 import zoneinfo
+from collections.abc import Mapping
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -32,18 +34,48 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+def phone_normalise(raw: str, *, region: str = "SA") -> str:
+    """Return the E.164 form of a phone number, or raise naming the problem.
+
+    Numbers without a country code are read in `region` (the organisation's
+    home country).
+    """
+    if not raw.strip():
+        return ""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            {"phone": f"{raw!r} is not a phone number: {exc}"}
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError({"phone": f"{raw!r} is not a valid phone number"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 class Customer(models.Model):
     """A customer as known by the system of record, with their contact points."""
+
+    # What upstream systems, batch files and agents may set besides external_id.
+    EDITABLE = ("name", "language", "time_zone", "email", "phone", "postal_address")
 
     external_id = models.CharField(_("external id"), max_length=100, unique=True)
     name = models.CharField(_("name"), max_length=200)
     language = models.CharField(
-        _("language"), max_length=8, choices=Language.choices, default=Language.EN
+        _("language"),
+        max_length=8,
+        choices=Language.choices,
+        default=Language.EN,
+        error_messages={"invalid_choice": _("%(value)r is not one of en, ar")},
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
-    email = models.EmailField(_("email"), blank=True)
+    email = models.EmailField(
+        _("email"),
+        blank=True,
+        error_messages={"invalid": _("%(value)r is not an email address")},
+    )
     # E.164, normalised by phonenumbers before it is stored.
     phone = models.CharField(_("phone (E.164)"), max_length=20, blank=True)
     postal_address = models.TextField(_("postal address"), blank=True)
@@ -64,6 +96,38 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
+
+    @classmethod
+    def field_problems(cls, values: Mapping[str, object]) -> dict[str, list[str]]:
+        """Return what is wrong with some customer field values, by field.
+
+        The model's own rules (lengths, choices, the email and time zone
+        validators, phone numbers that must normalise to E.164) serve the
+        API, batch files and the admin alike. Only the fields given are judged.
+        """
+        problems: dict[str, list[str]] = {}
+        candidate = cls()
+        for name, value in values.items():
+            if name not in ("external_id", *cls.EDITABLE):
+                problems[name] = [str(_("unknown customer field"))]
+            elif not isinstance(value, str):
+                problems[name] = [str(_("must be text"))]
+            elif name == "phone" and value:
+                try:
+                    candidate.phone = phone_normalise(value)
+                except ValidationError as exc:
+                    problems[name] = exc.messages
+            else:
+                setattr(candidate, name, value)
+        judged = set(values) - set(problems)
+        try:
+            candidate.clean_fields(
+                exclude=[f.name for f in cls._meta.fields if f.name not in judged]
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                problems.setdefault(name, []).extend(messages)
+        return problems
 
     def address_for(self, channel: str) -> str:
         """Return the contact point used for a channel, or "" when there is none."""

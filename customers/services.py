@@ -1,34 +1,19 @@
 """Every write about customers: their details, preferences and suppressions."""
 
-import phonenumbers
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from audit.services import event_record
-from customers.models import Customer, PreferenceEntry, Suppression
+from customers.models import (  # noqa: F401 (phone_normalise: callers' import)
+    Customer,
+    PreferenceEntry,
+    Suppression,
+    phone_normalise,
+)
 
-CUSTOMER_FIELDS = ("name", "language", "time_zone", "email", "phone", "postal_address")
-
-
-def phone_normalise(raw: str, *, region: str = "SA") -> str:
-    """Return the E.164 form of a phone number, or raise naming the problem.
-
-    Numbers without a country code are read in `region` (the organisation's
-    home country).
-    """
-    if not raw.strip():
-        return ""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(
-            {"phone": f"{raw!r} is not a phone number: {exc}"}
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError({"phone": f"{raw!r} is not a valid phone number"})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+CUSTOMER_FIELDS = Customer.EDITABLE
 
 
 @transaction.atomic
