@@ -1,7 +1,8 @@
 """Settings for Communication Control, read from environment variables.
 
-Every value has an embedded default that needs no server (SQLite under var/,
-kombu's filesystem broker under var/), so a fresh clone runs as it is.
+Every value has an embedded default that needs no server to install (SQLite
+under var/, a redis-server on a unix socket under var/ that `make run` starts
+itself), so a fresh clone runs as it is.
 Production sets DEBUG=false and real values; `manage.py check --deploy` then
 reports nothing.
 """
@@ -181,7 +182,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 # @xframe_options_sameorigin.
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers and process managers.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
 
 # Email: Django's SMTP backend once EMAIL_HOST is given; until then (the
 # embedded default) each message is written as a file under var/mail/.
@@ -211,22 +212,16 @@ SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
 SMS_SENDER_ID = os.environ.get("SMS_SENDER_ID", "CCM")
 SMS_FILE_DIR = Path(os.environ.get("SMS_FILE_DIR", VAR_DIR / "sms"))
 
-# Celery: Redis in production; kombu's filesystem transport needs no server.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+# Celery: Redis or RabbitMQ in production (docs/deploy.md). Unset, the broker
+# is the embedded one: a redis-server on a unix socket under var/, which
+# `make run` starts and supervises (scripts/supervise) and the tests start
+# for themselves. (kombu's filesystem transport, used before, crashed workers
+# on half-written message files: kombu issue 1551.)
+EMBEDDED_BROKER_SOCKET = VAR_DIR / "redis.sock"
+CELERY_BROKER_URL = (
+    os.environ.get("CELERY_BROKER_URL") or f"redis+socket://{EMBEDDED_BROKER_SOCKET}"
+)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "control_folder": str(_broker_dir / "control"),
-        # The default polls once a second and takes one message per poll.
-        "polling_interval": 0.1,
-    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
