@@ -12,7 +12,8 @@ import socket
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ccm.models import Heartbeat
@@ -124,3 +125,26 @@ def health_report() -> dict:
     if (supervised := supervised_processes()) is not None:
         report["supervisor"] = supervised
     return report
+
+
+def lease_take(*, name: str, owner: str, seconds: int) -> bool:
+    """Take or renew the lease `name` for `owner`; False while another holds it.
+
+    A lease is a Heartbeat row: the holder in `hostname`, its last renewal in
+    `last_seen`. Taking an expired lease is one conditional UPDATE, so two
+    contenders cannot both win; no session state, so it works behind PgBouncer.
+    """
+    now, row = timezone.now(), f"lease:{name}"
+    taken = (
+        Heartbeat.objects.filter(name=row)
+        .filter(Q(hostname=owner) | Q(last_seen__lt=now - timedelta(seconds=seconds)))
+        .update(hostname=owner, last_seen=now)
+    )
+    if taken:
+        return True
+    try:
+        with transaction.atomic():
+            Heartbeat.objects.create(name=row, hostname=owner, last_seen=now)
+    except IntegrityError:
+        return False
+    return True

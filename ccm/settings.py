@@ -13,10 +13,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CCM_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+QUORUM = {"x-queue-type": "quorum"}
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -128,6 +132,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # PostgreSQL keeps Django's defaults: no prepared statements. Prepared after
 # five runs, the console's substring search went to a generic plan that cannot
 # use its trigram index (p95 1.7 s at 1M customers; docs/console.md).
+# Behind PgBouncer in transaction mode (docs/deploy.md) a connection serves
+# another client after every transaction: nothing may live in the session.
+# DATABASE_TRANSACTION_POOLING=true turns off server-side cursors, prepared
+# statements (also the outbox's prepared mark) and the outbox's
+# session-level `SET synchronous_commit`.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if (
+    DATABASE_TRANSACTION_POOLING
+    and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -228,6 +244,26 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# One queue per kind of work, each served by its own worker pool in production
+# (docs/deploy.md), so a letter run cannot hold up a passcode SMS; the routes
+# are in ccm.celery.task_route. A worker started without -Q serves them all.
+# RabbitMQ: quorum queues (replicated, durable; RabbitMQ's recommended mode)
+# and publisher confirms. Nothing here is scheduled in the broker (no ETA or
+# countdown: schedules live in the database), which quorum queues need.
+_AMQP = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name, queue_arguments=QUORUM if _AMQP else None)
+    for name in ("email", "sms", "letters", "housekeeping")
+]
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
+CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum" if _AMQP else "classic"
+CELERY_TASK_ROUTES = ("ccm.celery.task_route",)
+if _AMQP:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# Beat sends periodic tasks only while it holds a lease in the database
+# (ccm.celery.SingleBeatScheduler): run two for failover, one sends.
+CELERY_BEAT_SCHEDULER = "ccm.celery:SingleBeatScheduler"
+BEAT_LEASE_SECONDS = env_int("BEAT_LEASE_SECONDS", 30)
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 15)
 # /healthz reports the worker dead when its last heartbeat is older than this.
 HEARTBEAT_MAX_AGE_SECONDS = env_int("HEARTBEAT_MAX_AGE_SECONDS", 60)
