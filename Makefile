@@ -32,3 +32,5 @@ bench:
 		.venv/bin/python bench/dispatch_bulk.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/console_queries.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/rules_bulk.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
+		.venv/bin/python bench/api_load.py

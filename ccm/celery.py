@@ -1,14 +1,20 @@
 """The Celery app, configured from Django settings (CELERY_* names)."""
 
+import logging
 import os
+import socket
+import time
+import uuid
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
 
 app = Celery("ccm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+logger = logging.getLogger(__name__)
 
 
 @app.on_after_finalize.connect
@@ -40,3 +46,69 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         sender.signature("channels.batches_resume"),
         name="resume stalled batch runs",
     )
+
+
+# Periodic and bookkeeping work; everything else defaults to it too.
+HOUSEKEEPING = "housekeeping"
+CHANNEL_QUEUES = {"email": "email", "sms": "sms", "letter": "letters"}
+
+
+def task_route(name, args, kwargs, options, task=None, **kw) -> dict | None:
+    """Route a task to the queue of its kind of work (settings.CELERY_TASK_QUEUES).
+
+    A pump asked for one channel (`channel=` keyword) goes to that channel's
+    queue; the pump for every channel, which the outbox runs today, goes to
+    the email queue, where the bulk of the sending is.
+    """
+    if name == "channels.outbox_pump":
+        return {"queue": CHANNEL_QUEUES.get((kwargs or {}).get("channel"), "email")}
+    return {"queue": HOUSEKEEPING}
+
+
+class SingleBeatScheduler(PersistentScheduler):
+    """Send periodic tasks only while this beat holds the lease in the database.
+
+    Two beats (failover, or one started by mistake) never both send: the one
+    without the lease sleeps and takes over once the holder has not renewed it
+    for BEAT_LEASE_SECONDS. The holder renews every third of that and stops
+    sending as soon as a renewal fails, so the two never overlap while the
+    machines' clocks agree.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_valid_until = 0.0
+        super().__init__(*args, **kwargs)
+
+    def tick(self, *args, **kwargs) -> float:
+        if not self.lease_held():
+            return 1.0
+        return min(super().tick(*args, **kwargs), self.lease_seconds() / 3)
+
+    def lease_seconds(self) -> int:
+        from django.conf import settings
+
+        return settings.BEAT_LEASE_SECONDS
+
+    def lease_held(self) -> bool:
+        now = time.monotonic()
+        if now < self.lease_valid_until:
+            return True
+        from django.db import close_old_connections
+
+        from ccm.health import lease_take
+
+        held = False
+        try:
+            close_old_connections()
+            held = lease_take(
+                name="beat", owner=self.owner, seconds=self.lease_seconds()
+            )
+        except Exception:  # the database is down: send nothing until it is back
+            logger.warning("beat could not reach the database for its lease")
+        if held and not self.lease_valid_until:
+            logger.info("beat %s holds the lease and sends periodic tasks", self.owner)
+        elif not held and self.lease_valid_until:
+            logger.warning("beat %s lost the lease; it stops sending", self.owner)
+        self.lease_valid_until = now + self.lease_seconds() / 3 if held else 0.0
+        return held

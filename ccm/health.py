@@ -1,10 +1,19 @@
-"""Liveness of the parts the product needs: database, broker, worker."""
+"""Health of the parts the product needs: database, broker, worker, processes.
 
+Three views read it (`ccm.views`): liveness (the process answers, nothing
+else is touched), readiness (this web process can serve: the database
+answers) and the full report operators watch (every part, and the embedded
+stack's restarts as `scripts/supervise` records them).
+"""
+
+import json
+import os
 import socket
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ccm.models import Heartbeat
@@ -71,6 +80,39 @@ def check_worker() -> dict:
     return {"ok": True, **status}
 
 
+def supervised_processes() -> dict | None:
+    """Return the embedded stack's processes as scripts/supervise records them.
+
+    None when no supervisor runs (production runs processes under its own
+    process manager). `restarts` counts every restart since the stack began;
+    `last_failure` is the most recent exit of any process.
+    """
+    try:
+        state = json.loads((settings.VAR_DIR / "supervisor.json").read_text())
+        os.kill(int(state["supervisor_pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    processes = state.get("processes", {})
+    failures = [
+        {"process": name, **process["last_failure"]}
+        for name, process in processes.items()
+        if process.get("last_failure")
+    ]
+    return {
+        "restarts": sum(process.get("restarts", 0) for process in processes.values()),
+        "last_failure": max(failures, key=lambda f: f["at"], default=None),
+        "processes": processes,
+    }
+
+
+def readiness_report() -> dict:
+    """Return whether this web process can serve requests: its database answers."""
+    database = check_database()
+    failing = [] if database["ok"] else ["database"]
+    status = "ok" if database["ok"] else "fail"
+    return {"status": status, "failing": failing, "database": database}
+
+
 def health_report() -> dict:
     """Return the status of every part, and which parts are failing."""
     parts = {
@@ -79,4 +121,30 @@ def health_report() -> dict:
         "worker": check_worker(),
     }
     failing = [name for name, part in parts.items() if not part["ok"]]
-    return {"status": "ok" if not failing else "fail", "failing": failing, **parts}
+    report = {"status": "ok" if not failing else "fail", "failing": failing, **parts}
+    if (supervised := supervised_processes()) is not None:
+        report["supervisor"] = supervised
+    return report
+
+
+def lease_take(*, name: str, owner: str, seconds: int) -> bool:
+    """Take or renew the lease `name` for `owner`; False while another holds it.
+
+    A lease is a Heartbeat row: the holder in `hostname`, its last renewal in
+    `last_seen`. Taking an expired lease is one conditional UPDATE, so two
+    contenders cannot both win; no session state, so it works behind PgBouncer.
+    """
+    now, row = timezone.now(), f"lease:{name}"
+    taken = (
+        Heartbeat.objects.filter(name=row)
+        .filter(Q(hostname=owner) | Q(last_seen__lt=now - timedelta(seconds=seconds)))
+        .update(hostname=owner, last_seen=now)
+    )
+    if taken:
+        return True
+    try:
+        with transaction.atomic():
+            Heartbeat.objects.create(name=row, hostname=owner, last_seen=now)
+    except IntegrityError:
+        return False
+    return True

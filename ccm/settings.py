@@ -1,7 +1,8 @@
 """Settings for Communication Control, read from environment variables.
 
-Every value has an embedded default that needs no server (SQLite under var/,
-kombu's filesystem broker under var/), so a fresh clone runs as it is.
+Every value has an embedded default that needs no server to install (SQLite
+under var/, a redis-server on a unix socket under var/ that `make run` starts
+itself), so a fresh clone runs as it is.
 Production sets DEBUG=false and real values; `manage.py check --deploy` then
 reports nothing.
 """
@@ -12,10 +13,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CCM_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+QUORUM = {"x-queue-type": "quorum"}
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -128,6 +133,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # PostgreSQL keeps Django's defaults: no prepared statements. Prepared after
 # five runs, the console's substring search went to a generic plan that cannot
 # use its trigram index (p95 1.7 s at 1M customers; docs/console.md).
+# Behind PgBouncer in transaction mode (docs/deploy.md) a connection serves
+# another client after every transaction: nothing may live in the session.
+# DATABASE_TRANSACTION_POOLING=true turns off server-side cursors, prepared
+# statements (also the outbox's prepared mark) and the outbox's
+# session-level `SET synchronous_commit`.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if (
+    DATABASE_TRANSACTION_POOLING
+    and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -182,7 +199,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 # @xframe_options_sameorigin.
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers and process managers.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
 
 # Email: Django's SMTP backend once EMAIL_HOST is given; until then (the
 # embedded default) each message is written as a file under var/mail/.
@@ -212,28 +229,42 @@ SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
 SMS_SENDER_ID = os.environ.get("SMS_SENDER_ID", "CCM")
 SMS_FILE_DIR = Path(os.environ.get("SMS_FILE_DIR", VAR_DIR / "sms"))
 
-# Celery: Redis in production; kombu's filesystem transport needs no server.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+# Celery: Redis or RabbitMQ in production (docs/deploy.md). Unset, the broker
+# is the embedded one: a redis-server on a unix socket under var/, which
+# `make run` starts and supervises (scripts/supervise) and the tests start
+# for themselves. (kombu's filesystem transport, used before, crashed workers
+# on half-written message files: kombu issue 1551.)
+EMBEDDED_BROKER_SOCKET = VAR_DIR / "redis.sock"
+CELERY_BROKER_URL = (
+    os.environ.get("CELERY_BROKER_URL") or f"redis+socket://{EMBEDDED_BROKER_SOCKET}"
+)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "control_folder": str(_broker_dir / "control"),
-        # The default polls once a second and takes one message per poll.
-        "polling_interval": 0.1,
-    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# One queue per kind of work, each served by its own worker pool in production
+# (docs/deploy.md), so a letter run cannot hold up a passcode SMS; the routes
+# are in ccm.celery.task_route. A worker started without -Q serves them all.
+# RabbitMQ: quorum queues (replicated, durable; RabbitMQ's recommended mode)
+# and publisher confirms. Nothing here is scheduled in the broker (no ETA or
+# countdown: schedules live in the database), which quorum queues need.
+_AMQP = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name, queue_arguments=QUORUM if _AMQP else None)
+    for name in ("email", "sms", "letters", "housekeeping")
+]
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
+CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum" if _AMQP else "classic"
+CELERY_TASK_ROUTES = ("ccm.celery.task_route",)
+if _AMQP:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# Beat sends periodic tasks only while it holds a lease in the database
+# (ccm.celery.SingleBeatScheduler): run two for failover, one sends.
+CELERY_BEAT_SCHEDULER = "ccm.celery:SingleBeatScheduler"
+BEAT_LEASE_SECONDS = env_int("BEAT_LEASE_SECONDS", 30)
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 15)
 # /healthz reports the worker dead when its last heartbeat is older than this.
 HEARTBEAT_MAX_AGE_SECONDS = env_int("HEARTBEAT_MAX_AGE_SECONDS", 60)

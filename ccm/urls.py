@@ -6,6 +6,8 @@ from ccm import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/live", views.healthz_live, name="healthz-live"),
+    path("healthz/ready", views.healthz_ready, name="healthz-ready"),
     path("i18n/language", views.language_set, name="language_set"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("channels_app.urls")),

@@ -8,15 +8,30 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from ccm.health import health_report
+from ccm.health import health_report, readiness_report
 from ccm.models import UserSettings
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Report database, broker and worker status; 503 when any part fails."""
+    """Report every part and the supervised processes; 503 when any part fails."""
     report = health_report()
+    return JsonResponse(report, status=200 if not report["failing"] else 503)
+
+
+@never_cache
+@require_GET
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Answer while the process serves requests; checks nothing else (liveness)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def healthz_ready(request: HttpRequest) -> JsonResponse:
+    """Answer 200 while this process can serve (its database answers), else 503."""
+    report = readiness_report()
     return JsonResponse(report, status=200 if not report["failing"] else 503)
 
 

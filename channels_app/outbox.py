@@ -311,7 +311,8 @@ def _mark_cursor() -> Iterator[tuple[Any, dict]]:
     and the statement is prepared on the server once per batch rather than
     parsed and planned per message: half the database CPU of a mark.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or settings.DATABASE_TRANSACTION_POOLING:
+        # Behind PgBouncer in transaction mode: no session state, no prepare.
         with connection.cursor() as cursor:
             yield cursor, {}
         return

@@ -7,6 +7,7 @@ CI=true a missing or unreachable service stops the run with an error naming it.
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -53,6 +54,9 @@ def _worker_isolate(worker: str) -> None:
         settings.CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"] = url
     var_dir = settings.VAR_DIR / worker
     var_dir.mkdir(parents=True, exist_ok=True)
+    if broker.scheme == "redis+socket":
+        settings.EMBEDDED_BROKER_SOCKET = var_dir / "redis.sock"
+        settings.CELERY_BROKER_URL = f"redis+socket://{var_dir / 'redis.sock'}"
     os.environ["CCM_VAR_DIR"] = str(var_dir)
     settings.VAR_DIR = var_dir
     settings.EMAIL_FILE_PATH = str(var_dir / "mail")
@@ -63,9 +67,28 @@ def _worker_isolate(worker: str) -> None:
         settings.MEDIA_ROOT = var_dir / "media"
 
 
+_embedded_broker = []
+
+
 def pytest_configure(config) -> None:
     if XDIST_WORKER:
         _worker_isolate(XDIST_WORKER)
+    xdist_controller = not XDIST_WORKER and getattr(config.option, "numprocesses", 0)
+    if _broker_url().startswith("redis+socket://") and not xdist_controller:
+        # No CELERY_BROKER_URL: the embedded broker, started as `make run` does.
+        from django.conf import settings
+
+        from tests.processes import redis_embedded_start
+
+        _embedded_broker.append(
+            redis_embedded_start(Path(settings.EMBEDDED_BROKER_SOCKET))
+        )
+
+
+def pytest_unconfigure(config) -> None:
+    for server in _embedded_broker:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _database_vendor() -> str:
@@ -134,6 +157,8 @@ def pytest_sessionstart(session) -> None:
 PROCESS_TESTS = (
     "tests/audit/test_concurrency.py::",
     "tests/ccm/test_worker.py::",
+    "tests/ccm/test_stack.py::",
+    "tests/ccm/test_deploy.py::test_two_beats",
     "tests/channels_app/test_faults.py::",
     "tests/channels_app/test_batches.py::test_a_worker_killed_mid_run",
     "tests/channels_app/test_batches.py::test_the_operator_uploads_a_csv",

@@ -67,3 +67,95 @@ def test_healthz_is_503_naming_the_broker_when_it_is_down(client, broken_broker)
     assert body["failing"] == ["broker"]
     assert body["broker"]["transport"] == "redis"
     assert "Error" in body["broker"]["error"]
+
+
+def test_liveness_answers_without_looking_at_the_other_parts(client, broken_broker):
+    response = client.get("/healthz/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readiness_needs_the_database_not_the_worker_or_the_broker(
+    client, broken_broker
+):
+    response = client.get("/healthz/ready")
+
+    assert response.status_code == 200
+    assert response.json()["failing"] == []
+    assert response.json()["database"]["ok"]
+
+
+def _supervisor_state(settings, *, pid: int) -> None:
+    import json
+
+    (settings.VAR_DIR / "supervisor.json").write_text(
+        json.dumps(
+            {
+                "supervisor_pid": pid,
+                "processes": {
+                    "web": {"pid": 11, "running": True, "restarts": 0},
+                    "worker": {
+                        "pid": 13,
+                        "running": True,
+                        "restarts": 2,
+                        "last_failure": {
+                            "at": "2026-12-06T12:04:31+0000",
+                            "pid": 12,
+                            "exit": "killed by SIGKILL",
+                            "ran_seconds": 734.2,
+                        },
+                    },
+                    "beat": {
+                        "pid": 14,
+                        "running": True,
+                        "restarts": 1,
+                        "last_failure": {
+                            "at": "2026-12-06T09:00:00+0000",
+                            "pid": 9,
+                            "exit": "exited with status 1",
+                            "ran_seconds": 3.0,
+                        },
+                    },
+                },
+            }
+        )
+    )
+
+
+def test_healthz_shows_the_restarts_and_last_failure_of_the_supervised_stack(
+    client, settings, tmp_path
+):
+    import os
+
+    settings.VAR_DIR = tmp_path
+    _supervisor_state(settings, pid=os.getpid())
+    heartbeat_record(name="worker")
+
+    supervisor = client.get("/healthz").json()["supervisor"]
+
+    assert supervisor["restarts"] == 3
+    assert supervisor["last_failure"] == {
+        "process": "worker",
+        "at": "2026-12-06T12:04:31+0000",
+        "pid": 12,
+        "exit": "killed by SIGKILL",
+        "ran_seconds": 734.2,
+    }
+    assert supervisor["processes"]["worker"]["pid"] == 13
+
+
+def test_healthz_leaves_out_a_supervisor_that_is_gone(client, settings, tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    settings.VAR_DIR = tmp_path
+    _supervisor_state(settings, pid=int(gone.stdout))
+
+    assert "supervisor" not in client.get("/healthz").json()

@@ -1,5 +1,7 @@
 """Batch runs send every row once, record refusals, show progress and resume."""
 
+import contextlib
+import signal
 import threading
 
 import pytest
@@ -400,32 +402,55 @@ def _worker_start(**env: str):
     )
 
 
-@pytest.fixture
-def worker():
-    process = _worker_start()
-    yield process
-    process.terminate()
-    process.communicate(timeout=30)
+@contextlib.contextmanager
+def _frozen(process):
+    """Stop a process for the duration of the block (SIGSTOP, then SIGCONT)."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+
+
+def _wait_until(condition, *, timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` s.
+
+    The limits are generous: on a loaded 2-core machine a worker takes tens of
+    seconds to start, and the test only waits as long as it has to.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_run_leaves_a_batch_that_resumes_without_duplicates(
     templates, operator, settings
 ):
-    import signal
-    import time
-
     batch = _create(operator, [_row(n) for n in range(150)])
     first = _worker_start(BATCH_CHUNK_ROWS="10")
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+
+    def killed_after_30_rows() -> bool:
+        # Read the counter with the worker frozen: it cannot finish the run
+        # between the reading and the kill, however slowly this process is
+        # scheduled on a loaded machine.
+        with _frozen(first):
             batch.refresh_from_db()
-            if batch.processed >= 30:
-                break
-            time.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
+            if batch.processed < 30:
+                return False
+            first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        return True
+
+    try:
+        _wait_until(killed_after_30_rows, timeout=300, what="30 rows processed")
     finally:
+        first.kill()
         first.communicate(timeout=30)
     batch.refresh_from_db()
     assert batch.status == Batch.Status.RUNNING
@@ -438,15 +463,16 @@ def test_a_worker_killed_mid_run_leaves_a_batch_that_resumes_without_duplicates(
     second = _worker_start(BATCH_CHUNK_ROWS="10")
     try:
         assert batches_resume() == [batch.pk]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and batch.status != Batch.Status.DONE:
-            time.sleep(0.5)
+
+        def done() -> bool:
             batch.refresh_from_db()
+            return batch.status == Batch.Status.DONE
+
+        _wait_until(done, timeout=300, what="the resumed run to finish")
     finally:
         second.terminate()
         second.communicate(timeout=30)
 
-    assert batch.status == Batch.Status.DONE
     assert (batch.processed, batch.accepted, batch.refused) == (150, 150, 0)
     assert Communication.objects.filter(batch=batch).count() == 150
     assert (
@@ -458,7 +484,7 @@ def test_a_worker_killed_mid_run_leaves_a_batch_that_resumes_without_duplicates(
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_operator_uploads_a_csv_and_watches_the_run_finish(
-    live_server, page, settings, tmp_path, worker
+    live_server, page, settings, tmp_path
 ):
     from django.core.management import call_command
 
@@ -490,21 +516,43 @@ def test_the_operator_uploads_a_csv_and_watches_the_run_finish(
 
     page.wait_for_selector("#batch-progress")
     assert page.locator("#batch-total").inner_text() == "121"
-    # The counters move in this same document (no reload) while the run goes.
-    page.evaluate(
-        "window.__initial = document.getElementById('batch-processed').textContent"
-    )
-    page.wait_for_function(
-        "window.__initial !== undefined && "
-        "document.getElementById('batch-processed').textContent !== window.__initial",
-        timeout=60_000,
-    )
-    # When the run ends the page reloads once to list the refused rows.
-    page.wait_for_selector("#batch-status[data-status=done]", timeout=120_000)
-    page.wait_for_selector("#batch-refused-rows td:has-text('GHOST-1')")
+    assert page.locator("#batch-processed").inner_text() == "0"
+    page.evaluate("window.__sameDocument = true")
+    batch = Batch.objects.get(file_name="reminders.csv")
+    # The run waits in the broker until a worker starts: the page is on screen
+    # before the run begins.
+    worker = _worker_start(BATCH_CHUNK_ROWS="10")
+
+    def counters_moved_in_the_same_document() -> bool:
+        # Freeze the worker while the page shows the counters, so the run
+        # cannot end (and reload the page) before the panel has shown it
+        # part-way, however slowly things are scheduled.
+        with _frozen(worker):
+            batch.refresh_from_db()
+            if batch.processed == 0:
+                return False
+            assert batch.processed < 121, "the run ended before the page polled"
+            page.wait_for_function(
+                "window.__sameDocument === true && document.getElementById("
+                f"'batch-processed').textContent === '{batch.processed}'",
+                timeout=15_000,
+            )
+        return True
+
+    try:
+        _wait_until(
+            counters_moved_in_the_same_document,
+            timeout=300,
+            what="the run's first rows on the page",
+        )
+        # When the run ends the page reloads once to list the refused rows.
+        page.wait_for_selector("#batch-status[data-status=done]", timeout=300_000)
+        page.wait_for_selector("#batch-refused-rows td:has-text('GHOST-1')")
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)
     assert page.locator("#batch-processed").inner_text() == "121"
     assert page.locator("#batch-accepted").inner_text() == "120"
     assert page.locator("#batch-refused").inner_text() == "1"
     assert "unknown customer 'GHOST-1'" in page.inner_text("#batch-refused-rows")
-    batch = Batch.objects.get(file_name="reminders.csv")
     assert Communication.objects.filter(batch=batch).count() == 120

@@ -135,8 +135,10 @@ def test_timeline_is_paginated(client, agent, customer, templates):
 
 # Session, user with their language, permissions, the customer, the template
 # filter's choices, the page, the chain head, the audited view, the preferences,
-# the suppressions of the customer's addresses.
-TIMELINE_STATEMENTS = 10
+# the suppressions of the customer's addresses. On SQLite the audited view is
+# five statements, not two (audit.services: a savepoint, the locked head, the
+# insert and the head's update), so the count is pinned per engine.
+TIMELINE_STATEMENTS = {"postgresql": 10, "sqlite": 13}
 
 
 def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
@@ -165,7 +167,7 @@ def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
         response = client.get(url)
 
     assert len(response.context["rows"]) == 25
-    assert len(full_page) == len(one_row) == TIMELINE_STATEMENTS, [
+    assert len(full_page) == len(one_row) == TIMELINE_STATEMENTS[connection.vendor], [
         query["sql"][:80] for query in full_page
     ]
 
