@@ -352,6 +352,9 @@ def test_the_agent_and_the_evidence_pack_show_what_stopped_the_dispatch(
     html = page.content.decode()
     assert "opted out" in html
     assert f"#{entry.pk}" in html
+    # The copy was rendered when queued, but never reached the customer.
+    assert "Exact copy as rendered, never sent" in html
+    assert "Exact copy as sent" not in html
     assert evidence.status_code == 200
     decisions = evidence.json()["dispatches"][0]["rule_decisions"]
     assert decisions[-1]["ledger_entry"] == entry.pk
