@@ -217,7 +217,9 @@ def _worker(env: dict, concurrency: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "ccm", "worker",
          f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-mingle",
-         "--without-gossip", f"--queues=celery,{QUEUE}",
+         "--without-gossip",
+         # Every queue the product routes to (ccm.celery.task_route), and ours.
+         f"--queues=celery,email,sms,letters,housekeeping,{QUEUE}",
          f"--hostname=bench-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
