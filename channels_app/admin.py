@@ -36,8 +36,17 @@ from templates_app.selectors import version_in_force
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record shown, never saved: its changes go through the services' actions."""
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A save would write the whole row back, status included, beside the
+        # lifecycle and with no audit event.
+        if request.method == "POST":
+            raise PermissionDenied(_("This record is read-only."))
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -635,16 +635,17 @@ def _customers_upsert(
 ) -> tuple[dict[int, Customer], dict[int, dict[str, list[str]]]]:
     """Return each row's customer, created or updated from the row, or its refusal.
 
-    Existing customers are locked in external-id order before any audit write,
-    the order a single upsert takes its locks in, so concurrent API calls
-    cannot deadlock with a chunk.
+    Existing customers are locked in id order before any audit write, the
+    order the rules and the outbox claim lock customers in
+    (`channels_app.ruling.customers_lock`), so a chunk cannot deadlock with a
+    claim or another chunk.
     """
     external_ids = sorted({row.payload["customer"]["external_id"] for row in rows})
     known = {
         customer.external_id: customer
         for customer in Customer.objects.select_for_update()
         .filter(external_id__in=external_ids)
-        .order_by("external_id")
+        .order_by("id")
     }
     customers: dict[int, Customer] = {}
     refusals: dict[int, dict[str, list[str]]] = {}

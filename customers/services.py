@@ -59,6 +59,11 @@ def customer_upsert(
     return customer, created
 
 
+def _customers_lock(customers) -> None:
+    """Lock customers' rows in id order, as the rules and the claim do."""
+    list(customers.select_for_update(no_key=True).order_by("id").values_list("id"))
+
+
 @transaction.atomic
 def preference_set(
     *,
@@ -72,7 +77,12 @@ def preference_set(
     actor: AbstractBaseUser | None = None,
     note: str = "",
 ) -> PreferenceEntry:
-    """Record a preference or consent instruction in the ledger."""
+    """Record a preference or consent instruction in the ledger.
+
+    The customer's row is locked as the outbox claim locks it before it asks
+    the ledger: a claim either sees this entry or finished before it.
+    """
+    _customers_lock(Customer.objects.filter(pk=customer.pk))
     entry = PreferenceEntry(
         customer=customer,
         channel=channel,
@@ -109,7 +119,13 @@ def preference_set(
 def suppression_add(
     *, channel: str, address: str, reason: str, detail: str = ""
 ) -> Suppression:
-    """Suppress an address on a channel for good (idempotent)."""
+    """Suppress an address on a channel for good (idempotent).
+
+    The customers using the address are locked first, as for a preference.
+    """
+    field = {"email": "email", "sms": "phone", "letter": "postal_address"}.get(channel)
+    if field:
+        _customers_lock(Customer.objects.filter(**{field: address}))
     suppression, created = Suppression.objects.get_or_create(
         channel=channel, address=address, defaults={"reason": reason, "detail": detail}
     )

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests import shared
+from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401 (autouse)
 
 # Playwright's sync API runs an event loop in the test thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

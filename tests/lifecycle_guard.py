@@ -1,10 +1,12 @@
-"""A query log over the dispatch tests: only the lifecycle module sets a status.
+"""A query log over the whole suite: only the lifecycle module sets a status.
 
 Every statement that writes the dispatch table's rows (an UPDATE that sets
 `status`, or any INSERT: a new row takes a status) is traced to the innermost
 project module on the Python stack. Product code other than
 `channels_app/lifecycle.py` writing there fails the test that ran it; test and
-benchmark set-up (tests/, bench/) may build rows in any status.
+benchmark set-up (tests/, bench/) may build rows in any status. It watches
+the test's own thread: processes a test starts (workers, servers) are not
+seen, nor statements on raw psycopg cursors.
 
 PostgreSQL inserts of `ccm.bulk.rows_insert` stream through COPY, below
 Django's execute wrappers; SQLite's `bulk_create` shows them, so `make test`
@@ -24,20 +26,28 @@ OWNER = ROOT / "channels_app" / "lifecycle.py"
 CARRIERS = {ROOT / "ccm" / "bulk.py", Path(__file__).resolve()}
 SETUP = (ROOT / "tests", ROOT / "bench")
 
-_TABLE = r'"?channels_app_dispatch"?(?:\s|\(|$)'
-_UPDATE = re.compile(rf"^\s*UPDATE\s+{_TABLE}", re.IGNORECASE)
-_INSERT = re.compile(rf"^\s*INSERT\s+INTO\s+{_TABLE}", re.IGNORECASE)
-_SET_CLAUSE = re.compile(r"\bSET\b(.*?)(?:\bFROM\b|\bWHERE\b|$)", re.I | re.S)
-_STATUS = re.compile(r'(?:^|[\s,.])"?status"?\s*=', re.IGNORECASE)
+# The table, schema-qualified or not, in any statement (a WITH may lead).
+_TABLE = r'(?:"?\w+"?\.)?"?channels_app_dispatch"?(?:\s|\(|$)'
+_UPDATE = re.compile(rf"\bUPDATE\s+{_TABLE}", re.IGNORECASE)
+_INSERT = re.compile(rf"\bINSERT\s+INTO\s+{_TABLE}", re.IGNORECASE)
+_SET = re.compile(r"\bSET\b", re.IGNORECASE)
+_WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
+_STATUS = re.compile(r'(?:^|[\s,.(])"?status"?\s*=', re.IGNORECASE)
 
 
 def writes_dispatch_status(sql: str) -> bool:
     """Return whether a statement writes the status of dispatch rows."""
-    if _INSERT.match(sql):
+    if _INSERT.search(sql):
         return True
-    if not _UPDATE.match(sql) or not (clause := _SET_CLAUSE.search(sql)):
+    if not (update := _UPDATE.search(sql)) or not (
+        start := _SET.search(sql, update.end())
+    ):
         return False
-    return bool(_STATUS.search(clause.group(1)))
+    # Everything assigned: from SET to the last WHERE (whose conditions may
+    # name the status without writing it).
+    wheres = list(_WHERE.finditer(sql, start.end()))
+    assigned = sql[start.end() : wheres[-1].start() if wheres else len(sql)]
+    return bool(_STATUS.search(assigned))
 
 
 def writer(stack: list[traceback.FrameSummary]) -> Path | None:

@@ -280,3 +280,31 @@ def test_an_agent_can_neither_upload_nor_see_batches(client):
 
     assert client.get("/admin/channels_app/batch/upload/").status_code == 403
     assert client.get("/admin/channels_app/batch/").status_code == 403
+
+
+@pytest.mark.parametrize("model", ["dispatch", "escalation", "batch"])
+def test_a_read_only_record_cannot_be_saved_from_its_admin_page(
+    client, operator, customer, model
+):
+    """A save would write the row back (a dispatch's status too) with no audit."""
+    from channels_app import lifecycle
+    from channels_app.models import Batch
+
+    dispatch = dispatch_build(version=approved_version_build(), customer=customer)
+    record = {
+        "dispatch": lambda: dispatch,
+        "escalation": lambda: lifecycle.escalation_open(
+            dispatch=dispatch, severity="high", reason="test"
+        ),
+        "batch": lambda: Batch.objects.create(
+            template_code="payment-reminder", requester_label="op"
+        ),
+    }[model]()
+    page = f"/admin/channels_app/{model}/{record.pk}/change/"
+
+    assert client.get(page).status_code == 200
+    saved = client.post(page, {"_save": "Save"})
+
+    assert saved.status_code == 403
+    dispatch.refresh_from_db()
+    assert dispatch.status == "queued"

@@ -13,7 +13,6 @@ from channels_app.models import Dispatch
 from customers.models import PreferenceEntry
 from customers.services import customer_upsert, preference_set
 from tests.factories import user_build
-from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401
 
 PASSWORD = "pw-12345!x"
 

@@ -7,7 +7,6 @@ import pytest
 from channels_app.dispatching import communication_trigger
 from customers.services import customer_upsert
 from tests.factories import rule_build
-from tests.lifecycle_guard import dispatch_status_owner  # noqa: F401
 
 REMINDER = {
     "customer": {"name": "Fatimah Al-Harbi"},
