@@ -199,7 +199,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 # @xframe_options_sameorigin.
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers and process managers.
-SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
 
 # Email: Django's SMTP backend once EMAIL_HOST is given; until then (the
 # embedded default) each message is written as a file under var/mail/.
@@ -286,6 +286,10 @@ BATCH_CHUNK_ROWS = env_int(
 )
 BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
 BATCH_RESUME_INTERVAL_SECONDS = env_int("BATCH_RESUME_INTERVAL_SECONDS", 60)
+# /metrics (Prometheus): the bearer token scrapers present (unset: no metrics),
+# and how long one process reuses a scrape's figures.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 10)
 # Shared secret providers sign delivery receipt webhooks with (HMAC-SHA256).
 RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
 
