@@ -229,14 +229,20 @@ def _outcome_move(
         if outcome.marked:
             # The mark already holds the provider id and the time.
             at = dispatch.status_changed
-            changes["status_changed"] = at
         else:
             changes["provider_message_id"] = outcome.provider_message_id
     else:
         changes["error"] = detail
     if status == Status.QUEUED:
         changes["due_at"] = now + retry_delay(outcome.attempt)
-    move = lifecycle.Move(dispatch, status, detail=detail, changes=changes, at=at)
+    move = lifecycle.Move(
+        dispatch,
+        status,
+        detail=detail,
+        changes=changes,
+        at=at,
+        stamp=not (outcome.error is None and outcome.marked),
+    )
     if status == Status.SENT:
         move.event = AuditEntry(
             action="channels.dispatch.sent",

@@ -117,4 +117,5 @@ def test_the_due_recheck_queries_do_not_grow_with_the_batch(every_rule):
     assert large_reads == small_reads <= 12
     # Bulk writes are split by SQLite's parameter limit; PostgreSQL takes them whole.
     if connection.vendor == "postgresql":
-        assert large == small <= 20
+        # Moves taking the same values share a statement (up to 8 sets of values).
+        assert large == small <= 24
