@@ -34,6 +34,7 @@ from console import selectors
 from customers.models import Customer
 from rules.selectors import rule_versions_named
 from templates_app import emails, letters
+from templates_app.models import CategoryChange
 
 EVIDENCE_FORMAT = "ccm-evidence/1"
 
@@ -91,7 +92,48 @@ def _rule_approvals(dispatch: Dispatch, versions: dict) -> list[dict]:
     return entries
 
 
-def _dispatch_entry(dispatch: Dispatch, rule_versions: dict) -> dict:
+def _category_changes(dispatches) -> dict[str, list[CategoryChange]]:
+    """Return the approved kind changes of the dispatches' categories, newest first."""
+    changes: dict[str, list[CategoryChange]] = {}
+    for change in (
+        CategoryChange.objects.filter(
+            status=CategoryChange.Status.APPROVED,
+            category__code__in={d.communication.category for d in dispatches},
+        )
+        .select_related("category", "proposer", "decided_by")
+        .order_by("-decided_at")
+    ):
+        changes.setdefault(change.category.code, []).append(change)
+    return changes
+
+
+def _category_approval(dispatch: Dispatch, changes: dict) -> dict | None:
+    """Return who approved the category's kind in force when it was triggered."""
+    communication = dispatch.communication
+    change = next(
+        (
+            c
+            for c in changes.get(communication.category, [])
+            if c.decided_at and c.decided_at <= communication.created
+        ),
+        None,
+    )
+    if change is None:
+        return None
+    return {
+        "category": communication.category,
+        "kind": change.kind,
+        "required_approvals": change.required_approvals,
+        "proposed_by": _user_label(change.proposer),
+        "approved_by": _user_label(change.decided_by),
+        "approved_at": change.decided_at,
+        "comment": change.comment,
+    }
+
+
+def _dispatch_entry(
+    dispatch: Dispatch, rule_versions: dict, category_changes: dict
+) -> dict:
     communication = dispatch.communication
     version = communication.template_version
     pdf = _pdf_bytes(dispatch)
@@ -109,6 +151,9 @@ def _dispatch_entry(dispatch: Dispatch, rule_versions: dict) -> dict:
         # Who approved the rule versions that decided it (the template's
         # approvals are under "template").
         "rule_approvals": _rule_approvals(dispatch, rule_versions),
+        # Who approved the category's kind (mandatory, marketing, service) in
+        # force then; None while it is the kind the category was created with.
+        "category_approval": _category_approval(dispatch, category_changes),
         "error": dispatch.error,
         "severity": dispatch.severity,
         "provider_message_id": dispatch.provider_message_id,
@@ -208,6 +253,7 @@ def evidence_bundle(
     rule_versions = rule_versions_named(
         pair for dispatch in dispatches for pair in _decided_rules(dispatch)
     )
+    category_changes = _category_changes(dispatches)
     head = AuditChainHead.objects.first()
     return json.loads(
         json.dumps(
@@ -227,7 +273,8 @@ def evidence_bundle(
                     "language": customer.language,
                 },
                 "dispatches": [
-                    _dispatch_entry(dispatch, rule_versions) for dispatch in dispatches
+                    _dispatch_entry(dispatch, rule_versions, category_changes)
+                    for dispatch in dispatches
                 ],
                 "audit_events": [_event_entry(event) for event in events],
                 "audit_chain": {

@@ -74,3 +74,38 @@ def test_a_dispatch_no_rule_decided_says_so(client, agent, customer, templates):
 
     assert bundle["dispatches"][0]["rule_approvals"] == []
     assert "No rule decided this dispatch." in pdf
+
+
+def test_the_evidence_pack_names_who_approved_the_category_kind_in_force(
+    client, agent, customer, templates
+):
+    from ccm.roles import OPERATOR, REVIEWER
+    from templates_app.categories import (
+        category_change_approve,
+        category_change_propose,
+    )
+    from templates_app.models import Category
+    from tests.factories import user_build
+
+    collections = Category.objects.get(code="collections")
+    change = category_change_propose(
+        category=collections,
+        actor=user_build(username="kind-proposer", role=OPERATOR),
+        kind="marketing",
+        reason="campaign reminders",
+    )
+    category_change_approve(
+        change=change, actor=user_build(username="kind-approver", role=REVIEWER)
+    )
+    dispatch = _night_sms(customer)
+    client.force_login(agent)
+    url = f"/agent/dispatches/{dispatch.pk}/evidence"
+
+    [entry] = json.loads(client.get(url).content)["dispatches"]
+    pdf = " ".join(pdf_text(client.get(url, {"format": "pdf"}).content).split())
+
+    approval = entry["category_approval"]
+    assert (approval["category"], approval["kind"]) == ("collections", "marketing")
+    assert approval["approved_by"] == "kind-approver"
+    assert approval["proposed_by"] == "kind-proposer"
+    assert "approved by kind-approver, proposed by kind-proposer" in pdf
