@@ -94,8 +94,8 @@ def test_behind_pgbouncer_the_outbox_leaves_nothing_in_the_database_session(
 ):
     """Under transaction pooling the next transaction may run on another
     server connection: a prepared statement or a SET would be lost or leak."""
-    from customers.models import Customer
     from channels_app.outbox import outbox_pump
+    from customers.models import Customer
     from tests.factories import approved_version_build, dispatch_build
 
     settings.DATABASE_TRANSACTION_POOLING = pooled
