@@ -376,7 +376,7 @@ def _rows_problems(
     rows: Sequence[Any], schema: dict, template_codes: set[str]
 ) -> Iterable[RowProblem]:
     """Yield every problem of every row that can be known before it runs."""
-    from templates_app.validation import schema_validator
+    from templates_app.validation import schema_validator, validator_errors
 
     validator = schema_validator(schema)
     for number, row in enumerate(rows, 1):
@@ -395,11 +395,9 @@ def _rows_problems(
         if not isinstance(data, dict):
             yield problem("data", _("must be an object"))
         else:
-            for error in sorted(
-                validator.iter_errors(data), key=lambda e: list(e.path)
-            ):
-                path = ".".join(str(part) for part in error.absolute_path)
-                yield problem(f"data.{path}" if path else "data", error.message)
+            for parts, message in validator_errors(validator, data):
+                path = ".".join(str(part) for part in parts)
+                yield problem(f"data.{path}" if path else "data", message)
         for name, limit in ROW_TEXT_FIELDS.items():
             value = row.get(name, "")
             if not isinstance(value, str) or len(value) > limit:

@@ -556,3 +556,19 @@ def test_the_operator_uploads_a_csv_and_watches_the_run_finish(
     assert page.locator("#batch-refused").inner_text() == "1"
     assert "unknown customer 'GHOST-1'" in page.inner_text("#batch-refused-rows")
     assert Communication.objects.filter(batch=batch).count() == 120
+
+
+def test_a_row_checked_against_a_schema_with_a_remote_reference_is_refused_not_a_500():
+    """Schemas stored before references were confined never fetch, and never 500."""
+    from channels_app.batches import _rows_problems
+
+    schema = {
+        "type": "object",
+        "properties": {"name": {"$ref": "http://127.0.0.1:9/a.json"}},
+    }
+    rows = [{"customer": {"external_id": "C-1"}, "data": {"name": "Huda"}}]
+
+    problems = [p for p in _rows_problems(rows, schema, set()) if p.field == "data"]
+
+    assert len(problems) == 1
+    assert "cannot be resolved" in problems[0].message
