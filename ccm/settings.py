@@ -288,6 +288,8 @@ BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
 BATCH_RESUME_INTERVAL_SECONDS = env_int("BATCH_RESUME_INTERVAL_SECONDS", 60)
 # Shared secret providers sign delivery receipt webhooks with (HMAC-SHA256).
 RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
+# Seconds a signed receipt stays acceptable; ids are remembered for twice that.
+RECEIPT_WEBHOOK_TOLERANCE = env_int("RECEIPT_WEBHOOK_TOLERANCE", 300)
 
 # The API: one token per client system (a user holding the trigger permission).
 REST_FRAMEWORK = {

@@ -8,7 +8,6 @@ its key for a retry.
 """
 
 import hashlib
-import hmac
 import json
 
 from django.conf import settings
@@ -38,6 +37,11 @@ from channels_app.models import (
     IdempotencyRecord,
 )
 from channels_app.services import dispatch_receipt_record
+from channels_app.webhooks import (
+    WebhookRefused,
+    receipt_authenticate,
+    receipt_id_claim,
+)
 from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert
 
@@ -492,17 +496,16 @@ class CustomerUpsert(APIView):
 
 
 class ReceiptSerializer(serializers.Serializer):
+    id = serializers.CharField(
+        max_length=200,
+        help_text="The provider's unique id of this receipt; a replay is refused.",
+    )
     reference = serializers.IntegerField(
         help_text="The dispatch id sent to the provider."
     )
     event = serializers.ChoiceField(["delivered", "bounced", "failed"])
     hard = serializers.BooleanField(default=False)
     detail = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-def receipt_signature(body: bytes, secret: str) -> str:
-    """Return the signature a provider sends in X-CCM-Signature."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class ReceiptWebhook(APIView):
@@ -516,12 +519,20 @@ class ReceiptWebhook(APIView):
         responses={204: None},
         parameters=[
             OpenApiParameter(
+                "X-CCM-Timestamp",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Unix time (seconds) the body was signed at",
+            ),
+            OpenApiParameter(
                 "X-CCM-Signature",
                 str,
                 OpenApiParameter.HEADER,
                 required=True,
-                description="sha256=<hex HMAC of the raw body with the shared secret>",
-            )
+                description="sha256=<hex HMAC of '<timestamp>.<raw body>' with the"
+                " shared secret>",
+            ),
         ],
         summary="Record a delivery receipt (delivered, bounced, failed)",
     )
@@ -532,11 +543,16 @@ class ReceiptWebhook(APIView):
                 {"detail": "receipts are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
-        given = request.headers.get("X-CCM-Signature", "")
-        if not hmac.compare_digest(given, receipt_signature(request.body, secret)):
+        try:
+            receipt_authenticate(
+                body=request.body,
+                timestamp=request.headers.get("X-CCM-Timestamp", ""),
+                signature=request.headers.get("X-CCM-Signature", ""),
+                secret=secret,
+            )
+        except WebhookRefused as refused:
             return Response(
-                {"X-CCM-Signature": ["missing or wrong signature"]},
-                status=status.HTTP_403_FORBIDDEN,
+                {refused.field: [refused.message]}, status=status.HTTP_403_FORBIDDEN
             )
         serializer = ReceiptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -550,12 +566,18 @@ class ReceiptWebhook(APIView):
                 status=status.HTTP_404_NOT_FOUND,
             )
         try:
-            dispatch_receipt_record(
-                dispatch=dispatch,
-                event=receipt["event"],
-                hard=receipt["hard"],
-                detail=receipt["detail"],
-                provider=f"{channel} receipts",
+            with transaction.atomic():
+                receipt_id_claim(channel=channel, receipt_id=receipt["id"])
+                dispatch_receipt_record(
+                    dispatch=dispatch,
+                    event=receipt["event"],
+                    hard=receipt["hard"],
+                    detail=receipt["detail"],
+                    provider=f"{channel} receipts",
+                )
+        except WebhookRefused as refused:
+            return Response(
+                {refused.field: [refused.message]}, status=status.HTTP_409_CONFLICT
             )
         except DispatchStateError as exc:
             return Response({"event": [str(exc)]}, status=status.HTTP_409_CONFLICT)

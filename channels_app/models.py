@@ -288,6 +288,24 @@ class IdempotencyRecord(models.Model):
         return f"{self.client_id}:{self.key}"
 
 
+class ReceiptSeen(models.Model):
+    """A delivery receipt's id, kept for the signature window to refuse replays."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    receipt_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "receipt_id"], name="receipt_seen_unique_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.receipt_id}"
+
+
 class Batch(models.Model):
     """A bulk run: many rows of one template, uploaded as CSV or sent to the API.
 
