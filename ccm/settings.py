@@ -294,6 +294,11 @@ RECEIPT_WEBHOOK_TOLERANCE = env_int("RECEIPT_WEBHOOK_TOLERANCE", 300)
 # The API: one token per client system (a user holding the trigger permission).
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "ccm.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -35,6 +35,7 @@ from channels_app.models import (
     Communication,
     Dispatch,
     IdempotencyRecord,
+    validate_schedule,
 )
 from channels_app.services import dispatch_receipt_record
 from channels_app.webhooks import (
@@ -92,7 +93,9 @@ class TriggerSerializer(serializers.Serializer):
         help_text='"auto", or a list of channels: email, sms, letter.',
     )
     scope = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    schedule = serializers.DateTimeField(required=False, allow_null=True)
+    schedule = serializers.DateTimeField(
+        required=False, allow_null=True, validators=[validate_schedule]
+    )
     correlation_key = serializers.CharField(
         max_length=200,
         allow_blank=True,
@@ -342,7 +345,9 @@ class BatchCreateSerializer(serializers.Serializer):
         help_text='"auto", or a list of channels: email, sms, letter.',
     )
     source_system = serializers.CharField(max_length=100)
-    schedule = serializers.DateTimeField(required=False, allow_null=True)
+    schedule = serializers.DateTimeField(
+        required=False, allow_null=True, validators=[validate_schedule]
+    )
     # A plain list: a serializer per row costs too much at 100,000 rows; the
     # rows are checked whole by batch_create, with problems named by row.
     rows = serializers.ListField(
@@ -477,6 +482,11 @@ class CustomerUpsert(APIView):
 
     @extend_schema(request=CustomerSerializer, responses={200: CustomerSerializer})
     def put(self, request: Request, external_id: str) -> Response:
+        if not isinstance(request.data, dict):
+            return Response(
+                {"detail": "the body must be a JSON object of customer fields"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         serializer = CustomerSerializer(
             data={**request.data, "external_id": external_id}
         )

@@ -572,3 +572,32 @@ def test_a_row_checked_against_a_schema_with_a_remote_reference_is_refused_not_a
 
     assert len(problems) == 1
     assert "cannot be resolved" in problems[0].message
+
+
+@pytest.mark.parametrize("amount", ["inf", "NaN", "1e999", "-Infinity"])
+def test_a_csv_number_that_is_not_finite_is_refused_naming_row_and_column(
+    templates, operator, amount
+):
+    schema = templates["payment-reminder"].data_schema
+    content = (
+        "external_id,name,email,customer.name,policy_number,amount,currency,due_date\n"
+        f"C-1,Reem,r@example.com,Reem,MT-204518,{amount},SAR,2026-12-15\n"
+    )
+    rows = batch_rows_from_csv(_csv(content), schema=schema)
+
+    with pytest.raises(BatchRefused) as refused:
+        _create(operator, rows)
+
+    (message,) = refused.value.messages()
+    assert "line 2, column amount" in message
+    assert not Batch.objects.exists()
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00Z"])
+def test_a_batch_scheduled_at_the_end_of_time_is_refused(templates, operator, when):
+    from django.utils.dateparse import parse_datetime
+
+    with pytest.raises(BatchRefused) as refused:
+        _create(operator, [_row(1)], scheduled_for=parse_datetime(when))
+
+    assert "schedule" in refused.value.problems
