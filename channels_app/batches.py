@@ -830,4 +830,6 @@ def batch_channels_label(batch: Batch) -> str:
     """Return the channels of a batch as operators read them."""
     if batch.channels in (AUTO, [], [AUTO]):
         return _("auto")
-    return ", ".join(Channel(c).label for c in batch.channels if c in Channel.values)
+    return ", ".join(
+        str(Channel(c).label) for c in batch.channels if c in Channel.values
+    )
