@@ -208,13 +208,26 @@ class IdempotentCreate(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         digest = _body_sha256(request.data)
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    client=request.user, key=key, request_sha256=digest
-                )
-        except IntegrityError:
-            return self._replay(request, key, digest)
+        # A request holding the key may be refused and free it between the
+        # clash and the look-up: then claim the key again.
+        for _attempt in range(3):
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        client=request.user, key=key, request_sha256=digest
+                    )
+                break
+            except IntegrityError:
+                held = IdempotencyRecord.objects.filter(
+                    client=request.user, key=key
+                ).first()
+                if held is not None:
+                    return self._replay(held, key, digest)
+        else:
+            return Response(
+                {"Idempotency-Key": [f"a request with {key!r} is still in flight"]},
+                status=status.HTTP_409_CONFLICT,
+            )
         try:
             response = self._create(request, key)
         except BaseException:
@@ -228,8 +241,7 @@ class IdempotentCreate(APIView):
         record.save(update_fields=["response_status", "response_body"])
         return response
 
-    def _replay(self, request: Request, key: str, digest: str) -> Response:
-        record = IdempotencyRecord.objects.get(client=request.user, key=key)
+    def _replay(self, record: IdempotencyRecord, key: str, digest: str) -> Response:
         if record.request_sha256 != digest:
             return Response(
                 {"Idempotency-Key": [f"{key!r} was already used with another body"]},

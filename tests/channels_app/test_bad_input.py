@@ -118,3 +118,32 @@ def test_a_customer_upsert_that_is_not_an_object_is_refused(api, body):
 
     assert response.status_code == 400, response.content
     assert "object" in _problem(response)
+
+
+def test_a_key_freed_by_a_refused_request_while_a_retry_arrives_is_not_a_500(api):
+    """A retry that meets the key, then finds it freed, claims it and runs."""
+    from django.contrib.auth.models import User
+    from django.db import IntegrityError, connection
+
+    from channels_app.models import IdempotencyRecord
+
+    system = User.objects.get(username="core-banking")
+    IdempotencyRecord.objects.create(client=system, key="k-1", request_sha256="x")
+    state = {"clashed": False}
+
+    def refused_request_frees_the_key(execute, sql, params, many, context):
+        """Between the clash and the look-up, the first request gives up its key."""
+        if state["clashed"] and "idempotencyrecord" in sql and sql.startswith("SELECT"):
+            state["clashed"] = False
+            IdempotencyRecord.objects.filter(key="k-1").delete()
+        try:
+            return execute(sql, params, many, context)
+        except IntegrityError:
+            state["clashed"] = "idempotencyrecord" in sql
+            raise
+
+    with connection.execute_wrapper(refused_request_frees_the_key):
+        response = _send(api, json.dumps(BODY))
+
+    assert response.status_code == 202, response.content
+    assert Communication.objects.count() == 1
