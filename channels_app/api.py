@@ -10,7 +10,6 @@ its key for a retry.
 import hashlib
 import json
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
@@ -28,20 +27,12 @@ from channels_app.batches import (
     batch_row_problems,
 )
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
-from channels_app.lifecycle import DispatchStateError
 from channels_app.models import (
     Batch,
     Channel,
     Communication,
-    Dispatch,
     IdempotencyRecord,
     validate_schedule,
-)
-from channels_app.services import dispatch_receipt_record
-from channels_app.webhooks import (
-    WebhookRefused,
-    receipt_authenticate,
-    receipt_id_claim,
 )
 from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert
@@ -515,92 +506,3 @@ class CustomerUpsert(APIView):
         body = {"external_id": customer.external_id}
         body.update({name: getattr(customer, name) for name in CUSTOMER_FIELDS})
         return Response(body, status=201 if created else 200)
-
-
-class ReceiptSerializer(serializers.Serializer):
-    id = serializers.CharField(
-        max_length=200,
-        help_text="The provider's unique id of this receipt; a replay is refused.",
-    )
-    reference = serializers.IntegerField(
-        help_text="The dispatch id sent to the provider."
-    )
-    event = serializers.ChoiceField(["delivered", "bounced", "failed"])
-    hard = serializers.BooleanField(default=False)
-    detail = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class ReceiptWebhook(APIView):
-    """Delivery receipts from email and SMS providers, signed with HMAC-SHA256."""
-
-    authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
-
-    @extend_schema(
-        request=ReceiptSerializer,
-        responses={204: None},
-        parameters=[
-            OpenApiParameter(
-                "X-CCM-Timestamp",
-                str,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="Unix time (seconds) the body was signed at",
-            ),
-            OpenApiParameter(
-                "X-CCM-Signature",
-                str,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="sha256=<hex HMAC of '<timestamp>.<raw body>' with the"
-                " shared secret>",
-            ),
-        ],
-        summary="Record a delivery receipt (delivered, bounced, failed)",
-    )
-    def post(self, request: Request, channel: str) -> Response:
-        secret = settings.RECEIPT_WEBHOOK_SECRET
-        if not secret:
-            return Response(
-                {"detail": "receipts are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        try:
-            receipt_authenticate(
-                body=request.body,
-                timestamp=request.headers.get("X-CCM-Timestamp", ""),
-                signature=request.headers.get("X-CCM-Signature", ""),
-                secret=secret,
-            )
-        except WebhookRefused as refused:
-            return Response(
-                {refused.field: [refused.message]}, status=status.HTTP_403_FORBIDDEN
-            )
-        serializer = ReceiptSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        receipt = serializer.validated_data
-        dispatch = Dispatch.objects.filter(
-            pk=receipt["reference"], channel=channel
-        ).first()
-        if dispatch is None:
-            return Response(
-                {"reference": [f"no {channel} dispatch #{receipt['reference']}"]},
-                status=status.HTTP_404_NOT_FOUND,
-            )
-        try:
-            with transaction.atomic():
-                receipt_id_claim(channel=channel, receipt_id=receipt["id"])
-                dispatch_receipt_record(
-                    dispatch=dispatch,
-                    event=receipt["event"],
-                    hard=receipt["hard"],
-                    detail=receipt["detail"],
-                    provider=f"{channel} receipts",
-                )
-        except WebhookRefused as refused:
-            return Response(
-                {refused.field: [refused.message]}, status=status.HTTP_409_CONFLICT
-            )
-        except DispatchStateError as exc:
-            return Response({"event": [str(exc)]}, status=status.HTTP_409_CONFLICT)
-        return Response(status=status.HTTP_204_NO_CONTENT)
