@@ -14,7 +14,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-MAX_DEPTH = 64
+from ccm.jsonvalues import MAX_DEPTH, json_problem
 
 
 class _Refused(ValueError):
@@ -30,39 +30,6 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(number):
         raise _Refused(f"{text} is not a finite number; JSON numbers must be finite")
     return number
-
-
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character (\\u0000)"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone surrogate (\\ud800-\\udfff), which is not text"
-    return None
-
-
-def json_problem(value) -> str | None:
-    """Return what in a parsed JSON value cannot be stored, naming its path."""
-    stack = [(value, (), 1)]
-    while stack:
-        node, path, depth = stack.pop()
-        where = "/" + "/".join(str(part) for part in path)
-        if isinstance(node, dict | list):
-            if depth > MAX_DEPTH:
-                return f"the JSON is nested more than {MAX_DEPTH} levels deep"
-            if isinstance(node, dict):
-                for key, item in node.items():
-                    if problem := _text_problem(key):
-                        return f"a key at {where} {problem}"
-                    stack.append((item, (*path, key), depth + 1))
-            else:
-                stack.extend(
-                    (item, (*path, index), depth + 1) for index, item in enumerate(node)
-                )
-        elif isinstance(node, str) and (problem := _text_problem(node)):
-            return f"the text at {where} {problem}"
-    return None
 
 
 class StrictJSONParser(JSONParser):

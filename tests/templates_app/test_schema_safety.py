@@ -158,3 +158,43 @@ def test_the_admin_shows_a_remote_reference_as_a_form_error(listener):
     assert response.status_code == 200
     assert "only within the schema" in response.content.decode()
     assert requests == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "text", "fragment"),
+    [
+        ("sample_data", '{"name": "\\ud800"}', "surrogate"),
+        ("sample_data", '{"name": "a\\u0000b"}', "NUL"),
+        ("sample_data", '{"name": NaN}', "finite"),
+        ("data_schema", '{"type": "object", "maximum": 1e999}', "finite"),
+    ],
+)
+def test_json_the_database_cannot_hold_is_a_form_error(field, text, fragment):
+    collections = categories.category_create(
+        actor=None, code="collections", name="Collections", name_ar="التحصيل"
+    )
+    author = grant(
+        collections, "author_category", user_with("amal", AUTHOR_PERMISSIONS)
+    )
+    client = Client(raise_request_exception=False)
+    client.force_login(author)
+    fields = {
+        "code": "welcome",
+        "name": "Welcome",
+        "category": collections.pk,
+        "description": "",
+        "channels": ["email"],
+        "default_language": "en",
+        "data_schema": json.dumps(_object(name={"type": "string"})),
+        "sample_data": '{"name": "Huda"}',
+        "versions-TOTAL_FORMS": 0,
+        "versions-INITIAL_FORMS": 0,
+    }
+
+    response = client.post(
+        reverse("admin:templates_app_template_add"), {**fields, field: text}
+    )
+
+    assert response.status_code == 200
+    assert fragment in response.content.decode()
