@@ -140,6 +140,8 @@ def schema_problems(schema) -> list[str]:
     )
     try:
         validator_class.check_schema(schema)
+    except RecursionError:
+        return [_("The data schema nests too deeply to check (in a pattern's groups).")]
     except jsonschema.SchemaError as exc:
         return [
             _("The data schema is not valid at %(path)s: %(error)s")

@@ -198,3 +198,9 @@ def test_json_the_database_cannot_hold_is_a_form_error(field, text, fragment):
 
     assert response.status_code == 200
     assert fragment in response.content.decode()
+
+
+def test_a_pattern_nesting_groups_thousands_deep_is_refused_not_a_500():
+    pattern = "(" * 2000 + "a" + ")" * 2000
+    (problem,) = schema_problems(_object(code={"type": "string", "pattern": pattern}))
+    assert "too deeply" in problem
