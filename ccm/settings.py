@@ -292,10 +292,17 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 10)
 # Shared secret providers sign delivery receipt webhooks with (HMAC-SHA256).
 RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
+# Seconds a signed receipt stays acceptable; ids are remembered for twice that.
+RECEIPT_WEBHOOK_TOLERANCE = env_int("RECEIPT_WEBHOOK_TOLERANCE", 300)
 
 # The API: one token per client system (a user holding the trigger permission).
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "ccm.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -8,10 +8,8 @@ its key for a retry.
 """
 
 import hashlib
-import hmac
 import json
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
@@ -29,15 +27,13 @@ from channels_app.batches import (
     batch_row_problems,
 )
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
-from channels_app.lifecycle import DispatchStateError
 from channels_app.models import (
     Batch,
     Channel,
     Communication,
-    Dispatch,
     IdempotencyRecord,
+    validate_schedule,
 )
-from channels_app.services import dispatch_receipt_record
 from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert
 
@@ -88,7 +84,9 @@ class TriggerSerializer(serializers.Serializer):
         help_text='"auto", or a list of channels: email, sms, letter.',
     )
     scope = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    schedule = serializers.DateTimeField(required=False, allow_null=True)
+    schedule = serializers.DateTimeField(
+        required=False, allow_null=True, validators=[validate_schedule]
+    )
     correlation_key = serializers.CharField(
         max_length=200,
         allow_blank=True,
@@ -201,13 +199,26 @@ class IdempotentCreate(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         digest = _body_sha256(request.data)
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    client=request.user, key=key, request_sha256=digest
-                )
-        except IntegrityError:
-            return self._replay(request, key, digest)
+        # A request holding the key may be refused and free it between the
+        # clash and the look-up: then claim the key again.
+        for _attempt in range(3):
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        client=request.user, key=key, request_sha256=digest
+                    )
+                break
+            except IntegrityError:
+                held = IdempotencyRecord.objects.filter(
+                    client=request.user, key=key
+                ).first()
+                if held is not None:
+                    return self._replay(held, key, digest)
+        else:
+            return Response(
+                {"Idempotency-Key": [f"a request with {key!r} is still in flight"]},
+                status=status.HTTP_409_CONFLICT,
+            )
         try:
             response = self._create(request, key)
         except BaseException:
@@ -221,8 +232,7 @@ class IdempotentCreate(APIView):
         record.save(update_fields=["response_status", "response_body"])
         return response
 
-    def _replay(self, request: Request, key: str, digest: str) -> Response:
-        record = IdempotencyRecord.objects.get(client=request.user, key=key)
+    def _replay(self, record: IdempotencyRecord, key: str, digest: str) -> Response:
         if record.request_sha256 != digest:
             return Response(
                 {"Idempotency-Key": [f"{key!r} was already used with another body"]},
@@ -338,7 +348,9 @@ class BatchCreateSerializer(serializers.Serializer):
         help_text='"auto", or a list of channels: email, sms, letter.',
     )
     source_system = serializers.CharField(max_length=100)
-    schedule = serializers.DateTimeField(required=False, allow_null=True)
+    schedule = serializers.DateTimeField(
+        required=False, allow_null=True, validators=[validate_schedule]
+    )
     # A plain list: a serializer per row costs too much at 100,000 rows; the
     # rows are checked whole by batch_create, with problems named by row.
     rows = serializers.ListField(
@@ -473,6 +485,11 @@ class CustomerUpsert(APIView):
 
     @extend_schema(request=CustomerSerializer, responses={200: CustomerSerializer})
     def put(self, request: Request, external_id: str) -> Response:
+        if not isinstance(request.data, dict):
+            return Response(
+                {"detail": "the body must be a JSON object of customer fields"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         serializer = CustomerSerializer(
             data={**request.data, "external_id": external_id}
         )
@@ -489,74 +506,3 @@ class CustomerUpsert(APIView):
         body = {"external_id": customer.external_id}
         body.update({name: getattr(customer, name) for name in CUSTOMER_FIELDS})
         return Response(body, status=201 if created else 200)
-
-
-class ReceiptSerializer(serializers.Serializer):
-    reference = serializers.IntegerField(
-        help_text="The dispatch id sent to the provider."
-    )
-    event = serializers.ChoiceField(["delivered", "bounced", "failed"])
-    hard = serializers.BooleanField(default=False)
-    detail = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-def receipt_signature(body: bytes, secret: str) -> str:
-    """Return the signature a provider sends in X-CCM-Signature."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-class ReceiptWebhook(APIView):
-    """Delivery receipts from email and SMS providers, signed with HMAC-SHA256."""
-
-    authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
-
-    @extend_schema(
-        request=ReceiptSerializer,
-        responses={204: None},
-        parameters=[
-            OpenApiParameter(
-                "X-CCM-Signature",
-                str,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="sha256=<hex HMAC of the raw body with the shared secret>",
-            )
-        ],
-        summary="Record a delivery receipt (delivered, bounced, failed)",
-    )
-    def post(self, request: Request, channel: str) -> Response:
-        secret = settings.RECEIPT_WEBHOOK_SECRET
-        if not secret:
-            return Response(
-                {"detail": "receipts are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        given = request.headers.get("X-CCM-Signature", "")
-        if not hmac.compare_digest(given, receipt_signature(request.body, secret)):
-            return Response(
-                {"X-CCM-Signature": ["missing or wrong signature"]},
-                status=status.HTTP_403_FORBIDDEN,
-            )
-        serializer = ReceiptSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        receipt = serializer.validated_data
-        dispatch = Dispatch.objects.filter(
-            pk=receipt["reference"], channel=channel
-        ).first()
-        if dispatch is None:
-            return Response(
-                {"reference": [f"no {channel} dispatch #{receipt['reference']}"]},
-                status=status.HTTP_404_NOT_FOUND,
-            )
-        try:
-            dispatch_receipt_record(
-                dispatch=dispatch,
-                event=receipt["event"],
-                hard=receipt["hard"],
-                detail=receipt["detail"],
-                provider=f"{channel} receipts",
-            )
-        except DispatchStateError as exc:
-            return Response({"event": [str(exc)]}, status=status.HTTP_409_CONFLICT)
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -474,11 +474,27 @@ class HttpSmsBackend:
         return None
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """Return the value as a CSV cell a spreadsheet shows as text, never runs.
+
+    Text starting with a formula prefix gets a leading apostrophe (OWASP's
+    advice for CSV injection); numbers and other text pass unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 class PrintLetterBackend:
     """Letters handed to the print vendor: PDFs in a dated batch folder.
 
     Each batch folder holds the PDFs and a manifest.csv (dispatch, address,
-    file, SHA-256) for the vendor; the manifest is opened once per batch and
+    file, SHA-256) for the vendor, its text cells neutralised against formula
+    injection (`csv_cell`); the manifest is opened once per batch and
     each line is flushed as its letter is handed over.
     """
 
@@ -511,7 +527,15 @@ class PrintLetterBackend:
         ):
             shutil.copyfileobj(source, target)
         self.writer.writerow(
-            [dispatch.pk, dispatch.address, name, dispatch.content_sha256]
+            [
+                csv_cell(cell)
+                for cell in (
+                    dispatch.pk,
+                    dispatch.address,
+                    name,
+                    dispatch.content_sha256,
+                )
+            ]
         )
         self.manifest.flush()
         return f"print/{self.folder.name}/{name}"

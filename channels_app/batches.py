@@ -11,6 +11,7 @@ nothing twice).
 import csv
 import io
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from channels_app.dispatching import (
     TriggerRequest,
     communications_trigger_bulk,
 )
-from channels_app.models import Batch, BatchRow, Channel
+from channels_app.models import Batch, BatchRow, Channel, validate_schedule
 from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert, phone_normalise
 
@@ -309,7 +310,12 @@ def _typed(value: str, kind) -> Any:
         except ValueError:
             pass
         else:
-            return int(number) if number.is_integer() and "." not in text else number
+            # inf, nan and 1e999 stay text: JSON and the database hold no such
+            # number, and the schema then names the cell.
+            if math.isfinite(number):
+                return (
+                    int(number) if number.is_integer() and "." not in text else number
+                )
     if "boolean" in kinds and text.lower() in {"true", "false", "yes", "no", "1", "0"}:
         return text.lower() in {"true", "yes", "1"}
     return value if "string" in kinds else text
@@ -376,7 +382,7 @@ def _rows_problems(
     rows: Sequence[Any], schema: dict, template_codes: set[str]
 ) -> Iterable[RowProblem]:
     """Yield every problem of every row that can be known before it runs."""
-    from templates_app.validation import schema_validator
+    from templates_app.validation import schema_validator, validator_errors
 
     validator = schema_validator(schema)
     for number, row in enumerate(rows, 1):
@@ -395,11 +401,9 @@ def _rows_problems(
         if not isinstance(data, dict):
             yield problem("data", _("must be an object"))
         else:
-            for error in sorted(
-                validator.iter_errors(data), key=lambda e: list(e.path)
-            ):
-                path = ".".join(str(part) for part in error.absolute_path)
-                yield problem(f"data.{path}" if path else "data", error.message)
+            for parts, message in validator_errors(validator, data):
+                path = ".".join(str(part) for part in parts)
+                yield problem(f"data.{path}" if path else "data", message)
         for name, limit in ROW_TEXT_FIELDS.items():
             value = row.get(name, "")
             if not isinstance(value, str) or len(value) > limit:
@@ -467,6 +471,11 @@ def batch_create(
         ]
     if scheduled_for is not None and timezone.is_naive(scheduled_for):
         problems["schedule"] = [_("give a time zone with the time")]
+    elif scheduled_for is not None:
+        try:
+            validate_schedule(scheduled_for)
+        except ValidationError as exc:
+            problems["schedule"] = exc.messages
     if problems or checked.template is None:
         raise BatchRefused(problems)
     from templates_app.models import Template
@@ -822,4 +831,6 @@ def batch_channels_label(batch: Batch) -> str:
     """Return the channels of a batch as operators read them."""
     if batch.channels in (AUTO, [], [AUTO]):
         return _("auto")
-    return ", ".join(Channel(c).label for c in batch.channels if c in Channel.values)
+    return ", ".join(
+        str(Channel(c).label) for c in batch.channels if c in Channel.values
+    )

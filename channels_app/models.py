@@ -6,9 +6,12 @@ customers, their preference ledger and suppressions live in `customers`.
 """
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # One vocabulary of channels and languages for authoring and sending.
@@ -22,6 +25,28 @@ class Severity(models.TextChoices):
     MEDIUM = "medium", _("Medium")
     HIGH = "high", _("High")
     CRITICAL = "critical", _("Critical")
+
+
+# A schedule is a time a message can still matter: the far past and the end of
+# the calendar overflow the time-zone and quiet-hours arithmetic.
+SCHEDULE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+SCHEDULE_HORIZON = timedelta(days=3653)
+
+
+def validate_schedule(value: datetime | None) -> None:
+    """Refuse a schedule before 2000 or more than ten years ahead."""
+    if value is None:
+        return
+    latest = timezone.now() + SCHEDULE_HORIZON
+    if not SCHEDULE_EARLIEST <= value <= latest:
+        raise ValidationError(
+            _("A schedule must lie between %(earliest)s and %(latest)s."),
+            code="schedule_range",
+            params={
+                "earliest": SCHEDULE_EARLIEST.date().isoformat(),
+                "latest": latest.date().isoformat(),
+            },
+        )
 
 
 class Communication(models.Model):
@@ -286,6 +311,24 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}:{self.key}"
+
+
+class ReceiptSeen(models.Model):
+    """A delivery receipt's id, kept for the signature window to refuse replays."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    receipt_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "receipt_id"], name="receipt_seen_unique_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.receipt_id}"
 
 
 class Batch(models.Model):

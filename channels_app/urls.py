@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from channels_app import api
+from channels_app import api, webhooks
 
 urlpatterns = [
     path("communications", api.CommunicationCreate.as_view(), name="api-trigger"),
@@ -23,7 +23,7 @@ urlpatterns = [
     ),
     path(
         "receipts/<str:channel>",
-        api.ReceiptWebhook.as_view(),
+        webhooks.ReceiptWebhook.as_view(),
         name="api-receipt",
     ),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),

@@ -2,8 +2,10 @@
 
 import json
 import secrets
+from datetime import date
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from channels_app.models import Dispatch, Severity
@@ -27,6 +29,22 @@ class SearchForm(forms.Form):
     )
 
 
+# The calendar's ends overflow a day's span in a time zone: keep a year off each.
+DATE_BOUNDS = [
+    MinValueValidator(date(1900, 1, 1)),
+    MaxValueValidator(date(9998, 12, 31)),
+]
+
+
+def _date_field(label):
+    return forms.DateField(
+        label=label,
+        required=False,
+        validators=DATE_BOUNDS,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
 def _blank(label):
     return [("", label)]
 
@@ -43,12 +61,8 @@ class TimelineFilterForm(forms.Form):
         choices=_blank(_("All statuses")) + list(Dispatch.Status.choices),
     )
     template = forms.ChoiceField(label=_("Template"), required=False)
-    since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    since = _date_field(_("From"))
+    until = _date_field(_("To"))
 
     def __init__(self, *args, template_codes=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -139,9 +153,5 @@ class FeedbackForm(forms.Form):
 
 
 class EvidenceRangeForm(forms.Form):
-    since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    since = _date_field(_("From"))
+    until = _date_field(_("To"))

@@ -44,6 +44,7 @@ from templates_app import emails
 from templates_app.preview import PREVIEW_POLICY
 
 TIMELINE_PAGE_SIZE = 25
+TIMELINE_MAX_PAGE = 10_000
 # A dispatch the consent check or a rule stopped for good.
 STOPPED = {Dispatch.Status.SUPPRESSED, Dispatch.Status.CANCELLED}
 # How long an unmask lasts in the agent's session.
@@ -127,11 +128,22 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
         request.GET, template_codes=selectors.template_codes_for(customer)
     )
     filters = selectors.TimelineFilter()
+    problems = []
     if filter_form.is_valid():
         filters = selectors.TimelineFilter(**filter_form.cleaned_data)
-    page = _timeline_page(
-        selectors.timeline(customer, filters), request.GET.get("page")
-    )
+    else:
+        problems = [
+            f"{filter_form.fields[name].label}: {message}"
+            for name, messages in filter_form.errors.items()
+            for message in messages
+        ]
+    number = _page_number(request.GET.get("page"))
+    if number is None:
+        problems.append(
+            _("The page must be a whole number from 1 to %(limit)s.")
+            % {"limit": TIMELINE_MAX_PAGE}
+        )
+    page = _timeline_page(selectors.timeline(customer, filters), number or 1)
     unmasked = _unmasked(request, customer)
     mask = None
     if not unmasked:
@@ -153,6 +165,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "contacts": mask,
             "filter_form": filter_form,
             "filter_query": query.urlencode(),
+            "problems": problems,
             "preferences": selectors.preferences_for(customer),
             "suppressions": [
                 (
@@ -164,6 +177,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                 for suppression in selectors.suppressions_for(customer)
             ],
         },
+        status=400 if problems else 200,
     )
 
 
@@ -183,16 +197,23 @@ class TimelinePage:
         return self.number + 1
 
 
-def _timeline_page(dispatches, requested: str | None) -> TimelinePage:
+def _page_number(requested: str | None) -> int | None:
+    """Return the timeline page asked for, or None when it is not one."""
+    if requested in (None, ""):
+        return 1
+    text = requested.strip()
+    if not text.isdigit() or len(text) > len(str(TIMELINE_MAX_PAGE)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= TIMELINE_MAX_PAGE else None
+
+
+def _timeline_page(dispatches, number: int) -> TimelinePage:
     """Return one page of the timeline, reading one row past it and no COUNT.
 
     Counting a long-lived customer's dispatches on every call costs more than
     the page itself; "older" appears when there is a row past the page.
     """
-    try:
-        number = max(1, int(requested or 1))
-    except ValueError:
-        number = 1
     start = (number - 1) * TIMELINE_PAGE_SIZE
     rows = list(dispatches[start : start + TIMELINE_PAGE_SIZE + 1])
     return TimelinePage(

@@ -2,9 +2,11 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
+from ccm.jsonvalues import json_problem
 from templates_app import services
 from templates_app.models import CHANNEL_FIELDS, Channel, Template
 from templates_app.validation import ContentDraft, data_problems, schema_problems
@@ -17,6 +19,22 @@ CODE_EDITOR = {
     "class": "tpl-code",
     "dir": "ltr",
 }
+
+
+class StoredJSONField(forms.JSONField):
+    """JSON the database can hold (`ccm.jsonvalues`); refused text shows as typed."""
+
+    def to_python(self, value):
+        converted = super().to_python(value)
+        if problem := json_problem(converted):
+            raise ValidationError(problem, code="invalid")
+        return converted
+
+    def bound_data(self, data, initial):
+        value = super().bound_data(data, initial)
+        if not isinstance(value, InvalidJSONInput) and json_problem(value):
+            return InvalidJSONInput(data)
+        return value
 
 
 class TemplateForm(forms.ModelForm):
@@ -42,6 +60,7 @@ class TemplateForm(forms.ModelForm):
             "data_schema": forms.Textarea(attrs=CODE_EDITOR),
             "sample_data": forms.Textarea(attrs=CODE_EDITOR),
         }
+        field_classes = {"data_schema": StoredJSONField, "sample_data": StoredJSONField}
 
     def clean(self):
         cleaned = super().clean()

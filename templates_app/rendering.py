@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_context
 from jinja2 import filters as jinja_filters
 from jinja2.compiler import CodeGenerator
+from jinja2.defaults import DEFAULT_TESTS
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -240,6 +241,25 @@ class _LoopBoundTransformer:
                         ' with {{ block("code") }}.'
                     )
                     % {"tag": label},
+                    node.lineno,
+                    self.name,
+                )
+        for node in tree.find_all(nodes.Filter):
+            if node.name not in VETTED_FILTERS:
+                raise TemplateSyntaxError(
+                    _(
+                        "There is no filter named %(name)s here; the filters are:"
+                        " %(names)s."
+                    )
+                    % {"name": node.name, "names": ", ".join(sorted(VETTED_FILTERS))},
+                    node.lineno,
+                    self.name,
+                )
+        for node in tree.find_all(nodes.Test):
+            if node.name not in DEFAULT_TESTS:
+                raise TemplateSyntaxError(
+                    _("There is no test named %(name)s (in “is %(name)s”).")
+                    % {"name": node.name},
                     node.lineno,
                     self.name,
                 )

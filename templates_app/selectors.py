@@ -216,6 +216,25 @@ def version_editors(version: TemplateVersion) -> set[int]:
     return editors | template_settings_editors(version)
 
 
+def version_lineage_writers(version: TemplateVersion) -> dict[int, TemplateVersion]:
+    """Return who wrote or edited each earlier version the version descends from.
+
+    The lineage follows `based_on` ("New draft from this version" and every new
+    draft) back to the first version; each writer maps to the latest earlier
+    version they wrote or edited. Their words may live on in this version, so
+    they may not approve it.
+    """
+    writers: dict[int, TemplateVersion] = {}
+    seen = {version.pk}
+    earlier = version.based_on
+    while earlier is not None and earlier.pk not in seen:
+        seen.add(earlier.pk)
+        for user_id in version_editors(earlier):
+            writers.setdefault(user_id, earlier)
+        earlier = earlier.based_on
+    return writers
+
+
 def template_settings_editors(version: TemplateVersion) -> set[int]:
     """Return the ids of the users who changed the settings the version carries.
 

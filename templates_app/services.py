@@ -4,7 +4,7 @@ import hashlib
 import json
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -782,7 +782,10 @@ def _block_review_check(actor: AbstractBaseUser) -> None:
 
 
 def _segregation_check(
-    actor: AbstractBaseUser, subject: Versioned, editors: set[int]
+    actor: AbstractBaseUser,
+    subject: Versioned,
+    editors: set[int],
+    lineage: Mapping[int, Versioned] | None = None,
 ) -> None:
     if actor.pk == subject.author_id:
         raise WorkflowRefused(
@@ -800,6 +803,15 @@ def _segregation_check(
                 "approve it."
             )
             % {"user": actor, "subject": subject},
+            rule="segregation",
+        )
+    if lineage and actor.pk in lineage:
+        raise WorkflowRefused(
+            _(
+                "Segregation of duties: %(user)s wrote or edited %(earlier)s, from "
+                "which %(subject)s descends, and may not approve it."
+            )
+            % {"user": actor, "earlier": lineage[actor.pk], "subject": subject},
             rule="segregation",
         )
 
@@ -833,6 +845,7 @@ def _notify_reviewers(version: TemplateVersion, actor: AbstractBaseUser) -> None
     category = version.category
     reviewers = selectors.category_reviewers(category).exclude(
         pk__in=selectors.version_editors(version)
+        | set(selectors.version_lineage_writers(version))
     )
     _notify(
         recipients=reviewers,
@@ -1029,7 +1042,12 @@ def version_approve(
         version = _locked_version(version)
         _state_check(version, Status.APPROVED, _("approved"))
         _review_check(actor, version)
-        _segregation_check(actor, version, selectors.version_editors(version))
+        _segregation_check(
+            actor,
+            version,
+            selectors.version_editors(version),
+            selectors.version_lineage_writers(version),
+        )
         approvals = selectors.approvals_current(version)
         if any(approval.reviewer_id == actor.pk for approval in approvals):
             raise WorkflowRefused(

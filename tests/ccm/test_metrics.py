@@ -98,7 +98,7 @@ def test_metrics_count_dispatches_the_queue_errors_escalations_and_workers(
 
 
 def test_metrics_show_no_personal_data(client, scraping, demo_templates):
-    from channels_app.models import Customer
+    from customers.models import Customer
     from tests.factories import approved_version_build, dispatch_build
 
     customer = Customer.objects.create(

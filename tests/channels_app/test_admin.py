@@ -308,3 +308,22 @@ def test_a_read_only_record_cannot_be_saved_from_its_admin_page(
     assert saved.status_code == 403
     dispatch.refresh_from_db()
     assert dispatch.status == "queued"
+
+
+def test_the_page_of_a_batch_with_explicit_channels_shows_them(
+    client, operator, settings, tmp_path
+):
+    from channels_app.models import Batch
+
+    settings.MEDIA_ROOT = tmp_path
+    demo_templates_approved()
+    client.raise_request_exception = False
+    response = _upload(client, CSV, channels=["email", "sms"])
+    assert response.status_code == 302, response.content.decode()[:500]
+    batch = Batch.objects.get()
+    assert batch.channels == ["email", "sms"]
+
+    page = client.get(response["Location"])
+
+    assert page.status_code == 200
+    assert "Email, SMS" in page.content.decode()

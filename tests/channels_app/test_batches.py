@@ -556,3 +556,48 @@ def test_the_operator_uploads_a_csv_and_watches_the_run_finish(
     assert page.locator("#batch-refused").inner_text() == "1"
     assert "unknown customer 'GHOST-1'" in page.inner_text("#batch-refused-rows")
     assert Communication.objects.filter(batch=batch).count() == 120
+
+
+def test_a_row_checked_against_a_schema_with_a_remote_reference_is_refused_not_a_500():
+    """Schemas stored before references were confined never fetch, and never 500."""
+    from channels_app.batches import _rows_problems
+
+    schema = {
+        "type": "object",
+        "properties": {"name": {"$ref": "http://127.0.0.1:9/a.json"}},
+    }
+    rows = [{"customer": {"external_id": "C-1"}, "data": {"name": "Huda"}}]
+
+    problems = [p for p in _rows_problems(rows, schema, set()) if p.field == "data"]
+
+    assert len(problems) == 1
+    assert "cannot be resolved" in problems[0].message
+
+
+@pytest.mark.parametrize("amount", ["inf", "NaN", "1e999", "-Infinity"])
+def test_a_csv_number_that_is_not_finite_is_refused_naming_row_and_column(
+    templates, operator, amount
+):
+    schema = templates["payment-reminder"].data_schema
+    content = (
+        "external_id,name,email,customer.name,policy_number,amount,currency,due_date\n"
+        f"C-1,Reem,r@example.com,Reem,MT-204518,{amount},SAR,2026-12-15\n"
+    )
+    rows = batch_rows_from_csv(_csv(content), schema=schema)
+
+    with pytest.raises(BatchRefused) as refused:
+        _create(operator, rows)
+
+    (message,) = refused.value.messages()
+    assert "line 2, column amount" in message
+    assert not Batch.objects.exists()
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00Z"])
+def test_a_batch_scheduled_at_the_end_of_time_is_refused(templates, operator, when):
+    from django.utils.dateparse import parse_datetime
+
+    with pytest.raises(BatchRefused) as refused:
+        _create(operator, [_row(1)], scheduled_for=parse_datetime(when))
+
+    assert "schedule" in refused.value.problems

@@ -1,13 +1,15 @@
 """Signed delivery receipts update dispatches; a hard bounce suppresses the address."""
 
 import json
+import time
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from channels_app.api import receipt_signature
 from channels_app.models import Dispatch
+from channels_app.webhooks import receipt_signature
 from customers.consent import consent_decide
 from customers.models import Suppression
 from customers.services import customer_upsert
@@ -30,14 +32,23 @@ def sent(settings, demo_templates):
     return dispatch
 
 
-def _post(payload: dict, *, secret: str = SECRET, channel: str = "email"):
-    body = json.dumps(payload).encode()
+def _post(
+    payload: dict,
+    *,
+    secret: str = SECRET,
+    channel: str = "email",
+    timestamp: int | None = None,
+):
+    """Post a receipt as a provider would: a fresh id, signed with the time."""
+    body = json.dumps({"id": uuid.uuid4().hex, **payload}).encode()
+    timestamp = int(time.time()) if timestamp is None else timestamp
     return APIClient().generic(
         "POST",
         f"/api/v1/receipts/{channel}",
         body,
         content_type="application/json",
-        HTTP_X_CCM_SIGNATURE=receipt_signature(body, secret),
+        HTTP_X_CCM_TIMESTAMP=str(timestamp),
+        HTTP_X_CCM_SIGNATURE=receipt_signature(body, secret, timestamp=timestamp),
     )
 
 
@@ -95,3 +106,92 @@ def test_a_receipt_that_cannot_apply_is_409(sent):
 
     assert response.status_code == 409
     assert "is queued" in response.json()["event"][0]
+
+
+def test_a_receipt_signed_longer_ago_than_the_window_is_refused(sent, settings):
+    settings.RECEIPT_WEBHOOK_TOLERANCE = 300
+    stale = int(time.time()) - 301
+
+    response = _post({"reference": sent.pk, "event": "bounced"}, timestamp=stale)
+
+    assert response.status_code == 403
+    assert "300 seconds" in response.json()["X-CCM-Timestamp"][0]
+    sent.refresh_from_db()
+    assert sent.status == Dispatch.Status.SENT
+
+
+def test_a_receipt_dated_in_the_future_beyond_the_window_is_refused(sent):
+    ahead = int(time.time()) + 3600
+
+    response = _post({"reference": sent.pk, "event": "delivered"}, timestamp=ahead)
+
+    assert response.status_code == 403
+    assert "X-CCM-Timestamp" in response.json()
+
+
+def test_the_timestamp_is_covered_by_the_signature(sent):
+    """A captured receipt cannot be made fresh by changing its timestamp header."""
+    body = json.dumps(
+        {"id": "r-1", "reference": sent.pk, "event": "bounced", "hard": True}
+    ).encode()
+    old = int(time.time()) - 3600
+    response = APIClient().generic(
+        "POST",
+        "/api/v1/receipts/email",
+        body,
+        content_type="application/json",
+        HTTP_X_CCM_TIMESTAMP=str(int(time.time())),
+        HTTP_X_CCM_SIGNATURE=receipt_signature(body, SECRET, timestamp=old),
+    )
+
+    assert response.status_code == 403
+    sent.refresh_from_db()
+    assert sent.status == Dispatch.Status.SENT
+
+
+def test_a_receipt_without_a_timestamp_is_refused(sent):
+    body = json.dumps({"id": "r-2", "reference": sent.pk, "event": "delivered"})
+    response = APIClient().generic(
+        "POST",
+        "/api/v1/receipts/email",
+        body.encode(),
+        content_type="application/json",
+        HTTP_X_CCM_SIGNATURE="sha256=" + "0" * 64,
+    )
+
+    assert response.status_code == 403
+    assert "X-CCM-Timestamp" in response.json()
+
+
+def test_a_replayed_receipt_id_is_refused_even_within_the_window(sent):
+    body = json.dumps({"id": "r-3", "reference": sent.pk, "event": "delivered"})
+    now = int(time.time())
+
+    def post():
+        return APIClient().generic(
+            "POST",
+            "/api/v1/receipts/email",
+            body.encode(),
+            content_type="application/json",
+            HTTP_X_CCM_TIMESTAMP=str(now),
+            HTTP_X_CCM_SIGNATURE=receipt_signature(
+                body.encode(), SECRET, timestamp=now
+            ),
+        )
+
+    assert post().status_code == 204
+    replay = post()
+
+    assert replay.status_code == 409
+    assert "r-3" in replay.json()["id"][0]
+    assert AuditEvent.objects.filter(action="channels.dispatch.delivered").count() == 1
+
+
+def test_a_refused_receipt_does_not_use_up_its_id(sent):
+    """A receipt for a dispatch not yet sent may come again once it is."""
+    Dispatch.objects.filter(pk=sent.pk).update(status=Dispatch.Status.QUEUED)
+    payload = {"id": "r-4", "reference": sent.pk, "event": "delivered"}
+    assert _post(payload).status_code == 409
+    Dispatch.objects.filter(pk=sent.pk).update(status=Dispatch.Status.SENT)
+
+    assert _post(payload).status_code == 204

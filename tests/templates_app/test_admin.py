@@ -267,3 +267,43 @@ def test_send_test_refuses_users_without_change_permission(demo, smtp_sink):
 
 def test_author_permissions_fixture_is_what_the_report_asks_for():
     assert "change_templateversion" in AUTHOR_PERMISSIONS
+
+
+# A source using a filter or test the sandbox does not offer: an error, never a 500.
+
+UNKNOWN_FILTER_SOURCES = [
+    "{{ customer.name | nosuchfilter }}",
+    "{{ customer | attr('name') }}",
+    "{{ customer.name | attr('__class__') }}",
+    "{% for x in [1] %}{{ x | map('upper') | list }}{% endfor %}",
+    "{% if customer.name is nosuchtest %}x{% endif %}",
+]
+
+
+@pytest.mark.parametrize("source", UNKNOWN_FILTER_SOURCES)
+def test_saving_a_draft_with_an_unknown_filter_shows_it_on_the_field(
+    demo, author_client, source
+):
+    version = _version(demo)
+    index = _index(version, "email", "en")
+    data = _form_data(version, **{f"contents-{index}-subject": source})
+
+    response = author_client.post(_change_url(version), data)
+
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    (error,) = formset.forms[index].errors["subject"]
+    assert "filter" in error or "test named" in error
+
+
+@pytest.mark.parametrize("source", UNKNOWN_FILTER_SOURCES)
+def test_previewing_an_unknown_filter_reports_it(demo, author_client, source):
+    version = _version(demo)
+    index = _index(version, "email", "en")
+    data = _form_data(version, **{f"contents-{index}-subject": source})
+
+    response = author_client.post(_preview_url(version), data)
+
+    assert response.status_code in (200, 400), response.content[:300]
+    body = response.content.decode()
+    assert "filter" in body or "test named" in body

@@ -214,6 +214,53 @@ def test_approval_by_someone_who_edited_the_version_is_refused(
     assert version.status == Status.IN_REVIEW
 
 
+def test_a_version_redrafted_unchanged_by_another_author_is_refused_to_its_writer(
+    version, author, reviewer, category
+):
+    """Segregation of duties follows the words, not the draft that carries them."""
+    writer = grant(category, "review_category", author)
+    other = grant(category, "author_category", user_with("other", []))
+    services.version_submit(version=version, actor=writer)
+    services.version_reject(version=version, actor=reviewer, comment="Not yet")
+    redraft = services.version_draft_create(
+        template=version.template, author=other, source=version
+    )
+    services.version_submit(version=redraft, actor=other)
+
+    message = _refused(
+        "segregation", services.version_approve, version=redraft, actor=writer
+    )
+
+    assert "version 1" in message.lower() or "v1" in message.lower()
+    redraft.refresh_from_db()
+    assert redraft.status == Status.IN_REVIEW
+    assert services.version_approve(version=redraft, actor=reviewer).status == (
+        Status.APPROVED
+    )
+
+
+def test_whoever_edited_any_earlier_version_of_the_lineage_may_not_approve(
+    version, author, reviewer, second_reviewer, category
+):
+    editor = grant(category, "author_category", second_reviewer)
+    services.version_content_save(
+        version=version,
+        contents=[ContentDraft("email", "en", {"subject": "Yo", "html": "<p>x</p>"})],
+        actor=editor,
+    )
+    _approved(version, author, reviewer)
+    second = _redraft(version, author, "Second")
+    _approved(second, author, reviewer)
+    third_author = grant(category, "author_category", user_with("third", []))
+    third = _redraft(second, third_author, "Third")
+    services.version_submit(version=third, actor=third.author)
+
+    _refused("segregation", services.version_approve, version=third, actor=editor)
+    assert services.version_approve(version=third, actor=reviewer).status == (
+        Status.APPROVED
+    )
+
+
 def test_approval_without_the_category_permission_is_refused(version, author):
     outsider = user_with("outsider", ["view_templateversion"])
     services.version_submit(version=version, actor=author)

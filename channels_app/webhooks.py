@@ -1,0 +1,168 @@
+"""Signed webhooks from providers: fresh, authentic and each accepted once.
+
+A provider signs `<timestamp>.<raw body>` with the shared secret (HMAC-SHA256)
+and sends the Unix time it signed at in X-CCM-Timestamp. A body signed longer
+ago than RECEIPT_WEBHOOK_TOLERANCE seconds (or that far in the future) is
+refused, and within that window a receipt id already accepted is refused, so
+a captured receipt can never be replayed.
+"""
+
+import hashlib
+import hmac
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels_app.lifecycle import DispatchStateError
+from channels_app.models import Dispatch, ReceiptSeen
+from channels_app.services import dispatch_receipt_record
+
+
+class WebhookRefused(Exception):
+    """A webhook was refused; `field` names the header or field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def receipt_signature(body: bytes, secret: str, *, timestamp: int | str) -> str:
+    """Return the signature a provider sends in X-CCM-Signature."""
+    signed = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def receipt_authenticate(
+    *, body: bytes, timestamp: str, signature: str, secret: str
+) -> None:
+    """Refuse a body that is not signed with the secret, or signed too long ago."""
+    tolerance = settings.RECEIPT_WEBHOOK_TOLERANCE
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise WebhookRefused(
+            "X-CCM-Timestamp", "missing or not a Unix time in whole seconds"
+        )
+    if abs(time.time() - int(timestamp)) > tolerance:
+        raise WebhookRefused(
+            "X-CCM-Timestamp",
+            f"signed more than {tolerance} seconds from now; sign each delivery"
+            " with the current time",
+        )
+    expected = receipt_signature(body, secret, timestamp=timestamp)
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        raise WebhookRefused("X-CCM-Signature", "missing or wrong signature")
+
+
+def receipt_id_claim(*, channel: str, receipt_id: str) -> None:
+    """Record a receipt id, refusing one already accepted within the window.
+
+    Called inside the transaction that applies the receipt, so a receipt that
+    is refused later leaves its id free. Ids older than twice the window are
+    pruned: their signatures have expired.
+    """
+    try:
+        with transaction.atomic():
+            ReceiptSeen.objects.create(channel=channel, receipt_id=receipt_id)
+    except IntegrityError:
+        raise WebhookRefused(
+            "id", f"receipt {receipt_id} was already accepted; replays are refused"
+        ) from None
+    horizon = timezone.now() - timedelta(seconds=2 * settings.RECEIPT_WEBHOOK_TOLERANCE)
+    ReceiptSeen.objects.filter(received_at__lt=horizon).delete()
+
+
+class ReceiptSerializer(serializers.Serializer):
+    id = serializers.CharField(
+        max_length=200,
+        help_text="The provider's unique id of this receipt; a replay is refused.",
+    )
+    reference = serializers.IntegerField(
+        help_text="The dispatch id sent to the provider."
+    )
+    event = serializers.ChoiceField(["delivered", "bounced", "failed"])
+    hard = serializers.BooleanField(default=False)
+    detail = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReceiptWebhook(APIView):
+    """Delivery receipts from email and SMS providers, signed with HMAC-SHA256."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=ReceiptSerializer,
+        responses={204: None},
+        parameters=[
+            OpenApiParameter(
+                "X-CCM-Timestamp",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Unix time (seconds) the body was signed at",
+            ),
+            OpenApiParameter(
+                "X-CCM-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="sha256=<hex HMAC of '<timestamp>.<raw body>' with the"
+                " shared secret>",
+            ),
+        ],
+        summary="Record a delivery receipt (delivered, bounced, failed)",
+    )
+    def post(self, request: Request, channel: str) -> Response:
+        secret = settings.RECEIPT_WEBHOOK_SECRET
+        if not secret:
+            return Response(
+                {"detail": "receipts are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        try:
+            receipt_authenticate(
+                body=request.body,
+                timestamp=request.headers.get("X-CCM-Timestamp", ""),
+                signature=request.headers.get("X-CCM-Signature", ""),
+                secret=secret,
+            )
+        except WebhookRefused as refused:
+            return Response(
+                {refused.field: [refused.message]}, status=status.HTTP_403_FORBIDDEN
+            )
+        serializer = ReceiptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        receipt = serializer.validated_data
+        dispatch = Dispatch.objects.filter(
+            pk=receipt["reference"], channel=channel
+        ).first()
+        if dispatch is None:
+            return Response(
+                {"reference": [f"no {channel} dispatch #{receipt['reference']}"]},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        try:
+            with transaction.atomic():
+                receipt_id_claim(channel=channel, receipt_id=receipt["id"])
+                dispatch_receipt_record(
+                    dispatch=dispatch,
+                    event=receipt["event"],
+                    hard=receipt["hard"],
+                    detail=receipt["detail"],
+                    provider=f"{channel} receipts",
+                )
+        except WebhookRefused as refused:
+            return Response(
+                {refused.field: [refused.message]}, status=status.HTTP_409_CONFLICT
+            )
+        except DispatchStateError as exc:
+            return Response({"event": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
