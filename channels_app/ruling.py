@@ -34,6 +34,7 @@ from channels_app.models import Dispatch
 from channels_app.rule_history import context_load
 from customers.consent import consent_decide, consent_ledgers, suppressions_of
 from customers.models import Customer
+from customers.services import customers_locked
 from rules import selectors
 from rules.evaluation import (
     DUE,
@@ -55,12 +56,7 @@ def customers_lock(customer_ids) -> dict[int, str]:
     """Lock the customers' rows in id order; return each one's time zone."""
     zones: dict[int, str] = {}
     for chunk in selectors.chunks(customer_ids):
-        zones.update(
-            Customer.objects.select_for_update(no_key=True)
-            .filter(id__in=chunk)
-            .order_by("id")
-            .values_list("id", "time_zone")
-        )
+        zones.update(customers_locked(Customer.objects.filter(id__in=chunk)))
     return zones
 
 
@@ -83,7 +79,14 @@ def _candidate(key: int, dispatch: Dispatch, kinds, zones) -> Candidate:
     )
 
 
-def _audit(dispatch: Dispatch, decision: dict, before: str, after: str) -> AuditEntry:
+def _audit(
+    dispatch: Dispatch,
+    decision: dict,
+    before: str,
+    after: str,
+    due_at: datetime | None = None,
+) -> AuditEntry:
+    """Return the event of one rule decision; `due_at` if it moves the dispatch."""
     return AuditEntry(
         action=f"rules.dispatch.{decision['outcome']}",
         actor_kind="system",
@@ -92,7 +95,7 @@ def _audit(dispatch: Dispatch, decision: dict, before: str, after: str) -> Audit
         before={"status": before},
         after={
             "status": after,
-            "due_at": dispatch.due_at.isoformat(),
+            "due_at": (due_at or dispatch.due_at).isoformat(),
             "rule": decision["rule"],
             "version": decision["version"],
             "stage": decision["stage"],
@@ -385,7 +388,7 @@ def _due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
             "due_at": verdict.due_at,
         }
         decisions = [
-            _audit_verdict(dispatch, d, verdict, dispatch.status)
+            _audit(dispatch, d, dispatch.status, verdict.status, verdict.due_at)
             for d in verdict.decisions
         ]
         if verdict.status != dispatch.status:
@@ -407,11 +410,3 @@ def _due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
     )
     lifecycle.dispatches_move(moves=moves, events=events, now=now)
     return held
-
-
-def _audit_verdict(
-    dispatch: Dispatch, decision: dict, verdict: Verdict, before: str
-) -> AuditEntry:
-    entry = _audit(dispatch, decision, before, verdict.status)
-    entry.after["due_at"] = verdict.due_at.isoformat()
-    return entry

@@ -3,6 +3,7 @@
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import event_record
@@ -59,9 +60,18 @@ def customer_upsert(
     return customer, created
 
 
-def _customers_lock(customers) -> None:
-    """Lock customers' rows in id order, as the rules and the claim do."""
-    list(customers.select_for_update(no_key=True).order_by("id").values_list("id"))
+def customers_locked(customers: QuerySet[Customer]) -> dict[int, str]:
+    """Lock customers' rows in id order; return each one's time zone.
+
+    FOR NO KEY UPDATE, in one order for every caller (a preference, a
+    suppression, the rules and the outbox claim), so they take turns without
+    deadlocking, and do not block the key-share locks of new communications.
+    """
+    return dict(
+        customers.select_for_update(no_key=True)
+        .order_by("id")
+        .values_list("id", "time_zone")
+    )
 
 
 @transaction.atomic
@@ -82,7 +92,7 @@ def preference_set(
     The customer's row is locked as the outbox claim locks it before it asks
     the ledger: a claim either sees this entry or finished before it.
     """
-    _customers_lock(Customer.objects.filter(pk=customer.pk))
+    customers_locked(Customer.objects.filter(pk=customer.pk))
     entry = PreferenceEntry(
         customer=customer,
         channel=channel,
@@ -125,7 +135,7 @@ def suppression_add(
     """
     field = {"email": "email", "sms": "phone", "letter": "postal_address"}.get(channel)
     if field:
-        _customers_lock(Customer.objects.filter(**{field: address}))
+        customers_locked(Customer.objects.filter(**{field: address}))
     suppression, created = Suppression.objects.get_or_create(
         channel=channel, address=address, defaults={"reason": reason, "detail": detail}
     )

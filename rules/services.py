@@ -211,14 +211,29 @@ def _segregation_check(version: RuleVersion, actor: AbstractBaseUser) -> None:
         )
 
 
-def _decision_save(
-    version: RuleVersion, status: str, actor: AbstractBaseUser, comment: str
+def _decision_record(
+    version: RuleVersion,
+    current: RuleVersion | None,
+    *,
+    status: str,
+    actor: AbstractBaseUser,
+    decided_by: AbstractBaseUser | None,
+    comment: str,
 ) -> None:
+    """Stamp a decision on a version; audit it against the version in force."""
     version.status = status
-    version.decided_by = actor
+    version.decided_by = decided_by
     version.decided_at = timezone.now()
     version.comment = comment
     version.save(update_fields=["status", "decided_by", "decided_at", "comment"])
+    event_record(
+        action=f"rules.rule.{Status(status).value}",
+        actor=actor,
+        subject=version,
+        before=snapshot(current),
+        after=snapshot(version),
+        reason=comment,
+    )
 
 
 def rule_version_approve(
@@ -235,14 +250,13 @@ def rule_version_approve(
         if current is not None:
             current.status = Status.SUPERSEDED
             current.save(update_fields=["status"])
-        _decision_save(version, Status.APPROVED, actor, comment)
-        event_record(
-            action="rules.rule.approved",
+        _decision_record(
+            version,
+            current,
+            status=Status.APPROVED,
             actor=actor,
-            subject=version,
-            before=snapshot(current),
-            after=snapshot(version),
-            reason=comment,
+            decided_by=actor,
+            comment=comment,
         )
     return version
 
@@ -259,14 +273,13 @@ def rule_version_reject(
     with transaction.atomic():
         version, current = _decided(version, Status.REJECTED)
         _segregation_check(version, actor)
-        _decision_save(version, Status.REJECTED, actor, comment)
-        event_record(
-            action="rules.rule.rejected",
+        _decision_record(
+            version,
+            current,
+            status=Status.REJECTED,
             actor=actor,
-            subject=version,
-            before=snapshot(current),
-            after=snapshot(version),
-            reason=comment,
+            decided_by=actor,
+            comment=comment,
         )
     return version
 
@@ -286,16 +299,13 @@ def rule_version_withdraw(
                 )
                 % {"version": version.label}
             )
-        version.status = Status.WITHDRAWN
-        version.decided_at = timezone.now()
-        version.comment = comment
-        version.save(update_fields=["status", "decided_at", "comment"])
-        event_record(
-            action="rules.rule.withdrawn",
+        # A withdrawal is no decision by another: decided_by stays empty.
+        _decision_record(
+            version,
+            current,
+            status=Status.WITHDRAWN,
             actor=actor,
-            subject=version,
-            before=snapshot(current),
-            after=snapshot(version),
-            reason=comment,
+            decided_by=None,
+            comment=comment,
         )
     return version
