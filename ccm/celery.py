@@ -26,11 +26,12 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         sender.signature("ccm.tasks.heartbeat"),
         name="heartbeat",
     )
-    sender.add_periodic_task(
-        settings.OUTBOX_PUMP_INTERVAL_SECONDS,
-        sender.signature("channels.outbox_pump"),
-        name="outbox pump",
-    )
+    for channel in CHANNEL_QUEUES:
+        sender.add_periodic_task(
+            settings.OUTBOX_PUMP_INTERVAL_SECONDS,
+            sender.signature("channels.outbox_pump", kwargs={"channel": channel}),
+            name=f"outbox pump: {channel}",
+        )
     sender.add_periodic_task(
         60.0,
         sender.signature("templates.versions_supersede_due"),
@@ -56,9 +57,9 @@ CHANNEL_QUEUES = {"email": "email", "sms": "sms", "letter": "letters"}
 def task_route(name, args, kwargs, options, task=None, **kw) -> dict | None:
     """Route a task to the queue of its kind of work (settings.CELERY_TASK_QUEUES).
 
-    A pump asked for one channel (`channel=` keyword) goes to that channel's
-    queue; the pump for every channel, which the outbox runs today, goes to
-    the email queue, where the bulk of the sending is.
+    A channel's pump (`channel=` keyword; beat and the triggers send one per
+    channel) goes to that channel's queue; a pump for every channel (a task
+    queued by an older release, or sent by hand) goes to the email queue.
     """
     if name == "channels.outbox_pump":
         return {"queue": CHANNEL_QUEUES.get((kwargs or {}).get("channel"), "email")}

@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -451,6 +452,9 @@ def _store(
         ],
         now=now,
     )
+    queued = {d.channel for d, status in openings if status == Dispatch.Status.QUEUED}
+    if queued:
+        transaction.on_commit(partial(outbox_kick, queued))
     return communications
 
 
@@ -498,8 +502,6 @@ def communications_trigger_bulk(
         results.extend(
             next(stored) if isinstance(o, _Accepted) else o for o in outcomes
         )
-    if any(isinstance(r, Communication) for r in results):
-        transaction.on_commit(outbox_kick)
     return results
 
 

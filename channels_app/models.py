@@ -194,10 +194,11 @@ class Dispatch(models.Model):
         verbose_name = _("dispatch")
         verbose_name_plural = _("dispatches")
         indexes = [
-            # The claim query: due queued rows, and expired leases.
+            # The claim query (one channel's due queued rows, oldest first),
+            # the queue metrics per channel, and the expired leases.
             models.Index(
-                fields=["due_at"],
-                name="dispatch_due_idx",
+                fields=["channel", "due_at"],
+                name="dispatch_channel_due_idx",
                 condition=models.Q(status="queued"),
             ),
             models.Index(

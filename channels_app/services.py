@@ -1,5 +1,7 @@
 """Operators' dispatch actions and delivery receipts; moves go through lifecycle."""
 
+from functools import partial
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -33,7 +35,7 @@ def dispatch_retry(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
             "max_attempts": locked.attempt_count + 5,
         },
     )
-    transaction.on_commit(outbox_kick)
+    transaction.on_commit(partial(outbox_kick, [locked.channel]))
     return moved
 
 

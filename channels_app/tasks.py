@@ -1,12 +1,16 @@
 """Thin Celery tasks: they call the outbox services and own only retry policy.
 
-Beat runs `outbox_pump` and `outbox_sweep` every few seconds; triggers also
-kick a pump on commit. Several pumps at once are safe (rows are claimed with
-SKIP LOCKED), so a second beat or a lost kick costs nothing.
+Beat runs one `outbox_pump` per channel and `outbox_sweep` every few seconds;
+triggers also kick their channels' pumps on commit. Each channel's pump goes
+to that channel's queue (ccm.celery.task_route), so a letter run on the
+letters workers cannot hold up a passcode SMS. Several pumps at once are safe
+(rows are claimed with SKIP LOCKED), so a second beat or a lost kick costs
+nothing.
 """
 
 import logging
 import time
+from collections.abc import Iterable
 
 from celery import shared_task
 
@@ -14,9 +18,10 @@ from channels_app import outbox
 
 
 @shared_task(name="channels.outbox_pump", acks_late=True, ignore_result=True)
-def outbox_pump() -> dict[str, int]:
-    """Send due dispatches until none are due (bounded in time)."""
-    return outbox.outbox_pump()
+def outbox_pump(channel: str | None = None) -> dict[str, int]:
+    """Send due dispatches of `channel` (every channel if None) until none are
+    due (bounded in time)."""
+    return outbox.outbox_pump(channel=channel)
 
 
 @shared_task(name="channels.outbox_sweep", acks_late=True, ignore_result=True)
@@ -25,24 +30,29 @@ def outbox_sweep() -> int:
     return outbox.dispatches_sweep()
 
 
-# One kick a second per process is enough: one pump drains everything due, and
-# a kick per trigger would flood the broker during batch runs.
+# One kick a second per channel and process is enough: one pump drains
+# everything due, and a kick per trigger would flood the broker in batch runs.
 KICK_INTERVAL_SECONDS = 1.0
-_last_kick = [0.0]
+_last_kick: dict[str, float] = {}
 
 
-def outbox_kick() -> None:
-    """Ask a worker to send now; beat's periodic pump covers a lost kick."""
+def outbox_kick(channels: Iterable[str]) -> None:
+    """Ask the workers of these channels to send now; beat's periodic pumps
+    cover a lost kick."""
     now = time.monotonic()
-    if now - _last_kick[0] < KICK_INTERVAL_SECONDS:
-        return
-    _last_kick[0] = now
-    try:
-        outbox_pump.apply_async(retry=False)
-    except Exception:  # noqa: BLE001 (broker down: the database keeps the work)
-        logging.getLogger(__name__).warning(
-            "could not reach the broker to kick the outbox; beat's pump will send"
-        )
+    for channel in sorted(set(channels)):
+        last = _last_kick.get(channel)
+        if last is not None and now - last < KICK_INTERVAL_SECONDS:
+            continue
+        _last_kick[channel] = now
+        try:
+            outbox_pump.apply_async(kwargs={"channel": channel}, retry=False)
+        except Exception:  # noqa: BLE001 (broker down: the database keeps the work)
+            logging.getLogger(__name__).warning(
+                "could not reach the broker to kick the %s outbox; beat's pump "
+                "will send",
+                channel,
+            )
 
 
 @shared_task(name="channels.batch_run", acks_late=True, ignore_result=True)

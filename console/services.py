@@ -6,6 +6,7 @@ event as the last database step (the audit chain lock is held until commit).
 
 import hashlib
 from collections.abc import Mapping
+from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -222,7 +223,7 @@ def dispatch_resend(
     lifecycle.dispatches_open(
         openings=[(resend, Dispatch.Status.QUEUED)], events=events, now=now
     )
-    transaction.on_commit(outbox_kick)
+    transaction.on_commit(partial(outbox_kick, [resend.channel]))
     return resend
 
 
