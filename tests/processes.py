@@ -28,6 +28,43 @@ def child_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def celery_worker_start(*options: str, name: str, **env: str) -> subprocess.Popen:
+    """Start a real Celery worker process (solo pool) on the test's database,
+    broker and var directory; `options` are extra worker options such as
+    `--queues=sms`, `env` extra environment. Its output is in stdout."""
+    from django.conf import settings
+
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ccm",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-mingle",
+            "--without-gossip",
+            f"--hostname={name}-{os.getpid()}@%h",
+            *options,
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": child_database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CCM_VAR_DIR": str(settings.VAR_DIR),
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def redis_embedded_start(socket_path: Path, timeout: float = 20) -> subprocess.Popen:
     """Start a throw-away redis-server on a unix socket, as `make run` does.
 

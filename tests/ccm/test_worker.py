@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from ccm.models import Heartbeat
-from tests.processes import child_database_url
+from tests.processes import celery_worker_start, child_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,21 +25,7 @@ def test_worker_and_beat_record_a_heartbeat(tmp_path):
         "HEARTBEAT_INTERVAL_SECONDS": "1",
     }
     celery = [sys.executable, "-m", "celery", "-A", "ccm"]
-    worker = subprocess.Popen(
-        [
-            *celery,
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-mingle",
-            "--without-gossip",
-            f"--hostname=test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker = celery_worker_start(name="test", HEARTBEAT_INTERVAL_SECONDS="1")
     beat = subprocess.Popen(
         [*celery, "beat", "--loglevel=WARNING", f"--schedule={tmp_path / 'beat'}"],
         cwd=ROOT,

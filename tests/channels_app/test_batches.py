@@ -366,40 +366,9 @@ def test_two_runs_at_once_process_every_row_exactly_once(templates, operator):
 
 def _worker_start(**env: str):
     """Start a real Celery worker process on the test database and broker."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.processes import celery_worker_start
 
-    from django.conf import settings
-
-    from tests.processes import child_database_url
-
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ccm",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-mingle",
-            "--without-gossip",
-            f"--hostname=batch-test-{os.getpid()}@%h",
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        env={
-            **os.environ,
-            "DATABASE_URL": child_database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CCM_VAR_DIR": str(settings.VAR_DIR),
-            **env,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    return celery_worker_start(name="batch-test", **env)
 
 
 @contextlib.contextmanager

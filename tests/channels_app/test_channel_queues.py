@@ -4,13 +4,7 @@ Real components: the broker of the test run, a Celery worker process that
 serves only the `sms` queue, the test database and the SMS file backend.
 """
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from ccm.celery import app, task_route
 from channels_app.dispatching import communication_trigger
@@ -18,9 +12,8 @@ from channels_app.models import Dispatch
 from channels_app.outbox import outbox_pump
 from customers.services import customer_upsert
 from tests.factories import approved_version_build, dispatch_build
-from tests.processes import child_database_url, wait_until
+from tests.processes import celery_worker_start, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 Status = Dispatch.Status
 
 
@@ -82,31 +75,7 @@ def test_an_sms_goes_out_while_a_letter_run_waits_for_its_own_workers(
         dispatch_build(version=version, customer=_customer(n), channel="letter")
         for n in range(300)
     ]
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ccm",
-            "worker",
-            "--queues=sms",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-mingle",
-            "--without-gossip",
-            f"--hostname=sms-test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DATABASE_URL": child_database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CCM_VAR_DIR": str(settings.VAR_DIR),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker = celery_worker_start("--queues=sms", name="sms-test")
     try:
         communication = communication_trigger(
             template_code="one-time-passcode",
