@@ -32,8 +32,10 @@ EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Nine digits or more, single spaces, hyphens or brackets between them: a
 # phone number in any national or international notation. Not part of a
 # word or a hyphenated id (a task's UUID), not a time ("2026-12-06 20:41").
-PHONE_PATTERN = re.compile(r"(?<!\w)(?<!\w-)\+?\d(?:[ ()-]{0,2}\d){8,}(?!\w|-\w|:\d)")
+PHONE_PATTERN = re.compile(r"(?<!\w)(?<!\w-)\+?\(?\d(?:[ ()-]{0,2}\d){8,}(?!\w|-\w|:\d)")
 EMAIL_MASK, PHONE_MASK = "[email]", "[phone]"
+# A query string (a search for a name) in a request line `"GET /p?q=… HTTP/1.1"`.
+QUERY_PATTERN = re.compile(r"\?[^\s\"]*")
 
 # Gunicorn's access log passes its atoms as the record's arguments; this one
 # is the X-Correlation-ID response header (the Procfile's access log format).
@@ -51,6 +53,10 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "correlation_id", ""):
             correlation_id = correlation_id_get()
+            if not correlation_id:
+                # Django logs a 4xx/5xx response after the middleware is done.
+                request = getattr(record, "request", None)
+                correlation_id = getattr(request, "correlation_id", "")
             if not correlation_id and isinstance(record.args, dict):
                 correlation_id = str(record.args.get(GUNICORN_CORRELATION_ATOM, ""))
             record.correlation_id = "" if correlation_id == "-" else correlation_id
@@ -62,10 +68,13 @@ class RedactFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            message = record.getMessage()
+            message = clean = record.getMessage()
         except (TypeError, ValueError):  # a bad format: let the handler report it
             return True
-        clean = redact(message)
+        if record.name == "django.server":
+            # runserver's request line: the path without its query string.
+            clean = QUERY_PATTERN.sub("", clean)
+        clean = redact(clean)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info:
@@ -86,8 +95,9 @@ _PLAIN = logging.Formatter()
 class JsonLineFormatter(JsonFormatter):
     """One JSON object a line: time, level, logger, message, correlation_id, extras.
 
-    Celery's `data` extra (a task's arguments and return value, repeated from
-    the message) is left out.
+    Left out: Celery's `data` extra (a task's arguments and return value,
+    repeated from the message) and Django's `request` extra (its text is the
+    full path, query string and all).
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -97,13 +107,26 @@ class JsonLineFormatter(JsonFormatter):
             "rename_fields",
             {"asctime": "time", "levelname": "level", "name": "logger"},
         )
-        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "data"])
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "data", "request"])
         super().__init__(*args, **kwargs)
 
     def formatTime(self, record: logging.LogRecord, datefmt=None) -> str:  # noqa: N802
         """ISO 8601 in UTC, to the millisecond, whatever TIME_ZONE says."""
         moment = datetime.fromtimestamp(record.created, tz=UTC)
         return moment.isoformat(timespec="milliseconds")
+
+
+def dispatch_fields(dispatch) -> dict:
+    """Return the `extra=` fields of a line about one dispatch.
+
+    Its id, and its communication's public id when the row was loaded with it
+    (a log line never costs a query).
+    """
+    fields = {"dispatch_id": dispatch.pk}
+    communication = dispatch._state.fields_cache.get("communication")
+    if communication is not None:
+        fields["communication_id"] = str(communication.public_id)
+    return fields
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
@@ -133,8 +156,10 @@ def logging_config(*, log_format: str, level: str) -> dict:
             }
         },
         "root": {"handlers": ["console"], "level": level},
-        # WeasyPrint logs every layout step at INFO.
         "loggers": {
+            # At DEBUG it would log every query with its parameters: addresses.
+            "django.db.backends": {"level": "INFO"},
+            # WeasyPrint logs every layout step at INFO.
             "weasyprint": {"level": "WARNING"},
             "fontTools": {"level": "WARNING"},
         },
