@@ -32,7 +32,9 @@ EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Nine digits or more, single spaces, hyphens or brackets between them: a
 # phone number in any national or international notation. Not part of a
 # word or a hyphenated id (a task's UUID), not a time ("2026-12-06 20:41").
-PHONE_PATTERN = re.compile(r"(?<!\w)(?<!\w-)\+?\(?\d(?:[ ()-]{0,2}\d){8,}(?!\w|-\w|:\d)")
+PHONE_PATTERN = re.compile(
+    r"(?<!\w)(?<!\w-)\+?\(?\d(?:[ ()-]{0,2}\d){8,}(?!\w|-\w|:\d)"
+)
 EMAIL_MASK, PHONE_MASK = "[email]", "[phone]"
 # A query string (a search for a name) in a request line `"GET /p?q=… HTTP/1.1"`.
 QUERY_PATTERN = re.compile(r"\?[^\s\"]*")
