@@ -31,9 +31,10 @@ from audit.context import correlation_id_get
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Nine digits or more, single spaces, hyphens or brackets between them: a
 # phone number in any national or international notation. Not part of a
-# word or a hyphenated id (a task's UUID), not a time ("2026-12-06 20:41").
+# word or a hyphenated id (a task's UUID), not a time ("2026-12-06 20:41"),
+# not after a dot or a colon (decimals, "host:port (pid)").
 PHONE_PATTERN = re.compile(
-    r"(?<!\w)(?<!\w-)\+?\(?\d(?:[ ()-]{0,2}\d){8,}(?!\w|-\w|:\d)"
+    r"(?<![\w.:])(?<!\w-)\+?\(?\d(?:[ ()-]{0,2}\d){8,}(?!\w|-\w|:\d)"
 )
 EMAIL_MASK, PHONE_MASK = "[email]", "[phone]"
 # A query string (a search for a name) in a request line `"GET /p?q=… HTTP/1.1"`.
@@ -165,6 +166,22 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "weasyprint": {"level": "WARNING"},
             "fontTools": {"level": "WARNING"},
         },
+    }
+
+
+def gunicorn_logconfig(logging_settings: dict) -> dict:
+    """Return gunicorn's `logconfig_dict`: its loggers on the app's handler.
+
+    Gunicorn adds its defaults' keys to this dict one level deep, so it
+    names its two loggers itself; their own handlers are replaced.
+    """
+    loggers = {
+        name: {"level": "INFO", "handlers": ["console"], "propagate": False}
+        for name in ("gunicorn.error", "gunicorn.access")
+    }
+    return {
+        **logging_settings,
+        "loggers": {**logging_settings.get("loggers", {}), **loggers},
     }
 
 

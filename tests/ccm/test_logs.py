@@ -3,12 +3,19 @@
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 from audit.context import correlation
 from ccm.logs import logging_config, redact
 from tests.logs import json_handler, json_lines
+from tests.processes import ROOT, child_database_url, wait_until
+from tests.smtp import free_port
 
 
 @pytest.mark.parametrize(
@@ -26,6 +33,7 @@ from tests.logs import json_handler, json_lines
         ("SMS to +966 50 123 4567.", "SMS to [phone]."),
         ("call 0501234567 or (050) 123-4567", "call [phone] or [phone]"),
         ("number 966501234567: invalid", "number [phone]: invalid"),
+        ("tel. 0501234567", "tel. [phone]"),
     ],
 )
 def test_addresses_and_phone_numbers_are_masked(text, expected):
@@ -40,6 +48,8 @@ def test_addresses_and_phone_numbers_are_masked(text, expected):
         "Task x succeeded in 0.123456789s: {'sent': 12345}",
         "dispatch 98765432 attempt 2: sent",
         "policy MT-204518 for 1250.50 SAR",
+        "Listening at: http://127.0.0.1:42451 (4858)",
+        "took 0.123456789012 s",
         "GET /api/v1/communications/3f2b1c00-1234-4bcd-8123-123456789012/ 200",
     ],
 )
@@ -154,3 +164,59 @@ def test_a_request_line_carries_the_request_correlation_id(client):
     assert line["correlation_id"] == "corr-request-1"
     assert line["message"] == "Not Found: /no-such-page/"
     assert "sara" not in "\n".join(lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_started_as_the_procfile_says_writes_json_lines(tmp_path):
+    """Real gunicorn, from the Procfile's web line: its lines are the app's JSON."""
+    [command] = [
+        line.removeprefix("web: ")
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.startswith("web: ")
+    ]
+    port, log = free_port(), tmp_path / "web.log"
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+        "LOG_FORMAT": "json",
+        "DATABASE_URL": child_database_url(),
+    }
+    url = f"http://127.0.0.1:{port}/healthz/live?email=sara.reed@example.com"
+    request = urllib.request.Request(url, headers={"X-Correlation-ID": "corr-web-1"})
+
+    def answered() -> bool:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status == 200
+        except OSError:
+            return False
+
+    with open(log, "wb") as out:
+        web = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(
+            answered,
+            timeout=90,
+            what="gunicorn to answer",
+            detail=lambda: log.read_text(errors="replace")[-3000:],
+        )
+    finally:
+        web.terminate()
+        web.wait(timeout=60)
+
+    text = log.read_text()
+    records = [json.loads(line) for line in text.splitlines() if line]
+    # A probe that timed out while the worker booted is answered later too.
+    access = [r for r in records if r["logger"] == "gunicorn.access"]
+    assert access and all(r["correlation_id"] == "corr-web-1" for r in access)
+    assert all('"GET /healthz/live" 200' in r["message"] for r in access)
+    assert any(r["logger"] == "gunicorn.error" for r in records)
+    assert "sara" not in text
