@@ -160,6 +160,11 @@ def logging_config(*, log_format: str, level: str) -> dict:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's own handlers (a console handler while DEBUG is on, runserver's
+            # request lines) give way to this one, so every line is formatted
+            # and filtered alike.
+            "django": {"level": "INFO", "propagate": True},
+            "django.server": {"level": "INFO", "propagate": True},
             # At DEBUG it would log every query with its parameters: addresses.
             "django.db.backends": {"level": "INFO"},
             # WeasyPrint logs every layout step at INFO.

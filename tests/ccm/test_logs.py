@@ -139,6 +139,17 @@ def test_gunicorn_access_lines_take_the_correlation_id_of_the_response():
     assert record["message"] == '10.0.0.1 "GET /healthz" 200 corr-gunicorn-1'
 
 
+def test_django_and_runserver_lines_go_through_the_one_filtered_handler():
+    for name in ("django", "django.server"):
+        logger = logging.getLogger(name)
+        assert logger.handlers == [] and logger.propagate, name
+    configured = [
+        {type(f).__name__ for f in handler.filters}
+        for handler in logging.getLogger().handlers
+    ]
+    assert {"ContextFilter", "RedactFilter"} in configured
+
+
 def test_log_format_is_json_or_text():
     assert (
         logging_config(log_format="json", level="INFO")["handlers"]["console"][
