@@ -9,12 +9,16 @@ import uuid
 from celery import Celery
 from celery.beat import PersistentScheduler
 
+from ccm.logs import celery_logging_connect
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
 
 app = Celery("ccm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 logger = logging.getLogger(__name__)
+# Workers and beat log as the web does (JSON lines in production).
+celery_logging_connect()
 
 
 @app.on_after_finalize.connect

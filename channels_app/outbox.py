@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
+from ccm.logs import dispatch_fields
 from channels_app import lifecycle, ruling
 from channels_app.backends import (
     DeliveryError,
@@ -210,6 +211,7 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
                         "dispatch %s was accepted after its lease was taken over; "
                         "it may reach the recipient twice",
                         dispatch.pk,
+                        extra=dispatch_fields(dispatch),
                     )
                 late_attempts.append(attempt)
                 statuses.append(None)
@@ -219,6 +221,15 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
             dispatch.status = Status.SENDING
             moves.append(_outcome_move(outcome, status, detail, now))
             statuses.append(status)
+            # The kind of error only: its text can quote the address.
+            logger.info(
+                "dispatch %s attempt %s: %s%s",
+                dispatch.pk,
+                outcome.attempt,
+                status,
+                f" ({type(error).__name__})" if error else "",
+                extra=dispatch_fields(dispatch),
+            )
         rows_insert(attempts)
         # A swept lease already holds this attempt number: keep the first.
         DispatchAttempt.objects.bulk_create(late_attempts, ignore_conflicts=True)

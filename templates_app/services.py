@@ -835,8 +835,14 @@ def _notify(*, recipients: Iterable[AbstractBaseUser], subject: str, body: str) 
         try:
             with get_connection() as connection:
                 connection.send_messages(messages)
-        except (OSError, smtplib.SMTPException):
-            logger.exception("workflow notification %r was not sent", subject)
+        except (OSError, smtplib.SMTPException) as exc:
+            # The kind of error only: a refusal's text quotes the addresses.
+            logger.warning(
+                "workflow notification %r to %s recipient(s) was not sent (%s)",
+                subject,
+                len(addresses),
+                type(exc).__name__,
+            )
 
     transaction.on_commit(send)
 

@@ -35,7 +35,8 @@ class SmtpSink:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.unknown_recipients:
-            return "550 5.1.1 No such user"
+            # As Postfix answers: the refusal quotes the address.
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
