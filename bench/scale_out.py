@@ -1,0 +1,539 @@
+"""Scale-out benchmark: 10,000 emails sent by one worker node, then by two.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/4 \
+        .venv/bin/python bench/scale_out.py --emails 10000 --rounds 2 --kill
+
+Runs in a scratch database (bench_scale_out, or --database) on one
+PostgreSQL, with one Redis broker and one aiosmtpd sink on loopback (its own
+process, counting messages by their X-CCM-Dispatch header, so a message sent
+twice is seen). Each run:
+
+1. triggers N templated emails in bulk (`communications_trigger_bulk`, as
+   bench/dispatch_bulk.py does) with no worker running, then drops the kicks
+   the triggers left in the broker;
+2. starts 1 or 2 worker nodes: the Procfile's `worker-email` command
+   (`celery -A ccm worker --queues=email --concurrency=C`) with production
+   settings and a distinct `--hostname` (node1@bench, node2@bench). As root,
+   each node also runs in a UTS namespace of its own with the host name
+   node1 / node2, so the outbox records its attempts under that name (the
+   `worker` field of DispatchAttempt is `hostname:pid`), as on two machines;
+3. kicks the pumps: it keeps nodes x C `channels.outbox_pump` messages
+   waiting in the email queue (sent by name without arguments, as beat does),
+   so every pool process always has a pump to run, as a backlog with beat's
+   pump every few seconds and the triggers' kicks would;
+4. waits until the sink received every message and PostgreSQL holds every
+   dispatch as sent, then stops the nodes (SIGTERM, warm shutdown).
+
+Runs alternate 1 node, 2 nodes (--rounds times). Each prints the rate, what
+the sink received (all, unique, duplicates), what was lost (triggered minus
+unique), each node's share of the sends, and the machine's load.
+
+--kill adds a failure run: two nodes, node 2 killed with SIGKILL (its whole
+process group: the machine gone) a third of the way in. A housekeeping
+worker runs the sweep the bench sends every few seconds (beat's job in
+production), with a short DISPATCH_LEASE_SECONDS so the dead node's leased
+rows come back soon. Expected: 0 lost, duplicates at most one per killed
+pool process (channels_app/outbox.py).
+
+--netns runs node 2 in a network namespace of its own (root only): a veth
+pair 10.231.0.1 <-> 10.231.0.2, and socat relays on 10.231.0.1 forwarding
+to PostgreSQL, Redis and the sink on loopback, so node 2 reaches every
+server over a network interface as a second machine would.
+"""
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from dispatch_bulk import (
+    Sink,
+    _approve_demo_templates,
+    _cpu_seconds,
+    _customers,
+    _machine_busy,
+    _tree,
+    _trigger,
+)
+from scratch import ROOT, scratch_database_setup
+
+QUEUE = "email"  # the queue task_route sends an argument-less pump to
+REMINDER = {
+    "customer": {"name": "Bench"},
+    "policy_number": "MT-204518",
+    "amount": 1250.5,
+    "currency": "SAR",
+    "due_date": "2026-12-15",
+}
+NETNS, HOST_IP, NODE_IP = "ccm-bench-node2", "10.231.0.1", "10.231.0.2"
+LOGS = ROOT / "var" / "bench-scale"
+SWEPT = "sweeper (accepted before the kill)"
+
+
+class Node:
+    """One `worker-email` process (prefork, C pool processes): one machine."""
+
+    def __init__(self, name: str, env: dict, concurrency: int, *, queues="email"):
+        self.name = name
+        self.hostname = f"{self.name}@bench"
+        command = [
+            sys.executable, "-m", "celery", "-A", "ccm", "worker",
+            f"--queues={queues}", f"--concurrency={concurrency}",
+            f"--hostname={self.hostname}", "--loglevel=INFO",
+        ]  # fmt: skip
+        self.uts = os.geteuid() == 0 and shutil.which("unshare") is not None
+        if self.uts:
+            # Its own host name, as on a machine of its own; exec keeps the pid.
+            command = [
+                "unshare", "--uts", "sh", "-c",
+                f'hostname {self.name} && exec "$@"', "sh", *command,
+            ]  # fmt: skip
+        if env.get("_NETNS"):
+            command = ["ip", "netns", "exec", env["_NETNS"], *command]
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log = LOGS / f"{self.name}.log"
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={k: v for k, v in env.items() if not k.startswith("_")},
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group: kill the whole "machine"
+        )
+        self.pids: set[int] = set()
+        self.killed = 0
+        self.cpu_start = self.cpu_last = 0.0
+
+    def watch(self) -> None:
+        """Remember the node's pids (attempts name them) and CPU time so far."""
+        try:
+            self.pids.update(_tree(self.process.pid))
+            self.cpu_last = _cpu_seconds(self.process.pid)
+        except OSError:  # a process ended meanwhile
+            pass
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL every process of the node at once."""
+        self.watch()
+        self.killed = len(_tree(self.process.pid))
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def _postgres_server_cpu() -> float:
+    """Return the CPU time of the whole PostgreSQL server so far, in seconds.
+
+    The workers' connections do not outlive a task (Celery's Django fixup
+    closes them after each), so their backends' time is only found in the
+    postmaster's reaped-children counters: the figure covers every database
+    of the server, other users' included.
+    """
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+        parent = Path(f"/proc/{fields[1]}/comm")
+        if parent.exists() and parent.read_text().strip() != "postgres":
+            total += int(fields[13]) + int(fields[14])  # the postmaster's children
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _nodes_ready(app, nodes: list[Node], timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    wanted = {n.hostname for n in nodes}
+    while time.time() < deadline:
+        answered = set()
+        for reply in app.control.ping(destination=sorted(wanted), timeout=1.0):
+            answered.update(reply)
+        if answered >= wanted:
+            return
+        for node in nodes:
+            if node.process.poll() is not None:
+                sys.exit(f"{node.name} exited; see {node.log}")
+    sys.exit(f"worker nodes did not start: {sorted(wanted)}; see {LOGS}")
+
+
+def _run_ids_status(ids: range) -> Counter:
+    from channels_app.models import Dispatch
+
+    return Counter(
+        Dispatch.objects.filter(id__gte=ids.start, id__lt=ids.stop)
+        .values_list("status", flat=True)
+        .iterator()
+    )
+
+
+def _shares(ids: range, nodes: list[Node]) -> Counter:
+    """Count the sent attempts of this run by node (host name, else pid)."""
+    from channels_app.models import DispatchAttempt
+
+    by_pid = {pid: node.name for node in nodes for pid in node.pids}
+    shares: Counter = Counter()
+    workers = DispatchAttempt.objects.filter(
+        dispatch_id__gte=ids.start, dispatch_id__lt=ids.stop, outcome="sent"
+    ).values_list("worker", flat=True)
+    for worker in workers.iterator():
+        if worker.startswith("sweeper"):
+            shares[SWEPT] += 1
+            continue
+        host, _, pid = worker.rpartition(":")
+        names = {n.name for n in nodes}
+        shares[host if host in names else by_pid.get(int(pid), worker)] += 1
+    return shares
+
+
+class Relays:
+    """Node 2's network: a namespace, a veth pair, socat relays to loopback."""
+
+    def __init__(self, ports: dict[str, int]) -> None:
+        self.processes: list[subprocess.Popen] = []
+        self.ports = ports
+        self._ip(f"netns add {NETNS}")
+        self._ip("link add ccm-bench-h type veth peer name ccm-bench-n")
+        self._ip(f"link set ccm-bench-n netns {NETNS}")
+        self._ip(f"addr add {HOST_IP}/30 dev ccm-bench-h")
+        self._ip("link set ccm-bench-h up")
+        self._ip(f"-n {NETNS} addr add {NODE_IP}/30 dev ccm-bench-n")
+        self._ip(f"-n {NETNS} link set ccm-bench-n up")
+        self._ip(f"-n {NETNS} link set lo up")
+        for port in ports.values():
+            self.relay(port)
+
+    @staticmethod
+    def _ip(arguments: str) -> None:
+        subprocess.run(["ip", *arguments.split()], check=True)
+
+    def relay(self, port: int) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    "socat",
+                    f"TCP-LISTEN:{port},bind={HOST_IP},fork,reuseaddr",
+                    f"TCP:127.0.0.1:{port}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+    def cpu(self) -> float:
+        total = 0.0
+        for process in self.processes:
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                total += _cpu_seconds(process.pid)
+        return total
+
+    @staticmethod
+    def close() -> None:
+        for command in ("link del ccm-bench-h", f"netns del {NETNS}"):
+            subprocess.run(["ip", *command.split()], stderr=subprocess.DEVNULL)
+
+
+def _node_env(base: dict, netns: bool, relays: Relays | None, sink_port: int) -> dict:
+    if not netns or relays is None:
+        return dict(base)
+    relays.relay(sink_port)
+    env = dict(base)
+    for key in ("DATABASE_URL", "CELERY_BROKER_URL"):
+        url = urlparse(env[key])
+        netloc = url.netloc.replace(url.hostname, HOST_IP)
+        env[key] = urlunparse(url._replace(netloc=netloc))
+    env["EMAIL_HOST"] = HOST_IP
+    env["_NETNS"] = NETNS
+    return env
+
+
+def run(
+    args,
+    app,
+    label: str,
+    number: int,
+    *,
+    nodes_count: int,
+    kill=False,
+    relays: Relays | None = None,
+) -> dict:
+    """Trigger N emails, send them with `nodes_count` nodes; return the figures."""
+    from channels_app.models import Dispatch
+
+    n, redis = args.emails, app.connection_for_write().default_channel.client
+    sink = Sink()
+    base = dict(os.environ, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
+    if kill:
+        base["DISPATCH_LEASE_SECONDS"] = str(args.lease)
+    redis.flushdb()
+    first = (
+        Dispatch.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    ) + 1
+    customers = _customers(n, f"r{number}")
+    trigger_s = _trigger(customers, "payment-reminder", "email", REMINDER, 1000)
+    last = Dispatch.objects.order_by("-id").values_list("id", flat=True).first()
+    ids = range(first, last + 1)
+    if len(ids) != n:
+        sys.exit(f"expected {n} dispatches, found {len(ids)}")
+    redis.flushdb()  # the triggers' kicks: the bench kicks by itself
+
+    nodes = [
+        Node(
+            f"node{k + 1}",
+            _node_env(base, args.netns and k == 1, relays, sink.port),
+            args.concurrency,
+        )
+        for k in range(nodes_count)
+    ]
+    housekeeping = (
+        Node("housekeeping", base, 1, queues="housekeeping") if kill else None
+    )
+    everyone = nodes + ([housekeeping] if housekeeping else [])
+    _nodes_ready(app, everyone)
+    for node in nodes:
+        node.watch()
+        node.cpu_start = node.cpu_last
+    cpu_sink = _cpu_seconds(sink.process.pid)
+    cpu_pg = _postgres_server_cpu()
+    cpu_relay = relays.cpu() if relays else 0.0
+    busy, total = _machine_busy()
+    load_before = os.getloadavg()[0]
+    pumps = nodes_count * args.concurrency
+    started = time.time()
+    sink_done = db_done = None
+    last_sweep = killed_at = last_check = last_kick = 0.0
+    deadline = started + args.timeout
+    while time.time() < deadline:
+        unique = sink.received.value - sink.duplicated.value
+        if sink_done is None and unique >= n:
+            sink_done = sink.last.value
+        if unique >= n or (kill and time.time() - last_check >= 1):
+            last_check = time.time()
+            sent = Dispatch.objects.filter(
+                id__gte=ids.start, id__lt=ids.stop, status="sent"
+            ).count()
+            if sent == n:
+                db_done = time.time()
+                break
+        if time.time() - last_kick >= 1:
+            # As beat and the triggers' kicks do, at most once a second: an
+            # idle process never waits long, nor spins on empty pumps.
+            last_kick = time.time()
+            for _ in range(max(0, pumps - redis.llen(QUEUE))):
+                app.send_task("channels.outbox_pump")
+        if kill and not killed_at and sink.received.value >= n // 3:
+            nodes[1].kill()
+            killed_at = time.time()
+            print(
+                f"    node2 killed (SIGKILL, {nodes[1].killed} processes) "
+                f"after {sink.received.value:,} received"
+            )
+        if kill and time.time() - last_sweep >= args.sweep_every:
+            app.send_task("channels.outbox_sweep")
+            last_sweep = time.time()
+        for node in nodes:
+            node.watch()
+        time.sleep(0.1)
+    if db_done is None:
+        print(f"    timed out after {args.timeout} s: {dict(_run_ids_status(ids))}")
+    # Late copies would arrive within a moment of the last bookkeeping.
+    time.sleep(2)
+    busy_after, total_after = _machine_busy()
+    load = os.getloadavg()
+    for node in nodes:
+        node.watch()
+    cpu_nodes = sum(node.cpu_last - node.cpu_start for node in nodes)
+    cpu_sink = _cpu_seconds(sink.process.pid) - cpu_sink
+    cpu_pg = _postgres_server_cpu() - cpu_pg
+    cpu_relay = (relays.cpu() if relays else 0.0) - cpu_relay
+    for node in everyone:
+        node.stop()
+    shares = _shares(ids, nodes)
+    from channels_app.models import DispatchAttempt
+    from channels_app.outbox import LEASE_EXPIRED
+
+    requeued = DispatchAttempt.objects.filter(
+        dispatch_id__gte=ids.start, dispatch_id__lt=ids.stop, error=LEASE_EXPIRED
+    ).count()
+    status = _run_ids_status(ids)
+    received, duplicated = sink.received.value, sink.duplicated.value
+    sink.process.terminate()
+    result = {
+        "label": label,
+        "nodes": nodes_count,
+        "trigger_rate": n / trigger_s,
+        "sink_s": (sink_done or time.time()) - started,
+        "db_s": (db_done or time.time()) - started,
+        "received": received,
+        "unique": received - duplicated,
+        "duplicates": duplicated,
+        "lost": n - (received - duplicated),
+        "sent_in_db": status.get("sent", 0),
+        "other_status": {k: v for k, v in status.items() if k != "sent"},
+        "shares": shares,
+        "cpu_busy": (busy_after - busy) / (total_after - total),
+        "load": (load_before, *load),
+        "cpu_ms": {
+            "nodes": cpu_nodes / n * 1000,
+            "sink": cpu_sink / n * 1000,
+            "postgres": cpu_pg / n * 1000,
+            "relays": cpu_relay / n * 1000,
+        },
+        "killed": nodes[1].killed if kill else 0,
+        "requeued": requeued,
+        "killed_pool": args.concurrency if kill else 0,
+    }
+    _print(result, n)
+    return result
+
+
+def _print(r: dict, n: int) -> None:
+    rate = n / r["sink_s"]
+    shares = ", ".join(
+        f"{name} {count:,} ({count / max(1, r['sent_in_db']):.0%})"
+        for name, count in sorted(r["shares"].items())
+    )
+    load = r["load"]
+    cpu = r["cpu_ms"]
+    relays = f", socat relays {cpu['relays']:.2f}" if cpu["relays"] else ""
+    other = f", {r['other_status']}" if r["other_status"] else ""
+    print(
+        f"  {r['label']:<28} {rate:6.0f} emails/s  "
+        f"(all sent in PostgreSQL after {r['db_s']:.1f} s; "
+        f"triggered first at {r['trigger_rate']:.0f}/s)\n"
+        f"    received {r['received']:,}, unique {r['unique']:,}, "
+        f"duplicates {r['duplicates']}, lost {r['lost']}; sent in PostgreSQL "
+        f"{r['sent_in_db']:,}{other}\n"
+        f"    per node: {shares}\n"
+        f"    machine: {os.cpu_count()} cores, CPU busy {r['cpu_busy']:.0%}, "
+        f"load {load[0]:.2f} before, {load[1]:.2f} / {load[2]:.2f} / "
+        f"{load[3]:.2f} after (1/5/15 min)\n"
+        f"    CPU per email: worker nodes {cpu['nodes']:.2f} ms, "
+        f"PostgreSQL server {cpu['postgres']:.2f} ms, sink {cpu['sink']:.2f} ms{relays}"
+    )
+    if r["killed"]:
+        bound = r["killed_pool"]
+        verdict = "within" if r["duplicates"] <= bound else "ABOVE"
+        print(
+            f"    killed node: {r['killed']} processes ({bound} sending pool "
+            f"processes): duplicates {r['duplicates']} {verdict} the bound of "
+            f"{bound} (one per killed sending process)\n"
+            f"    the dead node's leases: {r['shares'].get(SWEPT, 0):,} accepted "
+            f"before the kill, recorded as sent by the sweeper; {r['requeued']:,} "
+            f"not accepted, queued again and sent by node1"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=10_000)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("EMAIL_CONCURRENCY", 4)),
+        help="pool processes per node (the Procfile's EMAIL_CONCURRENCY, 4)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="1-node/2-node pairs")
+    parser.add_argument("--kill", action="store_true", help="add the failure run")
+    parser.add_argument("--lease", type=int, default=30, help="lease s (kill run)")
+    parser.add_argument("--sweep-every", type=float, default=5.0)
+    parser.add_argument("--netns", action="store_true", help="node 2 in a netns")
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--database", default="bench_scale_out")
+    args = parser.parse_args()
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
+        sys.exit("set CELERY_BROKER_URL=redis://127.0.0.1:6379/4 to benchmark")
+    if args.netns and (os.geteuid() != 0 or not shutil.which("socat")):
+        sys.exit("--netns needs root, ip and socat")
+    os.environ.setdefault("CCM_VAR_DIR", str(ROOT / "var" / "bench-scale"))
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", "bench-scale-out-" + "x" * 40)
+    scratch_database_setup(args.database)
+    _approve_demo_templates()
+    from ccm.celery import app
+
+    relays = None
+    if args.netns:
+        Relays.close()  # a namespace left by an interrupted run
+        ports = {
+            key: urlparse(os.environ[key]).port or default
+            for key, default in (("DATABASE_URL", 5432), ("CELERY_BROKER_URL", 6379))
+        }
+        relays = Relays(ports)
+    where = " (node 2 in its own network namespace)" if args.netns else ""
+    print(
+        f"{args.emails:,} emails a run, PostgreSQL + Redis + SMTP sink on loopback"
+        f"{where}; each node: celery worker --queues=email "
+        f"--concurrency={args.concurrency}"
+    )
+    results = []
+    try:
+        for round_ in range(args.rounds):
+            for count in (1, 2):
+                label = f"{count} node{'s' if count > 1 else ''} (round {round_ + 1})"
+                results.append(
+                    run(
+                        args, app, label, len(results), nodes_count=count, relays=relays
+                    )
+                )
+        if args.kill:
+            results.append(
+                run(
+                    args,
+                    app,
+                    "2 nodes, node2 SIGKILLed",
+                    len(results),
+                    nodes_count=2,
+                    kill=True,
+                    relays=relays,
+                )
+            )
+    finally:
+        if relays:
+            for process in relays.processes:
+                process.terminate()
+            Relays.close()
+    print("summary")
+    for count in (1, 2):
+        rates = [
+            args.emails / r["sink_s"]
+            for r in results
+            if r["nodes"] == count and not r["killed"]
+        ]
+        if not rates:
+            continue
+        print(
+            f"  {count} node{'s' if count > 1 else ' '}: "
+            + ", ".join(f"{rate:.0f}" for rate in rates)
+            + " emails/s"
+        )
+    bad = [
+        r["label"]
+        for r in results
+        if r["lost"] or (r["duplicates"] and not r["killed"])
+    ]
+    print(f"  lost or duplicated: {', '.join(bad) if bad else 'none'}")
+
+
+if __name__ == "__main__":
+    main()
