@@ -47,6 +47,7 @@ import contextlib
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -245,6 +246,11 @@ class Relays:
         for process in self.processes:
             with contextlib.suppress(OSError):  # it ended meanwhile
                 total += _cpu_seconds(process.pid)
+                # A relay forks a child per connection: the ended ones count
+                # in the parent's reaped-children time.
+                stat = Path(f"/proc/{process.pid}/stat").read_text()
+                fields = stat.rsplit(")", 1)[1].split()
+                total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
         return total
 
     @staticmethod
@@ -402,6 +408,7 @@ def run(
         "killed": nodes[1].killed if kill else 0,
         "requeued": requeued,
         "killed_pool": args.concurrency if kill else 0,
+        "lease": args.lease,
     }
     _print(result, n)
     return result
@@ -438,6 +445,8 @@ def _print(r: dict, n: int) -> None:
             f"    killed node: {r['killed']} processes ({bound} sending pool "
             f"processes): duplicates {r['duplicates']} {verdict} the bound of "
             f"{bound} (one per killed sending process)\n"
+            f"    (the rate above includes the {r['lease']} s lease the dead "
+            f"node's rows wait out before the sweep takes them back)\n"
             f"    the dead node's leases: {r['shares'].get(SWEPT, 0):,} accepted "
             f"before the kill, recorded as sent by the sweeper; {r['requeued']:,} "
             f"not accepted, queued again and sent by node1"
@@ -525,7 +534,7 @@ def main() -> None:
         print(
             f"  {count} node{'s' if count > 1 else ' '}: "
             + ", ".join(f"{rate:.0f}" for rate in rates)
-            + " emails/s"
+            + f" emails/s (median {statistics.median(rates):.0f})"
         )
     bad = [
         r["label"]
