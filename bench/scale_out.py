@@ -77,6 +77,7 @@ REMINDER = {
 NETNS, HOST_IP, NODE_IP = "ccm-bench-node2", "10.231.0.1", "10.231.0.2"
 LOGS = ROOT / "var" / "bench-scale"
 SWEPT = "sweeper (accepted before the kill)"
+KEEP_DUPLICATES = 100
 
 
 class Node:
@@ -317,7 +318,7 @@ def run(
     from channels_app.models import Dispatch
 
     n, redis = args.emails, app.connection_for_write().default_channel.client
-    sink = Sink()
+    sink = Sink(keep_duplicates=KEEP_DUPLICATES)
     base = dict(os.environ, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
     if kill:
         base["DISPATCH_LEASE_SECONDS"] = str(args.lease)
@@ -396,10 +397,10 @@ def run(
         time.sleep(0.1)
     if db_done is None:
         print(f"    timed out after {args.timeout} s: {dict(_run_ids_status(ids))}")
-    # Late copies would arrive within a moment of the last bookkeeping.
-    time.sleep(2)
     busy_after, total_after = _machine_busy()
     load = os.getloadavg()
+    # Late copies would arrive within a moment of the last bookkeeping.
+    time.sleep(2)
     for node in nodes:
         node.watch()
     cpu_nodes = sum(node.cpu_last - node.cpu_start for node in nodes)
@@ -414,9 +415,12 @@ def run(
     from channels_app.models import DispatchAttempt
     from channels_app.outbox import LEASE_EXPIRED
 
-    requeued = DispatchAttempt.objects.filter(
-        dispatch_id__gte=ids.start, dispatch_id__lt=ids.stop, error=LEASE_EXPIRED
-    ).count()
+    expired = set(
+        DispatchAttempt.objects.filter(
+            dispatch_id__gte=ids.start, dispatch_id__lt=ids.stop, error=LEASE_EXPIRED
+        ).values_list("dispatch_id", flat=True)
+    )
+    twice = sorted(set(sink.duplicate_ids[: sink.duplicated.value]))
     status = _run_ids_status(ids)
     received, duplicated = sink.received.value, sink.duplicated.value
     sink.process.terminate()
@@ -443,7 +447,11 @@ def run(
             "relays": cpu_relay / n * 1000,
         },
         "killed": nodes[1].killed if kill else 0,
-        "requeued": requeued,
+        "requeued": len(expired),
+        "twice": twice,
+        # A copy is only allowed of a message in flight when its worker died:
+        # its lease expired without the accepted mark, and it was sent again.
+        "twice_in_flight": [d for d in twice if d in expired],
         "killed_pool": args.concurrency if kill else 0,
         "lease": args.lease,
     }
@@ -489,8 +497,13 @@ def _print(r: dict, n: int) -> None:
             f"node's rows wait out before the sweep takes them back)\n"
             f"    the dead node's leases: {r['shares'].get(SWEPT, 0):,} accepted "
             f"before the kill, recorded as sent by the sweeper; {r['requeued']:,} "
-            f"not accepted, queued again and sent by node1"
+            f"not accepted, queued again and sent by node1\n"
+            f"    sent twice: dispatches {r['twice']}; of these, "
+            f"{len(r['twice_in_flight'])} were in flight when node2 died (lease "
+            f"expired without the accepted mark, sent again)"
         )
+    elif r["twice"]:
+        print(f"    sent twice: dispatches {r['twice']}")
 
 
 def main() -> None:
