@@ -43,7 +43,6 @@ server over a network interface as a second machine would.
 """
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
@@ -53,7 +52,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 from dispatch_bulk import (
     Sink,
@@ -64,6 +63,7 @@ from dispatch_bulk import (
     _tree,
     _trigger,
 )
+from netns import Relays, node_env
 from scratch import ROOT, scratch_database_setup
 
 QUEUE = "email"  # the queue task_route sends an argument-less pump to
@@ -74,7 +74,6 @@ REMINDER = {
     "currency": "SAR",
     "due_date": "2026-12-15",
 }
-NETNS, HOST_IP, NODE_IP = "ccm-bench-node2", "10.231.0.1", "10.231.0.2"
 LOGS = ROOT / "var" / "bench-scale"
 SWEPT = "sweeper (accepted before the kill)"
 KEEP_DUPLICATES = 100
@@ -238,141 +237,89 @@ def _shares(ids: range, nodes: list[Node]) -> Counter:
     return shares
 
 
-class Relays:
-    """Node 2's network: a namespace, a veth pair, socat relays to loopback."""
+class Meter:
+    """CPU time of each part of a run, the machine's busy share and its load."""
 
-    def __init__(self, ports: dict[str, int]) -> None:
-        self.processes: list[subprocess.Popen] = []
-        self.ports = ports
-        self._ip(f"netns add {NETNS}")
-        self._ip("link add ccm-bench-h type veth peer name ccm-bench-n")
-        self._ip(f"link set ccm-bench-n netns {NETNS}")
-        self._ip(f"addr add {HOST_IP}/30 dev ccm-bench-h")
-        self._ip("link set ccm-bench-h up")
-        self._ip(f"-n {NETNS} addr add {NODE_IP}/30 dev ccm-bench-n")
-        self._ip(f"-n {NETNS} link set ccm-bench-n up")
-        self._ip(f"-n {NETNS} link set lo up")
-        for port in ports.values():
-            self.relay(port)
+    def __init__(self, sink: Sink, nodes: list[Node], relays, database: str):
+        self.sink, self.nodes, self.relays = sink, nodes, relays
+        self.backends = Backends(database)
+        self.sample()
+        for node in nodes:
+            node.cpu_start = node.cpu_last
+        self.start = self._parts()
+        self.busy = _machine_busy()
+        self.load = os.getloadavg()[0]
 
-    @staticmethod
-    def _ip(arguments: str) -> None:
-        subprocess.run(["ip", *arguments.split()], check=True)
+    def sample(self) -> None:
+        """Follow the processes that come and go (nodes' pids, backends)."""
+        for node in self.nodes:
+            node.watch()
+        self.backends.sample()
 
-    def relay(self, port: int) -> None:
-        self.processes.append(
-            subprocess.Popen(
-                [
-                    "socat",
-                    f"TCP-LISTEN:{port},bind={HOST_IP},fork,reuseaddr",
-                    f"TCP:127.0.0.1:{port}",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    def _parts(self) -> dict[str, float]:
+        return {
+            "sink": _cpu_seconds(self.sink.process.pid),
+            "postgres": _postgres_server_cpu(),
+            "ours_pg": self.backends.total(),
+            "relays": self.relays.cpu() if self.relays else 0.0,
+        }
 
-    def cpu(self) -> float:
-        total = 0.0
-        for process in self.processes:
-            with contextlib.suppress(OSError):  # it ended meanwhile
-                total += _cpu_seconds(process.pid)
-                # A relay forks a child per connection: the ended ones count
-                # in the parent's reaped-children time.
-                stat = Path(f"/proc/{process.pid}/stat").read_text()
-                fields = stat.rsplit(")", 1)[1].split()
-                total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-        return total
+    def machine(self) -> dict:
+        """The machine's busy share since the start and its load now."""
+        busy, total = _machine_busy()
+        return {
+            "cpu_busy": (busy - self.busy[0]) / (total - self.busy[1]),
+            "load": (self.load, *os.getloadavg()),
+        }
 
-    @staticmethod
-    def close() -> None:
-        for command in ("link del ccm-bench-h", f"netns del {NETNS}"):
-            subprocess.run(["ip", *command.split()], stderr=subprocess.DEVNULL)
+    def cpu_ms(self, emails: int) -> dict[str, float]:
+        """Return each part's CPU milliseconds per email since the start."""
+        self.sample()
+        used = {k: v - self.start[k] for k, v in self._parts().items()}
+        used["nodes"] = sum(node.cpu_last - node.cpu_start for node in self.nodes)
+        return {k: v / emails * 1000 for k, v in used.items()}
 
 
-def _node_env(base: dict, netns: bool, relays: Relays | None, sink_port: int) -> dict:
-    if not netns or relays is None:
-        return dict(base)
-    relays.relay(sink_port)
-    env = dict(base)
-    for key in ("DATABASE_URL", "CELERY_BROKER_URL"):
-        url = urlparse(env[key])
-        netloc = url.netloc.replace(url.hostname, HOST_IP)
-        env[key] = urlunparse(url._replace(netloc=netloc))
-    env["EMAIL_HOST"] = HOST_IP
-    env["_NETNS"] = NETNS
-    return env
-
-
-def run(
-    args,
-    app,
-    label: str,
-    number: int,
-    *,
-    nodes_count: int,
-    kill=False,
-    relays: Relays | None = None,
-) -> dict:
-    """Trigger N emails, send them with `nodes_count` nodes; return the figures."""
+def _emails_trigger(n: int, number: int, redis) -> tuple[range, float]:
+    """Trigger n emails with no worker running; return their ids and the rate."""
     from channels_app.models import Dispatch
 
-    n, redis = args.emails, app.connection_for_write().default_channel.client
-    sink = Sink(keep_duplicates=KEEP_DUPLICATES)
-    base = dict(os.environ, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
-    if kill:
-        base["DISPATCH_LEASE_SECONDS"] = str(args.lease)
-    redis.flushdb()
-    first = (
-        Dispatch.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    ) + 1
+    newest = Dispatch.objects.order_by("-id").values_list("id", flat=True)
+    first = (newest.first() or 0) + 1
     customers = _customers(n, f"r{number}")
     trigger_s = _trigger(customers, "payment-reminder", "email", REMINDER, 1000)
-    last = Dispatch.objects.order_by("-id").values_list("id", flat=True).first()
-    ids = range(first, last + 1)
+    ids = range(first, newest.first() + 1)
     if len(ids) != n:
         sys.exit(f"expected {n} dispatches, found {len(ids)}")
     redis.flushdb()  # the triggers' kicks: the bench kicks by itself
+    return ids, n / trigger_s
 
-    nodes = [
-        Node(
-            f"node{k + 1}",
-            _node_env(base, args.netns and k == 1, relays, sink.port),
-            args.concurrency,
-        )
-        for k in range(nodes_count)
-    ]
-    housekeeping = (
-        Node("housekeeping", base, 1, queues="housekeeping") if kill else None
-    )
-    everyone = nodes + ([housekeeping] if housekeeping else [])
-    _nodes_ready(app, everyone)
-    for node in nodes:
-        node.watch()
-        node.cpu_start = node.cpu_last
-    cpu_sink = _cpu_seconds(sink.process.pid)
-    cpu_pg = _postgres_server_cpu()
-    backends = Backends(args.database)
-    backends.sample()
-    cpu_ours_pg = backends.total()
-    cpu_relay = relays.cpu() if relays else 0.0
-    busy, total = _machine_busy()
-    load_before = os.getloadavg()[0]
-    pumps = nodes_count * args.concurrency
+
+def _sent(ids: range) -> int:
+    from channels_app.models import Dispatch
+
+    return Dispatch.objects.filter(
+        id__gte=ids.start, id__lt=ids.stop, status="sent"
+    ).count()
+
+
+def _send(args, app, redis, sink, nodes, meter, ids, *, kill: bool) -> dict:
+    """Kick the pumps until every email is sent; kill node 2 on the way if asked.
+
+    Returns the seconds from the first kick to the last distinct message at
+    the sink and to the last dispatch recorded as sent.
+    """
+    n, pumps = len(ids), len(nodes) * args.concurrency
     started = time.time()
     sink_done = db_done = None
     last_sweep = killed_at = last_check = last_kick = 0.0
-    deadline = started + args.timeout
-    while time.time() < deadline:
+    while time.time() < started + args.timeout:
         unique = sink.received.value - sink.duplicated.value
         if sink_done is None and unique >= n:
             sink_done = sink.last.value
         if unique >= n or (kill and time.time() - last_check >= 1):
             last_check = time.time()
-            sent = Dispatch.objects.filter(
-                id__gte=ids.start, id__lt=ids.stop, status="sent"
-            ).count()
-            if sent == n:
+            if _sent(ids) == n:
                 db_done = time.time()
                 break
         if time.time() - last_kick >= 1:
@@ -391,27 +338,18 @@ def run(
         if kill and time.time() - last_sweep >= args.sweep_every:
             app.send_task("channels.outbox_sweep")
             last_sweep = time.time()
-        for node in nodes:
-            node.watch()
-        backends.sample()
+        meter.sample()
         time.sleep(0.1)
     if db_done is None:
         print(f"    timed out after {args.timeout} s: {dict(_run_ids_status(ids))}")
-    busy_after, total_after = _machine_busy()
-    load = os.getloadavg()
-    # Late copies would arrive within a moment of the last bookkeeping.
-    time.sleep(2)
-    for node in nodes:
-        node.watch()
-    cpu_nodes = sum(node.cpu_last - node.cpu_start for node in nodes)
-    cpu_sink = _cpu_seconds(sink.process.pid) - cpu_sink
-    cpu_pg = _postgres_server_cpu() - cpu_pg
-    backends.sample()
-    cpu_ours_pg = backends.total() - cpu_ours_pg
-    cpu_relay = (relays.cpu() if relays else 0.0) - cpu_relay
-    for node in everyone:
-        node.stop()
-    shares = _shares(ids, nodes)
+    return {
+        "sink_s": (sink_done or time.time()) - started,
+        "db_s": (db_done or time.time()) - started,
+    }
+
+
+def _tally(ids: range, sink: Sink, nodes: list[Node]) -> dict:
+    """What reached the sink against what PostgreSQL holds, for this run's ids."""
     from channels_app.models import DispatchAttempt
     from channels_app.outbox import LEASE_EXPIRED
 
@@ -420,42 +358,67 @@ def run(
             dispatch_id__gte=ids.start, dispatch_id__lt=ids.stop, error=LEASE_EXPIRED
         ).values_list("dispatch_id", flat=True)
     )
-    twice = sorted(set(sink.duplicate_ids[: sink.duplicated.value]))
-    status = _run_ids_status(ids)
     received, duplicated = sink.received.value, sink.duplicated.value
-    sink.process.terminate()
-    result = {
-        "label": label,
-        "nodes": nodes_count,
-        "trigger_rate": n / trigger_s,
-        "sink_s": (sink_done or time.time()) - started,
-        "db_s": (db_done or time.time()) - started,
+    twice = sorted(set(sink.duplicate_ids[:duplicated]))
+    status = _run_ids_status(ids)
+    return {
         "received": received,
         "unique": received - duplicated,
         "duplicates": duplicated,
-        "lost": n - (received - duplicated),
+        "lost": len(ids) - (received - duplicated),
         "sent_in_db": status.get("sent", 0),
         "other_status": {k: v for k, v in status.items() if k != "sent"},
-        "shares": shares,
-        "cpu_busy": (busy_after - busy) / (total_after - total),
-        "load": (load_before, *load),
-        "cpu_ms": {
-            "nodes": cpu_nodes / n * 1000,
-            "sink": cpu_sink / n * 1000,
-            "postgres": cpu_pg / n * 1000,
-            "ours_pg": cpu_ours_pg / n * 1000,
-            "relays": cpu_relay / n * 1000,
-        },
-        "killed": nodes[1].killed if kill else 0,
+        "shares": _shares(ids, nodes),
         "requeued": len(expired),
         "twice": twice,
         # A copy is only allowed of a message in flight when its worker died:
         # its lease expired without the accepted mark, and it was sent again.
         "twice_in_flight": [d for d in twice if d in expired],
+    }
+
+
+def run(args, app, label: str, number: int, *, nodes_count: int, kill=False,
+        relays: Relays | None = None) -> dict:  # fmt: skip
+    """Trigger N emails, send them with `nodes_count` nodes; return the figures."""
+    redis = app.connection_for_write().default_channel.client
+    sink = Sink(keep_duplicates=KEEP_DUPLICATES)
+    base = dict(os.environ, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
+    if kill:
+        base["DISPATCH_LEASE_SECONDS"] = str(args.lease)
+    redis.flushdb()
+    ids, trigger_rate = _emails_trigger(args.emails, number, redis)
+    nodes = [
+        Node(
+            f"node{k + 1}",
+            node_env(base, args.netns and k == 1, relays, sink.port),
+            args.concurrency,
+        )
+        for k in range(nodes_count)
+    ]
+    # The sweep is housekeeping's work (beat sends it in production).
+    helpers = [Node("housekeeping", base, 1, queues="housekeeping")] if kill else []
+    _nodes_ready(app, nodes + helpers)
+    meter = Meter(sink, nodes, relays, args.database)
+    times = _send(args, app, redis, sink, nodes, meter, ids, kill=kill)
+    machine = meter.machine()
+    time.sleep(2)  # late copies would arrive within a moment of the last send
+    cpu_ms = meter.cpu_ms(args.emails)
+    for node in nodes + helpers:
+        node.stop()
+    result = {
+        "label": label,
+        "nodes": nodes_count,
+        "trigger_rate": trigger_rate,
+        **times,
+        **_tally(ids, sink, nodes),
+        **machine,
+        "cpu_ms": cpu_ms,
+        "killed": nodes[1].killed if kill else 0,
         "killed_pool": args.concurrency if kill else 0,
         "lease": args.lease,
     }
-    _print(result, n)
+    sink.process.terminate()
+    _print(result, args.emails)
     return result
 
 
