@@ -295,6 +295,13 @@ def _emails_trigger(n: int, number: int, redis) -> tuple[range, float]:
     return ids, n / trigger_s
 
 
+def _per_node(args, nodes_count: int) -> int:
+    """Return the pool processes of each node in a run of `nodes_count` nodes."""
+    if nodes_count == 2 and args.concurrency_two:
+        return args.concurrency_two
+    return args.concurrency
+
+
 def _sent(ids: range) -> int:
     from channels_app.models import Dispatch
 
@@ -309,7 +316,7 @@ def _send(args, app, redis, sink, nodes, meter, ids, *, kill: bool) -> dict:
     Returns the seconds from the first kick to the last distinct message at
     the sink and to the last dispatch recorded as sent.
     """
-    n, pumps = len(ids), len(nodes) * args.concurrency
+    n, pumps = len(ids), len(nodes) * _per_node(args, len(nodes))
     started = time.time()
     sink_done = db_done = None
     last_sweep = killed_at = last_check = last_kick = 0.0
@@ -391,7 +398,7 @@ def run(args, app, label: str, number: int, *, nodes_count: int, kill=False,
         Node(
             f"node{k + 1}",
             node_env(base, args.netns and k == 1, relays, sink.port),
-            args.concurrency,
+            _per_node(args, nodes_count),
         )
         for k in range(nodes_count)
     ]
@@ -414,7 +421,7 @@ def run(args, app, label: str, number: int, *, nodes_count: int, kill=False,
         **machine,
         "cpu_ms": cpu_ms,
         "killed": nodes[1].killed if kill else 0,
-        "killed_pool": args.concurrency if kill else 0,
+        "killed_pool": _per_node(args, 2) if kill else 0,
         "lease": args.lease,
     }
     sink.process.terminate()
@@ -478,6 +485,12 @@ def main() -> None:
         default=int(os.environ.get("EMAIL_CONCURRENCY", 4)),
         help="pool processes per node (the Procfile's EMAIL_CONCURRENCY, 4)",
     )
+    parser.add_argument(
+        "--concurrency-two",
+        type=int,
+        help="pool processes per node in the two-node runs (default: "
+        "--concurrency; half of it puts as many processes on two nodes as on one)",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="1-node/2-node pairs")
     parser.add_argument("--kill", action="store_true", help="add the failure run")
     parser.add_argument("--lease", type=int, default=30, help="lease s (kill run)")
@@ -510,6 +523,11 @@ def main() -> None:
         f"{args.emails:,} emails a run, PostgreSQL + Redis + SMTP sink on loopback"
         f"{where}; each node: celery worker --queues=email "
         f"--concurrency={args.concurrency}"
+        + (
+            f" ({args.concurrency_two} in the two-node runs)"
+            if args.concurrency_two
+            else ""
+        )
     )
     results = []
     try:
