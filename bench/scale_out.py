@@ -27,16 +27,21 @@ twice is seen). Each run:
 
 Runs alternate 1 node, 2 nodes (--rounds times). Each prints the rate, what
 the sink received (all, unique, duplicates), what was lost (triggered minus
-unique), each node's share of the sends, and the machine's load.
+unique), each node's share of the sends, the machine's load and the CPU
+time per email of the nodes, PostgreSQL and the sink. --concurrency-two
+sets the pool of each node in the two-node runs (2 with --concurrency 4:
+as many processes on two nodes as on one).
 
 --kill adds a failure run: two nodes, node 2 killed with SIGKILL (its whole
 process group: the machine gone) a third of the way in. A housekeeping
 worker runs the sweep the bench sends every few seconds (beat's job in
 production), with a short DISPATCH_LEASE_SECONDS so the dead node's leased
 rows come back soon. Expected: 0 lost, duplicates at most one per killed
-pool process (channels_app/outbox.py).
+pool process (channels_app/outbox.py), each a message in flight when the
+node died (the sink keeps the duplicated ids; the bench checks them against
+the leases that expired without the accepted mark).
 
---netns runs node 2 in a network namespace of its own (root only): a veth
+--netns runs node 2 in a network namespace of its own (bench/netns.py): a veth
 pair 10.231.0.1 <-> 10.231.0.2, and socat relays on 10.231.0.1 forwarding
 to PostgreSQL, Redis and the sink on loopback, so node 2 reaches every
 server over a network interface as a second machine would.
