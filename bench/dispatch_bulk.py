@@ -33,8 +33,11 @@ from scratch import ROOT, scratch_database_setup
 QUEUE = "bench-dispatch"
 
 
-def _sink_serve(port, ready, received, duplicated, first, last) -> None:
-    """Run an aiosmtpd sink counting messages by X-CCM-Dispatch (own process)."""
+def _sink_serve(port, ready, received, duplicated, first, last, ids=None) -> None:
+    """Run an aiosmtpd sink counting messages by X-CCM-Dispatch (own process).
+
+    With `ids` (a shared array), the first len(ids) duplicated ids are kept.
+    """
     import asyncio
 
     from aiosmtpd.controller import Controller
@@ -55,6 +58,8 @@ def _sink_serve(port, ready, received, duplicated, first, last) -> None:
             dispatch = content[start : content.find(b"\r\n", start)]
             now = time.time()
             if dispatch in seen:
+                if ids is not None and duplicated.value < len(ids):
+                    ids[duplicated.value] = int(dispatch)
                 duplicated.value += 1
             seen.add(dispatch)
             if not received.value:
@@ -75,7 +80,7 @@ def _sink_serve(port, ready, received, duplicated, first, last) -> None:
 class Sink:
     """An SMTP sink in its own process, so it does not compete for our GIL."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_duplicates: int = 0) -> None:
         import socket
 
         with socket.socket() as probe:
@@ -85,11 +90,17 @@ class Sink:
         self.duplicated = multiprocessing.Value("q", 0, lock=False)
         self.first = multiprocessing.Value("d", 0.0, lock=False)
         self.last = multiprocessing.Value("d", 0.0, lock=False)
+        # The ids of the first duplicates, when asked for.
+        self.duplicate_ids = (
+            multiprocessing.Array("q", keep_duplicates, lock=False)
+            if keep_duplicates
+            else None
+        )
         ready = multiprocessing.Event()
         self.process = multiprocessing.Process(
             target=_sink_serve,
             args=(self.port, ready, self.received, self.duplicated)
-            + (self.first, self.last),
+            + (self.first, self.last, self.duplicate_ids),
             daemon=True,
         )
         self.process.start()
