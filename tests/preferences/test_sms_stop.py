@@ -156,3 +156,17 @@ def test_a_stop_from_an_unknown_number_is_kept(client, offers, customer):
     message = InboundMessage.objects.get()
     assert message.kind == "stop" and not message.customers.exists()
     assert not PreferenceEntry.objects.exists()
+
+
+def test_the_agent_sees_the_customers_reply_on_their_page(client, offers, customer):
+    from ccm.roles import AGENT
+    from tests.factories import user_build
+
+    _post(client, {"id": "in-6", "sender": "0501234567", "text": "Please call me"})
+    agent = user_build(username="aisha", role=AGENT)
+    client.force_login(agent)
+
+    page = client.get(f"/agent/customers/{customer.pk}/").content.decode()
+
+    assert 'id="inbound-messages"' in page
+    assert "Please call me" in page
