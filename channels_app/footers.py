@@ -32,6 +32,7 @@ def footer_apply(
     """Return the rendered parts with the preference footer for the channel."""
     token = link_token(customer_id=customer_id, message=message, channel=channel)
     centre = centre_url(token)
+    unsubscribe = unsubscribe_url(token) if marketing else ""
     parts = dict(parts)
     with translation.override(language):
         manage = _("Manage your communication preferences")
@@ -40,8 +41,8 @@ def footer_apply(
             lines = [f"{manage}: {centre}"]
             if marketing:
                 stop = _("Unsubscribe from these messages")
-                links.append(f'<a href="{escape(unsubscribe_url(token))}">{stop}</a>')
-                lines.append(f"{stop}: {unsubscribe_url(token)}")
+                links.append(f'<a href="{escape(unsubscribe)}">{stop}</a>')
+                lines.append(f"{stop}: {unsubscribe}")
             parts["html"] = (
                 parts.get("html", "")
                 + '<hr><p class="ccm-preferences" style="font-size:12px;color:#555">'

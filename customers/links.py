@@ -9,6 +9,7 @@ PREFERENCE_LINK_MAX_AGE_DAYS.
 """
 
 import base64
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -90,11 +91,23 @@ def link_read(token: str) -> Link:
         raise LinkInvalid("the link is not valid") from None
 
 
+_PLACEHOLDER = "TOKEN"
+
+
+@functools.cache
+def _path_around(name: str) -> tuple[str, str]:
+    # reverse() costs ~0.4 ms, as much as rendering an email: once per process.
+    before, after = reverse(name, args=[_PLACEHOLDER]).split(_PLACEHOLDER)
+    return before, after
+
+
 def centre_url(token: str) -> str:
     """Return the absolute address of the preference centre for a token."""
-    return settings.PUBLIC_BASE_URL + reverse("preferences-centre", args=[token])
+    before, after = _path_around("preferences-centre")
+    return f"{settings.PUBLIC_BASE_URL}{before}{token}{after}"
 
 
 def unsubscribe_url(token: str) -> str:
     """Return the absolute one-click unsubscribe address for a token (RFC 8058)."""
-    return settings.PUBLIC_BASE_URL + reverse("preferences-unsubscribe", args=[token])
+    before, after = _path_around("preferences-unsubscribe")
+    return f"{settings.PUBLIC_BASE_URL}{before}{token}{after}"
