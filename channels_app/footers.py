@@ -4,8 +4,8 @@ Added to the rendered copy at trigger time, before it is hashed and stored,
 so the stored copy is the one sent: every email (HTML and text) and letter
 names the customer's preference centre; a marketing email adds its one-click
 unsubscribe link (which `backends` repeats in List-Unsubscribe) and a
-marketing SMS a short link and the STOP reply. Mandatory notices keep the
-centre link (the customer may still choose how they arrive).
+marketing SMS a link and the STOP reply. Mandatory notices keep the centre
+link (the way to every other choice) but offer no unsubscribe.
 """
 
 import re
