@@ -248,3 +248,23 @@ def test_a_letter_queued_before_going_paperless_is_stopped_when_claimed(
     assert queued.status == Dispatch.Status.SUPPRESSED
     assert queued.rule_decisions[-1]["stage"] == "due"
     assert queued.rule_decisions[-1]["ledger_entry"] == entry.pk
+
+
+def test_a_marketing_sms_carries_a_short_link_and_the_stop_reply(
+    demo_templates, offers, customer
+):
+    from tests.preferences.conftest import opt_in
+
+    opt_in(customer, "offers")
+    sms = communication_trigger(
+        template_code="card-offer",
+        customer=customer,
+        data={},
+        channels=["sms"],
+        requester_label="campaigns",
+    ).dispatches.get()
+
+    assert "إيقاف" in sms.body_text
+    token = CENTRE.search(sms.body_text).group(1)
+    assert len(token) <= 60
+    assert link_read(token).channel == "sms"
