@@ -56,7 +56,8 @@ def footer_apply(
             parts["letter_html"] = (
                 parts.get("letter_html", "")
                 + '<p class="ccm-preferences" style="font-size:8pt;margin-top:18px">'
-                + f"{escape(manage)}: {escape(centre)}</p>"
+                # The address reads left to right inside an Arabic letter.
+                + f'{escape(manage)}: <span dir="ltr">{escape(centre)}</span></p>'
             )
         elif channel == Channel.SMS and marketing:
             parts["sms_text"] = (

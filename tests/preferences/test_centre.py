@@ -60,6 +60,12 @@ def test_every_email_and_letter_links_to_the_centre_naming_no_personal_data(
         for private in ("CUST-77001", "reem", "Reem", "0501234567", "966"):
             assert private not in token
     assert CENTRE.search(email.body_text), "the text part carries the link too"
+    from tests.console.conftest import pdf_text
+
+    with letter.letter_pdf.open("rb") as pdf:
+        printed = pdf_text(pdf.read())
+    assert "إدارة تفضيلات التواصل" in printed
+    assert CENTRE.search(letter.body_html).group(0) in printed
     # Not marketing: no one-click link, so no List-Unsubscribe either.
     assert "/unsubscribe" not in email.body_html
 
