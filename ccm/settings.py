@@ -52,6 +52,8 @@ DEBUG = env_bool("DEBUG", True)
 
 _INSECURE_DEV_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", _INSECURE_DEV_KEY if DEBUG else "")
+# Earlier keys still accepted for signatures (the preference links sent).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
 

@@ -274,3 +274,15 @@ def test_a_marketing_sms_carries_a_short_link_and_the_stop_reply(
     token = CENTRE.search(sms.body_text).group(1)
     assert len(token) <= 60
     assert link_read(token).channel == "sms"
+
+
+def test_a_link_signed_before_a_key_rotation_still_opens_with_the_old_key_kept(
+    client, demo_templates, customer, settings
+):
+    token = link_token(customer_id=customer.pk)
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+
+    assert client.get(f"/p/{token}/").status_code == 403
+    settings.SECRET_KEY_FALLBACKS = [old]
+    assert client.get(f"/p/{token}/").status_code == 200
