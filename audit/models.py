@@ -38,6 +38,7 @@ class AuditEvent(models.Model):
         USER = "user", _("user")
         API_CLIENT = "api_client", _("API client")
         SYSTEM = "system", _("system")
+        CUSTOMER = "customer", _("customer (self-service)")
 
     sequence = models.PositiveBigIntegerField(
         _("sequence"), primary_key=True, editable=False

@@ -78,6 +78,7 @@ for _verb, _meaning in {
     "sent": "handed to the provider",
     "delivered": "reported delivered by the provider",
     "bounced": "reported bounced by the provider",
+    "complaint": "reported as spam by its recipient (a mailbox provider's complaint)",
     "failed": "failed permanently",
     "suppressed": "suppressed by a preference or a rule",
     "cancelled": "cancelled before sending",

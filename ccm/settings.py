@@ -55,6 +55,8 @@ DEBUG = env_bool("DEBUG", True)
 
 _INSECURE_DEV_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", _INSECURE_DEV_KEY if DEBUG else "")
+# Earlier keys still accepted for signatures (the preference links sent).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
 
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
     "channels_app",
     "rules",
     "console",
+    "preferences",
 ]
 
 MIDDLEWARE = [
@@ -297,6 +300,16 @@ METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 10)
 RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
 # Seconds a signed receipt stays acceptable; ids are remembered for twice that.
 RECEIPT_WEBHOOK_TOLERANCE = env_int("RECEIPT_WEBHOOK_TOLERANCE", 300)
+# Where customers reach the public preference centre (links in every message).
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# How long a preference-centre or unsubscribe link in a message stays valid.
+PREFERENCE_LINK_MAX_AGE_DAYS = env_int("PREFERENCE_LINK_MAX_AGE_DAYS", 90)
+# The mailbox of List-Unsubscribe's mailto: (empty: the https URL alone).
+UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")
+# The mandatory SMS template that answers a customer's STOP reply.
+SMS_STOP_CONFIRMATION_TEMPLATE = os.environ.get(
+    "SMS_STOP_CONFIRMATION_TEMPLATE", "sms-stop-confirmation"
+)
 
 # The API: one token per client system (a user holding the trigger permission).
 REST_FRAMEWORK = {

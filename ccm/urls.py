@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from ccm import metrics, views
+from preferences.api import CustomerPreferences
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -11,7 +12,15 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("i18n/language", views.language_set, name="language_set"),
     path("admin/", admin.site.urls),
+    # The preference API sits above channels_app: its path is routed here.
+    path(
+        "api/v1/customers/<str:external_id>/preferences",
+        CustomerPreferences.as_view(),
+        name="api-preferences",
+    ),
     path("api/v1/", include("channels_app.urls")),
     path("agent/", include("console.urls")),
+    # The customers' preference centre: short, as it is printed in SMS.
+    path("p/", include("preferences.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

@@ -234,7 +234,11 @@ class PreferenceEntryAdmin(SimpleHistoryAdmin):
         "source",
         "legal_basis",
         "note",
+        "source_message",
+        "source_system",
+        "user_agent",
     ]
+    readonly_fields = ["source_message", "source_system", "user_agent"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
@@ -412,6 +416,20 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     list_select_related = ["communication"]
     inlines = [StatusChangeInline, AttemptInline]
     actions = ["retry", "cancel"]
+
+    def get_urls(self):
+        from channels_app.complaints import complaint_rates_view
+
+        return [
+            path(
+                "complaint-rates/",
+                self.admin_site.admin_view(
+                    lambda request: complaint_rates_view(request, self.admin_site)
+                ),
+                name="channels_app_dispatch_complaint_rates",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description=_("template"), ordering="communication__template_code")
     def template(self, dispatch: Dispatch) -> str:
@@ -734,3 +752,7 @@ def _progress(batch: Batch) -> dict:
         "error": batch.error,
         "running": batch.status in {Batch.Status.PENDING, Batch.Status.RUNNING},
     }
+
+
+# Registered beside, to keep this module's size in bounds.
+from channels_app import inbound_admin  # noqa: E402, F401

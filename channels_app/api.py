@@ -191,6 +191,10 @@ class IdempotentCreate(APIView):
     def _create(self, request: Request, key: str) -> Response:
         raise NotImplementedError
 
+    def _request_identity(self, request: Request):
+        """Return what a replay must repeat exactly: the body (and, below, more)."""
+        return request.data
+
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 200:
@@ -198,7 +202,7 @@ class IdempotentCreate(APIView):
                 {"Idempotency-Key": ["this header is required (1-200 characters)"]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        digest = _body_sha256(request.data)
+        digest = _body_sha256(self._request_identity(request))
         # A request holding the key may be refused and free it between the
         # clash and the look-up: then claim the key again.
         for _attempt in range(3):

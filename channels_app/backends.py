@@ -30,6 +30,7 @@ from django.core.mail.message import sanitize_address
 from django.core.mail.utils import DNS_NAME
 from django.utils import timezone
 
+from channels_app.footers import one_click_url
 from channels_app.models import Channel, Dispatch
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -85,6 +86,28 @@ def _header(value: str) -> str:
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
 
 
+def unsubscribe_headers(dispatch: Dispatch) -> dict[str, str]:
+    """Return RFC 8058 one-click unsubscribe headers for a marketing email.
+
+    Present when the stored copy's footer carries a one-click link (only
+    marketing emails do): List-Unsubscribe names it, and a mailto: when
+    UNSUBSCRIBE_MAILTO is set; List-Unsubscribe-Post asks for a bare POST.
+    """
+    url = one_click_url(dispatch.body_html)
+    if not url:
+        return {}
+    targets = [f"<{url}>"]
+    if settings.UNSUBSCRIBE_MAILTO:
+        token = url.rsplit("/", 2)[-2]
+        targets.append(
+            f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject=unsubscribe%20{token}>"
+        )
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
 def _base64_part(content_type: str, text: str) -> bytes:
     body = base64.encodebytes(text.encode()).replace(b"\n", b"\r\n")
     return (
@@ -111,6 +134,10 @@ def email_bytes(
         f"Date: {formatdate()}\r\n"
         f"Message-ID: {mid or message_id(dispatch, domain)}\r\n"
         f"X-CCM-Dispatch: {dispatch.pk}\r\n"
+        + "".join(
+            f"{name}: {value}\r\n"
+            for name, value in unsubscribe_headers(dispatch).items()
+        )
         + (f"Content-Language: {dispatch.language}\r\n" if dispatch.language else "")
         + "MIME-Version: 1.0\r\n"
     )
@@ -364,7 +391,11 @@ class EmailBackend:
             subject=dispatch.subject,
             body=dispatch.body_text,
             to=[dispatch.address],
-            headers={"Message-ID": mid, "X-CCM-Dispatch": str(dispatch.pk)},
+            headers={
+                "Message-ID": mid,
+                "X-CCM-Dispatch": str(dispatch.pk),
+                **unsubscribe_headers(dispatch),
+            },
             connection=self.connection,
         )
         if dispatch.language:

@@ -14,6 +14,7 @@ one request, raising its refusal.
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from django.utils.translation import gettext as _
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
 from channels_app import lifecycle, ruling
+from channels_app.footers import footer_apply
 from channels_app.models import Batch, Channel, Communication, Dispatch
 from channels_app.tasks import outbox_kick
 from customers.consent import (
@@ -38,6 +40,7 @@ from customers.consent import (
     suppressions_of,
 )
 from customers.models import Customer, PreferenceEntry
+from rules.evaluation import QUEUE
 from templates_app import letters
 from templates_app.models import Template, TemplateVersion
 from templates_app.rendering import RenderedContent, RenderError, render_content
@@ -145,8 +148,20 @@ class _TemplatePlan:
             )
         return self._languages[key]
 
-    def render(self, channel: str, language: str, data: dict):
-        """Return the rendered parts of one channel (and PDF bytes for letters)."""
+    def render(
+        self,
+        channel: str,
+        language: str,
+        data: dict,
+        *,
+        customer_id: int,
+        message: uuid.UUID,
+    ):
+        """Return the rendered parts of one channel (and PDF bytes for letters).
+
+        The parts carry the preference footer, linking to the centre from
+        this message, before the letter is printed to PDF.
+        """
         if language not in self._blocks:
             self._blocks[language] = block_sources_for_version(self.version, language)
         rendered = render_content(
@@ -155,6 +170,14 @@ class _TemplatePlan:
             sources=self._contents[(channel, language)].sources(),
             data=data,
             blocks=self._blocks[language],
+        )
+        rendered.parts = footer_apply(
+            rendered.parts,
+            channel=channel,
+            language=language,
+            customer_id=customer_id,
+            message=message,
+            marketing=self.kind == "marketing",
         )
         pdf = b""
         if channel == Channel.LETTER:
@@ -176,6 +199,8 @@ class _Accepted:
     channels: list[str]
     decisions: dict[str, ConsentDecision]
     rendered: dict[str, tuple[str, RenderedContent, bytes]]
+    # The communication's public id, chosen before rendering: its links name it.
+    public_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 def _sha256(parts: dict[str, str], pdf: bytes = b"") -> str:
@@ -286,18 +311,25 @@ def _check(
             )
 
     rendered = {}
+    public_id = uuid.uuid4()
     for channel in chosen_channels:
         if not decisions[channel].allowed:
             continue
         try:
             language = plan.language(channel, customer.language)
-            content, pdf = plan.render(channel, language, request.data)
+            content, pdf = plan.render(
+                channel,
+                language,
+                request.data,
+                customer_id=customer.pk,
+                message=public_id,
+            )
         except LanguageUnavailable as exc:
             raise TriggerRefused({"language": [str(exc)]}) from None
         except RenderError as exc:
             raise TriggerRefused({"data": [str(exc)]}) from None
         rendered[channel] = (language, content, pdf)
-    return _Accepted(request, plan, chosen_channels, decisions, rendered)
+    return _Accepted(request, plan, chosen_channels, decisions, rendered, public_id)
 
 
 def _dispatch_build(
@@ -315,7 +347,19 @@ def _dispatch_build(
         language=request.customer.language,
     )
     if channel not in accepted.rendered:
-        # Consent refused it: opened suppressed, with no copy.
+        # Consent refused it: opened suppressed, with no copy, naming the
+        # ledger entry or suppression that decided, as the claim's check does.
+        dispatch.rule_decisions = [
+            {
+                "rule": ruling.CONSENT,
+                "version": None,
+                "outcome": "suppressed",
+                "reason": decision.reason,
+                "stage": QUEUE,
+                "at": now.isoformat(),
+                **decision.reference(),
+            }
+        ]
         return dispatch, b""
     language, content, pdf = accepted.rendered[channel]
     parts = content.parts
@@ -391,6 +435,7 @@ def _store(
     communications = rows_insert(
         [
             Communication(
+                public_id=a.public_id,
                 template_code=a.plan.code,
                 category=a.plan.template.category.code,
                 mandatory=a.plan.kind == "mandatory",

@@ -138,13 +138,21 @@ class Dispatch(models.Model):
         FAILED = "failed", _("Failed")
         SUPPRESSED = "suppressed", _("Suppressed")
         CANCELLED = "cancelled", _("Cancelled")
+        # The recipient reported it as spam (a mailbox provider's complaint).
+        COMPLAINED = "complained", _("Complained (spam report)")
 
     # Where a status may go next; anything else is refused by the services.
     TRANSITIONS = {
         Status.QUEUED: {Status.SENDING, Status.CANCELLED, Status.SUPPRESSED},
         Status.SENDING: {Status.SENT, Status.QUEUED, Status.FAILED},
-        Status.SENT: {Status.DELIVERED, Status.BOUNCED, Status.FAILED},
-        Status.DELIVERED: {Status.BOUNCED},
+        Status.SENT: {
+            Status.DELIVERED,
+            Status.BOUNCED,
+            Status.FAILED,
+            Status.COMPLAINED,
+        },
+        Status.DELIVERED: {Status.BOUNCED, Status.COMPLAINED},
+        Status.COMPLAINED: set(),
         Status.BOUNCED: set(),
         Status.FAILED: {Status.QUEUED},
         Status.SUPPRESSED: set(),
@@ -415,3 +423,38 @@ class BatchRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}#{self.number}"
+
+
+class InboundMessage(models.Model):
+    """A message a customer sent us (an SMS reply), kept for the contact center.
+
+    A STOP reply is acted on at once (SMS marketing stops); any other text
+    waits here for an agent.
+    """
+
+    class Kind(models.TextChoices):
+        STOP = "stop", _("Stop request")
+        MESSAGE = "message", _("Message for the contact center")
+
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    provider_id = models.CharField(_("provider's id"), max_length=200)
+    sender = models.CharField(_("from"), max_length=320)
+    text = models.TextField(_("text"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    customers = models.ManyToManyField(
+        Customer, related_name="inbound_messages", blank=True
+    )
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "provider_id"], name="inbound_unique_provider_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.kind} #{self.pk}"

@@ -9,8 +9,8 @@ from django.utils import timezone
 from channels_app.lifecycle import DispatchStateError, dispatch_locked, dispatch_move
 from channels_app.models import Dispatch
 from channels_app.tasks import outbox_kick
-from customers.models import Suppression
-from customers.services import suppression_add
+from customers.models import PreferenceEntry, Suppression
+from customers.services import marketing_opt_out, suppression_add
 
 
 def _reason_check(reason: str) -> None:
@@ -56,6 +56,7 @@ RECEIPT_STATUSES = {
     "delivered": Dispatch.Status.DELIVERED,
     "bounced": Dispatch.Status.BOUNCED,
     "failed": Dispatch.Status.FAILED,
+    "complaint": Dispatch.Status.COMPLAINED,
 }
 
 
@@ -70,8 +71,11 @@ def dispatch_receipt_record(
 ) -> Dispatch:
     """Apply a provider's delivery receipt; a hard bounce suppresses the address.
 
-    A receipt that repeats the current status is acknowledged and ignored, so
-    providers may redeliver webhooks safely.
+    A complaint (the recipient reported the message as spam) marks the
+    dispatch complained, which counts toward its template's complaint rate,
+    and opts the customer out of marketing on the channel; service and
+    mandatory messages still go. A receipt that repeats the current status is
+    acknowledged and ignored, so providers may redeliver webhooks safely.
     """
     if event not in RECEIPT_STATUSES:
         raise DispatchStateError(
@@ -90,6 +94,16 @@ def dispatch_receipt_record(
         changes={} if to == Dispatch.Status.DELIVERED else {"error": detail or event},
         after={"hard": hard, "detail": detail},
     )
+    if event == "complaint":
+        communication = locked.communication
+        marketing_opt_out(
+            customer=communication.customer,
+            channel=locked.channel,
+            source=PreferenceEntry.Source.COMPLAINT,
+            note=f"spam complaint on dispatch #{locked.pk}",
+            source_message=str(communication.public_id),
+            actor_label=provider,
+        )
     if event == "bounced" and hard:
         suppression_add(
             channel=locked.channel,

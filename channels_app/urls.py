@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from channels_app import api, webhooks
+from channels_app import api, inbound, webhooks
 
 urlpatterns = [
     path("communications", api.CommunicationCreate.as_view(), name="api-trigger"),
@@ -25,6 +25,11 @@ urlpatterns = [
         "receipts/<str:channel>",
         webhooks.ReceiptWebhook.as_view(),
         name="api-receipt",
+    ),
+    path(
+        "inbound/sms",
+        inbound.InboundSmsWebhook.as_view(),
+        name="api-inbound-sms",
     ),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path(

@@ -87,7 +87,10 @@ class ReceiptSerializer(serializers.Serializer):
     reference = serializers.IntegerField(
         help_text="The dispatch id sent to the provider."
     )
-    event = serializers.ChoiceField(["delivered", "bounced", "failed"])
+    event = serializers.ChoiceField(
+        ["delivered", "bounced", "failed", "complaint"],
+        help_text="complaint: the recipient reported the message as spam.",
+    )
     hard = serializers.BooleanField(default=False)
     detail = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -118,7 +121,7 @@ class ReceiptWebhook(APIView):
                 " shared secret>",
             ),
         ],
-        summary="Record a delivery receipt (delivered, bounced, failed)",
+        summary="Record a delivery receipt (delivered, bounced, failed, complaint)",
     )
     def post(self, request: Request, channel: str) -> Response:
         secret = settings.RECEIPT_WEBHOOK_SECRET

@@ -210,6 +210,11 @@ def preferences_for(customer: Customer) -> list[PreferenceEntry]:
     )
 
 
+def inbound_messages_for(customer: Customer, limit: int = 20) -> list:
+    """Return the newest messages the customer sent us (SMS replies)."""
+    return list(customer.inbound_messages.order_by("-received_at", "-id")[:limit])
+
+
 def suppressions_for(customer: Customer) -> list[Suppression]:
     """Return the hard suppressions of the customer's current addresses."""
     addresses = Q()

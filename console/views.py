@@ -167,6 +167,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "filter_query": query.urlencode(),
             "problems": problems,
             "preferences": selectors.preferences_for(customer),
+            "inbound_messages": selectors.inbound_messages_for(customer),
             "suppressions": [
                 (
                     suppression,

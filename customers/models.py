@@ -153,6 +153,8 @@ class PreferenceEntry(models.Model):
         CONTACT_CENTER = "contact_center", _("Contact center")
         CUSTOMER = "customer", _("Customer self-service")
         IMPORT = "import", _("Import")
+        SMS_REPLY = "sms_reply", _("Customer's SMS reply (STOP)")
+        COMPLAINT = "complaint", _("Spam complaint (mailbox provider)")
 
     class LegalBasis(models.TextChoices):
         CONSENT = "consent", _("Consent")
@@ -186,6 +188,11 @@ class PreferenceEntry(models.Model):
         related_name="+",
     )
     note = models.TextField(_("note"), blank=True)
+    # Where the instruction came from: the message whose link the customer
+    # followed (its communication's public id), their browser, the system.
+    source_message = models.CharField(_("from message"), max_length=64, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    source_system = models.CharField(_("source system"), max_length=100, blank=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -15,6 +15,8 @@ from customers.models import (  # noqa: F401 (phone_normalise: callers' import)
 )
 
 CUSTOMER_FIELDS = Customer.EDITABLE
+# Ledger sources that are the customer's own instruction.
+CUSTOMER_SOURCES = {PreferenceEntry.Source.CUSTOMER, PreferenceEntry.Source.SMS_REPLY}
 
 
 @transaction.atomic
@@ -85,12 +87,18 @@ def preference_set(
     category: str = "",
     scope: str = "",
     actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
     note: str = "",
+    source_message: str = "",
+    user_agent: str = "",
+    source_system: str = "",
 ) -> PreferenceEntry:
     """Record a preference or consent instruction in the ledger.
 
     The customer's row is locked as the outbox claim locks it before it asks
-    the ledger: a claim either sees this entry or finished before it.
+    the ledger: a claim either sees this entry or finished before it. With
+    no actor, the customer's own instructions (self-service, an SMS reply)
+    are audited as the customer's, others as the system's.
     """
     customers_locked(Customer.objects.filter(pk=customer.pk))
     entry = PreferenceEntry(
@@ -104,6 +112,9 @@ def preference_set(
         recorded_at=timezone.now(),
         recorded_by=actor,
         note=note,
+        source_message=source_message,
+        user_agent=user_agent[:400],
+        source_system=source_system,
     )
     entry.full_clean()
     entry._change_reason = f"preference set by {source}"
@@ -111,14 +122,22 @@ def preference_set(
     event_record(
         action="channels.preference.set",
         actor=actor,
+        actor_kind=(
+            "customer" if actor is None and source in CUSTOMER_SOURCES else None
+        ),
+        actor_label=actor_label,
         subject=customer,
         after={
+            "entry": entry.pk,
             "channel": channel,
             "category": category,
             "scope": scope,
             "opted_in": opted_in,
             "source": source,
             "legal_basis": legal_basis,
+            **({"message": source_message} if source_message else {}),
+            **({"user_agent": entry.user_agent} if user_agent else {}),
+            **({"source_system": source_system} if source_system else {}),
         },
         reason=note,
     )
@@ -147,3 +166,66 @@ def suppression_add(
             reason=detail,
         )
     return suppression
+
+
+def marketing_categories() -> list[str]:
+    """Return the codes of the marketing categories, in order."""
+    from templates_app.models import Category
+
+    return list(
+        Category.objects.filter(kind=Category.Kind.MARKETING)
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+
+
+@transaction.atomic
+def marketing_opt_out(
+    *,
+    customer: Customer,
+    channel: str,
+    source: str,
+    note: str = "",
+    source_message: str = "",
+    user_agent: str = "",
+    actor_label: str = "",
+) -> list[PreferenceEntry]:
+    """Opt a customer out of every marketing category on a channel.
+
+    One ledger entry per marketing category the customer is not already out
+    of, so a repeated stop (a replayed SMS, a second complaint) adds nothing.
+    Service and mandatory messages are untouched.
+    """
+    from customers.consent import consent_decide
+
+    customers_locked(Customer.objects.filter(pk=customer.pk))
+    ledger = list(customer.preferences.order_by("-recorded_at", "-id"))
+    entries = []
+    for category in marketing_categories():
+        current = consent_decide(
+            customer=customer,
+            channel=channel,
+            category=category,
+            requires_opt_in=True,
+            preferences=ledger,
+            suppressed=set(),
+            address="-",
+        )
+        covering = next((e for e in ledger if e.pk == current.entry_id), None)
+        if covering is not None and not covering.opted_in:
+            continue
+        entries.append(
+            preference_set(
+                customer=customer,
+                channel=channel,
+                category=category,
+                opted_in=False,
+                source=source,
+                legal_basis=PreferenceEntry.LegalBasis.CONSENT,
+                note=note,
+                source_message=source_message,
+                user_agent=user_agent,
+                actor_label=actor_label,
+            )
+        )
+    return entries

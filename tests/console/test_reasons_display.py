@@ -46,8 +46,9 @@ def test_an_arabic_agent_reads_why_the_dispatch_stopped_in_arabic(
     page = client.get(f"/agent/dispatches/{opted_out_dispatch.pk}/").content.decode()
 
     assert _decision(page) == OPTED_OUT_AR
-    # The status history repeats the decision, in Arabic too.
-    assert page.count(OPTED_OUT_AR) == 2
+    # The status history and the rule decisions (which name the ledger
+    # entry that decided, at trigger time too) repeat it, in Arabic too.
+    assert page.count(OPTED_OUT_AR) == 3
     # The audit events are the record and show it as recorded.
     assert page.count(OPTED_OUT) == 1
     opted_out_dispatch.refresh_from_db()

@@ -1,0 +1,172 @@
+"""A customer's SMS reply: STOP (English or Arabic) stops SMS marketing."""
+
+import json
+import time
+
+import pytest
+
+from channels_app.dispatching import communication_trigger
+from channels_app.inbound import is_stop
+from channels_app.models import Communication, InboundMessage
+from channels_app.webhooks import receipt_signature
+from customers.models import PreferenceEntry
+from tests.preferences.conftest import opt_in
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "webhook-secret"
+CONFIRMATION = {
+    "code": "sms-stop-confirmation",
+    "name": "SMS stop confirmation",
+    "category": "security",
+    "description": "Confirms a STOP reply.",
+    "channels": ["sms"],
+    "default_language": "en",
+    "data_schema": {"type": "object"},
+    "sample_data": {"x": 1},
+    "contents": [
+        ("sms", "en", {"sms_text": "Gulf Mutual: you will get no more offers by SMS."}),
+        ("sms", "ar", {"sms_text": "الخليج للتأمين: لن تصلك عروض بالرسائل النصية."}),
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def _secret(settings):
+    settings.RECEIPT_WEBHOOK_SECRET = SECRET
+
+
+@pytest.fixture
+def confirmation(demo_templates):
+    from django.contrib.auth import get_user_model
+
+    from templates_app import selectors, services
+    from templates_app.demo import _approve, _grant, _template_create
+    from templates_app.models import Category
+
+    users = get_user_model().objects
+    author = users.get(username="demo-author")
+    reviewer = users.get(username="demo-reviewer")
+    category = Category.objects.get(code="security")
+    _grant(category, selectors.AUTHOR, author)
+    template = _template_create(CONFIRMATION, category, author)
+    version = template.versions.get(number=1)
+    services.version_submit(version=version, actor=author)
+    _approve(version, [reviewer])
+    return template
+
+
+def _post(client, body: dict, *, secret: str = SECRET):
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    stamp = str(int(time.time()))
+    return client.post(
+        "/api/v1/inbound/sms",
+        data=raw,
+        content_type="application/json",
+        HTTP_X_CCM_TIMESTAMP=stamp,
+        HTTP_X_CCM_SIGNATURE=receipt_signature(raw, secret, timestamp=stamp),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "STOP",
+        "stop",
+        "  Stop \n",
+        "S T O P",
+        "Stop.",
+        "إيقاف",
+        " ايقاف ",
+        "إِيقَاف",
+        "الغاء",
+    ],
+)
+def test_stop_in_english_and_arabic_is_recognised(text):
+    assert is_stop(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["stop sending me bills?", "When is my payment due?", "", "متى موعد الدفع؟"]
+)
+def test_other_text_is_not_a_stop(text):
+    assert not is_stop(text)
+
+
+@pytest.mark.parametrize("text", ["STOP", "stop", " Stop ", "إيقاف", "  ايقاف  "])
+def test_a_stop_reply_stops_sms_marketing_and_is_confirmed(
+    client, offers, confirmation, customer, text
+):
+    opt_in(customer, "offers")
+
+    response = _post(client, {"id": "in-1", "sender": "+966501234567", "text": text})
+
+    assert response.status_code == 204
+    entry = PreferenceEntry.objects.get(source=PreferenceEntry.Source.SMS_REPLY)
+    assert (entry.channel, entry.category, entry.opted_in) == ("sms", "offers", False)
+    message = InboundMessage.objects.get()
+    assert message.kind == "stop"
+    assert list(message.customers.all()) == [customer]
+    offer = communication_trigger(
+        template_code="card-offer",
+        customer=customer,
+        data={},
+        channels=["email", "sms"],
+        requester_label="campaigns",
+    )
+    statuses = {d.channel: d.status for d in offer.dispatches.all()}
+    assert statuses == {"email": "queued", "sms": "suppressed"}
+    # The answer: the mandatory confirmation, in the customer's language.
+    answer = Communication.objects.get(template_code="sms-stop-confirmation")
+    sms = answer.dispatches.get()
+    assert (sms.channel, sms.status, answer.mandatory) == ("sms", "queued", True)
+    assert "الخليج للتأمين" in sms.body_text
+
+
+def test_other_text_waits_for_the_contact_center_and_changes_nothing(
+    client, offers, customer
+):
+    response = _post(
+        client,
+        {"id": "in-2", "sender": "0501234567", "text": "When is my payment due?"},
+    )
+
+    assert response.status_code == 204
+    message = InboundMessage.objects.get()
+    assert (message.kind, message.text) == ("message", "When is my payment due?")
+    assert list(message.customers.all()) == [customer]
+    assert not PreferenceEntry.objects.exists()
+
+
+def test_a_replayed_or_forged_message_is_refused(client, offers, customer):
+    body = {"id": "in-3", "sender": "+966501234567", "text": "STOP"}
+    assert _post(client, body).status_code == 204
+    assert _post(client, body).status_code == 409
+    assert _post(client, {**body, "id": "in-4"}, secret="wrong").status_code == 403
+    assert InboundMessage.objects.count() == 1
+
+
+def test_a_stop_from_an_unknown_number_is_kept(client, offers, customer):
+    assert (
+        _post(
+            client, {"id": "in-5", "sender": "+966551112222", "text": "stop"}
+        ).status_code
+        == 204
+    )
+    message = InboundMessage.objects.get()
+    assert message.kind == "stop" and not message.customers.exists()
+    assert not PreferenceEntry.objects.exists()
+
+
+def test_the_agent_sees_the_customers_reply_on_their_page(client, offers, customer):
+    from ccm.roles import AGENT
+    from tests.factories import user_build
+
+    _post(client, {"id": "in-6", "sender": "0501234567", "text": "Please call me"})
+    agent = user_build(username="aisha", role=AGENT)
+    client.force_login(agent)
+
+    page = client.get(f"/agent/customers/{customer.pk}/").content.decode()
+
+    assert 'id="inbound-messages"' in page
+    assert "Please call me" in page
