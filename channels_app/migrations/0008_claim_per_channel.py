@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_app', '0005_receipt_seen'),
+        ('channels_app', '0007_inbound_messages'),
     ]
 
     operations = [
