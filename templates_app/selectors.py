@@ -304,7 +304,11 @@ def version_in_force(
     A version is in force from its effective_from up to (not including) its
     effective_until; its approvals (`approvals_current`) say who approved it.
     """
-    return _in_force(template.versions.all(), at).first()
+    return (
+        _in_force(template.versions.all(), at)
+        .select_related("template__category", "category", "author")
+        .first()
+    )
 
 
 def _in_force(versions: QuerySet[TemplateVersion], at: datetime | None):
@@ -312,7 +316,6 @@ def _in_force(versions: QuerySet[TemplateVersion], at: datetime | None):
     return (
         versions.filter(status__in=EVER_APPROVED_STATUSES, effective_from__lte=at)
         .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
-        .select_related("template__category", "category", "author")
         .order_by("-effective_from")
     )
 
@@ -322,12 +325,12 @@ def versions_in_force(
 ) -> dict[str, TemplateVersion]:
     """Return the version in force of each template code that has one, in one query.
 
-    The same version as `version_in_force` gives for each template.
+    The same version as `version_in_force` gives for each template, with its
+    template and its own (approved) category.
     """
     found: dict[str, TemplateVersion] = {}
-    for version in _in_force(
-        TemplateVersion.objects.filter(template__code__in=list(codes)), at
-    ):
+    versions = TemplateVersion.objects.filter(template__code__in=list(codes))
+    for version in _in_force(versions, at).select_related("template", "category"):
         found.setdefault(version.template.code, version)
     return found
 
