@@ -5,13 +5,13 @@ back leaves no event. Writers take turns on the single `AuditChainHead` row:
 moving the head locks it until the caller commits, so record the event as the
 last database step of an action.
 
-On PostgreSQL a few events (a view, a single action, one trigger) are two
-statements: read the head, then insert the events and move the head in one
-statement that matches only while the head is where it was read. Many
-events, a writer that lost that race, and SQLite (whose IMMEDIATE
-transactions already serialise writers) lock the head with
-`SELECT ... FOR UPDATE` and append under the lock, the events streamed by
-`ccm.bulk.rows_insert`.
+On PostgreSQL one event (a view, a single action), or the few events a
+deferring block held (one trigger), are two statements: read the head,
+then insert the events and move the head in one statement that matches only
+while the head is where it was read. Many events, a writer that lost that
+race, and SQLite (whose IMMEDIATE transactions already serialise writers)
+lock the head with `SELECT ... FOR UPDATE` and append under the lock, the
+events streamed by `ccm.bulk.rows_insert`.
 
 An action made of several steps that each record an event (the trigger API
 upserts a customer, then opens dispatches) runs them inside
@@ -41,7 +41,7 @@ from ccm.bulk import rows_insert
 
 CHAIN_HEAD_PK = 1
 SYSTEM_LABEL = "system"
-# Up to this many events go in the single-statement append (PostgreSQL).
+# Up to this many held events go in the single-statement append (PostgreSQL).
 EXTEND_MAX = 20
 
 # The drafts held by the innermost `events_deferred` block, if any.
@@ -109,7 +109,9 @@ def events_record_bulk(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
     if held is not None:
         held.extend(drafts)
         return [draft for draft, _subject_type in drafts]
-    return _append(drafts)
+    # One event takes the single-statement path; more, the lock (one plan
+    # whatever their number, as the outbox's batches count on).
+    return _append(drafts, extend_max=1)
 
 
 @contextmanager
@@ -133,12 +135,17 @@ def events_deferred() -> Iterator[None]:
     finally:
         _deferred.reset(token)
     if held:
-        _append(held)
+        _append(held, extend_max=EXTEND_MAX)
 
 
-def _append(drafts: list[tuple[AuditEvent, str | None]]) -> list[AuditEvent]:
-    """Number, hash and store the drafts after the chain head; move the head."""
-    if len(drafts) <= EXTEND_MAX and connection.vendor == "postgresql":
+def _append(
+    drafts: list[tuple[AuditEvent, str | None]], *, extend_max: int
+) -> list[AuditEvent]:
+    """Number, hash and store the drafts after the chain head; move the head.
+
+    Up to `extend_max` drafts try the single-statement path first (PostgreSQL).
+    """
+    if len(drafts) <= extend_max and connection.vendor == "postgresql":
         head = (
             AuditChainHead.objects.filter(pk=CHAIN_HEAD_PK)
             .values_list("last_sequence", "last_hash")
