@@ -5,16 +5,25 @@ back leaves no event. Writers take turns on the single `AuditChainHead` row:
 moving the head locks it until the caller commits, so record the event as the
 last database step of an action.
 
-On PostgreSQL one event (a view, a single action) is two statements: read
-the head, then insert the event and move the head in one statement that
-matches only while the head is where it was read. Many events, a writer that
-lost that race, and SQLite (whose IMMEDIATE transactions already serialise
-writers) lock the head with `SELECT ... FOR UPDATE` and append under the lock,
-the events streamed by `ccm.bulk.rows_insert`.
+On PostgreSQL one event (a view, a single action), or the few events a
+deferring block held (one trigger), are two statements: read the head,
+then insert the events and move the head in one statement that matches only
+while the head is where it was read. Many events, a writer that lost that
+race, and SQLite (whose IMMEDIATE transactions already serialise writers)
+lock the head with `SELECT ... FOR UPDATE` and append under the lock, the
+events streamed by `ccm.bulk.rows_insert`.
+
+An action made of several steps that each record an event (the trigger API
+upserts a customer, then opens dispatches) runs them inside
+`events_deferred()`: the events are held and appended together when the block
+ends, so the head is locked only for the last moments of the transaction, not
+from the first event on.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +41,11 @@ from ccm.bulk import rows_insert
 
 CHAIN_HEAD_PK = 1
 SYSTEM_LABEL = "system"
+# Up to this many held events go in the single-statement append (PostgreSQL).
+EXTEND_MAX = 20
+
+# The drafts held by the innermost `events_deferred` block, if any.
+_deferred: ContextVar[list | None] = ContextVar("audit_deferred", default=None)
 
 
 @dataclass(frozen=True)
@@ -82,12 +96,56 @@ def event_record(
 
 
 def events_record_bulk(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
-    """Append many events under one move of the chain head and one insert."""
+    """Append many events under one move of the chain head and one insert.
+
+    Inside `events_deferred()` the events are validated now and appended when
+    the block ends; until then they have no sequence.
+    """
     if not entries:
         return []
     # Validate and freeze everything before touching the head, to hold it briefly.
     drafts = [_draft(entry) for entry in entries]
-    if len(drafts) == 1 and connection.vendor == "postgresql":
+    held = _deferred.get()
+    if held is not None:
+        held.extend(drafts)
+        return [draft for draft, _subject_type in drafts]
+    # One event takes the single-statement path; more, the lock (one plan
+    # whatever their number, as the outbox's batches count on).
+    return _append(drafts, extend_max=1)
+
+
+@contextmanager
+def events_deferred() -> Iterator[None]:
+    """Hold the events recorded in the block; append them, in order, at its end.
+
+    One move of the chain head for all of them, as the block's last database
+    step: the head stays free while the rest of the block runs. Use inside the
+    transaction the events belong to (the append is part of it); a block that
+    raises appends nothing. Nested blocks append with the outermost.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("events_deferred() must run inside a transaction")
+    if _deferred.get() is not None:
+        yield
+        return
+    held: list[tuple[AuditEvent, str | None]] = []
+    token = _deferred.set(held)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if held:
+        _append(held, extend_max=EXTEND_MAX)
+
+
+def _append(
+    drafts: list[tuple[AuditEvent, str | None]], *, extend_max: int
+) -> list[AuditEvent]:
+    """Number, hash and store the drafts after the chain head; move the head.
+
+    Up to `extend_max` drafts try the single-statement path first (PostgreSQL).
+    """
+    if len(drafts) <= extend_max and connection.vendor == "postgresql":
         head = (
             AuditChainHead.objects.filter(pk=CHAIN_HEAD_PK)
             .values_list("last_sequence", "last_hash")
@@ -95,7 +153,7 @@ def events_record_bulk(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
         )
         if head is not None:
             events = _chained(drafts, *head)
-            if _chain_extend(events[0], head=head):
+            if _chain_extend(events, head=head):
                 return events
     with transaction.atomic():
         head = _chain_head_locked()
@@ -137,8 +195,8 @@ def _chained(
     return events
 
 
-def _chain_extend(event: AuditEvent, *, head: tuple[int, str]) -> bool:
-    """Insert the event and move the head onto it, if the head is still `head`.
+def _chain_extend(events: list[AuditEvent], *, head: tuple[int, str]) -> bool:
+    """Insert the events and move the head onto the last, if it is still `head`.
 
     One PostgreSQL statement, atomic without a transaction of its own. A writer
     that moved the head first holds its row lock until it commits; this UPDATE
@@ -148,7 +206,7 @@ def _chain_extend(event: AuditEvent, *, head: tuple[int, str]) -> bool:
     fields = AuditEvent._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     # Typed placeholders: a NULL or a text literal takes its column's type.
-    values = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
     sql = f"""
         WITH moved AS (
             UPDATE {AuditChainHead._meta.db_table}
@@ -157,18 +215,22 @@ def _chain_extend(event: AuditEvent, *, head: tuple[int, str]) -> bool:
             RETURNING id
         )
         INSERT INTO {AuditEvent._meta.db_table} ({columns})
-        SELECT {values} FROM moved
+        SELECT v.* FROM moved, (VALUES {", ".join([row] * len(events))}) AS v
     """  # noqa: S608 (table and column names and types from the models)
-    params = [event.sequence, event.hash, CHAIN_HEAD_PK, *head] + [
-        field.get_db_prep_save(getattr(event, field.attname), connection)
-        for field in fields
-    ]
+    last = events[-1]
+    params = [last.sequence, last.hash, CHAIN_HEAD_PK, *head]
+    for event in events:
+        params.extend(
+            field.get_db_prep_save(getattr(event, field.attname), connection)
+            for field in fields
+        )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if cursor.rowcount != 1:
+        if cursor.rowcount != len(events):
             return False
-    event._state.adding = False
-    event._state.db = connection.alias
+    for event in events:
+        event._state.adding = False
+        event._state.db = connection.alias
     return True
 
 

@@ -10,8 +10,14 @@ serves it on a free loopback port with production settings (DEBUG off). For
 keep-alive connection, every request with its own idempotency key and a new
 customer, then as long GET /api/v1/communications/<id> for the accepted ones.
 Printed: requests, accepted per second, p50/p95/p99 latency, answers by
-status. The load generator runs on the same machine and takes CPU from
-gunicorn: the figures are a floor.
+status; the CPU each request cost, split between the gunicorn workers, the
+PostgreSQL backends serving them and the load generator (from /proc, so
+other work on the machine is not counted in it); the SQL statements one
+trigger and one status read run (counted in-process, COPY streams apart);
+and the machine: cores, load average, and how busy the CPUs were overall.
+The load generator runs on the same machine and takes CPU from gunicorn:
+the rates are a floor. A few seconds of load (--warmup) before each
+measurement start every worker and its database connection.
 """
 
 import argparse
@@ -71,6 +77,165 @@ def seed() -> str:
     return Token.objects.get_or_create(user=client)[0].key
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of one process so far (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """CPU spent by gunicorn's workers, their PostgreSQL backends and this process.
+
+    Backends come and go (CONN_MAX_AGE): a thread reads theirs twice a second,
+    keeping the last figure of each, so one that closed still counts.
+    """
+
+    def __init__(self, server: subprocess.Popen, database_url: str) -> None:
+        import psycopg
+
+        self.server = server
+        self.admin = psycopg.connect(database_url, autocommit=True)
+        self.backend_cpu: dict[int, float] = {}
+        self.stopped = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(0.5):
+            self._backends_read()
+
+    def _backends_read(self) -> None:
+        for pid in self._backends():
+            if (seconds := _cpu_seconds(pid)) > 0:
+                self.backend_cpu[pid] = seconds
+
+    def _backends(self) -> list[int]:
+        return [
+            pid
+            for (pid,) in self.admin.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+
+    def snapshot(self) -> dict:
+        self._backends_read()
+        times = os.times()
+        return {
+            "gunicorn": sum(
+                _cpu_seconds(pid)
+                for pid in [self.server.pid, *_children(self.server.pid)]
+            ),
+            "postgres": dict(self.backend_cpu),
+            "client": times.user + times.system,
+            "machine": _machine_busy(),
+            "load": os.getloadavg()[0],
+        }
+
+    @staticmethod
+    def report(before: dict, after: dict, requests: int) -> None:
+        if not requests:
+            return
+        per = {
+            part: (after[part] - before[part]) * 1000 / requests
+            for part in ("gunicorn", "client")
+        }
+        per["postgres"] = (
+            sum(
+                seconds - before["postgres"].get(pid, 0.0)
+                for pid, seconds in after["postgres"].items()
+            )
+            * 1000
+            / requests
+        )
+        busy = after["machine"][0] - before["machine"][0]
+        total = after["machine"][1] - before["machine"][1]
+        print(
+            f"  CPU per request: gunicorn {per['gunicorn']:.1f} ms, PostgreSQL "
+            f"{per['postgres']:.1f} ms, load generator {per['client']:.1f} ms "
+            f"(total {sum(per.values()):.1f} ms); machine: {os.cpu_count()} "
+            f"cores {100 * busy / max(total, 1):.0f}% busy, load average "
+            f"{before['load']:.1f} -> {after['load']:.1f}"
+        )
+
+
+def statements_count(token: str) -> None:
+    """Print the SQL one trigger and one status read run, in this process."""
+    import psycopg
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    copies = []
+    copy = psycopg.Cursor.copy
+
+    def counted(cursor, statement, *args, **kwargs):
+        copies.append(statement)
+        return copy(cursor, statement, *args, **kwargs)
+
+    load = Load(0, token)
+    with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False):
+        client = Client()
+        # The second trigger of the process: caches (content types, the
+        # schema validator) are warm, as in a worker that has been serving.
+        for n in (-2, -1):
+            _method, path, body, headers = load.trigger(n, 0)
+            if n == -2:
+                client.post(
+                    path,
+                    data=body,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=headers["Authorization"],
+                    HTTP_IDEMPOTENCY_KEY=headers["Idempotency-Key"],
+                )
+        psycopg.Cursor.copy = counted
+        try:
+            with CaptureQueriesContext(connection) as trigger:
+                answer = client.post(
+                    path,
+                    data=body,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=headers["Authorization"],
+                    HTTP_IDEMPOTENCY_KEY=headers["Idempotency-Key"],
+                )
+        finally:
+            psycopg.Cursor.copy = copy
+        if answer.status_code != 202:
+            sys.exit(f"the trigger was refused: {answer.content!r}")
+        with CaptureQueriesContext(connection) as status_read:
+            client.get(
+                f"{path}/{answer.json()['id']}",
+                HTTP_AUTHORIZATION=headers["Authorization"],
+            )
+    print(
+        f"SQL per trigger: {len(trigger)} statements (BEGIN and COMMIT included) "
+        f"and {len(copies)} COPY streams; per status read: {len(status_read)}"
+    )
+
+
 def gunicorn_start(port: int, workers: int, env: dict) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "ccm.wsgi:application",
@@ -100,9 +265,11 @@ class Load:
         self.latencies: list[float] = []
         self.statuses: Counter = Counter()
         self.accepted_ids: list[str] = []
+        self.round = 0
 
     def run(self, clients: int, seconds: float, request) -> float:
         self.latencies, self.statuses = [], Counter()
+        self.round += 1  # a new idempotency key and customer for every request
         deadline = time.monotonic() + seconds
         threads = [
             threading.Thread(target=self._client, args=(n, deadline, request))
@@ -142,16 +309,16 @@ class Load:
         body = {
             **BODY,
             "customer": {
-                "external_id": f"BENCH-{n}-{i}",
+                "external_id": f"BENCH-{self.round}-{n}-{i}",
                 "name": "Fatimah Al-Harbi",
-                "email": f"bench{n}.{i}@example.com",
+                "email": f"bench{self.round}.{n}.{i}@example.com",
                 "language": "en",
             },
         }
         headers = {
             "Authorization": f"Token {self.token}",
             "Content-Type": "application/json",
-            "Idempotency-Key": f"bench-{n}-{i}",
+            "Idempotency-Key": f"bench-{self.round}-{n}-{i}",
         }
         return "POST", "/api/v1/communications", json.dumps(body), headers
 
@@ -182,10 +349,14 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--database", default="bench_api_load")
+    parser.add_argument(
+        "--warmup", type=float, default=3, help="seconds of load before measuring"
+    )
     args = parser.parse_args()
 
     scratch = scratch_database_setup(args.database)
     token = seed()
+    statements_count(token)
     from django.db import connections
 
     connections.close_all()
@@ -202,15 +373,26 @@ def main() -> int:
     }
     server = gunicorn_start(port, args.workers, env)
     try:
+        meter = CpuMeter(server, scratch)
+        print(f"gunicorn: {args.workers} sync workers; {args.clients} clients")
         load = Load(port, token)
+        load.run(args.clients, args.warmup, load.trigger)
+        load.accepted_ids = []
+        before = meter.snapshot()
         seconds = load.run(args.clients, args.seconds, load.trigger)
+        after = meter.snapshot()
         load.report("trigger API", seconds, 202)
+        meter.report(before, after, len(load.latencies))
         accepted = len(load.accepted_ids)
         keys = len(set(load.accepted_ids))
         print(f"  accepted {accepted}, distinct communications {keys}")
         if accepted:
+            load.run(args.clients, args.warmup, load.status_read)
+            before = meter.snapshot()
             seconds = load.run(args.clients, args.seconds, load.status_read)
+            after = meter.snapshot()
             load.report("status read", seconds, 200)
+            meter.report(before, after, len(load.latencies))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)

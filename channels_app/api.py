@@ -5,13 +5,19 @@ header. The key is recorded (committed) before any work, so a concurrent
 duplicate sees it: same key and same body returns the stored response, a
 different body 422, and a request still in flight 409. A refused request frees
 its key for a retry.
+
+A trigger is one transaction after that claim: the customer, the
+communication, its dispatches, the stored response of the key and the audit
+events (appended together, last: `audit.services.events_deferred`).
 """
 
 import hashlib
 import json
+from contextlib import nullcontext
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -21,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.services import events_deferred
 from channels_app.batches import (
     BatchRefused,
     batch_create,
@@ -31,6 +38,7 @@ from channels_app.models import (
     Batch,
     Channel,
     Communication,
+    Dispatch,
     IdempotencyRecord,
     validate_schedule,
 )
@@ -162,16 +170,35 @@ def _body_sha256(body) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _status_body(communication: Communication) -> dict:
-    communication = (
-        Communication.objects.select_related("template_version", "customer", "batch")
-        .prefetch_related("dispatches")
-        .get(pk=communication.pk)
-    )
+def _dispatches() -> Prefetch:
+    return Prefetch("dispatches", queryset=Dispatch.objects.order_by("pk"))
+
+
+def _status_body(communication: Communication, *, loaded: bool = False) -> dict:
+    """The status of a communication; `loaded`: it was just stored, as it is.
+
+    A communication the trigger has in hand (its template version, customer
+    and batch loaded) reads only its dispatches.
+    """
+    if loaded:
+        prefetch_related_objects([communication], _dispatches())
+    else:
+        communication = (
+            Communication.objects.select_related(
+                "template_version", "customer", "batch"
+            )
+            .prefetch_related(_dispatches())
+            .get(pk=communication.pk)
+        )
     body = CommunicationStatusSerializer(communication).data
     statuses = {d["status"] for d in body["dispatches"]}
     body["status"] = "suppressed" if statuses == {"suppressed"} else "accepted"
     return json.loads(json.dumps(body, default=str))
+
+
+def _own_transaction():
+    """A savepoint inside a transaction; nothing (one statement commits) outside."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -188,12 +215,21 @@ class IdempotentCreate(APIView):
 
     permission_classes = [CanTrigger]
 
-    def _create(self, request: Request, key: str) -> Response:
+    def _create(
+        self, request: Request, key: str, record: IdempotencyRecord
+    ) -> Response:
+        """Do the work; an accepted answer may be stored in the same transaction."""
         raise NotImplementedError
 
     def _request_identity(self, request: Request):
         """Return what a replay must repeat exactly: the body (and, below, more)."""
         return request.data
+
+    @staticmethod
+    def _answer_store(record: IdempotencyRecord, response: Response) -> None:
+        record.response_status = response.status_code
+        record.response_body = response.data
+        record.save(update_fields=["response_status", "response_body"])
 
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -207,7 +243,9 @@ class IdempotentCreate(APIView):
         # clash and the look-up: then claim the key again.
         for _attempt in range(3):
             try:
-                with transaction.atomic():
+                # Committed at once: in autocommit the INSERT is its own
+                # transaction; inside one (a test's), a savepoint isolates it.
+                with _own_transaction():
                     record = IdempotencyRecord.objects.create(
                         client=request.user, key=key, request_sha256=digest
                     )
@@ -224,16 +262,15 @@ class IdempotentCreate(APIView):
                 status=status.HTTP_409_CONFLICT,
             )
         try:
-            response = self._create(request, key)
+            response = self._create(request, key, record)
         except BaseException:
             record.delete()
             raise
         if response.status_code >= 400:
             record.delete()
             return response
-        record.response_status = response.status_code
-        record.response_body = response.data
-        record.save(update_fields=["response_status", "response_body"])
+        if record.response_status is None:
+            self._answer_store(record, response)
         return response
 
     def _replay(self, record: IdempotencyRecord, key: str, digest: str) -> Response:
@@ -264,7 +301,9 @@ class CommunicationCreate(IdempotentCreate):
     def post(self, request: Request) -> Response:
         return super().post(request)
 
-    def _create(self, request: Request, key: str) -> Response:
+    def _create(
+        self, request: Request, key: str, record: IdempotencyRecord
+    ) -> Response:
         serializer = TriggerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payload = serializer.validated_data
@@ -272,7 +311,7 @@ class CommunicationCreate(IdempotentCreate):
         customer_fields = dict(payload["customer"])
         external_id = customer_fields.pop("external_id")
         try:
-            with transaction.atomic():
+            with transaction.atomic(), events_deferred():
                 if customer_fields:
                     customer, _ = customer_upsert(
                         external_id=external_id,
@@ -306,13 +345,18 @@ class CommunicationCreate(IdempotentCreate):
                     supersedes=payload["supersedes"],
                     waits_for=payload["waits_for"],
                 )
+                response = Response(
+                    _status_body(communication, loaded=True),
+                    status=status.HTTP_202_ACCEPTED,
+                )
+                self._answer_store(record, response)
         except TriggerRefused as exc:
             return Response(exc.problems, status=status.HTTP_400_BAD_REQUEST)
         except DjangoValidationError as exc:
             return Response(
                 {"customer": exc.message_dict}, status=status.HTTP_400_BAD_REQUEST
             )
-        return Response(_status_body(communication), status=status.HTTP_202_ACCEPTED)
+        return response
 
 
 class CommunicationDetail(APIView):
@@ -433,7 +477,9 @@ class BatchCreate(IdempotentCreate):
     def post(self, request: Request) -> Response:
         return super().post(request)
 
-    def _create(self, request: Request, key: str) -> Response:
+    def _create(
+        self, request: Request, key: str, record: IdempotencyRecord
+    ) -> Response:
         serializer = BatchCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payload = serializer.validated_data

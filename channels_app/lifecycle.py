@@ -276,7 +276,8 @@ def dispatches_open(
         dispatch.status = status
         dispatch.status_changed = now
         dispatches.append(dispatch)
-    with transaction.atomic():
+    # Inside a trigger's transaction: no savepoint, a failure here fails it.
+    with transaction.atomic(savepoint=False):
         rows_insert(dispatches)
         rows_insert(
             [

@@ -42,7 +42,9 @@ def customer_upsert(
     before = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
     for name, value in fields.items():
         setattr(customer, name, value)
-    customer.full_clean()
+    # The row was just looked up (and locked) by its external id, the only
+    # unique field: a uniqueness query would find nothing new.
+    customer.full_clean(validate_unique=False)
     after = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
     if not created and before == after:
         return customer, False

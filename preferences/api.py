@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from channels_app.api import IDEMPOTENCY_KEY, IdempotentCreate
+from channels_app.models import IdempotencyRecord
 from customers.consent import consent_decide
 from customers.models import Customer, PreferenceEntry
 from customers.services import preference_set
@@ -159,7 +160,9 @@ class CustomerPreferences(IdempotentCreate):
     def _request_identity(self, request: Request):
         return {"customer": self.external_id, "body": request.data}
 
-    def _create(self, request: Request, key: str) -> Response:
+    def _create(
+        self, request: Request, key: str, record: IdempotencyRecord
+    ) -> Response:
         if not isinstance(request.data, dict):
             return Response(
                 {"detail": "the body must be a JSON object"},

@@ -1,6 +1,7 @@
 """Reads with rules: block versions a render uses, language, where-used,
 category permissions, reviewers, editors and the version in force."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -85,6 +86,15 @@ def block_sources_for_version(
     """
     if version.is_editable:
         return block_sources_latest(language, include_drafts=True)
+    pins = getattr(version, "pins_loaded", None)
+    if pins is not None:
+        # Loaded with the version's hash check (version_verification_load).
+        return _as_sources(
+            content
+            for pin in pins
+            for content in pin.block_version.contents.all()
+            if content.language == language
+        )
     contents = (
         ContentBlockContent.objects.filter(
             language=language, version__pins__version=version
@@ -294,16 +304,35 @@ def version_in_force(
     A version is in force from its effective_from up to (not including) its
     effective_until; its approvals (`approvals_current`) say who approved it.
     """
-    at = at or timezone.now()
     return (
-        template.versions.filter(
-            status__in=EVER_APPROVED_STATUSES, effective_from__lte=at
-        )
-        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        _in_force(template.versions.all(), at)
         .select_related("template__category", "category", "author")
-        .order_by("-effective_from")
         .first()
     )
+
+
+def _in_force(versions: QuerySet[TemplateVersion], at: datetime | None):
+    at = at or timezone.now()
+    return (
+        versions.filter(status__in=EVER_APPROVED_STATUSES, effective_from__lte=at)
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        .order_by("-effective_from")
+    )
+
+
+def versions_in_force(
+    codes: Iterable[str], at: datetime | None = None
+) -> dict[str, TemplateVersion]:
+    """Return the version in force of each template code that has one, in one query.
+
+    The same version as `version_in_force` gives for each template, with its
+    template and its own (approved) category.
+    """
+    found: dict[str, TemplateVersion] = {}
+    versions = TemplateVersion.objects.filter(template__code__in=list(codes))
+    for version in _in_force(versions, at).select_related("template", "category"):
+        found.setdefault(version.template.code, version)
+    return found
 
 
 def versions_for_user(user: AbstractBaseUser) -> QuerySet[TemplateVersion]:

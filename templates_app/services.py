@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -83,7 +84,9 @@ def block_version_hash(block_version: ContentBlockVersion) -> str:
             "block": block_version.block.code,
             "contents": [
                 {"language": c.language, "html": c.html, "text": c.text}
-                for c in block_version.contents.order_by("language")
+                # Language codes sort alike in Python and the database; a
+                # prefetch (version_verification_load) is used as it stands.
+                for c in sorted(block_version.contents.all(), key=lambda c: c.language)
             ],
         }
     )
@@ -106,7 +109,9 @@ def version_hash(version: TemplateVersion) -> str:
                     "language": c.language,
                     **{name: getattr(c, name) for name in CHANNEL_FIELDS[c.channel]},
                 }
-                for c in version.contents.order_by("channel", "language")
+                for c in sorted(
+                    version.contents.all(), key=lambda c: (c.channel, c.language)
+                )
             ],
             "blocks": [
                 {
@@ -114,11 +119,40 @@ def version_hash(version: TemplateVersion) -> str:
                     "number": pin.block_version.number,
                     "hash": pin.block_version.content_hash,
                 }
-                for pin in version.pins.select_related("block_version__block").order_by(
-                    "block_version__block__code"
-                )
+                for pin in _pins(version)
             ],
         }
+    )
+
+
+PINS_LOADED = "pins_loaded"
+
+
+def _pins_query():
+    return VersionBlockPin.objects.select_related("block_version__block").order_by(
+        "block_version__block__code"
+    )
+
+
+def _pins(version: TemplateVersion) -> list[VersionBlockPin]:
+    """The version's pins in block code order (as loaded, if they were)."""
+    loaded = getattr(version, PINS_LOADED, None)
+    return list(_pins_query().filter(version=version)) if loaded is None else loaded
+
+
+def version_verification_load(version: TemplateVersion) -> None:
+    """Load what checking a version's hash and rendering it read, in three queries.
+
+    Its contents, its pins (as `pins_loaded`, in block code order) with their
+    block versions, and those block versions' contents. `version_hash_ok` and
+    `selectors.block_sources_for_version` then read these rows, not the
+    database again: what is rendered is what was checked.
+    """
+    prefetch_related_objects(
+        [version],
+        "contents",
+        Prefetch("pins", queryset=_pins_query(), to_attr=PINS_LOADED),
+        f"{PINS_LOADED}__block_version__contents",
     )
 
 
@@ -674,7 +708,7 @@ def _hash_mismatches(version: TemplateVersion) -> list[str]:
                 "computed": computed[:12],
             }
         )
-    for pin in version.pins.select_related("block_version__block"):
+    for pin in _pins(version):
         block_version = pin.block_version
         computed = block_version_hash(block_version)
         if computed != block_version.content_hash:

@@ -207,3 +207,40 @@ def test_a_writer_that_lost_the_race_for_the_head_appends_after_the_winner(
     assert (loser.sequence, loser.prev_hash) == (8, stored[0].hash)
     assert chain_verify().ok
     assert AuditChainHead.objects.get().last_sequence == 8
+
+
+def test_deferred_events_are_appended_together_when_the_block_ends():
+    from audit.services import events_deferred
+
+    with transaction.atomic(), events_deferred():
+        first = event_record(action="channels.customer.created", actor_label="a")
+        events_record_bulk(
+            entries=[
+                AuditEntry(action="channels.dispatch.queued", actor_label="b"),
+                AuditEntry(action="channels.dispatch.queued", actor_label="c"),
+            ]
+        )
+        # Held, not yet in the chain: the head is free meanwhile.
+        assert not AuditEvent.objects.exists()
+        assert first.sequence is None
+
+    stored = list(AuditEvent.objects.order_by("sequence"))
+    assert [(e.sequence, e.actor_label) for e in stored] == [
+        (1, "a"),
+        (2, "b"),
+        (3, "c"),
+    ]
+    assert first.sequence == 1
+    assert AuditChainHead.objects.get().last_sequence == 3
+    assert chain_verify().ok
+
+
+def test_a_deferring_block_that_fails_appends_nothing():
+    from audit.services import events_deferred
+
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), events_deferred():
+        event_record(action="channels.customer.created")
+        1 / 0  # noqa: B018
+    assert not AuditEvent.objects.exists()
+    event_record(action="channels.customer.created")
+    assert AuditEvent.objects.get().sequence == 1

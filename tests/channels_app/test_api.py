@@ -340,3 +340,22 @@ def test_the_openapi_schema_describes_batches(api):
     assert "/api/v1/batches/{public_id}" in schema["paths"]
     trigger = schema["components"]["schemas"]["Trigger"]["properties"]
     assert {"correlation_key", "supersedes", "waits_for"} <= set(trigger)
+
+
+def test_a_trigger_appends_its_customer_and_dispatch_events_together(api):
+    from audit.models import AuditEvent
+
+    body = _post(api).json()
+
+    events = list(AuditEvent.objects.order_by("-sequence")[:2])[::-1]
+    assert [e.action for e in events] == [
+        "channels.customer.created",
+        "channels.dispatch.queued",
+    ]
+    assert events[0].created == events[1].created  # one append
+    assert events[1].after["communication"] == body["id"]
+    # The stored answer is the one a replay returns and the status read shows.
+    again = _post(api)
+    assert again.json() == body
+    read = api.get(f"/api/v1/communications/{body['id']}").json()
+    assert read == body
