@@ -2,7 +2,7 @@
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -50,7 +50,17 @@ def customer_upsert(
         return customer, False
     customer._change_reason = "created" if created else "updated"
     if created:
-        customer.save()
+        try:
+            with transaction.atomic():  # a savepoint: the clash below undoes it
+                customer.save()
+        except IntegrityError:
+            # Another request created this customer after our look-up (it was
+            # new to both): its row now exists, so update it like any other.
+            if not Customer.objects.filter(external_id=external_id).exists():
+                raise
+            return customer_upsert(
+                external_id=external_id, actor=actor, actor_label=actor_label, **fields
+            )
     else:
         customer.save(update_fields=[*fields, "updated"])
     event_record(
