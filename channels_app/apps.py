@@ -32,3 +32,11 @@ class ChannelsAppConfig(AppConfig):
         register("channels.batch.finished", "A batch run processed all its rows.")
         register("channels.batch.failed", "A batch run stopped on an unexpected error.")
         register("channels.batch.resumed", "An operator resumed a failed batch run.")
+        register(
+            "channels.pause.started",
+            "An operator paused a template, category, channel or batch run.",
+        )
+        register(
+            "channels.pause.resumed",
+            "An operator resumed a pause; its held dispatches go out.",
+        )

@@ -415,3 +415,68 @@ class BatchRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}#{self.number}"
+
+
+class Pause(models.Model):
+    """An operator's switch holding the due dispatches of a template, a category,
+    a channel or a batch run: they stay queued, unclaimed, until resumed.
+
+    At most one pause is active per scope and value; a resumed pause is kept
+    as the record of the hold.
+    """
+
+    class Scope(models.TextChoices):
+        TEMPLATE = "template", _("Template")
+        CATEGORY = "category", _("Category")
+        CHANNEL = "channel", _("Channel")
+        BATCH = "batch", _("Batch run")
+
+    scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices)
+    # A template or category code, a channel, or a batch run's id.
+    value = models.CharField(_("paused"), max_length=100)
+    reason = models.TextField(_("reason"))
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("paused by"),
+    )
+    paused_at = models.DateTimeField(_("paused at"), default=timezone.now)
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resumed by"),
+    )
+    resumed_at = models.DateTimeField(_("resumed at"), null=True, blank=True)
+    resume_reason = models.TextField(_("resume reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("pause")
+        verbose_name_plural = _("pauses")
+        ordering = ["-paused_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "value"],
+                condition=models.Q(resumed_at__isnull=True),
+                name="pause_one_active_per_value",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["scope"],
+                name="pause_active_idx",
+                condition=models.Q(resumed_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.value}"
+
+    @property
+    def active(self) -> bool:
+        return self.resumed_at is None

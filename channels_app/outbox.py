@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
-from channels_app import lifecycle, ruling
+from channels_app import lifecycle, pauses, ruling
 from channels_app.backends import (
     DeliveryError,
     TransientError,
@@ -109,15 +109,17 @@ def _claim(
     Consent and the central rules see the locked rows first: the ones they
     hold back (suppressed, deferred, cancelled) are not claimed. A channel's
     claim reads the (channel, due_at) index, so 100,000 letters due do not
-    slow the claim of one passcode SMS.
+    slow the claim of one passcode SMS. Rows a pause holds stay queued and
+    unclaimed.
     """
     now = now or timezone.now()
     due_rows = Dispatch.objects.filter(status=Status.QUEUED, due_at__lte=now)
     if channel is not None:
         due_rows = due_rows.filter(channel=channel)
+    due_rows = pauses.pauses_active().claimable(due_rows)
     with transaction.atomic():
         due = list(
-            due_rows.select_for_update(skip_locked=True)
+            due_rows.select_for_update(skip_locked=True, of=("self",))
             .order_by("due_at", "id")
             .only("id", "status", "attempt_count")[:limit]
         )
