@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("channels_app.urls")),
     path("agent/", include("console.urls")),
+    path("ops/", include("operations.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

@@ -405,6 +405,7 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         "channel",
         "severity",
         "communication__template_code",
+        "communication__category",
         RuleDecisionFilter,
         ("created", admin.DateFieldListFilter),
     ]

@@ -282,6 +282,15 @@ class Escalation(models.Model):
     )
     opened = models.DateTimeField(_("opened"), auto_now_add=True)
     resolved = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # First-contact resolution: a complaint resolved by the agent who took it.
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
 
     class Meta:
         verbose_name = _("escalation")
@@ -480,3 +489,80 @@ class Pause(models.Model):
     @property
     def active(self) -> bool:
         return self.resumed_at is None
+
+
+class DispatchRollup(models.Model):
+    """How many dispatches entered each status in one hour or one day, by
+    channel, category and template: the dashboard's figures.
+
+    Kept by the lifecycle in the transaction of every move and opening, so it
+    always equals a count of the status history; `created` counts new
+    dispatches. Days start at midnight in the project's time zone.
+    """
+
+    class Span(models.TextChoices):
+        HOUR = "hour", _("Hour")
+        DAY = "day", _("Day")
+
+    CREATED = "created"
+
+    span = models.CharField(_("span"), max_length=4, choices=Span.choices)
+    start = models.DateTimeField(_("start"))
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    category = models.CharField(_("category"), max_length=64)
+    template_code = models.CharField(_("template"), max_length=100)
+    status = models.CharField(_("status"), max_length=16)
+    count = models.BigIntegerField(_("count"), default=0)
+
+    class Meta:
+        verbose_name = _("dispatch rollup")
+        verbose_name_plural = _("dispatch rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "span",
+                    "start",
+                    "channel",
+                    "category",
+                    "template_code",
+                    "status",
+                ],
+                name="rollup_unique_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.span} {self.start:%Y-%m-%d %H:00} "
+            f"{self.template_code} {self.status}"
+        )
+
+
+class SeverityPolicy(models.Model):
+    """What a severity asks of operations: a deadline, an owner group, who is told."""
+
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, unique=True
+    )
+    deadline_minutes = models.PositiveIntegerField(_("deadline (minutes)"))
+    owner_group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner group"),
+    )
+    notify = models.BooleanField(_("email the owner group"), default=True)
+    on_call = models.TextField(
+        _("on-call emails"),
+        blank=True,
+        help_text=_("One address a line; told of every incident of this severity."),
+    )
+
+    class Meta:
+        verbose_name = _("severity policy")
+        verbose_name_plural = _("severity policies")
+
+    def __str__(self) -> str:
+        return self.get_severity_display()

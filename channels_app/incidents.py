@@ -1,0 +1,21 @@
+"""Incidents by severity: the deadlines, owners and notifications operators set."""
+
+from datetime import timedelta
+
+from channels_app.models import Severity, SeverityPolicy
+
+# Until an operator sets a policy in the admin.
+DEFAULT_DEADLINES = {
+    Severity.CRITICAL: timedelta(hours=1),
+    Severity.HIGH: timedelta(hours=4),
+    Severity.MEDIUM: timedelta(days=1),
+    Severity.LOW: timedelta(days=3),
+}
+
+
+def deadline_for(severity: str) -> timedelta:
+    """Return how long an incident or escalation of this severity may stay open."""
+    policy = SeverityPolicy.objects.filter(severity=severity).first()
+    if policy is not None:
+        return timedelta(minutes=policy.deadline_minutes)
+    return DEFAULT_DEADLINES.get(severity, timedelta(days=1))
