@@ -19,3 +19,14 @@ def deadline_for(severity: str) -> timedelta:
     if policy is not None:
         return timedelta(minutes=policy.deadline_minutes)
     return DEFAULT_DEADLINES.get(severity, timedelta(days=1))
+
+
+def deadlines_all() -> dict[str, timedelta]:
+    """Return every severity's deadline, read in one query."""
+    set_by_operators = {
+        severity: timedelta(minutes=minutes)
+        for severity, minutes in SeverityPolicy.objects.values_list(
+            "severity", "deadline_minutes"
+        )
+    }
+    return {**DEFAULT_DEADLINES, **set_by_operators}

@@ -19,12 +19,15 @@ class FilterForm(forms.Form):
         label=_("Period"),
         choices=[(key, PERIOD_LABELS[key]) for key in PERIODS],
         required=False,
+        initial="7d",
     )
     channel = forms.ChoiceField(label=_("Channel"), required=False)
     category = forms.ChoiceField(label=_("Category"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("period", "7d")
         self.fields["channel"].choices = [("", _("All channels")), *Channel.choices]
         self.fields["category"].choices = [
             ("", _("All categories")),
@@ -37,6 +40,7 @@ class PauseForm(forms.ModelForm):
         model = Pause
         fields = ["scope", "value", "reason"]
         widgets = {"reason": forms.TextInput()}
+        labels = {"value": _("Template or category code, channel, or batch id")}
 
 
 class ResumeForm(forms.Form):

@@ -15,12 +15,14 @@ from urllib.parse import urlencode
 from django.db.models import Count, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 
-from channels_app.incidents import deadline_for
+from channels_app.incidents import deadlines_all
 from channels_app.models import Batch, Dispatch, DispatchRollup, Escalation, Severity
 from channels_app.pauses import held_counts, pauses_active
 from channels_app.rollups import day_start, hour_start
 from console.models import Feedback
+from customers.reasons import reason_display
 
 Status = Dispatch.Status
 Span = DispatchRollup.Span
@@ -209,27 +211,22 @@ def queues_now(filters: Filters, now: datetime | None = None) -> Queues:
     def row(channel: str) -> ChannelQueue:
         return channels.setdefault(channel, ChannelQueue(channel))
 
-    for channel, due, oldest, retries in (
-        queued.filter(due_at__lte=now)
-        .values_list("channel")
+    # One pass over the queued rows' partial index (channel, due_at, with the
+    # attempt count included): index-only on PostgreSQL.
+    is_due = Q(due_at__lte=now)
+    for channel, due, oldest, scheduled, retries in (
+        queued.values_list("channel")
         .annotate(
-            n=Count("id"),
-            oldest=Min("due_at"),
+            due=Count("id", filter=is_due),
+            oldest=Min("due_at", filter=is_due),
+            scheduled=Count("id", filter=~is_due),
             retried=Count("id", filter=Q(attempt_count__gt=0)),
         )
         .order_by()
     ):
         queue = row(channel)
-        queue.due, queue.oldest_due, queue.retries = due, oldest, retries
-    for channel, later, retries in (
-        queued.filter(due_at__gt=now)
-        .values_list("channel")
-        .annotate(n=Count("id"), retried=Count("id", filter=Q(attempt_count__gt=0)))
-        .order_by()
-    ):
-        queue = row(channel)
-        queue.scheduled = later
-        queue.retries += retries
+        queue.due, queue.oldest_due = due, oldest
+        queue.scheduled, queue.retries = scheduled, retries
     for channel, n in sending.values_list("channel").annotate(n=Count("id")).order_by():
         row(channel).sending = n
     # Why rules hold what they hold: the latest decision of each deferred row.
@@ -240,7 +237,8 @@ def queues_now(filters: Filters, now: datetime | None = None) -> Queues:
         .values_list("rule_decisions", flat=True)[:2000]
     ):
         if decisions and isinstance(decisions[-1], dict):
-            reasons[decisions[-1].get("reason") or decisions[-1].get("rule", "")] += 1
+            last = decisions[-1]
+            reasons[reason_display(last.get("reason") or last.get("rule", ""))] += 1
     active = pauses_active()
     held = held_counts(active)
     return Queues(
@@ -264,32 +262,49 @@ class SeverityRow:
     deadline: timedelta
     overdue: int
 
+    @property
+    def deadline_label(self) -> str:
+        hours = self.deadline.total_seconds() / 3600
+        if hours >= 24 and hours % 24 == 0:
+            return ngettext("%(n)d day", "%(n)d days", int(hours // 24)) % {
+                "n": hours // 24
+            }
+        return ngettext("%(n)d hour", "%(n)d hours", int(hours)) % {"n": hours}
+
 
 def escalations_open(now: datetime | None = None) -> list[SeverityRow]:
     """Return the open escalations per severity, with their age against the deadline."""
     now = now or timezone.now()
     opened = Escalation.objects.filter(status=Escalation.Status.OPEN)
-    counts = {
-        severity: (n, oldest)
-        for severity, n, oldest in opened.values_list("severity")
-        .annotate(n=Count("id"), oldest=Min("opened"))
-        .order_by()
-    }
-    rows = []
-    for severity in SEVERITIES:
-        deadline = deadline_for(severity)
-        n, oldest = counts.get(severity, (0, None))
-        overdue = (
-            opened.filter(severity=severity, opened__lt=now - deadline).count()
-            if n
-            else 0
-        )
-        rows.append(
-            SeverityRow(
-                severity, Severity(severity).label, n, oldest, deadline, overdue
+    deadlines = deadlines_all()
+    counts = opened.aggregate(
+        **{
+            f"{severity}_n": Count("id", filter=Q(severity=severity))
+            for severity in SEVERITIES
+        },
+        **{
+            f"{severity}_oldest": Min("opened", filter=Q(severity=severity))
+            for severity in SEVERITIES
+        },
+        **{
+            f"{severity}_overdue": Count(
+                "id",
+                filter=Q(severity=severity, opened__lt=now - deadlines[severity]),
             )
+            for severity in SEVERITIES
+        },
+    )
+    return [
+        SeverityRow(
+            severity,
+            Severity(severity).label,
+            counts[f"{severity}_n"],
+            counts[f"{severity}_oldest"],
+            deadlines[severity],
+            counts[f"{severity}_overdue"],
         )
-    return rows
+        for severity in SEVERITIES
+    ]
 
 
 @dataclass
@@ -303,8 +318,12 @@ class ContactCentre:
     median_hours: float | None
 
     @property
-    def kinds(self) -> list[tuple[str, int]]:
-        return sorted(self.by_kind.items())
+    def kinds(self) -> list[tuple[str, str, int]]:
+        """Return (kind, its label, count) for every kind of feedback."""
+        return [
+            (kind, label, self.by_kind.get(kind, 0))
+            for kind, label in Feedback.Kind.choices
+        ]
 
     @property
     def first_contact_rate(self) -> float | None:

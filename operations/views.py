@@ -54,6 +54,22 @@ def _bucket_label(start, span: str) -> str:
     return formats.date_format(local, "d/m")
 
 
+# A dispatch counted as sent may since have been delivered or bounced.
+ENTERED = {
+    Status.SENT: [Status.SENT, Status.DELIVERED, Status.BOUNCED],
+    Status.DELIVERED: [Status.DELIVERED, Status.BOUNCED],
+}
+
+
+def _status_filter(status: str) -> dict[str, str]:
+    """Return the admin filter of the dispatches that entered `status`."""
+    if status == selectors.CREATED:
+        return {}
+    if status in ENTERED:
+        return {"status__in": ",".join(ENTERED[status])}
+    return {"status": status}
+
+
 @require_GET
 @dashboard_view()
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -101,7 +117,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             label,
             figures.totals[status],
             figures.previous[status],
-            selectors.dispatch_link(status=status, **link),
+            selectors.dispatch_link(**_status_filter(status), **link),
         )
         for status, label in [(selectors.CREATED, _("Created")), *statuses]
     ]
@@ -114,7 +130,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 (
                     counts[status],
                     selectors.dispatch_link(
-                        status=status, communication__template_code=code, **link
+                        **_status_filter(status),
+                        communication__template_code=code,
+                        **link,
                     ),
                 )
                 for status, _label in statuses

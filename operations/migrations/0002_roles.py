@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("operations", "0001_initial"),
         ("channels_app", "0009_escalation_resolver_severity_policy"),
-        ("console", "0004_search_name_prefix"),
+        ("console", "0005_feedback_created_index"),
     ]
 
     operations = [migrations.RunPython(roles_sync, migrations.RunPython.noop)]

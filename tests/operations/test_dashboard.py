@@ -53,11 +53,6 @@ def test_an_operator_sees_volumes_rates_queues_and_escalations(client, traffic):
     high = next(r for r in page.context["severities"] if r.severity == "high")
     assert high.open == 1
     # A figure links to the records it counts.
-    assert (
-        reverse("admin:channels_app_dispatch_changelist")
-        + "?status=sent&amp;channel=&amp;"
-        not in html
-    )
     link = next(k for s, _l, _n, _p, k in page.context["totals"] if s == "sent")
     records = client.get(link)
     assert records.status_code == 200
