@@ -56,7 +56,7 @@ def _fill(dispatches: int) -> None:
                    'c' || g || '@example.com', '+96650' || lpad(g::text, 7, '0'),
                    g || ' King Fahd Road', now(), now()
             FROM generate_series(1, {customers}) AS g
-            """,
+            """,  # noqa: S608 (numbers and constants of this script only)
         ),
         (
             f"{dispatches:,} communications",
@@ -72,7 +72,7 @@ def _fill(dispatches: int) -> None:
                    '{{}}', 'bench', '', 'bench', '', '', '', '[]', '[]',
                    now() - (g::float / {dispatches} * interval '90 days'), ''
             FROM generate_series(1, {dispatches}) AS g
-            """,
+            """,  # noqa: S608
         ),
         (
             f"{dispatches:,} dispatches",
@@ -97,7 +97,7 @@ def _fill(dispatches: int) -> None:
                         ELSE '[]'::jsonb END,
                    c.created
             FROM channels_app_communication c
-            """,
+            """,  # noqa: S608
         ),
         (
             "escalations",
@@ -146,7 +146,7 @@ def _fill(dispatches: int) -> None:
                     ON CONFLICT (span, start, channel, category, template_code, status)
                     DO UPDATE SET count = channels_app_dispatchrollup.count
                                         + EXCLUDED.count
-                    """,
+                    """,  # noqa: S608
                 )
             )
     with connection.cursor() as cursor:

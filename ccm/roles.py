@@ -128,6 +128,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "channels_app.view_severitypolicy",
         "channels_app.add_severitypolicy",
         "channels_app.change_severitypolicy",
+        "channels_app.view_incident",
+        "channels_app.change_incident",
     ],
     # Upstream systems: one user (and API token) per client system.
     API_CLIENT: [

@@ -568,3 +568,90 @@ class SeverityPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.get_severity_display()
+
+
+class Incident(models.Model):
+    """Something operations must handle, opened or joined by the errors it groups.
+
+    One incident is open at a time per key (a channel's provider refusals, a
+    template's complaints, a batch's refused rows), so a storm of failures is
+    one incident, counted, not one per dispatch.
+    """
+
+    class Kind(models.TextChoices):
+        RENDER_FAILURE = "render_failure", _("Render failure")
+        PROVIDER_REFUSAL = "provider_refusal", _("Provider refusal")
+        BOUNCE_STORM = "bounce_storm", _("Bounce storm")
+        COMPLAINTS = "complaints", _("Complaints about a template")
+        BATCH_REFUSALS = "batch_refusals", _("Batch with many refused rows")
+        STUCK_QUEUE = "stuck_queue", _("Stuck queue")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        RESOLVED = "resolved", _("Resolved")
+
+    TRANSITIONS = {
+        Status.OPEN: {Status.ACKNOWLEDGED, Status.RESOLVED},
+        Status.ACKNOWLEDGED: {Status.RESOLVED},
+        Status.RESOLVED: set(),
+    }
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    key = models.CharField(_("key"), max_length=200)
+    severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    title = models.CharField(_("title"), max_length=300)
+    template_code = models.CharField(_("template"), max_length=100, blank=True)
+    batch = models.ForeignKey(
+        Batch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("batch run"),
+    )
+    dispatches = models.ManyToManyField(
+        Dispatch, blank=True, related_name="incidents", verbose_name=_("dispatches")
+    )
+    occurrences = models.PositiveIntegerField(_("occurrences"), default=0)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    owner_group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner group"),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    root_cause = models.TextField(_("root cause"), blank=True)
+    opened = models.DateTimeField(_("opened"), default=timezone.now)
+    deadline = models.DateTimeField(_("deadline"))
+    acknowledged = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    resolved = models.DateTimeField(_("resolved"), null=True, blank=True)
+    notified = models.DateTimeField(_("notified"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ["-opened", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=~models.Q(status="resolved"),
+                name="incident_one_active_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_severity_display()}: {self.title}"

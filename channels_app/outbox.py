@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
-from channels_app import lifecycle, pauses, ruling
+from channels_app import incidents, lifecycle, pauses, ruling
 from channels_app.backends import (
     DeliveryError,
     TransientError,
@@ -185,6 +185,7 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
         )
         moves: list[lifecycle.Move] = []
         attempts, late_attempts = [], []
+        refused: list[tuple[str, int]] = []
         statuses: list[str | None] = []
         for outcome in outcomes:
             dispatch, error = outcome.dispatch, outcome.error
@@ -217,6 +218,8 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
                 statuses.append(None)
                 continue
             attempts.append(attempt)
+            if error is not None and detail != LEASE_EXPIRED:
+                refused.append((dispatch.channel, dispatch.pk))
             # The status the row has now: a lease is held while sending.
             dispatch.status = Status.SENDING
             moves.append(_outcome_move(outcome, status, detail, now))
@@ -225,6 +228,8 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
         # A swept lease already holds this attempt number: keep the first.
         DispatchAttempt.objects.bulk_create(late_attempts, ignore_conflicts=True)
         lifecycle.dispatches_move(moves=moves, now=now)
+        # A storm of refusals is one critical incident, not one per dispatch.
+        incidents.failures_note(refused)
     return statuses
 
 

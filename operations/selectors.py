@@ -18,7 +18,14 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from channels_app.incidents import deadlines_all
-from channels_app.models import Batch, Dispatch, DispatchRollup, Escalation, Severity
+from channels_app.models import (
+    Batch,
+    Dispatch,
+    DispatchRollup,
+    Escalation,
+    Incident,
+    Severity,
+)
 from channels_app.pauses import held_counts, pauses_active
 from channels_app.rollups import day_start, hour_start
 from console.models import Feedback
@@ -305,6 +312,20 @@ def escalations_open(now: datetime | None = None) -> list[SeverityRow]:
         )
         for severity in SEVERITIES
     ]
+
+
+def incidents_open(now: datetime | None = None) -> list[Incident]:
+    """Return the incidents not yet resolved, most severe and oldest first."""
+    now = now or timezone.now()
+    rank = {severity: n for n, severity in enumerate(SEVERITIES)}
+    rows = list(
+        Incident.objects.exclude(status=Incident.Status.RESOLVED)
+        .select_related("owner", "owner_group")
+        .order_by("opened")[:50]
+    )
+    for incident in rows:
+        incident.overdue = incident.deadline < now
+    return sorted(rows, key=lambda i: (rank.get(i.severity, 9), i.opened))
 
 
 @dataclass

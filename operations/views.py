@@ -170,6 +170,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "templates": templates,
         "queues": selectors.queues_now(filters, now),
         "severities": selectors.escalations_open(now),
+        "incidents": selectors.incidents_open(now),
         "centre": centre,
         "now": now,
         "can_operate": request.user.has_perms(OPERATE),
