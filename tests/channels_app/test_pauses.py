@@ -191,3 +191,20 @@ def test_a_template_paused_half_way_through_1000_is_sent_exactly_once_and_not_du
     assert (
         Dispatch.objects.filter(pk__in=paused_ids, status=Status.CANCELLED).count() == 0
     )
+
+
+@pytest.mark.django_db
+def test_a_held_dispatch_s_admin_page_says_which_pause_holds_it(client, operator):
+    version = approved_version_build()
+    held = dispatch_build(version=version, customer=_customer(1))
+    pause_start(
+        scope="template",
+        value="payment-reminder",
+        reason="wrong amount",
+        actor=operator,
+    )
+    client.force_login(operator)
+    page = client.get(f"/admin/channels_app/dispatch/{held.pk}/change/")
+    assert "Held: Template payment-reminder paused by op: wrong amount" in (
+        page.content.decode()
+    )
