@@ -50,7 +50,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
             "delete_contentblockcontent",
             "view_versionblockpin",
         )
-    ],
+    ]
+    # Template owners see the dashboard, read-only.
+    + ["operations.view_dashboard", "channels_app.view_pause"],
     REVIEWER: [
         "audit.view_auditevent",
         "templates_app.review_contentblock",
@@ -70,6 +72,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                 "view_categorychange",
             )
         ),
+        # The operations dashboard, read-only.
+        "operations.view_dashboard",
+        "channels_app.view_pause",
     ],
     AGENT: [
         # The contact-center console (/agent/): timeline, copy, actions. No
@@ -115,6 +120,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "console.unmask_contact",
         "console.export_evidence",
         "console.view_feedback",
+        "operations.view_dashboard",
+        "operations.operate",
+        "channels_app.view_pause",
+        "channels_app.add_pause",
+        "channels_app.change_pause",
+        "channels_app.view_severitypolicy",
+        "channels_app.add_severitypolicy",
+        "channels_app.change_severitypolicy",
+        "channels_app.view_incident",
+        "channels_app.change_incident",
     ],
     # Upstream systems: one user (and API token) per client system.
     API_CLIENT: [

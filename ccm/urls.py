@@ -22,5 +22,6 @@ urlpatterns = [
     path("agent/", include("console.urls")),
     # The customers' preference centre: short, as it is printed in SMS.
     path("p/", include("preferences.urls")),
+    path("ops/", include("operations.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
-from channels_app import batches, lifecycle, services
+from channels_app import batches, lifecycle, pauses, services
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
 from channels_app.models import (
     Batch,
@@ -409,6 +409,7 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         "channel",
         "severity",
         "communication__template_code",
+        "communication__category",
         RuleDecisionFilter,
         ("created", admin.DateFieldListFilter),
     ]
@@ -439,7 +440,11 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         return [
             "rule_decisions_table" if name == "rule_decisions" else name
             for name in super().get_readonly_fields(request, obj)
-        ]
+        ] + ["hold"]
+
+    @admin.display(description=_("held by a pause"))
+    def hold(self, dispatch: Dispatch) -> str:
+        return pauses.hold_reason(dispatch) or "-"
 
     @admin.display(description=_("rule decisions"))
     def rule_decisions_table(self, dispatch: Dispatch) -> str:

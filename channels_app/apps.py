@@ -32,3 +32,28 @@ class ChannelsAppConfig(AppConfig):
         register("channels.batch.finished", "A batch run processed all its rows.")
         register("channels.batch.failed", "A batch run stopped on an unexpected error.")
         register("channels.batch.resumed", "An operator resumed a failed batch run.")
+        register("channels.incident.opened", "An error opened an incident.")
+        register(
+            "channels.incident.escalated",
+            "An error joined an open incident at a higher severity.",
+        )
+        register(
+            "channels.incident.acknowledged", "An operator acknowledged an incident."
+        )
+        register(
+            "channels.incident.changed",
+            "An operator changed an incident's owner, notes or root cause.",
+        )
+        register("channels.incident.resolved", "An operator resolved an incident.")
+        register(
+            "channels.severity_policy.changed",
+            "An operator set a severity's deadline, owner group or notification.",
+        )
+        register(
+            "channels.pause.started",
+            "An operator paused a template, category, channel or batch run.",
+        )
+        register(
+            "channels.pause.resumed",
+            "An operator resumed a pause; its held dispatches go out.",
+        )

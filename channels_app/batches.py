@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import event_record
+from channels_app import incidents
 from channels_app.dispatching import (
     AUTO,
     FALLBACK_ORDER,
@@ -33,7 +34,14 @@ from channels_app.dispatching import (
     TriggerRequest,
     communications_trigger_bulk,
 )
-from channels_app.models import Batch, BatchRow, Channel, validate_schedule
+from channels_app.models import (
+    Batch,
+    BatchRow,
+    Channel,
+    Incident,
+    Severity,
+    validate_schedule,
+)
 from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert, phone_normalise
 
@@ -747,6 +755,22 @@ def _batch_finish(batch: Batch) -> None:
                 "refused": locked.refused,
             },
         )
+        if locked.total and locked.refused / locked.total >= batch_refusal_share():
+            incidents.incident_raise(
+                kind=Incident.Kind.BATCH_REFUSALS,
+                key=f"batch_refusals:{locked.pk}",
+                severity=Severity.HIGH,
+                title=f"Batch {locked.template_code} ({locked.file_name or locked.pk})"
+                f": {locked.refused} of {locked.total} rows refused",
+                template_code=locked.template_code,
+                batch=locked,
+                occurrences=locked.refused,
+            )
+
+
+def batch_refusal_share() -> float:
+    """Return the share of refused rows that makes a batch an incident."""
+    return getattr(settings, "INCIDENT_BATCH_REFUSED_SHARE", 0.2)
 
 
 def _batch_fail(batch: Batch, exc: BaseException) -> None:

@@ -10,9 +10,10 @@ caller's transaction:
 2. writes the dispatch rows in bulk: one statement per set of changed fields,
    whatever the number of rows, each row written only while it still has the
    status the move started from (a concurrent change fails the call);
-3. writes one status-history row per move, opens the escalations the moves
-   call for, and appends the audit events, last (the audit chain's lock is
-   held until the transaction commits).
+3. writes one status-history row per move, counts it in the hourly and daily
+   rollups, opens the escalations the moves call for, and appends the audit
+   events, last (the audit chain's lock is held until the transaction
+   commits).
 """
 
 import json
@@ -29,7 +30,13 @@ from django.utils import timezone
 
 from audit.services import AuditEntry, event_record, events_record_bulk
 from ccm.bulk import rows_insert
-from channels_app.models import Dispatch, DispatchStatusChange, Escalation
+from channels_app.models import (
+    Dispatch,
+    DispatchRollup,
+    DispatchStatusChange,
+    Escalation,
+)
+from channels_app.rollups import rollups_add
 
 Status = Dispatch.Status
 # The statuses a dispatch may be created in.
@@ -75,6 +82,48 @@ class Move:
     at: datetime | None = None
     # False: `status_changed` keeps what the row holds (an accepted mark's time).
     stamp: bool = True
+
+
+def _labels(dispatches: Sequence[Dispatch]) -> dict[int, tuple[str, str, str]]:
+    """Return each dispatch's (channel, category, template code) for the rollups.
+
+    Read from the instances where loaded, else in one query for the rest.
+    """
+    labels, missing = {}, []
+    for dispatch in dispatches:
+        communication = (
+            dispatch.communication
+            if Dispatch.communication.is_cached(dispatch)
+            else None
+        )
+        loaded = dispatch.__dict__
+        if (
+            communication is not None
+            and "channel" in loaded
+            and {"category", "template_code"} <= communication.__dict__.keys()
+        ):
+            labels[dispatch.pk] = (
+                dispatch.channel,
+                communication.category,
+                communication.template_code,
+            )
+        else:
+            missing.append(dispatch.pk)
+    if missing:
+        for pk, *label in Dispatch.objects.filter(id__in=missing).values_list(
+            "id", "channel", "communication__category", "communication__template_code"
+        ):
+            labels[pk] = tuple(label)
+    return labels
+
+
+def _rollup(changes: Sequence[DispatchStatusChange], dispatches, created=()) -> None:
+    """Count the status-history rows (and the new dispatches) in the rollups."""
+    labels = _labels(dispatches)
+    rollups_add(
+        [(c.at, *labels[c.dispatch_id], c.status) for c in changes]
+        + [(at, *labels[pk], DispatchRollup.CREATED) for pk, at in created]
+    )
 
 
 def _refusal(dispatch: Dispatch, to: str) -> str:
@@ -230,6 +279,7 @@ def dispatches_move(
         for fields, dispatches in groups.items():
             _rows_write(dispatches, fields, {d.pk: was[d.pk] for d in dispatches})
         rows_insert(changes)
+        _rollup(changes, [m.dispatch for m in moves])
         if escalations:
             Escalation.objects.bulk_create(escalations)
         # Last: the audit chain's lock is held until the transaction commits.
@@ -279,14 +329,12 @@ def dispatches_open(
     # Inside a trigger's transaction: no savepoint, a failure here fails it.
     with transaction.atomic(savepoint=False):
         rows_insert(dispatches)
-        rows_insert(
-            [
-                DispatchStatusChange(
-                    dispatch=d, status=d.status, at=now, detail=d.decision
-                )
-                for d in dispatches
-            ]
-        )
+        changes = [
+            DispatchStatusChange(dispatch=d, status=d.status, at=now, detail=d.decision)
+            for d in dispatches
+        ]
+        rows_insert(changes)
+        _rollup(changes, dispatches, created=[(d.pk, now) for d in dispatches])
         events_record_bulk(entries=list(events() if callable(events) else events))
     return dispatches
 
@@ -354,7 +402,8 @@ def escalation_resolve(
         raise DispatchStateError(f"escalation #{escalation.pk} is already resolved")
     escalation.status = Escalation.Status.RESOLVED
     escalation.resolved = timezone.now()
-    escalation.save(update_fields=["status", "resolved"])
+    escalation.resolved_by = actor
+    escalation.save(update_fields=["status", "resolved", "resolved_by"])
     event_record(
         action="channels.escalation.resolved",
         actor=actor,

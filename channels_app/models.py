@@ -208,6 +208,8 @@ class Dispatch(models.Model):
                 fields=["channel", "due_at"],
                 name="dispatch_channel_due_idx",
                 condition=models.Q(status="queued"),
+                # The dashboard's queue figures read the index alone.
+                include=["attempt_count"],
             ),
             models.Index(
                 fields=["lease_until"],
@@ -290,6 +292,15 @@ class Escalation(models.Model):
     )
     opened = models.DateTimeField(_("opened"), auto_now_add=True)
     resolved = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # First-contact resolution: a complaint resolved by the agent who took it.
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
 
     class Meta:
         verbose_name = _("escalation")
@@ -458,3 +469,232 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.kind} #{self.pk}"
+
+
+class Pause(models.Model):
+    """An operator's switch holding the due dispatches of a template, a category,
+    a channel or a batch run: they stay queued, unclaimed, until resumed.
+
+    At most one pause is active per scope and value; a resumed pause is kept
+    as the record of the hold.
+    """
+
+    class Scope(models.TextChoices):
+        TEMPLATE = "template", _("Template")
+        CATEGORY = "category", _("Category")
+        CHANNEL = "channel", _("Channel")
+        BATCH = "batch", _("Batch run")
+
+    scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices)
+    # A template or category code, a channel, or a batch run's id.
+    value = models.CharField(_("paused"), max_length=100)
+    reason = models.TextField(_("reason"))
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("paused by"),
+    )
+    paused_at = models.DateTimeField(_("paused at"), default=timezone.now)
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resumed by"),
+    )
+    resumed_at = models.DateTimeField(_("resumed at"), null=True, blank=True)
+    resume_reason = models.TextField(_("resume reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("pause")
+        verbose_name_plural = _("pauses")
+        ordering = ["-paused_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "value"],
+                condition=models.Q(resumed_at__isnull=True),
+                name="pause_one_active_per_value",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["scope"],
+                name="pause_active_idx",
+                condition=models.Q(resumed_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.value}"
+
+    @property
+    def active(self) -> bool:
+        return self.resumed_at is None
+
+
+class DispatchRollup(models.Model):
+    """How many dispatches entered each status in one hour or one day, by
+    channel, category and template: the dashboard's figures.
+
+    Kept by the lifecycle in the transaction of every move and opening, so it
+    always equals a count of the status history; `created` counts new
+    dispatches. Days start at midnight in the project's time zone.
+    """
+
+    class Span(models.TextChoices):
+        HOUR = "hour", _("Hour")
+        DAY = "day", _("Day")
+
+    CREATED = "created"
+
+    span = models.CharField(_("span"), max_length=4, choices=Span.choices)
+    start = models.DateTimeField(_("start"))
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    category = models.CharField(_("category"), max_length=64)
+    template_code = models.CharField(_("template"), max_length=100)
+    status = models.CharField(_("status"), max_length=16)
+    count = models.BigIntegerField(_("count"), default=0)
+
+    class Meta:
+        verbose_name = _("dispatch rollup")
+        verbose_name_plural = _("dispatch rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "span",
+                    "start",
+                    "channel",
+                    "category",
+                    "template_code",
+                    "status",
+                ],
+                name="rollup_unique_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.span} {self.start:%Y-%m-%d %H:00} "
+            f"{self.template_code} {self.status}"
+        )
+
+
+class SeverityPolicy(models.Model):
+    """What a severity asks of operations: a deadline, an owner group, who is told."""
+
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, unique=True
+    )
+    deadline_minutes = models.PositiveIntegerField(_("deadline (minutes)"))
+    owner_group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner group"),
+    )
+    notify = models.BooleanField(_("email the owner group"), default=True)
+    on_call = models.TextField(
+        _("on-call emails"),
+        blank=True,
+        help_text=_("One address a line; told of every incident of this severity."),
+    )
+
+    class Meta:
+        verbose_name = _("severity policy")
+        verbose_name_plural = _("severity policies")
+
+    def __str__(self) -> str:
+        return self.get_severity_display()
+
+
+class Incident(models.Model):
+    """Something operations must handle, opened or joined by the errors it groups.
+
+    One incident is open at a time per key (a channel's provider refusals, a
+    template's complaints, a batch's refused rows), so a storm of failures is
+    one incident, counted, not one per dispatch.
+    """
+
+    class Kind(models.TextChoices):
+        RENDER_FAILURE = "render_failure", _("Render failure")
+        PROVIDER_REFUSAL = "provider_refusal", _("Provider refusal")
+        BOUNCE_STORM = "bounce_storm", _("Bounce storm")
+        COMPLAINTS = "complaints", _("Complaints about a template")
+        BATCH_REFUSALS = "batch_refusals", _("Batch with many refused rows")
+        STUCK_QUEUE = "stuck_queue", _("Stuck queue")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        RESOLVED = "resolved", _("Resolved")
+
+    TRANSITIONS = {
+        Status.OPEN: {Status.ACKNOWLEDGED, Status.RESOLVED},
+        Status.ACKNOWLEDGED: {Status.RESOLVED},
+        Status.RESOLVED: set(),
+    }
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    key = models.CharField(_("key"), max_length=200)
+    severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    title = models.CharField(_("title"), max_length=300)
+    template_code = models.CharField(_("template"), max_length=100, blank=True)
+    batch = models.ForeignKey(
+        Batch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("batch run"),
+    )
+    dispatches = models.ManyToManyField(
+        Dispatch, blank=True, related_name="incidents", verbose_name=_("dispatches")
+    )
+    occurrences = models.PositiveIntegerField(_("occurrences"), default=0)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    owner_group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner group"),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    root_cause = models.TextField(_("root cause"), blank=True)
+    opened = models.DateTimeField(_("opened"), default=timezone.now)
+    deadline = models.DateTimeField(_("deadline"))
+    acknowledged = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    resolved = models.DateTimeField(_("resolved"), null=True, blank=True)
+    notified = models.DateTimeField(_("notified"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ["-opened", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=~models.Q(status="resolved"),
+                name="incident_one_active_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_severity_display()}: {self.title}"

@@ -43,7 +43,7 @@ from django.utils import timezone
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
 from ccm.logs import dispatch_fields
-from channels_app import lifecycle, ruling
+from channels_app import incidents, lifecycle, pauses, ruling
 from channels_app.backends import (
     DeliveryError,
     TransientError,
@@ -110,15 +110,17 @@ def _claim(
     Consent and the central rules see the locked rows first: the ones they
     hold back (suppressed, deferred, cancelled) are not claimed. A channel's
     claim reads the (channel, due_at) index, so 100,000 letters due do not
-    slow the claim of one passcode SMS.
+    slow the claim of one passcode SMS. Rows a pause holds stay queued and
+    unclaimed.
     """
     now = now or timezone.now()
     due_rows = Dispatch.objects.filter(status=Status.QUEUED, due_at__lte=now)
     if channel is not None:
         due_rows = due_rows.filter(channel=channel)
+    due_rows = pauses.pauses_active().claimable(due_rows)
     with transaction.atomic():
         due = list(
-            due_rows.select_for_update(skip_locked=True)
+            due_rows.select_for_update(skip_locked=True, of=("self",))
             .order_by("due_at", "id")
             .only("id", "status", "attempt_count")[:limit]
         )
@@ -184,6 +186,7 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
         )
         moves: list[lifecycle.Move] = []
         attempts, late_attempts = [], []
+        refused: list[tuple[str, int]] = []
         statuses: list[str | None] = []
         for outcome in outcomes:
             dispatch, error = outcome.dispatch, outcome.error
@@ -217,6 +220,8 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
                 statuses.append(None)
                 continue
             attempts.append(attempt)
+            if error is not None and detail != LEASE_EXPIRED:
+                refused.append((dispatch.channel, dispatch.pk))
             # The status the row has now: a lease is held while sending.
             dispatch.status = Status.SENDING
             moves.append(_outcome_move(outcome, status, detail, now))
@@ -234,6 +239,8 @@ def outcomes_record(*, outcomes: Sequence[Outcome]) -> list[str | None]:
         # A swept lease already holds this attempt number: keep the first.
         DispatchAttempt.objects.bulk_create(late_attempts, ignore_conflicts=True)
         lifecycle.dispatches_move(moves=moves, now=now)
+        # A storm of refusals is one critical incident, not one per dispatch.
+        incidents.failures_note(refused)
     return statuses
 
 

@@ -46,6 +46,8 @@ class Feedback(models.Model):
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
         ordering = ["-created", "-id"]
+        # The operations dashboard reads a period's feedback.
+        indexes = [models.Index(fields=["created"], name="feedback_created_idx")]
         permissions = [
             ("use_console", _("Can use the contact-center console")),
             ("unmask_contact", _("Can unmask customer contact data")),

@@ -14,9 +14,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry, event_record
-from channels_app import lifecycle
+from channels_app import incidents, lifecycle
 from channels_app.dispatching import AUTO, communication_trigger
-from channels_app.models import Communication, Dispatch, Escalation, IdempotencyRecord
+from channels_app.models import (
+    Communication,
+    Dispatch,
+    Escalation,
+    IdempotencyRecord,
+    Incident,
+)
 from channels_app.tasks import outbox_kick
 from console.models import Feedback
 from customers import reasons
@@ -356,6 +362,17 @@ def feedback_record(
     )
     feedback.full_clean()
     feedback.save()
+    if kind == Feedback.Kind.COMPLAINT:
+        # A complaint about a message opens, or joins, its template's incident.
+        template_code = dispatch.communication.template_code
+        incidents.incident_raise(
+            kind=Incident.Kind.COMPLAINTS,
+            key=f"complaints:{template_code}",
+            severity=severity,
+            title=f"Complaints about {template_code}",
+            template_code=template_code,
+            dispatch_ids=[dispatch.pk],
+        )
     event_record(
         action="console.feedback.recorded",
         actor=actor,

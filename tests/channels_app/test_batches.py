@@ -17,7 +17,7 @@ from channels_app.batches import (
     batch_run,
     batches_resume,
 )
-from channels_app.models import Batch, BatchRow, Communication
+from channels_app.models import Batch, BatchRow, Communication, Incident
 from customers.models import Customer
 from customers.services import customer_upsert
 from tests.factories import user_build
@@ -248,6 +248,13 @@ def test_a_run_sends_every_row_once_and_records_refusals(templates, operator):
     assert set(communications.values_list("source_reference", flat=True)) == {
         f"INV-{n}" for n in range(5)
     }
+    # Two refused of seven: a batch with many refused rows is an incident.
+    incident = Incident.objects.get()
+    assert (incident.kind, incident.batch, incident.occurrences) == (
+        "batch_refusals",
+        batch,
+        2,
+    )
     problems = batch_row_problems(batch=batch)
     assert [p["row"] for p in problems] == [3, 5]
     assert "unknown customer 'NOBODY'" in problems[0]["problems"]["customer"][0]

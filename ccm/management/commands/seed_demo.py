@@ -82,6 +82,12 @@ class Command(BaseCommand):
             operator=user_model.objects.get(username="operator"),
             dispatches=dispatches,
         )
+        from operations.demo import operations_demo_seed
+
+        operations_demo_seed(
+            operator=user_model.objects.get(username="operator"),
+            agent=user_model.objects.get(username="agent"),
+        )
         self.stdout.write(f"Demo dispatches: {total}")
 
         self.stdout.write(self.style.SUCCESS("Demo users (sign in at /admin/):"))
