@@ -25,6 +25,7 @@ from templates_app.admin_workflow import (
     WORKFLOW_ERRORS,
     WorkflowAdminMixin,
     authored,
+    reviewed,
     visible,
 )
 from templates_app.forms import VersionContentForm, VersionContentFormSet
@@ -35,6 +36,7 @@ from templates_app.models import (
     TemplateVersion,
     VersionContent,
 )
+from templates_app.review_queue import review_queue
 from templates_app.version_settings import settings_rows
 
 
@@ -263,6 +265,11 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
 
         return [
             path(
+                "review-queue/",
+                wrap(self.review_queue_view),
+                name="templates_app_review_queue",
+            ),
+            path(
                 "<int:version_id>/preview/",
                 wrap(self.preview_view),
                 name="templates_app_templateversion_preview",
@@ -400,6 +407,28 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
         }
         return TemplateResponse(
             request, "admin/templates_app/templateversion/review.html", context
+        )
+
+    def review_queue_view(self, request):
+        """List what awaits the user's review, the longest waiting first."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not (
+            request.user.has_perm("templates_app.view_templateversion")
+            or request.user.has_perm("templates_app.view_contentblockversion")
+        ):
+            raise PermissionDenied
+        items = review_queue(request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Awaiting my review"),
+            "items": items,
+            "reviews_anything": bool(reviewed(request))
+            or request.user.has_perm("templates_app.review_contentblock"),
+        }
+        return TemplateResponse(
+            request, "admin/templates_app/review_queue.html", context
         )
 
     def workflow_subject(self, request, version_id):
