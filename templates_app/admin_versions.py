@@ -38,6 +38,7 @@ from templates_app.models import (
 )
 from templates_app.review_queue import review_queue
 from templates_app.version_settings import settings_rows
+from templates_app.word_diff import word_diffs
 
 
 class VersionContentInline(admin.StackedInline):
@@ -400,6 +401,7 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
             "settings_rows": settings_rows(against, version),
             "legacy_hash": version.hash_scheme < HASH_SCHEME_SETTINGS,
             "tables": _diff_tables(against, version) if against else [],
+            "word_diffs": word_diffs(against, version) if against else [],
             "pins": version.pins.select_related("block_version__block").order_by(
                 "block_version__block__code"
             ),

@@ -9,7 +9,7 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def review_queue_size(context) -> int | None:
-    """Return how many versions await the signed-in user's review (None: no reviewer)."""
+    """Return how many versions await the user's review; None for non-reviewers."""
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

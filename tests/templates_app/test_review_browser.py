@@ -67,7 +67,13 @@ def test_author_submits_reviewer_approves_and_the_audit_shows_the_story(
         assert "Do not share it." in reviewer_page.inner_text("#pane-sms-en")
         diff = reviewer_page.inner_text("#tpl-review-diff").replace("\xa0", " ")
         assert "Differences from v1" in diff and "Do not share it." in diff
-        assert "Never share it." in diff
+        # Word by word: what was removed struck through, what was added marked.
+        removed = reviewer_page.locator("#tpl-review-diff del").all_inner_texts()
+        added = reviewer_page.locator("#tpl-review-diff ins").all_inner_texts()
+        assert "Never" in " ".join(removed) and "Do not" in " ".join(added)
+        reviewer_page.click("#tpl-source-diff summary")
+        source = reviewer_page.inner_text("#tpl-source-diff").replace("\xa0", " ")
+        assert "Never share it." in source
         reviewer_page.screenshot(
             path=settings.VAR_DIR / "review-screen.png", full_page=True
         )
