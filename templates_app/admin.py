@@ -2,7 +2,7 @@
 the review queue and categories in their own modules, registered on import."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -20,6 +20,7 @@ from templates_app import (
 from templates_app.admin_workflow import authored, visible
 from templates_app.forms import TemplateForm
 from templates_app.models import Category, Template, TemplateVersion
+from templates_app.schema_draft import schema_check, template_schema_draft
 from templates_app.version_settings import settings_differ, settings_rows
 
 
@@ -99,6 +100,11 @@ class TemplateAdmin(SimpleHistoryAdmin):
     def get_urls(self):
         return [
             path(
+                "<int:template_id>/schema-draft/",
+                self.admin_site.admin_view(self.schema_draft_view),
+                name="templates_app_template_schema_draft",
+            ),
+            path(
                 "<int:template_id>/new-draft/",
                 self.admin_site.admin_view(self.draft_create_view),
                 name="templates_app_template_new_draft",
@@ -133,6 +139,34 @@ class TemplateAdmin(SimpleHistoryAdmin):
             reverse("admin:templates_app_templateversion_change", args=[version.pk])
         )
 
+    def schema_draft_view(self, request, template_id):
+        """Add what the content uses to the schema and the sample data."""
+        back = reverse("admin:templates_app_template_change", args=[template_id])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        template = get_object_or_404(Template, pk=template_id)
+        if not self.has_change_permission(request, template):
+            raise PermissionDenied
+        try:
+            added = template_schema_draft(template=template, actor=request.user)
+        except (services.AuthoringError, ValidationError) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(back)
+        if not added:
+            self.message_user(
+                request, gettext("The schema already declares every value used.")
+            )
+        else:
+            self.message_user(
+                request,
+                gettext(
+                    "Added to the schema and the sample data: %(names)s. Check "
+                    "their types and which are required, then save."
+                )
+                % {"names": ", ".join(added)},
+            )
+        return HttpResponseRedirect(back)
+
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         context["can_start_draft"] = (
             obj is not None
@@ -140,6 +174,7 @@ class TemplateAdmin(SimpleHistoryAdmin):
             and obj.category_id in authored(request)
         )
         if obj is not None:
+            context["schema_check"] = schema_check(obj)
             in_force = selectors.version_in_force(obj)
             context["in_force"] = in_force
             context["settings_pending"] = (

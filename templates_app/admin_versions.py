@@ -37,6 +37,7 @@ from templates_app.models import (
     VersionContent,
 )
 from templates_app.review_queue import review_queue
+from templates_app.schema_draft import template_schema_draft
 from templates_app.version_settings import settings_rows
 from templates_app.word_diff import word_diffs
 
@@ -271,6 +272,11 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
                 name="templates_app_review_queue",
             ),
             path(
+                "<int:version_id>/schema-draft/",
+                wrap(self.schema_draft_view),
+                name="templates_app_templateversion_schema_draft",
+            ),
+            path(
                 "<int:version_id>/preview/",
                 wrap(self.preview_view),
                 name="templates_app_templateversion_preview",
@@ -319,6 +325,42 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
             version = self._version(request, version_id, change=False)
             drafts = services.contents_of(version)
         return JsonResponse(preview.version_preview(version=version, drafts=drafts))
+
+    def schema_draft_view(self, request, version_id):
+        """Add the values the typed content uses to the schema, then save it.
+
+        The posted form is handed on to the change view, so the author's
+        content is saved when it is now valid, or shown again with its errors.
+        """
+        change = reverse(
+            "admin:templates_app_templateversion_change", args=[version_id]
+        )
+        if request.method != "POST":
+            return HttpResponseRedirect(change)
+        version = self._version(request, version_id, change=True)
+        drafts = preview.drafts_from_post(request.POST)
+        sources = [(name, text) for d in drafts for name, text in d.sources().items()]
+        try:
+            added = template_schema_draft(
+                template=version.template, actor=request.user, sources=sources
+            )
+        except WORKFLOW_ERRORS as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                gettext(
+                    "Added to the template's schema and sample data: %(names)s. "
+                    "Check their types and which are required on the template."
+                )
+                % {"names": ", ".join(added)}
+                if added
+                else gettext("The schema already declares every value used."),
+            )
+        response = self.changeform_view(request, str(version_id))
+        if response.status_code == 302:
+            return HttpResponseRedirect(change)
+        return response
 
     def send_test_view(self, request, version_id):
         """Email the sample rendering of the posted content to the requesting user."""
