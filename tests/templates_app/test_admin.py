@@ -357,3 +357,19 @@ def test_previewing_an_unknown_filter_reports_it(demo, author_client, source):
     assert response.status_code in (200, 400), response.content[:300]
     body = response.content.decode()
     assert "filter" in body or "test named" in body
+
+
+def test_no_hostile_source_typed_into_the_form_gives_a_server_error(
+    demo, author_client
+):
+    from tests.templates_app.test_hostile import HOSTILE
+
+    version = _version(demo)
+    index = _index(version, "email", "en")
+    for field in ("subject", "html"):
+        for source in [*HOSTILE, *AUTHOR_MISTAKES, *UNKNOWN_FILTER_SOURCES]:
+            data = _form_data(version, **{f"contents-{index}-{field}": source})
+            saved = author_client.post(_change_url(version), data)
+            assert saved.status_code in (200, 302), (field, source)
+            previewed = author_client.post(_preview_url(version), data)
+            assert previewed.status_code in (200, 400), (field, source)
