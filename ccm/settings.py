@@ -228,6 +228,11 @@ DEFAULT_FROM_EMAIL = os.environ.get(
     "DEFAULT_FROM_EMAIL", "Communication Control <noreply@example.com>"
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The address users reach the web app at: links in emails (review requests,
+# decisions) are built on it, since an email has no request to take a host from.
+SITE_URL = os.environ.get(
+    "SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+).rstrip("/")
 
 # SMS: "file" writes each message under var/sms/; "http" posts JSON to SMS_HTTP_URL.
 SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "file")

@@ -13,6 +13,10 @@ class TemplatesAppConfig(AppConfig):
             "templates.version.approval_recorded",
             "A reviewer approved a template version that needs more approvals.",
         )
+        register(
+            "templates.block.approval_recorded",
+            "A reviewer approved a content block version that needs more approvals.",
+        )
         for subject, noun in (
             ("category", "A category"),
             ("template", "A template"),

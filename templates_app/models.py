@@ -9,6 +9,20 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from templates_app.versioned import (  # noqa: F401 (the vocabulary, re-exported)
+    EDITABLE_STATUSES,
+    EVER_APPROVED_STATUSES,
+    OPEN_STATUSES,
+    TRANSITIONS,
+    ContentFrozen,
+    FrozenWithVersion,
+    Status,
+    StatusWriteRefused,
+    WorkflowGuarded,
+    WorkflowQuerySet,
+    WorkflowVersion,
+)
+
 code_validator = RegexValidator(
     r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$",
     _("Use lower-case letters, digits, hyphens and underscores."),
@@ -26,35 +40,6 @@ class Language(models.TextChoices):
     AR = "ar", _("Arabic")
 
 
-class Status(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    IN_REVIEW = "in_review", _("In review")
-    APPROVED = "approved", _("Approved")
-    REJECTED = "rejected", _("Rejected")
-    SUPERSEDED = "superseded", _("Superseded")
-    RETIRED = "retired", _("Retired")
-
-
-# The review workflow: every status change a service may make, and nothing else.
-# Rejected, superseded and retired are final; a rejected version's author starts
-# a new draft from it instead.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.DRAFT: frozenset({Status.IN_REVIEW}),
-    Status.IN_REVIEW: frozenset({Status.DRAFT, Status.APPROVED, Status.REJECTED}),
-    Status.APPROVED: frozenset({Status.SUPERSEDED, Status.RETIRED}),
-    Status.REJECTED: frozenset(),
-    Status.SUPERSEDED: frozenset(),
-    Status.RETIRED: frozenset(),
-}
-
-# Content may change only while a version is a draft; from submission on it is
-# frozen, so what a reviewer approves is exactly what is sent.
-EDITABLE_STATUSES = frozenset({Status.DRAFT})
-# Versions that may be worked on; a template or block has at most one at a time.
-OPEN_STATUSES = frozenset({Status.DRAFT, Status.IN_REVIEW})
-# Versions that were approved once; their effective range says when they applied.
-EVER_APPROVED_STATUSES = frozenset({Status.APPROVED, Status.SUPERSEDED, Status.RETIRED})
-
 # The template settings a reviewer approves with the content: copied from the
 # template onto each version while it is a draft, frozen from submission on,
 # covered by the content hash, and read by the send path from the version in
@@ -66,170 +51,6 @@ SETTINGS_FIELDS = ("category", "channels", "default_language", "data_schema")
 HASH_SCHEME_CONTENT = 1
 HASH_SCHEME_SETTINGS = 2
 HASH_SCHEME_CURRENT = HASH_SCHEME_SETTINGS
-
-
-class StatusWriteRefused(Exception):
-    """A status was written outside the workflow services."""
-
-
-class ContentFrozen(Exception):
-    """Content of a submitted version was about to change."""
-
-
-class WorkflowQuerySet(models.QuerySet):
-    """Refuse bulk writes of the status, which would bypass the workflow."""
-
-    def update(self, **kwargs):
-        if "status" in kwargs:
-            raise StatusWriteRefused(
-                gettext("Status changes go through the workflow services only.")
-            )
-        frozen = set(kwargs) & set(self.model.frozen_fields)
-        if frozen and self.exclude(status__in=EDITABLE_STATUSES).exists():
-            raise ContentFrozen(
-                gettext("%(fields)s of a submitted version cannot change.")
-                % {"fields": ", ".join(sorted(frozen))}
-            )
-        return super().update(**kwargs)
-
-    def bulk_update(self, objs, fields, *args, **kwargs):
-        if "status" in fields:
-            raise StatusWriteRefused(
-                gettext("Status changes go through the workflow services only.")
-            )
-        return super().bulk_update(objs, fields, *args, **kwargs)
-
-    def bulk_create(self, objs, *args, **kwargs):
-        objs = list(objs)
-        if any(obj.status != Status.DRAFT for obj in objs):
-            raise StatusWriteRefused(gettext("A version starts as a draft."))
-        return super().bulk_create(objs, *args, **kwargs)
-
-
-class WorkflowGuarded(models.Model):
-    """A versioned row whose status only the workflow services may change.
-
-    A service marks the one transition it makes with `transition_allow()`; any
-    other save that would change the stored status is refused, as is a version
-    created in any status but draft, or the deletion of a submitted version.
-    """
-
-    objects = WorkflowQuerySet.as_manager()
-    # Fields besides the content rows that freeze with the version.
-    frozen_fields: tuple[str, ...] = ()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        target = self.__dict__.pop("_status_target", None)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is None or "status" in update_fields:
-            self._status_write_check(target)
-        if not self._state.adding and (
-            update_fields is None or set(update_fields) & set(self.frozen_fields)
-        ):
-            self._frozen_fields_check()
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        stored = (
-            type(self)
-            ._base_manager.filter(pk=self.pk)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if stored is not None and stored not in EDITABLE_STATUSES:
-            raise ContentFrozen(
-                gettext("Only a draft can be deleted; %(version)s is %(status)s.")
-                % {"version": self, "status": stored}
-            )
-        return super().delete(*args, **kwargs)
-
-    def transition_allow(self, target: str) -> None:
-        """Let the next save move this version to `target`, if the rules allow."""
-        self._status_target = target
-
-    def _frozen_fields_check(self) -> None:
-        attnames = [self._meta.get_field(name).attname for name in self.frozen_fields]
-        stored = (
-            type(self)
-            ._base_manager.filter(pk=self.pk)
-            .values("status", *attnames)
-            .first()
-        )
-        if stored is None or stored["status"] in EDITABLE_STATUSES:
-            return
-        changed = [
-            name
-            for name, attname in zip(self.frozen_fields, attnames, strict=True)
-            if stored[attname] != getattr(self, attname)
-        ]
-        if changed:
-            raise ContentFrozen(
-                gettext("%(version)s is %(status)s; its %(fields)s are frozen with it.")
-                % {
-                    "version": self,
-                    "status": stored["status"],
-                    "fields": ", ".join(changed),
-                }
-            )
-
-    def _status_write_check(self, target: str | None) -> None:
-        if self._state.adding:
-            if self.status != Status.DRAFT:
-                raise StatusWriteRefused(
-                    gettext("A version starts as a draft, not %(status)s.")
-                    % {"status": self.status}
-                )
-            return
-        stored = (
-            type(self)
-            ._base_manager.filter(pk=self.pk)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if stored is None or stored == self.status:
-            return
-        if target != self.status or self.status not in TRANSITIONS[stored]:
-            raise StatusWriteRefused(
-                gettext(
-                    "The status of %(version)s cannot be written from %(before)s "
-                    "to %(after)s outside the workflow services."
-                )
-                % {"version": self, "before": stored, "after": self.status}
-            )
-
-
-class FrozenWithVersion(models.Model):
-    """A row of a version's content, writable only while the version is a draft."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        self._frozen_check()
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        self._frozen_check()
-        return super().delete(*args, **kwargs)
-
-    def _frozen_check(self) -> None:
-        field = self._meta.get_field("version")
-        stored = (
-            field.related_model._base_manager.filter(pk=self.version_id)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if stored is not None and stored not in EDITABLE_STATUSES:
-            raise ContentFrozen(
-                gettext(
-                    "The version is %(status)s; its content and pinned blocks "
-                    "are frozen."
-                )
-                % {"status": stored}
-            )
 
 
 # The fields each channel's content uses, and those that must not be empty.
@@ -428,14 +249,13 @@ class Template(models.Model):
         return f"{self.name} ({self.code})"
 
 
-class TemplateVersion(WorkflowGuarded):
+class TemplateVersion(WorkflowVersion):
     """A numbered revision of a template, with content per channel and language.
 
     It carries the template's settings (SETTINGS_FIELDS) it was submitted with:
     what decides what is sent, and to whom, is part of what a reviewer approves.
     """
 
-    Status = Status
     frozen_fields = (*SETTINGS_FIELDS, "hash_scheme")
 
     template = models.ForeignKey(
@@ -444,19 +264,6 @@ class TemplateVersion(WorkflowGuarded):
         related_name="versions",
         verbose_name=_("template"),
     )
-    number = models.PositiveIntegerField(_("number"))
-    status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
-    )
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("author"),
-    )
-    created = models.DateTimeField(_("created"), auto_now_add=True)
-    updated = models.DateTimeField(_("updated"), auto_now=True)
-    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
     block_versions = models.ManyToManyField(
         "ContentBlockVersion",
         through="VersionBlockPin",
@@ -484,9 +291,6 @@ class TemplateVersion(WorkflowGuarded):
         blank=True,
         help_text=_("When it stops being in force; empty means until replaced."),
     )
-    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
-    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
-    rejection_reason = models.TextField(_("rejection reason"), blank=True)
     category = models.ForeignKey(
         Category,
         on_delete=models.PROTECT,
@@ -543,10 +347,6 @@ class TemplateVersion(WorkflowGuarded):
     def __str__(self) -> str:
         return f"{self.template.code} v{self.number} ({self.get_status_display()})"
 
-    @property
-    def is_editable(self) -> bool:
-        return self.status in EDITABLE_STATUSES
-
 
 class VersionContent(FrozenWithVersion):
     """The content of one version on one channel in one language."""
@@ -598,6 +398,18 @@ class ContentBlock(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="blocks",
+        verbose_name=_("category"),
+        help_text=_(
+            "The business line that owns the block: its required approvals apply "
+            "to the block's versions. Without one, a version needs one approval."
+        ),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -612,10 +424,8 @@ class ContentBlock(models.Model):
         return f"{self.name} ({self.code})"
 
 
-class ContentBlockVersion(WorkflowGuarded):
+class ContentBlockVersion(WorkflowVersion):
     """A numbered revision of a content block, with content per language."""
-
-    Status = Status
 
     block = models.ForeignKey(
         ContentBlock,
@@ -623,22 +433,6 @@ class ContentBlockVersion(WorkflowGuarded):
         related_name="versions",
         verbose_name=_("block"),
     )
-    number = models.PositiveIntegerField(_("number"))
-    status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
-    )
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("author"),
-    )
-    created = models.DateTimeField(_("created"), auto_now_add=True)
-    updated = models.DateTimeField(_("updated"), auto_now=True)
-    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
-    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
-    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
-    rejection_reason = models.TextField(_("rejection reason"), blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -661,10 +455,6 @@ class ContentBlockVersion(WorkflowGuarded):
 
     def __str__(self) -> str:
         return f"{self.block.code} v{self.number} ({self.get_status_display()})"
-
-    @property
-    def is_editable(self) -> bool:
-        return self.status in EDITABLE_STATUSES
 
 
 class ContentBlockContent(FrozenWithVersion):

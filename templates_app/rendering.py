@@ -9,27 +9,38 @@ and output size. Content blocks come in through `block("code")`, resolved from
 a mapping the caller supplies, never from the database inside the sandbox.
 """
 
-import contextvars
-import datetime
-import decimal
 import functools
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from babel import Locale
-from babel import dates as babel_dates
-from babel import numbers as babel_numbers
 from django.conf import settings
 from django.utils.translation import gettext as _
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_context
-from jinja2 import filters as jinja_filters
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.defaults import DEFAULT_TESTS
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from templates_app.render_filters import VETTED_FILTERS
+from templates_app.render_limits import (
+    MAX_INT_BITS,
+    BlockSource,
+    DataError,
+    MissingVariableError,
+    RenderError,
+    RenderLimitError,
+    TemplateSourceError,
+    UnknownBlockError,
+    UnsafeOperationError,
+    _Budget,
+    _budget,
+    _budget_var,
+    _check_int,
+    _check_size,
+)
 
 DEFAULT_MAX_SOURCE_CHARS = 100_000
 DEFAULT_MAX_OUTPUT_CHARS = 500_000
@@ -38,7 +49,6 @@ DEFAULT_MAX_STEPS = 1_000_000
 DEFAULT_MAX_CALL_DEPTH = 24
 MAX_RANGE = 10_000
 MAX_DATA_DEPTH = 32
-MAX_INT_BITS = 4096
 
 # Methods of plain data an author may call; everything else, including
 # str.format and anything starting with "_", is refused.
@@ -87,134 +97,8 @@ FORBIDDEN_NODES = {
 }
 
 
-class RenderError(Exception):
-    """A template could not be rendered; names where, when known."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        channel: str | None = None,
-        language: str | None = None,
-        field: str | None = None,
-        line: int | None = None,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.channel = channel
-        self.language = language
-        self.field = field
-        self.line = line
-
-    def locate(self, *, channel=None, language=None, field=None) -> "RenderError":
-        """Fill in the place this error happened, keeping what is already known."""
-        self.channel = self.channel or channel
-        self.language = self.language or language
-        self.field = self.field or field
-        return self
-
-    @property
-    def where(self) -> str:
-        parts = [p for p in (self.channel, self.language, self.field) if p]
-        place = "/".join(parts)
-        if self.line:
-            place = f"{place} line {self.line}" if place else f"line {self.line}"
-        return place
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.where else self.message
-
-
-class TemplateSourceError(RenderError):
-    """The source does not parse or uses a construct that is not allowed."""
-
-
-class MissingVariableError(RenderError):
-    """The source uses a value the data does not have."""
-
-
-class UnsafeOperationError(RenderError):
-    """The source tried something the sandbox refuses."""
-
-
-class RenderLimitError(RenderError):
-    """The render went over a size, step, depth or time limit."""
-
-
-class UnknownBlockError(RenderError):
-    """The source includes a content block that does not exist."""
-
-
-class DataError(RenderError):
-    """The data given to a render is not plain JSON."""
-
-
-@dataclass(frozen=True)
-class BlockSource:
-    """One language of one content block version, as the sandbox may use it."""
-
-    code: str
-    version_id: int
-    number: int
-    html: str
-    text: str
-
-
-@dataclass
-class _Budget:
-    deadline: float
-    max_steps: int
-    max_depth: int
-    max_output: int
-    language: str
-    html: bool
-    context: dict
-    blocks: Mapping[str, BlockSource]
-    used_blocks: dict[str, int] = field(default_factory=dict)
-    steps: int = 0
-    depth: int = 0
-    in_block: bool = False
-
-    def tick(self, count: int = 1) -> None:
-        self.steps += count
-        if self.steps > self.max_steps:
-            raise RenderLimitError(
-                _("The template did too much work (over %(limit)s steps).")
-                % {"limit": self.max_steps}
-            )
-        if time.monotonic() > self.deadline:
-            raise RenderLimitError(_("The template took too long to render."))
-
-
-_budget_var: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
-    "template_render_budget", default=None
-)
-
-
-def _budget() -> _Budget:
-    budget = _budget_var.get()
-    if budget is None:
-        # Reached only when Jinja tries to fold a constant while compiling:
-        # refusing makes it leave the expression for render time.
-        raise RuntimeError("no render in progress")
-    return budget
-
-
 def _setting(name: str, default):
     return getattr(settings, name, default)
-
-
-def _check_int(value) -> None:
-    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
-        raise RenderLimitError(_("A number in the template grew too large."))
-
-
-def _check_size(length: int) -> None:
-    if length > _budget().max_output:
-        raise RenderLimitError(
-            _("The template built a value longer than %(limit)s characters.")
-            % {"limit": _budget().max_output}
-        )
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -450,110 +334,6 @@ def _block(code):
     # Block output was rendered by the autoescaping sandbox, so it is safe HTML.
     return Markup(rendered) if budget.html else rendered  # noqa: S704
 
-
-def _bounded_join(value, separator="", attribute=None):
-    if attribute is not None:
-        raise UnsafeOperationError(_("join() does not take an attribute here."))
-    items = [str(item) for item in value]
-    _check_size(sum(map(len, items)) + len(str(separator)) * max(len(items) - 1, 0))
-    if isinstance(separator, Markup) or any(isinstance(i, Markup) for i in value):
-        return escape(separator).join(escape(i) for i in value)
-    return str(separator).join(items)
-
-
-_LOCALES = {"ar": Locale.parse("ar"), "en": Locale.parse("en")}
-
-
-def _locale(context) -> Locale:
-    # Parsed once: Babel re-parses locale names on every call otherwise.
-    return _LOCALES["ar"] if _budget().language == "ar" else _LOCALES["en"]
-
-
-def _decimal(value) -> decimal.Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise UnsafeOperationError(
-            _("Expected a number, got %(value)r.") % {"value": value}
-        )
-    try:
-        return decimal.Decimal(str(value))
-    except decimal.InvalidOperation:
-        raise UnsafeOperationError(
-            _("Expected a number, got %(value)r.") % {"value": value}
-        ) from None
-
-
-@pass_context
-def _money(context, amount, currency="SAR"):
-    """Format an amount in a currency, for the render language."""
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
-        raise UnsafeOperationError(_("Currency must be a three-letter code."))
-    return babel_numbers.format_currency(
-        _decimal(amount), currency.upper(), locale=_locale(context)
-    )
-
-
-@pass_context
-def _number(context, value, decimals=None):
-    """Format a number with grouping, for the render language."""
-    number = _decimal(value)
-    if decimals is None:
-        return babel_numbers.format_decimal(number, locale=_locale(context))
-    if not isinstance(decimals, int) or not 0 <= decimals <= 6:
-        raise UnsafeOperationError(_("Decimals must be between 0 and 6."))
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return babel_numbers.format_decimal(
-        number, format=pattern, locale=_locale(context), decimal_quantization=True
-    )
-
-
-@pass_context
-def _date(context, value, format="long"):  # noqa: A002 (the filter's public name)
-    """Format an ISO date or date-time, for the render language."""
-    if isinstance(value, str):
-        try:
-            value = (
-                datetime.date.fromisoformat(value)
-                if len(value) == 10
-                else datetime.datetime.fromisoformat(value)
-            )
-        except ValueError:
-            raise UnsafeOperationError(
-                _("Expected an ISO date, got %(value)r.") % {"value": value}
-            ) from None
-    if not isinstance(value, datetime.date):
-        raise UnsafeOperationError(
-            _("Expected an ISO date, got %(value)r.") % {"value": value}
-        )
-    if not isinstance(format, str) or len(format) > 64:
-        raise UnsafeOperationError(_("The date format is not valid."))
-    if isinstance(value, datetime.datetime):
-        return babel_dates.format_datetime(value, format, locale=_locale(context))
-    return babel_dates.format_date(value, format, locale=_locale(context))
-
-
-VETTED_FILTERS = {
-    "escape": escape,
-    "e": escape,
-    "upper": jinja_filters.do_upper,
-    "lower": jinja_filters.do_lower,
-    "title": jinja_filters.do_title,
-    "capitalize": jinja_filters.do_capitalize,
-    "trim": jinja_filters.do_trim,
-    "truncate": jinja_filters.do_truncate,
-    "default": jinja_filters.do_default,
-    "d": jinja_filters.do_default,
-    "length": len,
-    "count": len,
-    "first": jinja_filters.do_first,
-    "last": jinja_filters.do_last,
-    "join": _bounded_join,
-    "round": jinja_filters.do_round,
-    "int": jinja_filters.do_int,
-    "abs": abs,
-    "money": _money,
-    "number": _number,
-    "date": _date,
-}
 
 _HTML_SANDBOX = _Sandbox(autoescape=True)
 _TEXT_SANDBOX = _Sandbox(autoescape=False)

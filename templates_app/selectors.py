@@ -207,6 +207,22 @@ def category_reviewers(category: Category) -> QuerySet:
     )
 
 
+def block_reviewers() -> QuerySet:
+    """Return the active users who may review content blocks (a global permission)."""
+    permission = Permission.objects.filter(
+        content_type__app_label="templates_app", codename="review_contentblock"
+    )
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(user_permissions__in=permission) | Q(groups__permissions__in=permission)
+        )
+        .filter(is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+
+
 def version_editors(version: TemplateVersion) -> set[int]:
     """Return the ids of the author and of everyone who edited the version.
 

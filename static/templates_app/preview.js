@@ -152,7 +152,39 @@
       .catch(function (error) { result.textContent = error.message; });
   }
 
+  // Save is never dropped silently: the live preview stops redrawing (no
+  // layout shift under the pointer), a second click cannot send twice, and
+  // the buttons show that the save is on its way. They are disabled only
+  // after the submit event, so the clicked button's name is still sent.
+  var submitting = false;
+  function saving(event) {
+    if (submitting) { event.preventDefault(); return; }
+    submitting = true;
+    window.clearTimeout(timer);
+    sequence += 1;
+    var status = document.getElementById("tpl-preview-status");
+    if (status) { status.textContent = label("Saving"); }
+    window.setTimeout(function () {
+      form.querySelectorAll("input[type=submit], button[type=submit]").forEach(function (button) {
+        button.disabled = true;
+        button.setAttribute("aria-busy", "true");
+        button.classList.add("tpl-busy");
+      });
+    }, 0);
+  }
+  window.addEventListener("pageshow", function () {
+    // Back to the page from the browser's cache: the buttons work again.
+    submitting = false;
+    if (!form) { return; }
+    form.querySelectorAll(".tpl-busy").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      button.classList.remove("tpl-busy");
+    });
+  });
+
   if (form) {
+    form.addEventListener("submit", saving);
     form.addEventListener("input", schedule);
     form.addEventListener("change", function (event) {
       if (event.target.name && /-channel$/.test(event.target.name)) { showAllChannelFields(); }

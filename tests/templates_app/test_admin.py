@@ -296,6 +296,56 @@ def test_saving_a_draft_with_an_unknown_filter_shows_it_on_the_field(
     assert "filter" in error or "test named" in error
 
 
+# Every other kind of mistake an author can type, each reported on the field.
+AUTHOR_MISTAKES = [
+    "{{ customer.name }",
+    "{% if customer.name %}x",
+    "{{ amount | mony('SAR') }}",
+    "{% if amount is nosuchtest %}x{% endif %}",
+    '{{ block("no-such-block") }}',
+    "{{ amount | money(7) }}",
+    "{{ amount | money('SAR', 1, 2, 3) }}",
+    "{{ amount | number('two') }}",
+    "{{ amount | date('no-such-format', 7) }}",
+    "{{ customer.name | truncate('abc') }}",
+    "{{ customer.name | round('x', 'y', 'z') }}",
+    "{{ not_declared }}",
+    "{{ customer.no_such_key }}",
+    "{{ customer.name.no_such_key.deeper }}",
+    "{{ customer.name() }}",
+    "{% for i in range('x') %}{{ i }}{% endfor %}",
+    "{{ amount / 0 }}",
+]
+
+
+@pytest.mark.parametrize("source", AUTHOR_MISTAKES)
+def test_saving_a_draft_with_any_template_mistake_shows_it_on_the_field(
+    demo, author_client, source
+):
+    version = _version(demo)
+    index = _index(version, "email", "en")
+    data = _form_data(version, **{f"contents-{index}-subject": source})
+
+    response = author_client.post(_change_url(version), data)
+
+    assert response.status_code == 200, response.content[:300]
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.forms[index].errors["subject"]
+    assert formset.forms[index]["subject"].value() == source
+
+
+@pytest.mark.parametrize("source", AUTHOR_MISTAKES)
+def test_previewing_any_template_mistake_reports_it(demo, author_client, source):
+    version = _version(demo)
+    index = _index(version, "email", "en")
+    data = _form_data(version, **{f"contents-{index}-subject": source})
+
+    response = author_client.post(_preview_url(version), data)
+
+    assert response.status_code in (200, 400), response.content[:300]
+    assert b"error" in response.content
+
+
 @pytest.mark.parametrize("source", UNKNOWN_FILTER_SOURCES)
 def test_previewing_an_unknown_filter_reports_it(demo, author_client, source):
     version = _version(demo)
@@ -307,3 +357,19 @@ def test_previewing_an_unknown_filter_reports_it(demo, author_client, source):
     assert response.status_code in (200, 400), response.content[:300]
     body = response.content.decode()
     assert "filter" in body or "test named" in body
+
+
+def test_no_hostile_source_typed_into_the_form_gives_a_server_error(
+    demo, author_client
+):
+    from tests.templates_app.test_hostile import HOSTILE
+
+    version = _version(demo)
+    index = _index(version, "email", "en")
+    for field in ("subject", "html"):
+        for source in [*HOSTILE, *AUTHOR_MISTAKES, *UNKNOWN_FILTER_SOURCES]:
+            data = _form_data(version, **{f"contents-{index}-{field}": source})
+            saved = author_client.post(_change_url(version), data)
+            assert saved.status_code in (200, 302), (field, source)
+            previewed = author_client.post(_preview_url(version), data)
+            assert previewed.status_code in (200, 400), (field, source)

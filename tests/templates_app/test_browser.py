@@ -125,3 +125,28 @@ def test_author_edits_a_draft_sees_previews_and_receives_a_test_email(
     facts_ar = page.locator("#pane-sms-ar .tpl-sms-facts").inner_text()
     assert "GSM-7" in facts_en and "Segments: 1" in facts_en
     assert "UCS-2" in facts_ar and "Segments: 2" in facts_ar
+
+
+def test_a_misspelled_filter_is_shown_on_its_field_and_the_schema_is_drafted(
+    live_server, page, author, demo
+):
+    _log_in(page, live_server, author.username)
+    _open_draft(page, live_server, "payment-reminder")
+    field = _field(page, "email", "en", "html")
+    typed = field.input_value() + "<p>{{ total_due|mony('SAR') }}</p>"
+    field.fill(typed)
+    # Saved at once, while the live preview is redrawing: the save still goes.
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".errorlist")
+    assert "mony" in page.inner_text(".errorlist")
+    assert _field(page, "email", "en", "html").input_value() == typed
+
+    fixed = typed.replace("mony", "money")
+    _field(page, "email", "en", "html").fill(fixed)
+    page.click("#tpl-schema-draft")
+    page.wait_for_selector("ul.messagelist li.success")
+    assert "total_due" in page.inner_text("ul.messagelist")
+    template = Template.objects.get(code="payment-reminder")
+    assert template.data_schema["properties"]["total_due"] == {"type": "number"}
+    saved = template.versions.get(number=1).contents.get(channel="email", language="en")
+    assert "total_due|money" in saved.html

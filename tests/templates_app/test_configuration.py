@@ -287,6 +287,7 @@ def test_content_block_create_and_change_in_the_admin_are_audited(db):
         "code": "signature",
         "name": "Signature",
         "description": "",
+        "category": None,
     }
     (changed,) = _events("templates.content_block.changed", block)
     assert changed.before == {"name": "Signature", "description": ""}

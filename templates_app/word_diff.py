@@ -1,0 +1,111 @@
+"""A reviewer's diff: the rendered text of each channel and language, word by word.
+
+Both versions are rendered with the template's sample data (each with the
+block versions it renders with), reduced to the text a customer reads, and
+compared word by word; the changes are marked inline with <del> and <ins>.
+"""
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from templates_app import emails, rendering
+from templates_app.drafting import blocks_by_language
+from templates_app.models import TemplateVersion
+
+# Beyond this many words a side, the word diff is skipped (the source diff
+# stays): difflib's matching grows with the product of the two lengths.
+MAX_WORDS = 20_000
+_TOKENS = re.compile(r"\s+|[^\s]+")
+
+
+@dataclass
+class WordDiff:
+    """The word diff of one part (subject, text, SMS, letter) of one channel."""
+
+    channel: str
+    language: str
+    part: str
+    html: SafeString
+    changed: bool
+
+
+def _parts(channel: str, parts: dict) -> list[tuple[str, str]]:
+    if channel == "email":
+        return [(_("Subject"), parts["subject"]), (_("Text"), parts["text"])]
+    if channel == "sms":
+        return [(_("SMS text"), parts.get("sms_text", ""))]
+    body = emails.sanitise_html(parts.get("letter_html", ""))
+    return [(_("Letter"), emails.html_to_text(body))]
+
+
+def rendered_texts(version: TemplateVersion) -> dict[tuple, list[tuple[str, str]]]:
+    """Return the text a customer reads, per (channel, language), part by part."""
+    blocks = blocks_by_language(version)
+    texts = {}
+    for content in version.contents.all():
+        try:
+            rendered = rendering.render_content(
+                channel=content.channel,
+                language=content.language,
+                sources=content.sources(),
+                data=version.template.sample_data,
+                blocks=blocks.get(content.language, {}),
+            )
+        except rendering.RenderError as exc:
+            texts[(content.channel, content.language)] = [
+                (_("Does not render"), str(exc))
+            ]
+            continue
+        texts[(content.channel, content.language)] = _parts(
+            content.channel, rendered.parts
+        )
+    return texts
+
+
+def words_marked(before: str, after: str) -> SafeString:
+    """Return `after` as HTML with the words removed and added since `before`."""
+    old, new = _TOKENS.findall(before), _TOKENS.findall(after)
+    if len(old) > MAX_WORDS or len(new) > MAX_WORDS:
+        return mark_safe(  # noqa: S308 (escaped)
+            escape(_("Too long to compare word by word; see the source differences."))
+        )
+    out = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        removed, added = "".join(old[i1:i2]), "".join(new[j1:j2])
+        if op == "equal":
+            out.append(escape(added))
+            continue
+        if removed:
+            out.append(f"<del>{escape(removed)}</del>")
+        if added:
+            out.append(f"<ins>{escape(added)}</ins>")
+    return mark_safe("".join(out))  # noqa: S308 (every piece escaped above)
+
+
+def word_diffs(old: TemplateVersion, new: TemplateVersion) -> list[WordDiff]:
+    """Return the word diff of every part of every channel and language."""
+    before, after = rendered_texts(old), rendered_texts(new)
+    diffs = []
+    for key in sorted(set(before) | set(after)):
+        channel, language = key
+        old_parts = dict(before.get(key, []))
+        for part, text in after.get(key, []) or [
+            (label, "") for label, _text in before.get(key, [])
+        ]:
+            previous = old_parts.get(part, "")
+            diffs.append(
+                WordDiff(
+                    channel,
+                    language,
+                    part,
+                    words_marked(previous, text),
+                    previous != text,
+                )
+            )
+    return diffs
