@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "channels_app",
     "rules",
     "console",
+    "inventory",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,140 @@
+"""Near-duplicates: planted copies are found with the right kind of difference."""
+
+import pytest
+
+from inventory.analysis import inventory_analyse
+from inventory.models import DuplicatePair, InventoryItem, ParagraphCandidate
+from tests.inventory.conftest import email
+
+pytestmark = pytest.mark.django_db
+
+GREETING = "Dear {{ name }},"
+BODY = [
+    "Your motor policy {{ policy }} renews next month. The new premium reflects "
+    "your claims history and the value of your vehicle.",
+    "To keep your cover without a gap, pay the premium before the renewal date "
+    "through the app, at a branch or by bank transfer.",
+    "If you have any question about your renewal, our customer care team is "
+    "available Sunday to Thursday from 8 am to 8 pm.",
+]
+BODY_AR = [
+    "تتجدد وثيقة المركبات رقم {{ policy }} الشهر القادم، ويعكس القسط الجديد سجل "
+    "مطالباتكم وقيمة المركبة.",
+    "للحفاظ على التغطية دون انقطاع، يرجى سداد القسط قبل تاريخ التجديد عبر التطبيق "
+    "أو في الفرع أو بالتحويل البنكي.",
+]
+
+
+def bilingual(*body, greeting=GREETING):
+    return {
+        ("email", "en"): email("Your renewal", greeting, *body),
+        ("email", "ar"): email("تجديد وثيقتكم", "عزيزي {{ name }}،", *BODY_AR),
+    }
+
+
+@pytest.fixture
+def planted(template_make):
+    template_make("renewal", bilingual(*BODY))
+    template_make("renewal-copy", bilingual(*BODY))
+    changed = [
+        BODY[0],
+        "Pay the premium before the renewal date by card on our website; cash is "
+        "no longer accepted in branches from this year on.",
+        BODY[2],
+    ]
+    template_make("renewal-paragraph", bilingual(*changed))
+    renamed = [b.replace("{{ policy }}", "{{ policy_number }}") for b in BODY]
+    template_make(
+        "renewal-variables",
+        {
+            ("email", "en"): email(
+                "Your renewal", "Dear {{ customer_name }},", *renamed
+            ),
+            ("email", "ar"): email(
+                "تجديد وثيقتكم",
+                "عزيزي {{ customer_name }}،",
+                *[b.replace("{{ policy }}", "{{ policy_number }}") for b in BODY_AR],
+            ),
+        },
+        names=("customer_name", "policy_number"),
+    )
+    template_make(
+        "renewal-english", {("email", "en"): email("Your renewal", GREETING, *BODY)}
+    )
+    template_make(
+        "branch-opening",
+        {
+            ("email", "en"): email(
+                "A new branch near you",
+                GREETING,
+                "We opened a new branch in the Olaya district, with parking, "
+                "longer hours on Thursdays and a desk for home claims.",
+                "Bring your policy number {{ policy }} and an identity document "
+                "to any counter; no appointment is needed.",
+            )
+        },
+    )
+    return inventory_analyse()
+
+
+def _pair(left: str, right: str) -> DuplicatePair | None:
+    for pair in DuplicatePair.objects.select_related("left", "right"):
+        if {pair.left.code, pair.right.code} == {left, right}:
+            return pair
+    return None
+
+
+@pytest.mark.parametrize(
+    ("copy", "difference"),
+    [
+        ("renewal-copy", "identical"),
+        ("renewal-paragraph", "paragraph"),
+        ("renewal-variables", "variables"),
+        ("renewal-english", "language"),
+    ],
+)
+def test_each_planted_copy_pairs_with_its_original_with_the_kind_of_difference(
+    planted, copy, difference
+):
+    pair = _pair("renewal", copy)
+
+    assert pair is not None, f"renewal and {copy} were not paired"
+    assert pair.difference == difference
+    assert pair.similarity >= 0.8
+
+
+def test_the_copies_form_one_cluster_and_unrelated_templates_are_not_paired(planted):
+    family = {
+        "renewal",
+        "renewal-copy",
+        "renewal-paragraph",
+        "renewal-variables",
+        "renewal-english",
+    }
+    pairs = list(DuplicatePair.objects.select_related("left", "right"))
+
+    assert {p.left.code for p in pairs} | {p.right.code for p in pairs} == family
+    assert len({p.cluster for p in pairs}) == 1
+    assert {p.cluster_size for p in pairs} == {5}
+    assert planted.pairs == len(pairs)
+
+
+def test_a_paragraph_in_several_templates_is_a_block_candidate(planted):
+    candidate = ParagraphCandidate.objects.get(text__startswith="If you have any")
+
+    assert candidate.language == "en"
+    assert {o["code"] for o in candidate.occurrences} == {
+        "renewal",
+        "renewal-copy",
+        "renewal-paragraph",
+        "renewal-variables",
+        "renewal-english",
+    }
+    assert candidate.template_count == 5
+
+
+def test_a_new_run_replaces_the_last_one(planted):
+    again = inventory_analyse()
+
+    assert InventoryItem.objects.exclude(run=again).count() == 0
+    assert DuplicatePair.objects.filter(run=again).count() == planted.pairs
