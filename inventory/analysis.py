@@ -6,6 +6,7 @@ one. The run's rows replace the previous run's in one transaction at the end,
 so the pages always read one complete run.
 """
 
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -27,7 +28,6 @@ from inventory.models import (
 from inventory.similarity import Document, pairs_find
 from inventory.usage import usage_by_template
 from templates_app.models import (
-    CHANNEL_FIELDS,
     EVER_APPROVED_STATUSES,
     HTML_FIELDS,
     ContentBlock,
@@ -58,6 +58,8 @@ class Subject:
 
     item: InventoryItem
     sources: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    # (channel, language, field) -> its paragraphs, filled by _documents.
+    paragraphs: dict[tuple[str, str, str], list] = field(default_factory=dict)
 
 
 def _chunks(ids: list[int]):
@@ -126,12 +128,15 @@ def _template_subjects(run: InventoryRun, now: datetime) -> list[Subject]:
     for subject in subjects:
         if subject.item.version_id:
             subject.item.certified_until = certified.get(subject.item.version_id)
+    columns = sorted({name for names in COMPARED_FIELDS.values() for name in names})
     for chunk in _chunks(ids):
-        for content in VersionContent.objects.filter(version_id__in=chunk):
-            by_version[content.version_id].sources[
-                (content.channel, content.language)
-            ] = {
-                name: getattr(content, name) for name in CHANNEL_FIELDS[content.channel]
+        rows = VersionContent.objects.filter(version_id__in=chunk).values_list(
+            "version_id", "channel", "language", *columns
+        )
+        for version_id, channel, language, *values in rows:
+            fields = dict(zip(columns, values, strict=True))
+            by_version[version_id].sources[(channel, language)] = {
+                name: fields[name] for name in COMPARED_FIELDS[channel]
             }
         pins = VersionBlockPin.objects.filter(version_id__in=chunk).values_list(
             "version_id", "block_version__block__code"
@@ -204,12 +209,11 @@ def _documents(subjects: list[Subject]) -> list[Document]:
     documents = []
     for index, subject in enumerate(subjects):
         for (channel, language), fields in subject.sources.items():
-            names = COMPARED_FIELDS.get(channel, ("html",))
-            paragraphs = [
-                paragraph
-                for name in names
-                for paragraph in text.paragraphs(fields.get(name, ""))
-            ]
+            paragraphs = []
+            for name in COMPARED_FIELDS.get(channel, ("html",)):
+                found = text.paragraphs(fields.get(name, ""))
+                subject.paragraphs[(channel, language, name)] = found
+                paragraphs.extend(found)
             if paragraphs:
                 documents.append(
                     Document(
@@ -222,23 +226,24 @@ def _documents(subjects: list[Subject]) -> list[Document]:
 def _paragraph_candidates(
     run: InventoryRun, subjects: list[Subject]
 ) -> list[ParagraphCandidate]:
+    """Return the paragraphs found in two templates or more.
+
+    Paragraphs meet by their words (`text.words_key`), read from what
+    `_documents` parsed; only those that qualify are looked up as written.
+    """
     found: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    sources: dict[tuple[str, str], str] = {}
     for subject in subjects:
         template = subject.item.template
-        for (channel, language), fields in subject.sources.items():
-            for name in COMPARED_FIELDS[channel]:
-                if name == "subject":
-                    continue
-                for source in text.raw_paragraphs(
-                    fields.get(name, ""), is_html=name in HTML_FIELDS
+        for (channel, language, name), paragraphs in subject.paragraphs.items():
+            if name == "subject":
+                continue
+            for paragraph in paragraphs:
+                if paragraph.named.startswith("⟨block ") and paragraph.named.endswith(
+                    "⟩"
                 ):
-                    if text.BLOCK_CALL_RE.fullmatch(source.strip()):
-                        continue
-                    key = text.paragraph_key(source)
-                    if key is None:
-                        continue
-                    sources.setdefault((key, language), source)
+                    continue
+                key = text.words_key(paragraph.named)
+                if key is not None:
                     found[(key, language)].append(
                         {
                             "template": template.pk,
@@ -247,12 +252,28 @@ def _paragraph_candidates(
                             "field": name,
                         }
                     )
+    by_template = {s.item.template.pk: s for s in subjects}
+
+    @functools.cache
+    def written(template: int, channel: str, language: str, name: str) -> dict:
+        """Return a field's paragraphs as written, by key (parsed once per field)."""
+        source = by_template[template].sources[(channel, language)][name]
+        return {
+            text.paragraph_key(raw): raw
+            for raw in text.raw_paragraphs(source, is_html=name in HTML_FIELDS)
+        }
+
     candidates = []
     for (key, language), occurrences in found.items():
         templates = {o["template"] for o in occurrences}
         if len(templates) < 2:
             continue
-        source = sources[(key, language)]
+        first = occurrences[0]
+        source = written(
+            first["template"], first["channel"], language, first["field"]
+        ).get(key)
+        if source is None:  # a paragraph inside a larger element: not extractable
+            continue
         candidates.append(
             ParagraphCandidate(
                 run=run,
@@ -281,9 +302,9 @@ def inventory_analyse(
         blocks = _block_subjects(run, templates)
         template_docs = _documents(templates)
         block_docs = _documents(blocks)
+        candidates = _paragraph_candidates(run, templates)
         template_pairs = pairs_find(template_docs, threshold=threshold)
         block_pairs = pairs_find(block_docs, threshold=threshold)
-        candidates = _paragraph_candidates(run, templates)
         with transaction.atomic():
             items = [s.item for s in templates + blocks]
             InventoryItem.objects.bulk_create(items, batch_size=500)

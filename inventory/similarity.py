@@ -10,10 +10,12 @@ is kept at or above the threshold, with the kind of difference between them.
 
 import difflib
 import hashlib
+import zlib
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 from rapidfuzz import fuzz
 
@@ -65,14 +67,23 @@ class Pair:
     cluster: Hashable = None
 
 
-def _shingles(text: str) -> list[bytes]:
+def _shingles(text: str) -> np.ndarray:
+    """Return 32-bit hashes of the text's word shingles (CRC-32 per word, mixed)."""
     words = text.split()
-    if len(words) < SHINGLE_WORDS:
-        return [w.encode() for w in words] or [b""]
-    return [
-        " ".join(words[i : i + SHINGLE_WORDS]).encode()
-        for i in range(len(words) - SHINGLE_WORDS + 1)
-    ]
+    hashes = np.fromiter(
+        (zlib.crc32(word.encode()) for word in words), dtype=np.uint64, count=len(words)
+    )
+    if len(hashes) < SHINGLE_WORDS:
+        return hashes if len(hashes) else np.zeros(1, dtype=np.uint64)
+    mixed = (hashes[:-2] * np.uint64(0x9E3779B1) + hashes[1:-1]) * np.uint64(
+        0x85EBCA77
+    ) + hashes[2:]
+    return mixed & np.uint64(0xFFFFFFFF)
+
+
+def _hashed(value):
+    """Return a shingle's hash as it is: `_shingles` hashed it already."""
+    return value
 
 
 def _digest(text: str) -> str:
@@ -104,7 +115,9 @@ def candidates(documents: Iterable[Document]) -> set[tuple[Hashable, Hashable]]:
         if len(digests) < 2:
             continue
         hashes = MinHash.bulk(
-            [_shingles(masked[digest]) for digest in digests], num_perm=NUM_PERM
+            [_shingles(masked[digest]) for digest in digests],
+            num_perm=NUM_PERM,
+            hashfunc=_hashed,
         )
         lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         with lsh.insertion_session() as session:
@@ -150,18 +163,40 @@ def difference_of(left: dict, right: dict) -> str:
     return Difference.IDENTICAL
 
 
-def score(left: dict, right: dict) -> tuple[float, dict[str, float]]:
-    """Return the length-weighted similarity (0–1) over shared slots, and per slot."""
+def score(
+    left: dict, right: dict, threshold: float = 0.0
+) -> tuple[float, dict[str, float]] | None:
+    """Return the length-weighted similarity (0–1) over shared slots, and per slot.
+
+    Return None as soon as the pair cannot reach `threshold`: slots are scored
+    longest first, each with the lowest ratio that could still make it, so a
+    hopeless comparison stops early (rapidfuzz's score_cutoff).
+    """
+    weights = {}
+    for slot in set(left) & set(right):
+        weights[slot] = max(len(left[slot].masked), len(right[slot].masked), 1)
+    total = sum(weights.values())
+    if not total:
+        return None
+    needed = threshold * total
+    remaining = total
+    weighted = 0.0
     slots = {}
-    weighted = total = 0.0
-    for slot in sorted(set(left) & set(right)):
+    for slot in sorted(weights, key=lambda s: (-weights[s], s)):
         a, b = left[slot].masked, right[slot].masked
-        ratio = 1.0 if a == b else fuzz.ratio(a, b) / 100
-        weight = max(len(a), len(b), 1)
+        weight = weights[slot]
+        remaining -= weight
+        floor = (needed - weighted - remaining) / weight - 1e-9
+        if a == b:
+            ratio = 1.0
+        else:
+            cutoff = max(0.0, min(floor, 1.0)) * 100
+            ratio = fuzz.ratio(a, b, score_cutoff=cutoff) / 100
+        if ratio < floor:
+            return None
         weighted += ratio * weight
-        total += weight
         slots["/".join(slot)] = round(ratio, 4)
-    return (weighted / total if total else 0.0), slots
+    return weighted / total, dict(sorted(slots.items()))
 
 
 def clusters_assign(pairs: list[Pair]) -> None:
@@ -191,8 +226,9 @@ def pairs_find(documents: list[Document], *, threshold: float = 0.8) -> list[Pai
     found = candidates(documents)
     pairs = []
     for left, right in sorted(found, key=str):
-        similarity, slots = score(by_owner[left], by_owner[right])
-        if similarity >= threshold:
+        scored = score(by_owner[left], by_owner[right], threshold)
+        if scored is not None and scored[0] >= threshold:
+            similarity, slots = scored
             pairs.append(
                 Pair(
                     left=left,

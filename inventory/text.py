@@ -62,13 +62,23 @@ def _paragraphs_of(source: str) -> list[str]:
     ]
 
 
+NAMED_EXPRESSION_RE = re.compile(r"⟨(?!block )[^⟩]*⟩")
+
+
 def paragraphs(source: str) -> list[Paragraph]:
     """Return the paragraphs of a template or block source, masked and named."""
-    masked = _paragraphs_of(_expressions_mark(source, keep_names=False))
-    named = _paragraphs_of(_expressions_mark(source, keep_names=True))
-    if len(masked) != len(named):  # an expression held a break: compare masked
-        named = masked
-    return [Paragraph(m, n) for m, n in zip(masked, named, strict=True)]
+    return [
+        Paragraph(NAMED_EXPRESSION_RE.sub(VARIABLE, named), named)
+        for named in _paragraphs_of(_expressions_mark(source, keep_names=True))
+    ]
+
+
+def words_key(named: str) -> str | None:
+    """Return the key of a paragraph's named text, or None when it is too short."""
+    words = WORD_RE.findall(named)
+    if len(words) < PARAGRAPH_MIN_WORDS:
+        return None
+    return hashlib.blake2b(" ".join(words).encode(), digest_size=12).hexdigest()
 
 
 def paragraph_key(text: str) -> str | None:
@@ -78,11 +88,7 @@ def paragraph_key(text: str) -> str | None:
     block serves only templates that name their data alike. A paragraph
     shorter than PARAGRAPH_MIN_WORDS has no key.
     """
-    named = " ".join(_paragraphs_of(_expressions_mark(text, keep_names=True)))
-    words = WORD_RE.findall(named)
-    if len(words) < PARAGRAPH_MIN_WORDS:
-        return None
-    return hashlib.blake2b(" ".join(words).encode(), digest_size=12).hexdigest()
+    return words_key(" ".join(_paragraphs_of(_expressions_mark(text, keep_names=True))))
 
 
 def raw_paragraphs(source: str, *, is_html: bool) -> list[str]:

@@ -138,3 +138,43 @@ def test_a_new_run_replaces_the_last_one(planted):
 
     assert InventoryItem.objects.exclude(run=again).count() == 0
     assert DuplicatePair.objects.filter(run=again).count() == planted.pairs
+
+
+def test_the_comparison_shows_both_sides_and_marks_the_changed_paragraph(
+    client, operator, planted
+):
+    pair = _pair("renewal", "renewal-paragraph")
+    client.force_login(operator)
+
+    listing = client.get("/admin/inventory/duplicatepair/", {"difference": "paragraph"})
+    assert listing.status_code == 200
+    assert pair in listing.context["cl"].result_list
+
+    page = client.get(f"/admin/inventory/duplicatepair/{pair.pk}/compare/")
+
+    assert page.status_code == 200
+    email_en = next(s for s in page.context["slots"] if s.slot == "email/en")
+    changed = [row for row in email_en.rows if row.change != "equal"]
+    assert len(changed) == 1
+    assert "cash is no longer accepted" in changed[0].left + changed[0].right
+    assert "One paragraph" in page.content.decode()
+    shared = page.context["candidates"]
+    assert any(c.text.startswith("If you have any question") for c in shared)
+
+
+def test_the_cluster_link_lists_every_pair_of_the_cluster(client, operator, planted):
+    pair = _pair("renewal", "renewal-copy")
+    client.force_login(operator)
+
+    page = client.get("/admin/inventory/duplicatepair/", {"cluster": pair.cluster})
+
+    assert page.status_code == 200
+    assert len(page.context["cl"].result_list) == DuplicatePair.objects.count()
+
+
+def test_a_missing_pair_is_a_404_not_an_error(client, operator, planted):
+    client.force_login(operator)
+
+    assert (
+        client.get("/admin/inventory/duplicatepair/999999/compare/").status_code == 404
+    )
