@@ -24,6 +24,7 @@ from audit.admin import AuditedAdminMixin
 from templates_app import (
     category_admin,  # noqa: F401 (registers the category screens)
     preview,
+    recertification_admin,
     selectors,
     services,
 )
@@ -260,11 +261,16 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         "effective_until",
         "updated",
         "short_hash",
+        recertification_admin.certification,
     ]
-    list_filter = ["status", "template__category"]
+    list_filter = [
+        "status",
+        "template__category",
+        recertification_admin.CertificationFilter,
+    ]
     search_fields = ["template__code", "template__name"]
-    list_select_related = ["template", "author"]
-    actions = [_submit_versions]
+    list_select_related = ["template", "author", "category"]
+    actions = [_submit_versions, recertification_admin.recertify_versions]
     fields = [
         "template",
         "number",
@@ -332,7 +338,7 @@ class TemplateVersionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         # A version is also visible in the category it carries: a template
         # moved after submission is still reviewed where it was submitted.
         categories = visible(request)
-        return (
+        return recertification_admin.queryset_annotate(
             super()
             .get_queryset(request)
             .filter(
