@@ -373,7 +373,9 @@ class DuplicatePairAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": gettext("%(left)s and %(right)s")
             % {"left": pair.left.code, "right": pair.right.code},
+            "inventory_run": selectors.run_latest(),
             "pair": pair,
+            "similarity": f"{pair.similarity:.0%}",
             "slots": selectors.comparison(pair),
             "cluster": selectors.pairs().filter(cluster=pair.cluster),
             "candidates": [
@@ -476,6 +478,7 @@ class ParagraphCandidateAdmin(ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": gettext("Extract a paragraph into a content block"),
+            "inventory_run": selectors.run_latest(),
             "candidate": candidate,
             "form": form,
             "templates": sorted({o["code"] for o in candidate.occurrences}),

@@ -88,8 +88,8 @@ def comparison(pair: DuplicatePair) -> list[ComparedSlot]:
     left, right = _sources(pair.left), _sources(pair.right)
     slots = []
     for slot in sorted(set(left) | set(right)):
-        a = [p.named for p in text.paragraphs(left.get(slot, ""))]
-        b = [p.named for p in text.paragraphs(right.get(slot, ""))]
+        a = text.readable_paragraphs(left.get(slot, ""))
+        b = text.readable_paragraphs(right.get(slot, ""))
         rows = []
         matcher = difflib.SequenceMatcher(
             None,

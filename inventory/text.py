@@ -51,15 +51,16 @@ def _expressions_mark(source: str, *, keep_names: bool) -> str:
     return EXPRESSION_RE.sub(f" {VARIABLE} ", source)
 
 
-def _paragraphs_of(source: str) -> list[str]:
+def _paragraphs_of(source: str, *, lower: bool = True) -> list[str]:
     source = STATEMENT_RE.sub(" ", STYLE_RE.sub(" ", source))
     source = BREAK_RE.sub("\n\n", source)
     text = html.unescape(TAG_RE.sub(" ", source))
-    return [
-        SPACE_RE.sub(" ", chunk).strip().lower()
+    chunks = [
+        SPACE_RE.sub(" ", chunk).strip()
         for chunk in BLANK_LINE_RE.split(text)
         if chunk.strip()
     ]
+    return [chunk.lower() for chunk in chunks] if lower else chunks
 
 
 NAMED_EXPRESSION_RE = re.compile(r"⟨(?!block )[^⟩]*⟩")
@@ -70,6 +71,30 @@ def paragraphs(source: str) -> list[Paragraph]:
     return [
         Paragraph(NAMED_EXPRESSION_RE.sub(VARIABLE, named), named)
         for named in _paragraphs_of(_expressions_mark(source, keep_names=True))
+    ]
+
+
+MARK_RE = re.compile(r"⟨(block )?([^⟩]*)⟩")
+
+
+def readable_paragraphs(source: str) -> list[str]:
+    """Return the paragraphs `paragraphs` finds, as a reader sees them.
+
+    Case is kept and expressions read as written (`{{ name }}`), so a
+    comparison can show the text beside the paragraphs it compared.
+    """
+    return [
+        MARK_RE.sub(
+            lambda m: (
+                '{{ block("' + m.group(2) + '") }}'
+                if m.group(1)
+                else "{{ " + m.group(2) + " }}"
+            ),
+            chunk,
+        )
+        for chunk in _paragraphs_of(
+            _expressions_mark(source, keep_names=True), lower=False
+        )
     ]
 
 
