@@ -47,6 +47,8 @@ def csv_cell(value):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    page_title = _("Template inventory")
+
     def has_add_permission(self, request):
         return False
 
@@ -60,6 +62,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         run = selectors.run_latest()
         extra_context = {
             **(extra_context or {}),
+            "title": self.page_title,
             "inventory_run": run,
             "may_run": request.user.has_perm("inventory.run_inventory"),
             "running": InventoryRun.objects.filter(
@@ -214,6 +217,7 @@ class InventoryItemAdmin(ReadOnlyAdmin):
     ]
     search_fields = ["code", "name", "owner", "blocks"]
     list_per_page = 100
+    ordering = ["-kind", "code"]  # templates first, then blocks
     change_list_template = "admin/inventory/inventoryitem/change_list.html"
 
     def get_queryset(self, request):
@@ -316,6 +320,7 @@ class DuplicatePairAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "difference"]
     search_fields = ["left__code", "right__code", "left__name", "right__name"]
     list_per_page = 100
+    page_title = _("Near-duplicates")
     change_list_template = "admin/inventory/duplicatepair/change_list.html"
 
     def get_queryset(self, request):
@@ -405,6 +410,7 @@ class ParagraphCandidateAdmin(ReadOnlyAdmin):
     list_filter = ["language"]
     search_fields = ["text"]
     list_per_page = 50
+    page_title = _("Block candidates")
     change_list_template = "admin/inventory/paragraphcandidate/change_list.html"
 
     def get_queryset(self, request):
