@@ -178,3 +178,33 @@ def test_a_missing_pair_is_a_404_not_an_error(client, operator, planted):
     assert (
         client.get("/admin/inventory/duplicatepair/999999/compare/").status_code == 404
     )
+
+
+def test_near_duplicate_blocks_are_paired_too(author):
+    from templates_app import services
+    from templates_app.models import ContentBlock
+
+    footer = (
+        "<p>Gulf Mutual Insurance is licensed by the Insurance Authority under "
+        "licence {n}. Commercial registration 1010000000. Sent to you as a "
+        "policyholder of {{{{ product }}}}.</p>"
+    )
+    for code, number, product in (
+        ("footer-2019", "19", "product"),
+        ("footer-2021", "21", "product_name"),
+    ):
+        block = services.block_save(
+            block=ContentBlock(code=code, name=code), actor=None
+        )
+        version = services.block_draft_create(block=block, author=author)
+        html = footer.format(n=number).replace("product", product)
+        services.block_content_save(
+            block_version=version, contents=[("en", html, "")], actor=author
+        )
+
+    inventory_analyse()
+
+    pair = DuplicatePair.objects.get(kind="block")
+    assert {pair.left.code, pair.right.code} == {"footer-2019", "footer-2021"}
+    assert pair.similarity >= 0.9
+    assert pair.difference == "paragraph"

@@ -154,3 +154,28 @@ def test_the_page_says_when_no_analysis_has_run(client, operator):
 
     assert page.status_code == 200
     assert b"No analysis has finished yet." in page.content
+
+
+def test_an_operator_queues_an_analysis_and_an_author_may_not(
+    client, operator, author, django_capture_on_commit_callbacks
+):
+    from ccm.celery import app
+    from inventory.models import InventoryRun
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        client.force_login(operator)
+        assert client.get(PAGE + "run/").status_code == 405
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(PAGE + "run/")
+    finally:
+        app.conf.task_always_eager = eager
+
+    assert response.status_code == 302
+    run = InventoryRun.objects.get()
+    assert run.status == InventoryRun.Status.FINISHED
+    assert run.requested_by == operator
+
+    client.force_login(author)
+    assert client.post(PAGE + "run/").status_code == 403
