@@ -11,7 +11,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -339,8 +339,10 @@ def inventory_analyse(
             run.documents = len(template_docs) + len(block_docs)
             run.pairs = len(rows)
             run.save()
+            # Earlier runs go, and runs left "running" by a worker that died.
             InventoryRun.objects.exclude(pk=run.pk).exclude(
-                status=InventoryRun.Status.RUNNING
+                status=InventoryRun.Status.RUNNING,
+                started__gte=run.started - timedelta(hours=6),
             ).delete()
     except Exception as exc:
         logger.exception("inventory run %s failed", run.pk)

@@ -208,3 +208,24 @@ def test_near_duplicate_blocks_are_paired_too(author):
     assert {pair.left.code, pair.right.code} == {"footer-2019", "footer-2021"}
     assert pair.similarity >= 0.9
     assert pair.difference == "paragraph"
+
+
+def test_a_run_left_running_by_a_dead_worker_is_cleared_by_the_next(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.models import InventoryRun
+
+    dead = InventoryRun.objects.create()
+    InventoryRun.objects.filter(pk=dead.pk).update(
+        started=timezone.now() - timedelta(hours=7)
+    )
+    busy = InventoryRun.objects.create()
+
+    run = inventory_analyse()
+
+    assert set(InventoryRun.objects.values_list("pk", flat=True)) == {
+        busy.pk,
+        run.pk,
+    }
