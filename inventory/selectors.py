@@ -13,7 +13,12 @@ from inventory.models import (
     InventoryRun,
     ParagraphCandidate,
 )
-from templates_app.models import CHANNEL_FIELDS, ContentBlockContent, VersionContent
+from templates_app.models import (
+    CHANNEL_FIELDS,
+    ContentBlockContent,
+    Status,
+    VersionContent,
+)
 
 
 def run_latest() -> InventoryRun | None:
@@ -59,17 +64,26 @@ class ComparedSlot:
 
 
 def _sources(item: InventoryItem) -> dict[str, str]:
-    """Return the item's current compared text per slot ("channel/language")."""
+    """Return the item's compared text per slot ("channel/language").
+
+    The versions are those the analysis reads: a block's latest approved (else
+    latest) version, a template's version in force (else its latest).
+    """
     sources: dict[str, str] = {}
     if item.kind == InventoryItem.Kind.BLOCK:
-        version = (
-            item.block.versions.order_by("-number").first() if item.block else None
+        versions = item.block.versions.order_by("-number") if item.block else None
+        version = versions and (
+            versions.filter(status=Status.APPROVED).first() or versions.first()
         )
         for content in ContentBlockContent.objects.filter(version=version):
             sources[f"block/{content.language}"] = content.html
         return sources
     version = item.version or (
-        item.template.versions.order_by("-number").first() if item.template else None
+        item.template.versions.exclude(status=Status.REJECTED)
+        .order_by("-number")
+        .first()
+        if item.template
+        else None
     )
     for content in VersionContent.objects.filter(version=version):
         names = [
