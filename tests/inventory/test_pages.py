@@ -29,6 +29,16 @@ def _sent(version, customer, *, days_ago: float, complaint: bool = False):
         status="sent",
         at=timezone.now() - timedelta(days=days_ago),
     )
+    if complaint:
+        from console.services import feedback_record
+
+        feedback_record(
+            dispatch=dispatch,
+            kind="complaint",
+            severity="low",
+            text="The amount is wrong.",
+            actor=user_build(username=f"agent-{dispatch.pk}", role=AGENT),
+        )
     return dispatch
 
 
@@ -45,7 +55,7 @@ def sent_history(demo_templates, customer):
     reminder = selectors.version_in_force(demo_templates["payment-reminder"])
     renewal = selectors.version_in_force(demo_templates["policy-renewal-letter"])
     for days in (1, 2, 40, 200):
-        _sent(reminder, customer, days_ago=days)
+        _sent(reminder, customer, days_ago=days, complaint=days == 2)
     _sent(renewal, customer, days_ago=400)
     return inventory_analyse()
 
@@ -56,6 +66,7 @@ def test_usage_counts_sends_in_30_and_365_days_and_the_last_send(sent_history):
     passcode = InventoryItem.objects.get(code="one-time-passcode")
 
     assert (reminder.sent_30, reminder.sent_365) == (2, 4)
+    assert (reminder.complaints_365, reminder.complaint_rate) == (1, 0.25)
     assert timezone.now() - reminder.last_sent < timedelta(days=1, minutes=5)
     assert (renewal.sent_30, renewal.sent_365) == (0, 0)
     assert renewal.last_sent is not None
