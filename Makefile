@@ -36,3 +36,4 @@ bench:
 		.venv/bin/python bench/api_load.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
 		.venv/bin/python bench/scale_out.py --kill
+	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/inventory.py

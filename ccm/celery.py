@@ -8,6 +8,7 @@ import uuid
 
 from celery import Celery
 from celery.beat import PersistentScheduler
+from celery.schedules import crontab
 
 from ccm.logs import celery_logging_connect
 
@@ -50,6 +51,11 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         settings.BATCH_RESUME_INTERVAL_SECONDS,
         sender.signature("channels.batches_resume"),
         name="resume stalled batch runs",
+    )
+    sender.add_periodic_task(
+        crontab(hour=2, minute=30),
+        sender.signature("inventory.analyse"),
+        name="template inventory, nightly",
     )
 
 

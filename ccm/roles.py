@@ -140,6 +140,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
 }
 
+# The template inventory is read by authors, reviewers and operators alike;
+# operators start an analysis outside its nightly run.
+INVENTORY_READ = [
+    "inventory.view_inventoryrun",
+    "inventory.view_inventoryitem",
+    "inventory.view_duplicatepair",
+    "inventory.view_paragraphcandidate",
+    "templates_app.view_recertification",
+]
+for _role in (AUTHOR, REVIEWER, OPERATOR):
+    ROLE_PERMISSIONS[_role] += INVENTORY_READ
+ROLE_PERMISSIONS[OPERATOR].append("inventory.run_inventory")
+
 
 def roles_sync(apps, schema_editor=None, *, strict: bool = False) -> None:
     """Create the role groups and set exactly their declared permissions.

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "console",
     "preferences",
     "operations",
+    "inventory",
 ]
 
 MIDDLEWARE = [

@@ -20,7 +20,13 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
-from templates_app import preview, rendering, selectors, services
+from templates_app import (
+    preview,
+    recertification_admin,
+    rendering,
+    selectors,
+    services,
+)
 from templates_app.admin_workflow import (
     WORKFLOW_ERRORS,
     WorkflowAdminMixin,
@@ -95,11 +101,16 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
         "effective_until",
         "updated",
         "short_hash",
+        recertification_admin.certification,
     ]
-    list_filter = ["status", "template__category"]
+    list_filter = [
+        "status",
+        "template__category",
+        recertification_admin.CertificationFilter,
+    ]
     search_fields = ["template__code", "template__name"]
-    list_select_related = ["template", "author"]
-    actions = [_submit_versions]
+    list_select_related = ["template", "author", "category"]
+    actions = [_submit_versions, recertification_admin.recertify_versions]
     fields = [
         "template",
         "number",
@@ -174,7 +185,7 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
         # A version is also visible in the category it carries: a template
         # moved after submission is still reviewed where it was submitted.
         categories = visible(request)
-        return (
+        return recertification_admin.queryset_annotate(
             super()
             .get_queryset(request)
             .filter(

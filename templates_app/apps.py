@@ -34,3 +34,7 @@ class TemplatesAppConfig(AppConfig):
                 f"templates.category.{verb}",
                 f"A change of a category's kind or required approvals {meaning}.",
             )
+        register(
+            "templates.version.recertified",
+            "A reviewer re-certified an approved version in force, unchanged.",
+        )

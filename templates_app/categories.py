@@ -2,7 +2,8 @@
 
 A category's kind decides whether its messages override opt-outs (mandatory)
 or need an opt-in (marketing); its required approvals decide how many
-reviewers approve its templates. Those two change only through a proposal
+reviewers approve its templates; its re-certification period decides how long
+an approval stays valid. Those three change only through a proposal
 (`CategoryChange`) that someone other than the proposer approves. Its names
 change directly, audited; its code never changes, since preferences and sent
 communications refer to it.
@@ -18,7 +19,14 @@ from templates_app.models import Category, CategoryChange
 from templates_app.services import AuthoringForbidden, WorkflowRefused
 
 # What an audit event shows of a new category.
-CATEGORY_FIELDS = ("code", "name", "name_ar", "kind", "required_approvals")
+CATEGORY_FIELDS = (
+    "code",
+    "name",
+    "name_ar",
+    "kind",
+    "required_approvals",
+    "recertify_months",
+)
 # What may change without a second person's approval.
 DIRECT_FIELDS = ("name", "name_ar")
 
@@ -42,6 +50,7 @@ def category_create(
     name_ar: str = "",
     kind: str = Category.Kind.SERVICE,
     required_approvals: int = 1,
+    recertify_months: int = 0,
 ) -> Category:
     """Create a category and audit it; `actor` None is the system (demo, seeds).
 
@@ -60,6 +69,7 @@ def category_create(
         name_ar=name_ar,
         kind=kind,
         required_approvals=required_approvals,
+        recertify_months=recertify_months,
     )
     category.full_clean()
     with transaction.atomic():
@@ -90,8 +100,8 @@ def category_update(
     if set(fields) & set(CategoryChange.FIELDS):
         raise WorkflowRefused(
             _(
-                "A category's kind and required approvals change only through a "
-                "proposal that another user approves."
+                "A category's kind, required approvals and re-certification "
+                "period change only through a proposal that another user approves."
             ),
             rule="four-eyes",
         )
@@ -130,9 +140,10 @@ def category_change_propose(
     actor: AbstractBaseUser,
     kind: str | None = None,
     required_approvals: int | None = None,
+    recertify_months: int | None = None,
     reason: str = "",
 ) -> CategoryChange:
-    """Propose a new kind or number of required approvals for a category.
+    """Propose a new kind, required approvals or re-certification period.
 
     Nothing changes until another user approves the proposal. The category's
     row lock makes a second concurrent proposal wait and then see the first.
@@ -159,6 +170,11 @@ def category_change_propose(
                 required_approvals
                 if required_approvals is not None
                 else locked.required_approvals
+            ),
+            recertify_months=(
+                recertify_months
+                if recertify_months is not None
+                else locked.recertify_months
             ),
             before=before,
             reason=(reason or "").strip(),
@@ -254,7 +270,8 @@ def category_change_approve(
                 rule="segregation",
             )
         current = _snapshot(category, CategoryChange.FIELDS)
-        if current != change.before:
+        # A proposal made before a field existed did not see it: compare the rest.
+        if {k: current[k] for k in change.before} != change.before:
             raise WorkflowRefused(
                 _(
                     "%(category)s changed since the proposal was made; propose "

@@ -62,7 +62,14 @@ class CategoryForm(forms.ModelForm):
 
     class Meta:
         model = Category
-        fields = ["code", "name", "name_ar", "kind", "required_approvals"]
+        fields = [
+            "code",
+            "name",
+            "name_ar",
+            "kind",
+            "required_approvals",
+            "recertify_months",
+        ]
 
     def clean(self):
         cleaned = super().clean()
@@ -90,12 +97,26 @@ class DecisionForm(forms.Form):
 @admin.register(Category)
 class CategoryAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     form = CategoryForm
-    list_display = ["code", "name", "name_ar", "kind", "required_approvals"]
+    list_display = [
+        "code",
+        "name",
+        "name_ar",
+        "kind",
+        "required_approvals",
+        "recertify_months",
+    ]
     search_fields = ["code", "name", "name_ar"]
     change_form_template = "admin/templates_app/category/change_form.html"
 
     def get_fields(self, request, obj=None):
-        fields = ["code", "name", "name_ar", "kind", "required_approvals"]
+        fields = [
+            "code",
+            "name",
+            "name_ar",
+            "kind",
+            "required_approvals",
+            "recertify_months",
+        ]
         if obj is not None and self.has_change_permission(request, obj):
             return [*fields, "change_reason"]
         return fields
@@ -274,6 +295,7 @@ class CategoryChangeAdmin(admin.ModelAdmin):
         "status",
         "kind",
         "required_approvals",
+        "recertify_months",
         "proposer",
         "proposed_at",
         "decided_by",
@@ -287,6 +309,7 @@ class CategoryChangeAdmin(admin.ModelAdmin):
         "before",
         "kind",
         "required_approvals",
+        "recertify_months",
         "reason",
         "proposer",
         "proposed_at",

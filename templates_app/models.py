@@ -93,6 +93,14 @@ class Category(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Distinct reviewers who must approve a version."),
     )
+    recertify_months = models.PositiveSmallIntegerField(
+        _("re-certification period (months)"),
+        default=0,
+        help_text=_(
+            "How long an approval stays valid before a reviewer must re-certify "
+            "the version in force; 0: approvals do not expire."
+        ),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -132,7 +140,7 @@ class CategoryChange(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
     # The fields a proposal may change; anything else changes directly, audited.
-    FIELDS = ("kind", "required_approvals")
+    FIELDS = ("kind", "required_approvals", "recertify_months")
 
     category = models.ForeignKey(
         Category,
@@ -146,6 +154,9 @@ class CategoryChange(models.Model):
     kind = models.CharField(_("proposed kind"), max_length=16, choices=Category.Kind)
     required_approvals = models.PositiveSmallIntegerField(
         _("proposed required approvals"), validators=[MinValueValidator(1)]
+    )
+    recertify_months = models.PositiveSmallIntegerField(
+        _("proposed re-certification period (months)"), default=0
     )
     before = models.JSONField(_("values when proposed"), default=dict)
     reason = models.TextField(_("reason"), blank=True)
@@ -558,3 +569,36 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version or self.block_version} ✓ {self.reviewer}"
+
+
+class Recertification(models.Model):
+    """A reviewer's confirmation that a version in force is still right, unchanged.
+
+    It renews the approval for the category's re-certification period without
+    a new version; the content hash binds it to what the reviewer saw.
+    """
+
+    version = models.ForeignKey(
+        TemplateVersion,
+        on_delete=models.PROTECT,
+        related_name="recertifications",
+        verbose_name=_("template version"),
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("re-certification")
+        verbose_name_plural = _("re-certifications")
+        indexes = [models.Index(fields=["version", "-at"], name="tpl_recert_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.version} ✓ {self.reviewer} {self.at:%Y-%m-%d}"

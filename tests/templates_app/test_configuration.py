@@ -72,13 +72,14 @@ def test_a_kind_change_takes_effect_only_when_someone_else_approves_it(collectio
     assert change.status == CategoryChange.Status.APPROVED
     assert change.decided_by == approver
     proposed = _events("templates.category.change_proposed", collections)[-1]
-    assert proposed.before == {"kind": "service", "required_approvals": 1}
-    assert proposed.after == {"kind": "mandatory", "required_approvals": 2}
+    unchanged = {"recertify_months": 0}
+    assert proposed.before == {"kind": "service", "required_approvals": 1, **unchanged}
+    assert proposed.after == {"kind": "mandatory", "required_approvals": 2, **unchanged}
     assert proposed.reason == "Regulator asked for it"
     approved = _events("templates.category.change_approved", collections)[-1]
     assert approved.actor == approver
-    assert approved.before == {"kind": "service", "required_approvals": 1}
-    assert approved.after == {"kind": "mandatory", "required_approvals": 2}
+    assert approved.before == {"kind": "service", "required_approvals": 1, **unchanged}
+    assert approved.after == {"kind": "mandatory", "required_approvals": 2, **unchanged}
 
 
 def test_approving_a_category_change_needs_the_approval_permission(collections):
@@ -147,6 +148,7 @@ def test_the_admin_turns_a_kind_change_into_a_proposal(collections):
             "name_ar": "التحصيل",
             "kind": "mandatory",
             "required_approvals": 1,
+            "recertify_months": 0,
             "change_reason": "All reminders are regulatory now",
             "_continue": "1",
         },
@@ -188,6 +190,7 @@ def test_category_create_and_change_in_the_admin_are_audited(db):
             "name_ar": "",
             "kind": "service",
             "required_approvals": 1,
+            "recertify_months": 0,
         },
     )
     claims = Category.objects.get(code="claims")
@@ -198,6 +201,7 @@ def test_category_create_and_change_in_the_admin_are_audited(db):
             "name_ar": "المطالبات",
             "kind": "service",
             "required_approvals": 1,
+            "recertify_months": 0,
         },
     )
 
@@ -321,9 +325,36 @@ def test_a_category_needs_at_least_one_approval(collections):
             "name_ar": "",
             "kind": "service",
             "required_approvals": 0,
+            "recertify_months": 0,
         },
     )
 
     assert response.status_code == 200
     assert "required_approvals" in response.context["adminform"].form.errors
     assert not CategoryChange.objects.exists()
+
+
+def test_a_re_certification_period_changes_only_by_an_approved_proposal(
+    collections,
+):
+    proposer, approver = steward("proposer"), steward("approver", approve=True)
+
+    with pytest.raises(services.WorkflowRefused) as refused:
+        categories.category_update(
+            category=collections, actor=proposer, recertify_months=12
+        )
+    assert refused.value.rule == "four-eyes"
+
+    change = categories.category_change_propose(
+        category=collections, actor=proposer, recertify_months=12, reason="Policy"
+    )
+    collections.refresh_from_db()
+    assert collections.recertify_months == 0
+
+    categories.category_change_approve(change=change, actor=approver)
+
+    collections.refresh_from_db()
+    assert collections.recertify_months == 12
+    approved = _events("templates.category.change_approved", collections)[-1]
+    assert approved.before["recertify_months"] == 0
+    assert approved.after["recertify_months"] == 12

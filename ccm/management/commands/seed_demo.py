@@ -90,6 +90,18 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Demo dispatches: {total}")
 
+        from inventory.analysis import inventory_analyse
+        from templates_app.demo_duplicates import demo_duplicates_seed
+
+        demo_duplicates_seed(
+            author=user_model.objects.get(username="author"),
+            reviewer=user_model.objects.get(username="reviewer"),
+        )
+        run = inventory_analyse()
+        self.stdout.write(
+            f"Inventory: {run.items} templates and blocks, {run.pairs} near-duplicates"
+        )
+
         self.stdout.write(self.style.SUCCESS("Demo users (sign in at /admin/):"))
         for username, password, role in rows:
             self.stdout.write(f"  {username:<10} {password:<22} {role}")
