@@ -133,20 +133,22 @@ def volumes(filters: Filters, now: datetime | None = None) -> Volumes:
     """Return the period's volumes and rates, and the previous period's."""
     now = now or timezone.now()
     win = window(filters.period, now)
-    current = (
-        _rollups(win.span, win.start, win.end, filters)
-        .values_list("start", "channel", "template_code", "status")
-        .annotate(n=Sum("count"))
-        .order_by()
-    )
+    rows = _rollups(win.span, win.start, win.end, filters)
     totals: Counter = Counter()
     templates: dict[str, Counter] = defaultdict(Counter)
-    by_bucket: dict[str, Counter] = defaultdict(Counter)
-    for start, channel, template, status, n in current:
+    for template, status, n in (
+        rows.values_list("template_code", "status").annotate(n=Sum("count")).order_by()
+    ):
         totals[status] += n
         templates[template][status] += n
-        if status == CREATED:
-            by_bucket[channel][start] += n
+    by_bucket: dict[str, Counter] = defaultdict(Counter)
+    for start, channel, n in (
+        rows.filter(status=CREATED)
+        .values_list("start", "channel")
+        .annotate(n=Sum("count"))
+        .order_by()
+    ):
+        by_bucket[channel][start] += n
     previous = Counter(
         dict(
             _rollups(win.span, win.previous_start, win.start, filters)

@@ -129,3 +129,8 @@ def test_a_pause_of_nothing_is_refused_with_a_message(client, traffic):
     assert answer.status_code == 200
     assert "no Template nope" in answer.content.decode()
     assert not Pause.objects.exists()
+
+
+def test_the_admin_header_links_to_the_dashboard_for_those_who_may_see_it(client, db):
+    _login(client, "Operator")
+    assert 'id="ops-link"' in client.get("/admin/").content.decode()
