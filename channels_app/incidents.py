@@ -21,7 +21,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import event_record
-from channels_app.models import Batch, Incident, Severity, SeverityPolicy
+from channels_app.models import (
+    Batch,
+    Dispatch,
+    DispatchRollup,
+    Incident,
+    Severity,
+    SeverityPolicy,
+)
+from channels_app.rollups import hour_start
 
 # Until an operator sets a policy in the admin.
 DEFAULT_DEADLINES = {
@@ -183,6 +191,40 @@ def failures_note(failures: Iterable[tuple[str, int]]) -> None:
             dispatch_ids=[pk for c, pk in failures if c == channel],
             occurrences=count,
         )
+
+
+def bounce_threshold() -> int:
+    """Return how many bounces of one template and channel in an hour make a storm."""
+    return getattr(settings, "INCIDENT_BOUNCE_STORM", 50)
+
+
+def bounce_note(*, dispatch: Dispatch) -> None:
+    """Open or join a bounce-storm incident when this bounce makes its template
+    and channel reach the threshold within the hour (read from the rollups)."""
+    communication = dispatch.communication
+    bounced = (
+        DispatchRollup.objects.filter(
+            span=DispatchRollup.Span.HOUR,
+            start=hour_start(timezone.now()),
+            channel=dispatch.channel,
+            category=communication.category,
+            template_code=communication.template_code,
+            status=Dispatch.Status.BOUNCED,
+        )
+        .values_list("count", flat=True)
+        .first()
+    )
+    if (bounced or 0) < bounce_threshold():
+        return
+    incident_raise(
+        kind=Kind.BOUNCE_STORM,
+        key=f"bounce_storm:{dispatch.channel}:{communication.template_code}",
+        severity=Severity.HIGH,
+        title=f"{communication.template_code} on {dispatch.channel}: "
+        f"{bounced} bounces within the hour",
+        template_code=communication.template_code,
+        dispatch_ids=[dispatch.pk],
+    )
 
 
 def _locked(incident: Incident, to: str) -> Incident:

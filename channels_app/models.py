@@ -305,6 +305,14 @@ class Escalation(models.Model):
     class Meta:
         verbose_name = _("escalation")
         verbose_name_plural = _("escalations")
+        indexes = [
+            # The dashboard's open escalations by severity.
+            models.Index(
+                fields=["severity", "opened"],
+                name="escalation_open_idx",
+                condition=models.Q(status="open"),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.reason[:60]}"

@@ -6,6 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app import incidents
 from channels_app.lifecycle import DispatchStateError, dispatch_locked, dispatch_move
 from channels_app.models import Dispatch
 from channels_app.tasks import outbox_kick
@@ -104,6 +105,8 @@ def dispatch_receipt_record(
             source_message=str(communication.public_id),
             actor_label=provider,
         )
+    if event == "bounced":
+        incidents.bounce_note(dispatch=locked)
     if event == "bounced" and hard:
         suppression_add(
             channel=locked.channel,

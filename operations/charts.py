@@ -88,7 +88,7 @@ def bar_chart(
     """Return horizontal bars of percentages: this period, and the previous one."""
     row = 34
     height = PAD + row * len(bars)
-    width = WIDTH - 160
+    width = WIDTH - 230
     top = _scale(max([1.0] + [v or 0 for _n, now, was in bars for v in (now, was)]))
 
     def length(value: float | None) -> str:

@@ -47,7 +47,7 @@ def _feedback(agent, operator, rng: random.Random) -> None:
     ]
     for n, dispatch in enumerate(delivered[::6]):
         kind = kinds[n % len(kinds)]
-        severity = ["low", "medium", "medium", "high", "critical"][n % 5]
+        severity = ["medium", "high", "critical", "low", "low"][n % 5]
         feedback = feedback_record(
             dispatch=dispatch,
             kind=kind,

@@ -153,3 +153,23 @@ def test_an_owner_acknowledges_then_resolves_with_a_root_cause_audited(on_call):
         actor=agent,
     )
     assert Incident.objects.count() == 2
+
+
+def test_a_bounce_storm_of_one_template_opens_one_high_incident(settings):
+    settings.INCIDENT_BOUNCE_STORM = 3
+    settings.SMS_PROVIDER = "file"
+    from channels_app import services
+    from channels_app.outbox import dispatches_send
+
+    version = approved_version_build()
+    for n in range(5):
+        dispatch_build(version=version, customer=customer_build(f"C-b{n}"))
+    dispatches_send(ids=dispatches_claim(limit=10))
+    for dispatch in Dispatch.objects.filter(status="sent").order_by("id"):
+        services.dispatch_receipt_record(
+            dispatch=dispatch, event="bounced", provider="test"
+        )
+    incident = Incident.objects.get()
+    assert (incident.kind, incident.severity) == ("bounce_storm", "high")
+    assert incident.occurrences == 3  # the third, fourth and fifth bounce
+    assert incident.template_code == "payment-reminder"

@@ -129,3 +129,22 @@ def test_a_pause_of_nothing_is_refused_with_a_message(client, traffic):
     assert answer.status_code == 200
     assert "no Template nope" in answer.content.decode()
     assert not Pause.objects.exists()
+
+
+def test_the_admin_header_links_to_the_dashboard_for_those_who_may_see_it(client, db):
+    _login(client, "Operator")
+    assert 'id="ops-link"' in client.get("/admin/").content.decode()
+
+
+def test_rollups_rebuild_recounts_the_same_figures(traffic):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from channels_app.models import DispatchRollup
+
+    before = sorted(DispatchRollup.objects.values_list("span", "status", "count"))
+    DispatchRollup.objects.all().delete()
+    call_command("rollups_rebuild", stdout=StringIO())
+    after = sorted(DispatchRollup.objects.values_list("span", "status", "count"))
+    assert after == before
