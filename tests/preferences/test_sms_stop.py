@@ -15,20 +15,6 @@ from tests.preferences.conftest import opt_in
 pytestmark = pytest.mark.django_db
 
 SECRET = "webhook-secret"
-CONFIRMATION = {
-    "code": "sms-stop-confirmation",
-    "name": "SMS stop confirmation",
-    "category": "security",
-    "description": "Confirms a STOP reply.",
-    "channels": ["sms"],
-    "default_language": "en",
-    "data_schema": {"type": "object"},
-    "sample_data": {"x": 1},
-    "contents": [
-        ("sms", "en", {"sms_text": "Gulf Mutual: you will get no more offers by SMS."}),
-        ("sms", "ar", {"sms_text": "الخليج للتأمين: لن تصلك عروض بالرسائل النصية."}),
-    ],
-}
 
 
 @pytest.fixture(autouse=True)
@@ -38,21 +24,16 @@ def _secret(settings):
 
 @pytest.fixture
 def confirmation(demo_templates):
+    """The demo's STOP confirmation, approved as `make run` seeds it."""
     from django.contrib.auth import get_user_model
 
-    from templates_app import selectors, services
-    from templates_app.demo import _approve, _grant, _template_create
-    from templates_app.models import Category
+    from templates_app.demo_notices import demo_notices_seed
 
     users = get_user_model().objects
-    author = users.get(username="demo-author")
-    reviewer = users.get(username="demo-reviewer")
-    category = Category.objects.get(code="security")
-    _grant(category, selectors.AUTHOR, author)
-    template = _template_create(CONFIRMATION, category, author)
-    version = template.versions.get(number=1)
-    services.version_submit(version=version, actor=author)
-    _approve(version, [reviewer])
+    (template,) = demo_notices_seed(
+        author=users.get(username="demo-author"),
+        reviewer=users.get(username="demo-reviewer"),
+    )
     return template
 
 

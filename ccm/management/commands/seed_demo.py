@@ -92,6 +92,12 @@ class Command(BaseCommand):
 
         from inventory.analysis import inventory_analyse
         from templates_app.demo_duplicates import demo_duplicates_seed
+        from templates_app.demo_notices import demo_notices_seed
+
+        demo_notices_seed(
+            author=user_model.objects.get(username="author"),
+            reviewer=user_model.objects.get(username="reviewer"),
+        )
 
         demo_duplicates_seed(
             author=user_model.objects.get(username="author"),
