@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from channels_app.dispatching import TriggerRefused, communication_trigger
 from channels_app.models import Channel, InboundMessage
-from channels_app.webhooks import WebhookRefused, receipt_authenticate
+from channels_app.webhooks import WebhookRefused, signed_request_refusal
 from customers.models import Customer, PreferenceEntry, phone_normalise
 from customers.services import marketing_opt_out
 
@@ -149,23 +149,8 @@ class InboundSmsWebhook(APIView):
         summary="Record an inbound SMS (STOP stops SMS marketing)",
     )
     def post(self, request: Request) -> Response:
-        secret = settings.RECEIPT_WEBHOOK_SECRET
-        if not secret:
-            return Response(
-                {"detail": "webhooks are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        try:
-            receipt_authenticate(
-                body=request.body,
-                timestamp=request.headers.get("X-CCM-Timestamp", ""),
-                signature=request.headers.get("X-CCM-Signature", ""),
-                secret=secret,
-            )
-        except WebhookRefused as refused:
-            return Response(
-                {refused.field: [refused.message]}, status=status.HTTP_403_FORBIDDEN
-            )
+        if (refusal := signed_request_refusal(request, "webhooks")) is not None:
+            return refusal
         serializer = InboundSmsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         body = serializer.validated_data

@@ -95,6 +95,32 @@ class ReceiptSerializer(serializers.Serializer):
     detail = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+def signed_request_refusal(request: Request, what: str) -> Response | None:
+    """Refuse a webhook call that is not signed with the shared secret.
+
+    Return the answer to give (503 while webhooks are disabled, 403 for a
+    missing, wrong, old or replayed signature), or None to go on.
+    """
+    secret = settings.RECEIPT_WEBHOOK_SECRET
+    if not secret:
+        return Response(
+            {"detail": f"{what} are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    try:
+        receipt_authenticate(
+            body=request.body,
+            timestamp=request.headers.get("X-CCM-Timestamp", ""),
+            signature=request.headers.get("X-CCM-Signature", ""),
+            secret=secret,
+        )
+    except WebhookRefused as refused:
+        return Response(
+            {refused.field: [refused.message]}, status=status.HTTP_403_FORBIDDEN
+        )
+    return None
+
+
 class ReceiptWebhook(APIView):
     """Delivery receipts from email and SMS providers, signed with HMAC-SHA256."""
 
@@ -124,23 +150,8 @@ class ReceiptWebhook(APIView):
         summary="Record a delivery receipt (delivered, bounced, failed, complaint)",
     )
     def post(self, request: Request, channel: str) -> Response:
-        secret = settings.RECEIPT_WEBHOOK_SECRET
-        if not secret:
-            return Response(
-                {"detail": "receipts are disabled: RECEIPT_WEBHOOK_SECRET is not set"},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        try:
-            receipt_authenticate(
-                body=request.body,
-                timestamp=request.headers.get("X-CCM-Timestamp", ""),
-                signature=request.headers.get("X-CCM-Signature", ""),
-                secret=secret,
-            )
-        except WebhookRefused as refused:
-            return Response(
-                {refused.field: [refused.message]}, status=status.HTTP_403_FORBIDDEN
-            )
+        if (refusal := signed_request_refusal(request, "receipts")) is not None:
+            return refusal
         serializer = ReceiptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         receipt = serializer.validated_data
