@@ -42,6 +42,7 @@ from templates_app.models import (
     TemplateVersion,
     VersionContent,
 )
+from templates_app.recertification import recertifications_due_for
 from templates_app.review_queue import review_queue
 from templates_app.schema_draft import template_schema_draft
 from templates_app.version_settings import settings_rows
@@ -479,6 +480,10 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
             "opts": self.model._meta,
             "title": gettext("Awaiting my review"),
             "items": items,
+            # Approved versions whose approval expired or soon will: they stay
+            # in force and wait here until a reviewer re-certifies them.
+            "recertify": recertifications_due_for(request.user),
+            "recertify_list": reverse("admin:templates_app_templateversion_changelist"),
             "reviews_anything": bool(reviewed(request))
             or request.user.has_perm("templates_app.review_contentblock"),
         }

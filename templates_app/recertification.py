@@ -88,6 +88,24 @@ def versions_expiring(now: datetime | None = None, *, days: int = DUE_SOON_DAYS)
     )
 
 
+def recertifications_due_for(
+    user: AbstractBaseUser, now: datetime | None = None
+) -> list[tuple[TemplateVersion, datetime, str]]:
+    """Return the versions in force the user may re-certify that expired or
+    expire soon: (version, certified until, "expired" or "due"), soonest
+    first. In categories the user reviews, not written or edited by them."""
+    if not user.is_active:
+        return []
+    now = now or timezone.now()
+    categories = set(selectors.category_ids_for(user, selectors.REVIEW))
+    return [
+        (version, until, certification_label(until, now))
+        for version, until in versions_expiring(now)
+        if version.template.category_id in categories
+        and user.pk not in selectors.version_editors(version)
+    ]
+
+
 def certification_label(until: datetime | None, now: datetime | None = None) -> str:
     """Return "expired", "due" (within DUE_SOON_DAYS), "valid" or "" (no period)."""
     if until is None:

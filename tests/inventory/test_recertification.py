@@ -140,6 +140,25 @@ def test_the_review_queue_flags_and_re_certifies_expired_versions(
     assert list(page.context["cl"].result_list) == []
 
 
+def test_awaiting_my_review_lists_what_is_due_for_re_certification(
+    client, reviewer, author, versions
+):
+    client.force_login(reviewer)
+
+    page = client.get("/admin/templates_app/templateversion/review-queue/")
+
+    assert page.status_code == 200
+    due = [(v.template.code, state) for v, _until, state in page.context["recertify"]]
+    assert due == [("old", "expired"), ("soon", "due")]
+    assert 'id="tpl-recertify"' in page.content.decode()
+
+    recertification.version_recertify(version=versions["expired"], actor=reviewer)
+    page = client.get("/admin/templates_app/templateversion/review-queue/")
+    assert [v.template.code for v, _u, _s in page.context["recertify"]] == ["soon"]
+    # The versions' own author is not asked to re-certify them.
+    assert recertification.recertifications_due_for(author) == []
+
+
 def test_a_new_version_in_force_replaces_the_expired_one(versions, author, reviewer):
     old = versions["expired"]
     draft = services.version_draft_create(template=old.template, author=author)
