@@ -184,24 +184,41 @@ DUPLICATE_TEMPLATES = [
 ]
 
 
-def demo_duplicates_seed(
-    *, author: AbstractBaseUser, reviewer: AbstractBaseUser
+def approved_templates_seed(
+    specs: list[dict],
+    *,
+    category_code: str,
+    author: AbstractBaseUser,
+    reviewer: AbstractBaseUser,
 ) -> list[Template]:
-    """Create and approve the near-duplicate demo templates unless they exist."""
-    second = _second_reviewer()
+    """Create the templates of `specs` in one category and approve them through
+    the workflow, unless they exist; return them in order."""
+    reviewers = [reviewer, _second_reviewer()]
     with transaction.atomic():
-        category = Category.objects.get(code="collections")
+        category = Category.objects.get(code=category_code)
         _grant(category, AUTHOR, author)
-        for user in (reviewer, second):
+        for user in reviewers:
             _grant(category, REVIEW, user)
         templates = []
-        for spec in DUPLICATE_TEMPLATES:
+        for spec in specs:
             template = Template.objects.filter(code=spec["code"]).first()
             if template is None:
                 template = _template_create(spec, category, author)
             version = template.versions.order_by("-number").first()
             if version.status == Status.DRAFT:
                 services.version_submit(version=version, actor=author)
-                _approve(version, [reviewer, second])
+                _approve(version, reviewers)
             templates.append(template)
     return templates
+
+
+def demo_duplicates_seed(
+    *, author: AbstractBaseUser, reviewer: AbstractBaseUser
+) -> list[Template]:
+    """Create and approve the near-duplicate demo templates unless they exist."""
+    return approved_templates_seed(
+        DUPLICATE_TEMPLATES,
+        category_code="collections",
+        author=author,
+        reviewer=reviewer,
+    )

@@ -7,12 +7,9 @@ that it goes out even though the customer has just opted out of SMS.
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
 
-from templates_app import services
-from templates_app.demo import _approve, _grant, _second_reviewer, _template_create
-from templates_app.models import Category, Status, Template
-from templates_app.selectors import AUTHOR, REVIEW
+from templates_app.demo_duplicates import approved_templates_seed
+from templates_app.models import Template
 
 
 def stop_confirmation_spec() -> dict:
@@ -52,17 +49,6 @@ def demo_notices_seed(
 ) -> list[Template]:
     """Create and approve the product's own notices unless they exist."""
     spec = stop_confirmation_spec()
-    with transaction.atomic():
-        category = Category.objects.get(code=spec["category"])
-        _grant(category, AUTHOR, author)
-        reviewers = [reviewer, _second_reviewer()]
-        for user in reviewers:
-            _grant(category, REVIEW, user)
-        template = Template.objects.filter(code=spec["code"]).first()
-        if template is None:
-            template = _template_create(spec, category, author)
-        version = template.versions.order_by("-number").first()
-        if version.status == Status.DRAFT:
-            services.version_submit(version=version, actor=author)
-            _approve(version, reviewers)
-    return [template]
+    return approved_templates_seed(
+        [spec], category_code=spec["category"], author=author, reviewer=reviewer
+    )
