@@ -48,6 +48,11 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         name="outbox sweep",
     )
     sender.add_periodic_task(
+        60.0,
+        sender.signature("channels.queues_watch"),
+        name="stuck queues open incidents",
+    )
+    sender.add_periodic_task(
         settings.BATCH_RESUME_INTERVAL_SECONDS,
         sender.signature("channels.batches_resume"),
         name="resume stalled batch runs",

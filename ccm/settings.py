@@ -317,6 +317,11 @@ UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")
 SMS_STOP_CONFIRMATION_TEMPLATE = os.environ.get(
     "SMS_STOP_CONFIRMATION_TEMPLATE", "sms-stop-confirmation"
 )
+# The mandatory SMS template that carries a fresh preference-centre link to a
+# customer with no email address on file (its data: {"link": ...}).
+PREFERENCE_LINK_SMS_TEMPLATE = os.environ.get(
+    "PREFERENCE_LINK_SMS_TEMPLATE", "sms-preference-link"
+)
 
 # The API: one token per client system (a user holding the trigger permission).
 REST_FRAMEWORK = {

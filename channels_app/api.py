@@ -33,7 +33,12 @@ from channels_app.batches import (
     batch_create,
     batch_row_problems,
 )
-from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
+from channels_app.dispatching import (
+    AUTO,
+    TriggerRefused,
+    communication_trigger,
+    render_failures_note,
+)
 from channels_app.models import (
     Batch,
     Channel,
@@ -351,6 +356,8 @@ class CommunicationCreate(IdempotentCreate):
                 )
                 self._answer_store(record, response)
         except TriggerRefused as exc:
+            # Noted again: the rollback took the note the trigger made.
+            render_failures_note([exc])
             return Response(exc.problems, status=status.HTTP_400_BAD_REQUEST)
         except DjangoValidationError as exc:
             return Response(

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
-from channels_app import lifecycle, ruling
+from channels_app import incidents, lifecycle, ruling
 from channels_app.footers import footer_apply
 from channels_app.models import Batch, Channel, Communication, Dispatch
 from channels_app.tasks import outbox_kick
@@ -62,10 +62,20 @@ CHUNK = 500
 
 
 class TriggerRefused(Exception):
-    """The trigger cannot be honoured; `problems` maps each field to its errors."""
+    """The trigger cannot be honoured; `problems` maps each field to its errors.
 
-    def __init__(self, problems: dict[str, list[str]]):
+    `render_failure` is set when an approved template failed to render data
+    its schema accepted: the template's fault, an incident for operations.
+    """
+
+    def __init__(
+        self,
+        problems: dict[str, list[str]],
+        *,
+        render_failure: incidents.RenderFailure | None = None,
+    ):
         self.problems = problems
+        self.render_failure = render_failure
         super().__init__(
             "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in problems.items())
         )
@@ -341,7 +351,14 @@ def _check(
         except LanguageUnavailable as exc:
             raise TriggerRefused({"language": [str(exc)]}) from None
         except RenderError as exc:
-            raise TriggerRefused({"data": [str(exc)]}) from None
+            raise TriggerRefused(
+                {"data": [str(exc)]},
+                render_failure=incidents.RenderFailure(
+                    template_code=request.template_code,
+                    error=type(exc).__name__,
+                    where=exc.where,
+                ),
+            ) from None
         rendered[channel] = (language, content, pdf)
     return _Accepted(request, plan, chosen_channels, decisions, rendered, public_id)
 
@@ -563,7 +580,21 @@ def communications_trigger_bulk(
         results.extend(
             next(stored) if isinstance(o, _Accepted) else o for o in outcomes
         )
+    render_failures_note(results)
     return results
+
+
+def render_failures_note(results: Sequence) -> None:
+    """Tell operations of the refusals an approved template's render caused.
+
+    A caller whose transaction rolls back on a refusal (the single-trigger
+    API) notes them again after the rollback.
+    """
+    incidents.render_failures_note(
+        r.render_failure
+        for r in results
+        if isinstance(r, TriggerRefused) and r.render_failure is not None
+    )
 
 
 def communication_trigger(

@@ -9,6 +9,7 @@ an open incident tells nobody again: a storm of failures is one message.
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -17,18 +18,21 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import event_record
 from channels_app.models import (
     Batch,
+    Channel,
     Dispatch,
     DispatchRollup,
     Incident,
     Severity,
     SeverityPolicy,
 )
+from channels_app.pauses import pauses_active
 from channels_app.rollups import hour_start
 
 # Until an operator sets a policy in the admin.
@@ -225,6 +229,112 @@ def bounce_note(*, dispatch: Dispatch) -> None:
         template_code=communication.template_code,
         dispatch_ids=[dispatch.pk],
     )
+
+
+@dataclass(frozen=True)
+class RenderFailure:
+    """An approved template that failed to render data its schema accepted.
+
+    Only the kind of error and where it happened are kept: the error's text
+    may quote the customer's data.
+    """
+
+    template_code: str
+    error: str
+    where: str
+
+
+def render_failures_note(failures: Iterable[RenderFailure]) -> None:
+    """Open or join a high incident per template that failed to render."""
+    per_template: dict[str, list[RenderFailure]] = {}
+    for failure in failures:
+        per_template.setdefault(failure.template_code, []).append(failure)
+    for template_code, found in per_template.items():
+        first = found[0]
+        incident_raise(
+            kind=Kind.RENDER_FAILURE,
+            key=f"render_failure:{template_code}",
+            severity=Severity.HIGH,
+            title=f"{template_code} failed to render"
+            f" ({first.where or 'template'}: {first.error})",
+            template_code=template_code,
+            occurrences=len(found),
+        )
+
+
+def complaint_thresholds() -> tuple[int, float]:
+    """Return the fewest complaints, and the complaints per 1,000 sent, within
+    24 hours that make a template's complaints an incident."""
+    return (
+        getattr(settings, "INCIDENT_COMPLAINT_MIN", 3),
+        getattr(settings, "INCIDENT_COMPLAINT_RATE_PER_1000", 3.0),
+    )
+
+
+def complaint_note(*, dispatch: Dispatch) -> None:
+    """Open or join the template's complaints incident when mailbox providers'
+    complaints about it in the last 24 hours (read from the hourly rollups)
+    pass both thresholds: a count and a rate per 1,000 sent."""
+    communication = dispatch.communication
+    since = hour_start(timezone.now()) - timedelta(hours=23)
+    counted = dict(
+        DispatchRollup.objects.filter(
+            span=DispatchRollup.Span.HOUR,
+            start__gte=since,
+            template_code=communication.template_code,
+            status__in=[Dispatch.Status.SENT, Dispatch.Status.COMPLAINED],
+        )
+        .values_list("status")
+        .annotate(total=Sum("count"))
+    )
+    complaints = counted.get(Dispatch.Status.COMPLAINED, 0)
+    sent = counted.get(Dispatch.Status.SENT, 0)
+    fewest, rate = complaint_thresholds()
+    if complaints < fewest or complaints * 1000 < rate * max(sent, 1):
+        return
+    incident_raise(
+        kind=Kind.COMPLAINTS,
+        # The key console complaints use: both join one incident per template.
+        key=f"complaints:{communication.template_code}",
+        severity=Severity.HIGH,
+        title=f"Complaints about {communication.template_code}: {complaints}"
+        f" spam reports for {sent} sent within 24 hours",
+        template_code=communication.template_code,
+        dispatch_ids=[dispatch.pk],
+    )
+
+
+def stuck_minutes() -> int:
+    """Return how long the oldest due dispatch of a channel may wait."""
+    return getattr(settings, "INCIDENT_STUCK_QUEUE_MINUTES", 15)
+
+
+def queues_watch() -> list[Incident]:
+    """Open or join a critical incident for each channel whose oldest due
+    dispatch (not held by a pause) has waited longer than `stuck_minutes`."""
+    now = timezone.now()
+    late = now - timedelta(minutes=stuck_minutes())
+    pauses = pauses_active()
+    raised = []
+    for channel in Channel.values:
+        due = Dispatch.objects.filter(
+            status=Dispatch.Status.QUEUED, channel=channel, due_at__lte=late
+        )
+        oldest = (
+            pauses.claimable(due).order_by("due_at").values_list("due_at", flat=True)
+        ).first()
+        if oldest is None:
+            continue
+        waited = int((now - oldest).total_seconds() // 60)
+        incident, _created = incident_raise(
+            kind=Kind.STUCK_QUEUE,
+            key=f"stuck_queue:{channel}",
+            severity=Severity.CRITICAL,
+            title=f"The {channel} queue is stuck: the oldest due dispatch"
+            f" has waited {waited} minutes",
+        )
+        raised.append(incident)
+    return raised
 
 
 def _locked(incident: Incident, to: str) -> Incident:

@@ -105,6 +105,8 @@ def dispatch_receipt_record(
             source_message=str(communication.public_id),
             actor_label=provider,
         )
+    if event == "complaint":
+        incidents.complaint_note(dispatch=locked)
     if event == "bounced":
         incidents.bounce_note(dispatch=locked)
     if event == "bounced" and hard:

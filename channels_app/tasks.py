@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from celery import shared_task
 
-from channels_app import outbox
+from channels_app import incidents, outbox
 
 
 @shared_task(name="channels.outbox_pump", acks_late=True, ignore_result=True)
@@ -22,6 +22,12 @@ def outbox_pump(channel: str | None = None) -> dict[str, int]:
     """Send due dispatches of `channel` (every channel if None) until none are
     due (bounded in time)."""
     return outbox.outbox_pump(channel=channel)
+
+
+@shared_task(name="channels.queues_watch", acks_late=True, ignore_result=True)
+def queues_watch() -> int:
+    """Open an incident for each channel whose queue is stuck."""
+    return len(incidents.queues_watch())
 
 
 @shared_task(name="channels.outbox_sweep", acks_late=True, ignore_result=True)

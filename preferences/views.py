@@ -2,13 +2,14 @@
 
 No login and no personal data in the address: the signed token names the
 customer and the message. Without a valid token nothing is shown; an expired
-one offers to send a fresh link to the address on file. Pages answer in the
-customer's language (or the one they pick), right to left in Arabic, and are
-never cached, indexed or referred to another site.
+one offers to send a fresh link to the address on file (email, else SMS).
+Pages answer in the customer's language (or the one they pick), right to
+left in Arabic, and are never cached, indexed or referred to another site.
 """
 
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from audit.services import event_record
+from channels_app.dispatching import TriggerRefused, communication_trigger
+from channels_app.models import Channel
 from customers.links import LinkExpired, LinkInvalid, centre_url, link_read, link_token
 from customers.models import Customer
 from preferences.services import (
@@ -91,6 +94,7 @@ def _refused(request: HttpRequest, error: LinkInvalid) -> HttpResponse:
                 {
                     "token": request.resolver_match.kwargs["token"],
                     "email": mask_email(customer.email) if customer.email else "",
+                    "phone": mask_phone(customer.phone) if customer.phone else "",
                 },
                 language=_language(request, customer),
                 status=410,
@@ -180,7 +184,11 @@ def centre(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["POST"])
 def renew(request: HttpRequest, token: str) -> HttpResponse:
-    """Send a fresh link to the email address on file for an expired one."""
+    """Send a fresh link for an expired one to the address on file.
+
+    By email when there is one; otherwise by SMS to the number on file,
+    through the outbox as a mandatory notice (PREFERENCE_LINK_SMS_TEMPLATE).
+    """
     try:
         link_read(token)
     except LinkExpired as expired:
@@ -190,37 +198,71 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     else:
         # Still valid: nothing to renew, the centre itself answers.
         return centre(request, token)
-    if customer is None or not customer.email:
+    if customer is None or not (customer.email or customer.phone):
         return _refused(request, LinkInvalid("no address on file"))
     language = _language(request, customer)
     if cache.add(f"preferences-renew-{customer.pk}", 1, RENEW_SECONDS):
-        fresh = centre_url(link_token(customer_id=customer.pk))
-        with translation.override(customer.language):
-            subject = _("Your communication preferences")
-            intro = _("Follow this link to manage your communication preferences:")
-            text = f"{intro}\n{fresh}"
-            html = f'<p>{intro}</p><p><a href="{fresh}">{fresh}</a></p>'
-        with transaction.atomic():
-            event_record(
-                action="preferences.link.sent",
-                actor_kind="customer",
-                actor_label="customer (preference centre)",
-                subject=customer,
-                after={"channel": "email"},
-            )
-        email_message(
-            subject=subject,
-            html=html,
-            text=text,
-            language=customer.language,
-            to=[customer.email],
-        ).send()
+        if customer.email:
+            _renew_by_email(customer)
+        else:
+            _renew_by_sms(customer)
     return _page(
         request,
         "renewed.html",
-        {"email": mask_email(customer.email)},
+        {
+            "email": mask_email(customer.email) if customer.email else "",
+            "phone": mask_phone(customer.phone) if not customer.email else "",
+        },
         language=language,
     )
+
+
+def _link_sent_record(customer: Customer, channel: str) -> None:
+    event_record(
+        action="preferences.link.sent",
+        actor_kind="customer",
+        actor_label="customer (preference centre)",
+        subject=customer,
+        after={"channel": channel},
+    )
+
+
+def _renew_by_email(customer: Customer) -> None:
+    fresh = centre_url(link_token(customer_id=customer.pk))
+    with translation.override(customer.language):
+        subject = _("Your communication preferences")
+        intro = _("Follow this link to manage your communication preferences:")
+        text = f"{intro}\n{fresh}"
+        html = f'<p>{intro}</p><p><a href="{fresh}">{fresh}</a></p>'
+    with transaction.atomic():
+        _link_sent_record(customer, "email")
+    email_message(
+        subject=subject,
+        html=html,
+        text=text,
+        language=customer.language,
+        to=[customer.email],
+    ).send()
+
+
+def _renew_by_sms(customer: Customer) -> None:
+    fresh = centre_url(link_token(customer_id=customer.pk, channel="sms"))
+    try:
+        with transaction.atomic():
+            communication_trigger(
+                template_code=settings.PREFERENCE_LINK_SMS_TEMPLATE,
+                customer=customer,
+                data={"link": fresh},
+                channels=[Channel.SMS],
+                requester_label="preference-centre",
+                source_system="preference-centre",
+            )
+            _link_sent_record(customer, "sms")
+    except TriggerRefused as refusal:
+        # The page still answers as if sent: it must not tell who is on file.
+        logger.warning(
+            "fresh preference link not sent: %s", "; ".join(refusal.problems)
+        )
 
 
 @csrf_exempt

@@ -21,6 +21,7 @@ from templates_app.admin_workflow import authored, visible
 from templates_app.forms import TemplateForm
 from templates_app.models import Category, Template, TemplateVersion
 from templates_app.schema_draft import schema_check, template_schema_draft
+from templates_app.template_panels import template_panels
 from templates_app.version_settings import settings_differ, settings_rows
 
 
@@ -174,6 +175,7 @@ class TemplateAdmin(SimpleHistoryAdmin):
             and obj.category_id in authored(request)
         )
         if obj is not None:
+            context["template_panels"] = template_panels(obj, request.user)
             context["schema_check"] = schema_check(obj)
             in_force = selectors.version_in_force(obj)
             context["in_force"] = in_force

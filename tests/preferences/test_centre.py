@@ -5,6 +5,7 @@ import time
 from unittest import mock
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from audit.models import AuditEvent
 from channels_app.dispatching import communication_trigger
@@ -125,6 +126,53 @@ def test_an_expired_link_offers_a_fresh_one_to_the_address_on_file(
     # Asking again at once sends nothing more.
     client.post(f"/p/{token}/renew")
     assert len(mailoutbox) == 1
+
+
+def test_a_customer_without_email_gets_the_fresh_link_by_sms(
+    client, demo_templates, settings
+):
+    import json
+
+    from django.core.cache import cache
+
+    from channels_app import outbox
+    from customers.services import customer_upsert
+    from templates_app.demo_notices import demo_notices_seed
+
+    cache.clear()  # another test's customer may have had this id and a link
+
+    users = get_user_model().objects
+    demo_notices_seed(
+        author=users.get(username="demo-author"),
+        reviewer=users.get(username="demo-reviewer"),
+    )
+    customer, _ = customer_upsert(
+        external_id="CUST-77002", name="Fahad Al-Qahtani", phone="0559876543"
+    )
+    token = _expired_token(customer)
+
+    expired = client.get(f"/p/{token}/?lang=en").content.decode()
+    assert "text message" in expired and "•••6543" in expired
+
+    sent = client.post(f"/p/{token}/renew", {"lang": "en"})
+    assert sent.status_code == 200
+    assert "Check your phone" in sent.content.decode()
+    [dispatch] = Dispatch.objects.filter(communication__customer=customer)
+    assert (dispatch.channel, dispatch.status) == ("sms", "queued")
+
+    outbox.dispatches_claim(limit=10)
+    outbox.dispatches_send(ids=[dispatch.pk])
+    delivered = json.loads(
+        (settings.SMS_FILE_DIR / f"dispatch-{dispatch.pk}.json").read_text()
+    )
+    assert delivered["to"] == "+966559876543"
+    fresh = CENTRE.search(delivered["text"]).group(1)
+    assert client.get(f"/p/{fresh}/").status_code == 200
+    assert link_read(fresh).channel == "sms"
+    assert AuditEvent.objects.filter(action="preferences.link.sent").count() == 1
+    # Asking again at once sends nothing more.
+    client.post(f"/p/{token}/renew")
+    assert Dispatch.objects.filter(communication__customer=customer).count() == 1
 
 
 def test_going_paperless_records_a_customer_entry_and_stops_the_next_letter(

@@ -30,7 +30,7 @@ def confirmation(demo_templates):
     from templates_app.demo_notices import demo_notices_seed
 
     users = get_user_model().objects
-    (template,) = demo_notices_seed(
+    template, _link = demo_notices_seed(
         author=users.get(username="demo-author"),
         reviewer=users.get(username="demo-reviewer"),
     )
