@@ -38,6 +38,8 @@ from templates_app.forms import VersionContentForm, VersionContentFormSet
 from templates_app.models import (
     CHANNEL_FIELDS,
     HASH_SCHEME_SETTINGS,
+    Channel,
+    Language,
     Status,
     TemplateVersion,
     VersionContent,
@@ -130,6 +132,34 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
         "approval_list",
     ]
     schedule_fields = ("effective_from", "effective_until")
+    # What an author and a reviewer read first; the record of the version's
+    # life folds away, so the content starts within the first screen.
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("template", "number", "status"),
+                    ("author", "approval_list"),
+                    "pinned_blocks",
+                    "rejection_reason",
+                ]
+            },
+        ),
+        (_("When it is in force"), {"fields": [schedule_fields]}),
+        (
+            _("Record"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "based_on",
+                    ("created", "updated"),
+                    ("submitted_at", "decided_at"),
+                    "content_hash",
+                ],
+            },
+        ),
+    ]
     inlines = [VersionContentInline]
     change_form_template = "admin/templates_app/templateversion/change_form.html"
 
@@ -259,6 +289,10 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         if obj is not None:
             context.update(self._workflow_context(request, obj))
+        # The tabs read a read-only content's channel and language by label.
+        context["tab_codes"] = {
+            str(label): code for code, label in [*Channel.choices, *Language.choices]
+        }
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def _workflow_context(self, request, version) -> dict:

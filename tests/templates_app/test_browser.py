@@ -43,6 +43,8 @@ def _field(page, channel, language, name):
         [channel, language],
     )
     assert index >= 0, (channel, language)
+    # One tab per channel and language: the author opens the one to edit.
+    page.click(f"#tpl-tab-{channel}-{language}")
     return page.locator(f"[name='contents-{index}-{name}']")
 
 
@@ -90,6 +92,7 @@ def test_author_edits_a_draft_sees_previews_and_receives_a_test_email(
         }"""
     )
     assert pdf_head == "%PDF-"
+    _field(page, "email", "en", "html")  # its tab shows its preview
     email_frame = page.frame_locator("#pane-email-en iframe")
     assert "ZX-EMAIL-en" in email_frame.locator("body").inner_text()
 
@@ -121,6 +124,7 @@ def test_author_edits_a_draft_sees_previews_and_receives_a_test_email(
     _wait_pane_contains(page, "sms", "en", "ZX-SMS-en", selector=".tpl-sms")
     _append(page, "sms", "ar", "sms_text", " ZX-SMS-ar")
     _wait_pane_contains(page, "sms", "ar", "ZX-SMS-ar", selector=".tpl-sms")
+    page.check("#tpl-show-all")  # every channel and language side by side
     facts_en = page.locator("#pane-sms-en .tpl-sms-facts").inner_text()
     facts_ar = page.locator("#pane-sms-ar .tpl-sms-facts").inner_text()
     assert "GSM-7" in facts_en and "Segments: 1" in facts_en
@@ -150,3 +154,60 @@ def test_a_misspelled_filter_is_shown_on_its_field_and_the_schema_is_drafted(
     assert template.data_schema["properties"]["total_due"] == {"type": "number"}
     saved = template.versions.get(number=1).contents.get(channel="email", language="en")
     assert "total_due|money" in saved.html
+
+
+def test_the_version_page_shows_one_channel_and_language_beside_its_preview(
+    live_server, browser, author, demo, tmp_path
+):
+    """At 1366 x 768: a tab per channel and language, the preview beside it."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        _log_in(page, live_server, author.username)
+        _open_draft(page, live_server, "payment-reminder")
+        tabs = page.locator("#tpl-tabs [role=tab]")
+        labels = tabs.all_inner_texts()
+        assert labels == [
+            "Email · Arabic",
+            "Email · English",
+            "SMS · Arabic",
+            "SMS · English",
+        ]
+
+        page.click("#tpl-tab-sms-ar")
+        assert page.get_attribute("#tpl-tab-sms-ar", "aria-selected") == "true"
+        visible = page.locator("#contents-group .inline-related:visible")
+        assert visible.count() == 1
+        assert visible.locator("select[name$='-language']").input_value() == "ar"
+        page.wait_for_selector("#pane-sms-ar", state="visible")
+        assert page.locator("#tpl-panes .tpl-pane:visible").count() == 1
+
+        # The editor and its preview side by side, not one under the other.
+        editor = page.locator("#contents-group").bounding_box()
+        preview = page.locator("#tpl-preview").bounding_box()
+        assert abs(editor["y"] - preview["y"]) < 40
+        assert editor["x"] + editor["width"] <= preview["x"] + 1
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < 2600, height
+        # Keyboard: the arrow moves to the next tab.
+        page.focus("#tpl-tab-sms-ar")
+        page.keyboard.press("Home")
+        assert page.get_attribute("#tpl-tabs [role=tab] >> nth=0", "aria-selected") == (
+            "true"
+        )
+        page.screenshot(path=str(tmp_path / "version-en.png"), full_page=True)
+
+        # A template error marks its tab and opens it after Save.
+        field = _field(page, "email", "ar", "subject")
+        field.fill(field.input_value() + " {{ x|mony }}")
+        page.click("#tpl-tab-sms-en")
+        page.click("input[name=_continue]")
+        page.wait_for_selector(".tpl-tab-error")
+        assert page.get_attribute("#tpl-tab-email-ar", "aria-selected") == "true"
+        assert (
+            "mony"
+            in page.locator("#contents-group .inline-related:visible").inner_text()
+        )
+    finally:
+        context.close()
