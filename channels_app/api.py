@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import events_deferred
+from ccm.api_errors import REFUSED, ApiError
 from ccm.problems import Problem, problem_api, problems_api
 from channels_app import problems
 from channels_app.batches import (
@@ -322,7 +323,7 @@ class IdempotentCreate(APIView):
 class CommunicationCreate(IdempotentCreate):
     @extend_schema(
         request=TriggerSerializer,
-        responses={202: CommunicationStatusSerializer},
+        responses={202: CommunicationStatusSerializer, 400: REFUSED},
         parameters=[IDEMPOTENCY_KEY],
         summary="Trigger a communication for a customer",
     )
@@ -443,7 +444,7 @@ class BatchRowProblemSerializer(serializers.Serializer):
     row = serializers.IntegerField()
     line = serializers.IntegerField(allow_null=True)
     external_id = serializers.CharField()
-    problems = serializers.DictField(child=serializers.ListField())
+    problems = serializers.DictField(child=serializers.ListField(child=ApiError()))
 
 
 class BatchStatusSerializer(serializers.Serializer):
@@ -490,7 +491,7 @@ class BatchCreate(IdempotentCreate):
                 "rows": BatchRowSerializer(many=True),
             },
         ),
-        responses={202: BatchStatusSerializer},
+        responses={202: BatchStatusSerializer, 400: REFUSED},
         parameters=[IDEMPOTENCY_KEY],
         summary="Start a batch run: one template, many customers",
         description=(
@@ -563,7 +564,9 @@ class BatchDetail(APIView):
 class CustomerUpsert(APIView):
     permission_classes = [CanTrigger]
 
-    @extend_schema(request=CustomerSerializer, responses={200: CustomerSerializer})
+    @extend_schema(
+        request=CustomerSerializer, responses={200: CustomerSerializer, 400: REFUSED}
+    )
     def put(self, request: Request, external_id: str) -> Response:
         if not isinstance(request.data, dict):
             return _refusal(

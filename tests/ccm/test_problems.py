@@ -86,3 +86,11 @@ def test_older_text_stored_before_codes_is_shown_as_written():
     assert problems_api({"customer": [stored]}) == {
         "customer": [{"code": "invalid", "message": stored}]
     }
+
+
+def test_every_code_is_documented_for_api_clients(kinds):
+    from django.conf import settings
+
+    documented = (settings.BASE_DIR / "docs" / "api-errors.md").read_text()
+
+    assert not [kind.code for kind in kinds if f"`{kind.code}`" not in documented]
