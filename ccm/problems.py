@@ -12,7 +12,7 @@ that raises them; docs/api-errors.md lists them.
 """
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +105,11 @@ class Problem:
             name: _worded(kind.shown[name](value) if name in kind.shown else value)
             for name, value in self.params.items()
         }
-        return str(kind.message) % params
+        try:
+            return str(kind.message) % params
+        except (KeyError, TypeError, ValueError):
+            # A row stored under an older message's parameters: still shown.
+            return f"{self.code} {self.params}"
 
     def __repr__(self) -> str:
         return f"Problem({self.code!r}, {self.params!r})"
@@ -163,11 +167,6 @@ def problems_api(problems: Any) -> Any:
     if isinstance(problems, bool | int | float) or problems is None:
         return problems  # a count beside the errors (rows_not_shown)
     return problem_api(problems)
-
-
-def problems_text(problems: Iterable[Any]) -> list[str]:
-    """Return stored problems (or older texts) worded in the active language."""
-    return [str(problem_from(item)) for item in problems]
 
 
 class DomainError(Exception):

@@ -94,3 +94,11 @@ def test_every_code_is_documented_for_api_clients(kinds):
     documented = (settings.BASE_DIR / "docs" / "api-errors.md").read_text()
 
     assert not [kind.code for kind in kinds if f"`{kind.code}`" not in documented]
+
+
+def test_a_problem_stored_with_parameters_its_message_no_longer_names_is_shown():
+    stored = {"code": "channels.reason.required", "params": {}}
+    assert str(problem_from(stored)) == "A reason is required."
+
+    older = problem_from({"code": "trigger.customer.unknown", "params": {}})
+    assert str(older).startswith("trigger.customer.unknown")
