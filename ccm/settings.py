@@ -338,6 +338,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_RATE", "6000/min")},
+    "EXCEPTION_HANDLER": "ccm.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Communication Control API",

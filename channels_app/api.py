@@ -22,12 +22,15 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import events_deferred
+from ccm.api_errors import REFUSED, ApiError
+from ccm.problems import Problem, problem_api, problems_api
+from channels_app import problems
 from channels_app.batches import (
     BatchRefused,
     batch_create,
@@ -77,8 +80,8 @@ class CustomerSerializer(serializers.ModelSerializer):
         }
 
     def validate(self, attrs: dict) -> dict:
-        if problems := Customer.field_problems(attrs):
-            raise ValidationError(problems)
+        if found := Customer.field_problems(attrs):
+            raise ValidationError(found)
         return attrs
 
 
@@ -134,7 +137,7 @@ def _channels_valid(value):
         return value
     valid = set(Channel.values)
     if not isinstance(value, list) or not all(v in valid for v in value):
-        raise ValidationError(f'use "auto" or a list of: {", ".join(Channel.values)}')
+        raise ValidationError(problems.CHANNELS_INVALID(channels=Channel.values))
     return value
 
 
@@ -144,7 +147,9 @@ def _template_codes_valid(codes: list[str]) -> list[str]:
     known = set(Template.objects.filter(code__in=codes).values_list("code", flat=True))
     unknown = [code for code in codes if code not in known]
     if unknown:
-        raise ValidationError(f"unknown template {', '.join(map(repr, unknown))}")
+        raise ValidationError(
+            [problems.TEMPLATE_UNKNOWN(code=code) for code in unknown]
+        )
     return list(dict.fromkeys(codes))
 
 
@@ -168,6 +173,26 @@ class CommunicationStatusSerializer(serializers.Serializer):
     batch = serializers.UUIDField(source="batch.public_id", allow_null=True)
     created = serializers.DateTimeField()
     dispatches = DispatchStatusSerializer(many=True)
+
+
+def _refusal(field_name: str, problem: Problem, answer: int) -> Response:
+    """Answer a refused request with one problem of one field."""
+    return Response(problems_api({field_name: [problem]}), status=answer)
+
+
+def _django_errors(exc: DjangoValidationError) -> dict:
+    """Return a model's validation errors as API errors, keeping their codes."""
+    return {
+        name: [
+            problem_api(
+                error.message
+                if isinstance(error.message, Problem)
+                else ErrorDetail(" ".join(error), code=error.code or "invalid")
+            )
+            for error in errors
+        ]
+        for name, errors in exc.update_error_dict({}).items()
+    }
 
 
 def _body_sha256(body) -> str:
@@ -239,9 +264,10 @@ class IdempotentCreate(APIView):
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 200:
-            return Response(
-                {"Idempotency-Key": ["this header is required (1-200 characters)"]},
-                status=status.HTTP_400_BAD_REQUEST,
+            return _refusal(
+                "Idempotency-Key",
+                problems.IDEMPOTENCY_KEY_MISSING(),
+                status.HTTP_400_BAD_REQUEST,
             )
         digest = _body_sha256(self._request_identity(request))
         # A request holding the key may be refused and free it between the
@@ -262,9 +288,10 @@ class IdempotentCreate(APIView):
                 if held is not None:
                     return self._replay(held, key, digest)
         else:
-            return Response(
-                {"Idempotency-Key": [f"a request with {key!r} is still in flight"]},
-                status=status.HTTP_409_CONFLICT,
+            return _refusal(
+                "Idempotency-Key",
+                problems.IDEMPOTENCY_KEY_IN_FLIGHT(key=key),
+                status.HTTP_409_CONFLICT,
             )
         try:
             response = self._create(request, key, record)
@@ -280,14 +307,16 @@ class IdempotentCreate(APIView):
 
     def _replay(self, record: IdempotencyRecord, key: str, digest: str) -> Response:
         if record.request_sha256 != digest:
-            return Response(
-                {"Idempotency-Key": [f"{key!r} was already used with another body"]},
-                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            return _refusal(
+                "Idempotency-Key",
+                problems.IDEMPOTENCY_KEY_REUSED(key=key),
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
             )
         if record.response_status is None:
-            return Response(
-                {"Idempotency-Key": [f"a request with {key!r} is still in flight"]},
-                status=status.HTTP_409_CONFLICT,
+            return _refusal(
+                "Idempotency-Key",
+                problems.IDEMPOTENCY_KEY_IN_FLIGHT(key=key),
+                status.HTTP_409_CONFLICT,
             )
         return Response(
             record.response_body,
@@ -299,7 +328,7 @@ class IdempotentCreate(APIView):
 class CommunicationCreate(IdempotentCreate):
     @extend_schema(
         request=TriggerSerializer,
-        responses={202: CommunicationStatusSerializer},
+        responses={202: CommunicationStatusSerializer, 400: REFUSED},
         parameters=[IDEMPOTENCY_KEY],
         summary="Trigger a communication for a customer",
     )
@@ -327,12 +356,7 @@ class CommunicationCreate(IdempotentCreate):
                     customer = Customer.objects.filter(external_id=external_id).first()
                     if customer is None:
                         raise TriggerRefused(
-                            {
-                                "customer": [
-                                    f"unknown customer {external_id!r}: "
-                                    "send name and contact data to create it"
-                                ]
-                            }
+                            {"customer": [problems.CUSTOMER_UNKNOWN(id=external_id)]}
                         )
                 communication = communication_trigger(
                     template_code=payload["template"],
@@ -358,10 +382,12 @@ class CommunicationCreate(IdempotentCreate):
         except TriggerRefused as exc:
             # Noted again: the rollback took the note the trigger made.
             render_failures_note([exc])
-            return Response(exc.problems, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                problems_api(exc.problems), status=status.HTTP_400_BAD_REQUEST
+            )
         except DjangoValidationError as exc:
             return Response(
-                {"customer": exc.message_dict}, status=status.HTTP_400_BAD_REQUEST
+                {"customer": _django_errors(exc)}, status=status.HTTP_400_BAD_REQUEST
             )
         return response
 
@@ -425,7 +451,7 @@ class BatchRowProblemSerializer(serializers.Serializer):
     row = serializers.IntegerField()
     line = serializers.IntegerField(allow_null=True)
     external_id = serializers.CharField()
-    problems = serializers.DictField(child=serializers.ListField())
+    problems = serializers.DictField(child=serializers.ListField(child=ApiError()))
 
 
 class BatchStatusSerializer(serializers.Serializer):
@@ -453,7 +479,10 @@ def _batch_body(request: Request, batch: Batch, *, problems: bool) -> dict:
         reverse("api-batch", args=[batch.public_id])
     )
     if problems:
-        body["problems"] = batch_row_problems(batch=batch, limit=BATCH_PROBLEMS_SHOWN)
+        body["problems"] = [
+            {**refused, "problems": problems_api(refused["problems"])}
+            for refused in batch_row_problems(batch=batch, limit=BATCH_PROBLEMS_SHOWN)
+        ]
     return json.loads(json.dumps(body, default=str))
 
 
@@ -469,7 +498,7 @@ class BatchCreate(IdempotentCreate):
                 "rows": BatchRowSerializer(many=True),
             },
         ),
-        responses={202: BatchStatusSerializer},
+        responses={202: BatchStatusSerializer, 400: REFUSED},
         parameters=[IDEMPOTENCY_KEY],
         summary="Start a batch run: one template, many customers",
         description=(
@@ -502,7 +531,9 @@ class BatchCreate(IdempotentCreate):
                 scheduled_for=payload.get("schedule"),
             )
         except BatchRefused as exc:
-            return Response(exc.body(), status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                problems_api(exc.body()), status=status.HTTP_400_BAD_REQUEST
+            )
         return Response(
             _batch_body(request, batch, problems=False),
             status=status.HTTP_202_ACCEPTED,
@@ -540,12 +571,13 @@ class BatchDetail(APIView):
 class CustomerUpsert(APIView):
     permission_classes = [CanTrigger]
 
-    @extend_schema(request=CustomerSerializer, responses={200: CustomerSerializer})
+    @extend_schema(
+        request=CustomerSerializer, responses={200: CustomerSerializer, 400: REFUSED}
+    )
     def put(self, request: Request, external_id: str) -> Response:
         if not isinstance(request.data, dict):
-            return Response(
-                {"detail": "the body must be a JSON object of customer fields"},
-                status=status.HTTP_400_BAD_REQUEST,
+            return _refusal(
+                "detail", problems.BODY_NOT_OBJECT(), status.HTTP_400_BAD_REQUEST
             )
         serializer = CustomerSerializer(
             data={**request.data, "external_id": external_id}
@@ -559,7 +591,7 @@ class CustomerUpsert(APIView):
                 external_id=external_id, actor=request.user, **fields
             )
         except DjangoValidationError as exc:
-            return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+            return Response(_django_errors(exc), status=status.HTTP_400_BAD_REQUEST)
         body = {"external_id": customer.external_id}
         body.update({name: getattr(customer, name) for name in CUSTOMER_FIELDS})
         return Response(body, status=201 if created else 200)

@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import event_record
-from channels_app import incidents
+from ccm.problems import DomainError, Problem, problem_from
+from channels_app import incidents, problems
 from channels_app.dispatching import (
     AUTO,
     FALLBACK_ORDER,
@@ -63,7 +64,7 @@ class RowProblem:
 
     row: int
     field: str
-    message: str
+    message: "str | Problem"
     line: int | None = None
 
     @property
@@ -336,7 +337,7 @@ def _typed(value: str, kind) -> Any:
 class _Checked:
     template: Any
     channels: list[str] | str
-    problems: dict[str, list[str]] = field(default_factory=dict)
+    problems: dict[str, list["str | Problem"]] = field(default_factory=dict)
 
 
 def _template_check(template_code: str, channels) -> _Checked:
@@ -348,14 +349,12 @@ def _template_check(template_code: str, channels) -> _Checked:
         Template.objects.select_related("category").filter(code=template_code).first()
     )
     if template is None:
-        checked.problems["template"] = [
-            _("unknown template %(code)r") % {"code": template_code}
-        ]
+        checked.problems["template"] = [problems.TEMPLATE_UNKNOWN(code=template_code)]
         return checked
     in_force = version_in_force(template)
     if in_force is None:
         checked.problems["template"] = [
-            _("%(code)s has no approved version in force") % {"code": template_code}
+            problems.TEMPLATE_NOT_IN_FORCE(code=template_code)
         ]
     else:
         # Checked against what was approved, as the trigger will check each row.
@@ -366,21 +365,15 @@ def _template_check(template_code: str, channels) -> _Checked:
     if channels == AUTO or channels == [AUTO]:
         checked.channels = AUTO
     elif not isinstance(channels, list | tuple) or not channels:
-        checked.problems["channels"] = [
-            _('use "auto" or a list of: %(channels)s')
-            % {"channels": ", ".join(supported)}
-        ]
+        checked.problems["channels"] = [problems.CHANNELS_INVALID(channels=supported)]
     else:
         wanted = list(dict.fromkeys(channels))
         unknown = [str(c) for c in wanted if c not in supported]
         if unknown:
             checked.problems["channels"] = [
-                _("%(code)s does not support %(unknown)s (it supports %(supported)s)")
-                % {
-                    "code": template_code,
-                    "unknown": ", ".join(unknown),
-                    "supported": ", ".join(supported),
-                }
+                problems.CHANNELS_UNSUPPORTED(
+                    code=template_code, unknown=unknown, supported=supported
+                )
             ]
         checked.channels = wanted
     return checked
@@ -469,23 +462,23 @@ def batch_create(
     time.
     """
     checked = _template_check(template_code, channels)
-    problems = checked.problems
+    found = checked.problems
     if not rows:
-        problems["rows"] = [_("add at least one row")]
+        found["rows"] = [_("add at least one row")]
     elif len(rows) > settings.BATCH_MAX_ROWS:
-        problems["rows"] = [
+        found["rows"] = [
             _("more than %(limit)d rows; split the batch")
             % {"limit": settings.BATCH_MAX_ROWS}
         ]
     if scheduled_for is not None and timezone.is_naive(scheduled_for):
-        problems["schedule"] = [_("give a time zone with the time")]
+        found["schedule"] = [_("give a time zone with the time")]
     elif scheduled_for is not None:
         try:
             validate_schedule(scheduled_for)
         except ValidationError as exc:
-            problems["schedule"] = exc.messages
-    if problems or checked.template is None:
-        raise BatchRefused(problems)
+            found["schedule"] = exc.messages
+    if found or checked.template is None:
+        raise BatchRefused(found)
     from templates_app.models import Template
 
     shown: list[RowProblem] = []
@@ -631,7 +624,7 @@ def _chunk_process(batch: Batch, chunk_rows: int) -> int | None:
         accepted = 0
         for row, result in zip(ready, results, strict=True):
             if isinstance(result, TriggerRefused):
-                refusals[row.number] = result.problems
+                refusals[row.number] = result.as_stored()
             else:
                 row.communication = result
                 accepted += 1
@@ -649,7 +642,7 @@ def _chunk_process(batch: Batch, chunk_rows: int) -> int | None:
 
 def _customers_upsert(
     batch: Batch, rows: list[BatchRow]
-) -> tuple[dict[int, Customer], dict[int, dict[str, list[str]]]]:
+) -> tuple[dict[int, Customer], dict[int, dict[str, list[dict]]]]:
     """Return each row's customer, created or updated from the row, or its refusal.
 
     Existing customers are locked in id order before any audit write, the
@@ -665,7 +658,7 @@ def _customers_upsert(
         .order_by("id")
     }
     customers: dict[int, Customer] = {}
-    refusals: dict[int, dict[str, list[str]]] = {}
+    refusals: dict[int, dict[str, list[dict]]] = {}
     for row in rows:
         fields = dict(row.payload["customer"])
         external_id = fields.pop("external_id")
@@ -681,22 +674,21 @@ def _customers_upsert(
             except ValidationError as exc:
                 refusals[row.number] = {
                     "customer": [
-                        f"{name}: {message}" if name != "__all__" else message
-                        for name, messages in exc.message_dict.items()
-                        for message in messages
+                        problems.ROW_CUSTOMER_FIELD(
+                            field=name,
+                            problem=error.message
+                            if isinstance(error.message, Problem)
+                            else " ".join(error),
+                        ).as_stored()
+                        for name, errors in exc.update_error_dict({}).items()
+                        for error in errors
                     ]
                 }
                 continue
             known[external_id] = customer
         if customer is None:
             refusals[row.number] = {
-                "customer": [
-                    _(
-                        "unknown customer %(id)r: give a name and contact data "
-                        "to create it"
-                    )
-                    % {"id": external_id}
-                ]
+                "customer": [problems.CUSTOMER_UNKNOWN(id=external_id).as_stored()]
             }
             continue
         customers[row.number] = customer
@@ -790,14 +782,17 @@ def _batch_fail(batch: Batch, exc: BaseException) -> None:
         )
 
 
+class BatchNotResumable(DomainError, ValueError):
+    """Only a failed batch can be put back in the queue."""
+
+
 @transaction.atomic
 def batch_resume(*, batch: Batch, actor: AbstractBaseUser) -> Batch:
     """Put a failed batch back in the queue; its unprocessed rows run again."""
     locked = Batch.objects.select_for_update().get(pk=batch.pk)
     if locked.status != Batch.Status.FAILED:
-        raise ValueError(
-            _("batch %(id)s is %(status)s; only a failed batch can be resumed")
-            % {"id": locked.public_id, "status": locked.get_status_display()}
+        raise BatchNotResumable(
+            problems.BATCH_NOT_RESUMABLE(batch=locked.public_id, status=locked.status)
         )
     error = locked.error
     locked.status = Batch.Status.PENDING
@@ -841,7 +836,10 @@ def batch_row_problems(*, batch: Batch, limit: int = 100) -> list[dict[str, Any]
             "row": row.number,
             "line": row.payload.get("line"),
             "external_id": row.payload.get("customer", {}).get("external_id", ""),
-            "problems": row.problems,
+            "problems": {
+                name: [problem_from(item) for item in found]
+                for name, found in row.problems.items()
+            },
         }
         for row in batch.rows.filter(
             processed__isnull=False, communication__isnull=True

@@ -25,11 +25,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry
 from ccm.bulk import rows_insert
-from channels_app import incidents, lifecycle, ruling
+from ccm.problems import Problem
+from channels_app import incidents, lifecycle, problems, ruling
 from channels_app.footers import footer_apply
 from channels_app.models import Batch, Channel, Communication, Dispatch
 from channels_app.tasks import outbox_kick
@@ -62,23 +62,35 @@ CHUNK = 500
 
 
 class TriggerRefused(Exception):
-    """The trigger cannot be honoured; `problems` maps each field to its errors.
+    """The trigger cannot be honoured; `problems` maps each field to its problems.
 
+    Each is a `Problem` (code and parameters), worded when shown.
     `render_failure` is set when an approved template failed to render data
     its schema accepted: the template's fault, an incident for operations.
     """
 
     def __init__(
         self,
-        problems: dict[str, list[str]],
+        problems: dict[str, list[Problem]],
         *,
         render_failure: incidents.RenderFailure | None = None,
     ):
         self.problems = problems
         self.render_failure = render_failure
-        super().__init__(
-            "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in problems.items())
+        super().__init__(problems)
+
+    def __str__(self) -> str:
+        return "; ".join(
+            f"{field}: {' '.join(map(str, found))}"
+            for field, found in self.problems.items()
         )
+
+    def as_stored(self) -> dict[str, list[dict]]:
+        """Return the problems as stored on a batch row: codes and parameters."""
+        return {
+            field: [problem.as_stored() for problem in found]
+            for field, found in self.problems.items()
+        }
 
 
 @dataclass
@@ -116,31 +128,19 @@ class _TemplatePlan:
         self.code = code
         self.template = template
         self.version: TemplateVersion | None = None
-        self.refusal: dict[str, list[str]] | None = None
+        self.refusal: dict[str, list[Problem]] | None = None
         self.supported: list[str] = []
         if template is None:
-            self.refusal = {
-                "template": [_("unknown template %(code)r") % {"code": code}]
-            }
+            self.refusal = {"template": [problems.TEMPLATE_UNKNOWN(code=code)]}
             return
         if version is None:
-            self.refusal = {
-                "template": [
-                    _("%(code)s has no approved version in force") % {"code": code}
-                ]
-            }
+            self.refusal = {"template": [problems.TEMPLATE_NOT_IN_FORCE(code=code)]}
             return
         # The rows checked against the hash are the rows rendered.
         version_verification_load(version)
         if not version_hash_ok(version):
             self.refusal = {
-                "template": [
-                    _(
-                        "%(version)s content no longer matches its approved hash; "
-                        "refusing to send"
-                    )
-                    % {"version": version}
-                ]
+                "template": [problems.TEMPLATE_HASH_MISMATCH(version=version)]
             }
             return
         self.version = version
@@ -280,9 +280,9 @@ def _check(
     if plan.refusal:
         raise TriggerRefused(plan.refusal)
     customer = request.customer
-    problems: dict[str, list[str]] = {}
+    found: dict[str, list[Problem]] = {}
     if data_errors := validator_problems(plan.validator, request.data):
-        problems["data"] = [str(error) for error in data_errors]
+        found["data"] = [problems.DATA_INVALID(detail=error) for error in data_errors]
 
     channels = request.channels
     if channels == AUTO:
@@ -291,18 +291,15 @@ def _check(
         wanted = list(dict.fromkeys(channels))
         unknown = [c for c in wanted if c not in plan.supported]
         if unknown:
-            problems["channels"] = [
-                _("%(code)s does not support %(unknown)s (it supports %(supported)s)")
-                % {
-                    "code": plan.code,
-                    "unknown": ", ".join(unknown),
-                    "supported": ", ".join(plan.supported),
-                }
+            found["channels"] = [
+                problems.CHANNELS_UNSUPPORTED(
+                    code=plan.code, unknown=unknown, supported=plan.supported
+                )
             ]
         if not wanted:
-            problems["channels"] = [_("name at least one channel, or 'auto'")]
-    if problems:
-        raise TriggerRefused(problems)
+            found["channels"] = [problems.CHANNELS_NONE()]
+    if found:
+        raise TriggerRefused(found)
 
     decisions = {
         channel: consent_decide(
@@ -328,8 +325,7 @@ def _check(
             raise TriggerRefused(
                 {
                     "customer": [
-                        _("no usable %(channel)s contact point") % {"channel": c}
-                        for c in no_address
+                        problems.CONTACT_POINT_MISSING(channel=c) for c in no_address
                     ]
                 }
             )
@@ -349,10 +345,10 @@ def _check(
                 message=public_id,
             )
         except LanguageUnavailable as exc:
-            raise TriggerRefused({"language": [str(exc)]}) from None
+            raise TriggerRefused({"language": [exc.problem]}) from None
         except RenderError as exc:
             raise TriggerRefused(
-                {"data": [str(exc)]},
+                {"data": [problems.RENDER_FAILED(detail=str(exc))]},
                 render_failure=incidents.RenderFailure(
                     template_code=request.template_code,
                     error=type(exc).__name__,

@@ -15,14 +15,13 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audit.services import event_record
+from channels_app import problems
 from channels_app.models import (
     Batch,
     Channel,
@@ -340,10 +339,9 @@ def queues_watch() -> list[Incident]:
 def _locked(incident: Incident, to: str) -> Incident:
     locked = Incident.objects.select_for_update().get(pk=incident.pk)
     if to not in Incident.TRANSITIONS[locked.status]:
-        raise ValidationError(
-            _("Incident #%(id)s is %(status)s; it cannot become %(to)s.")
-            % {"id": locked.pk, "status": locked.get_status_display(), "to": to}
-        )
+        raise problems.INCIDENT_MOVE_REFUSED(
+            id=locked.pk, status=locked.status, to=to
+        ).validation_error()
     return locked
 
 
@@ -378,7 +376,7 @@ def incident_resolve(
 ) -> Incident:
     """Resolve an incident with its root cause."""
     if not root_cause.strip():
-        raise ValidationError(_("Give the root cause to resolve the incident."))
+        raise problems.INCIDENT_ROOT_CAUSE_REQUIRED().validation_error()
     locked = _locked(incident, Status.RESOLVED)
     before = locked.status
     locked.status, locked.resolved = Status.RESOLVED, timezone.now()

@@ -30,6 +30,8 @@ from django.utils import timezone
 
 from audit.services import AuditEntry, event_record, events_record_bulk
 from ccm.bulk import rows_insert
+from ccm.problems import DomainError, Problem
+from channels_app import problems
 from channels_app.models import (
     Dispatch,
     DispatchRollup,
@@ -58,7 +60,7 @@ COLUMNS = {
 }
 
 
-class DispatchStateError(Exception):
+class DispatchStateError(DomainError):
     """A dispatch cannot make the requested move from its current status."""
 
 
@@ -126,8 +128,10 @@ def _rollup(changes: Sequence[DispatchStatusChange], dispatches, created=()) -> 
     )
 
 
-def _refusal(dispatch: Dispatch, to: str) -> str:
-    return f"dispatch #{dispatch.pk} is {dispatch.status}; it cannot become {to}"
+def _refusal(dispatch: Dispatch, to: str) -> Problem:
+    return problems.DISPATCH_MOVE_REFUSED(
+        dispatch=dispatch.pk, status=dispatch.status, to=to
+    )
 
 
 def _value(name: str, value: Any) -> Any:
@@ -174,8 +178,9 @@ def _rows_write(
             ).update(**{name: getattr(first, name) for name in fields})
             if written != len(rows):
                 raise DispatchStateError(
-                    f"{len(rows) - written} of {len(rows)} dispatch(es) changed "
-                    "status meanwhile; nothing was moved"
+                    problems.DISPATCH_CHANGED_MEANWHILE(
+                        changed=len(rows) - written, total=len(rows)
+                    )
                 )
         return
     if connection.vendor != "postgresql":
@@ -187,7 +192,7 @@ def _rows_write(
         stale = [pk for pk, status in was.items() if current.get(pk) != status]
         if stale:
             raise DispatchStateError(
-                f"dispatch(es) {stale} changed status meanwhile; nothing was moved"
+                problems.DISPATCH_CHANGED_MEANWHILE(changed=len(stale), total=len(was))
             )
         Dispatch.objects.bulk_update(dispatches, fields)
         return
@@ -212,8 +217,9 @@ def _rows_write(
         written = cursor.rowcount
     if written != len(rows):
         raise DispatchStateError(
-            f"{len(rows) - written} of {len(rows)} dispatch(es) changed status "
-            "meanwhile; nothing was moved"
+            problems.DISPATCH_CHANGED_MEANWHILE(
+                changed=len(rows) - written, total=len(rows)
+            )
         )
 
 
@@ -238,7 +244,7 @@ def dispatches_move(
         if m.to not in Dispatch.TRANSITIONS[m.dispatch.status]
     ]
     if refused:
-        raise DispatchStateError("; ".join(refused))
+        raise DispatchStateError(*refused)
     now = now or timezone.now()
     groups: dict[tuple[str, ...], list[Dispatch]] = defaultdict(list)
     was: dict[int, str] = {}
@@ -246,7 +252,9 @@ def dispatches_move(
     for move in moves:
         dispatch = move.dispatch
         if dispatch.pk in was:
-            raise DispatchStateError(f"dispatch #{dispatch.pk} moved twice in one call")
+            raise DispatchStateError(
+                problems.DISPATCH_MOVED_TWICE(dispatch=dispatch.pk)
+            )
         was[dispatch.pk] = dispatch.status
         dispatch.status = move.to
         if move.stamp:
@@ -313,13 +321,11 @@ def dispatches_open(
     `events` (whose subjects may be these dispatches) are appended after the
     insert; given as a callable, they are built then, with the keys known.
     """
-    refused = [
-        f"a dispatch cannot start {status}"
-        for _, status in openings
-        if status not in OPENING
-    ]
+    refused = sorted({status for _, status in openings if status not in OPENING})
     if refused:
-        raise DispatchStateError("; ".join(sorted(set(refused))))
+        raise DispatchStateError(
+            *(problems.DISPATCH_OPENING_REFUSED(status=status) for status in refused)
+        )
     now = now or timezone.now()
     dispatches = []
     for dispatch, status in openings:
@@ -399,7 +405,7 @@ def escalation_resolve(
     """Close an escalation with what was done about it."""
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     if escalation.status == Escalation.Status.RESOLVED:
-        raise DispatchStateError(f"escalation #{escalation.pk} is already resolved")
+        raise DispatchStateError(problems.ESCALATION_RESOLVED(escalation=escalation.pk))
     escalation.status = Escalation.Status.RESOLVED
     escalation.resolved = timezone.now()
     escalation.resolved_by = actor

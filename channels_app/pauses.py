@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import event_record
+from channels_app import problems
 from channels_app.models import Batch, Channel, Dispatch, Pause
 from templates_app.models import Category, Template
 
@@ -101,13 +101,9 @@ def _value_check(scope: str, value: str) -> str:
         ),
     }
     if scope not in exists:
-        raise ValidationError(_("Unknown pause scope: %(scope)s") % {"scope": scope})
+        raise problems.PAUSE_SCOPE_UNKNOWN(scope=scope).validation_error()
     if not value or not exists[scope]():
-        raise ValidationError(
-            _("There is no %(scope)s %(value)s to pause.")
-            % {"scope": Scope(scope).label, "value": value},
-            code="unknown",
-        )
+        raise problems.PAUSE_NOTHING(scope=scope, value=value).validation_error()
     return value
 
 
@@ -126,18 +122,16 @@ def pause_start(
     value = _value_check(scope, value)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError(_("Give the reason for the pause."), code="reason")
+        raise problems.PAUSE_REASON_REQUIRED().validation_error()
     try:
         with transaction.atomic():
             pause = Pause.objects.create(
                 scope=scope, value=value, reason=reason, paused_by=actor
             )
     except IntegrityError:
-        raise ValidationError(
-            _("%(scope)s %(value)s is already paused.")
-            % {"scope": Scope(scope).label, "value": value},
-            code="already",
-        ) from None
+        raise problems.PAUSE_ALREADY(
+            scope=scope, value=value
+        ).validation_error() from None
     event_record(
         action="channels.pause.started",
         actor=actor,
@@ -155,9 +149,9 @@ def pause_resume(
     """Resume a pause: its held dispatches go to the next claims, oldest due first."""
     pause = Pause.objects.select_for_update().get(pk=pause.pk)
     if not pause.active:
-        raise ValidationError(
-            _("%(pause)s was already resumed.") % {"pause": pause}, code="resumed"
-        )
+        raise problems.PAUSE_RESUMED_ALREADY(
+            scope=pause.scope, value=pause.value
+        ).validation_error()
     pause.resumed_at = timezone.now()
     pause.resumed_by = actor
     pause.resume_reason = (reason or "").strip()

@@ -6,7 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from channels_app import incidents
+from channels_app import incidents, problems
 from channels_app.lifecycle import DispatchStateError, dispatch_locked, dispatch_move
 from channels_app.models import Dispatch
 from channels_app.tasks import outbox_kick
@@ -16,7 +16,7 @@ from customers.services import marketing_opt_out, suppression_add
 
 def _reason_check(reason: str) -> None:
     if not reason.strip():
-        raise DispatchStateError("a reason is required")
+        raise DispatchStateError(problems.REASON_REQUIRED())
 
 
 @transaction.atomic
@@ -80,7 +80,7 @@ def dispatch_receipt_record(
     """
     if event not in RECEIPT_STATUSES:
         raise DispatchStateError(
-            f"unknown receipt event {event!r}: use {', '.join(RECEIPT_STATUSES)}"
+            problems.RECEIPT_EVENT_UNKNOWN(event=event, known=list(RECEIPT_STATUSES))
         )
     to = RECEIPT_STATUSES[event]
     locked = dispatch_locked(dispatch)

@@ -178,5 +178,5 @@ class ReceiptWebhook(APIView):
                 {refused.field: [refused.message]}, status=status.HTTP_409_CONFLICT
             )
         except DispatchStateError as exc:
-            return Response({"event": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+            return Response({"event": exc.as_api()}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,9 +11,9 @@ from functools import partial
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audit.services import AuditEntry, event_record
+from ccm.problems import DomainError
 from channels_app import incidents, lifecycle
 from channels_app.dispatching import AUTO, communication_trigger
 from channels_app.models import (
@@ -24,6 +24,7 @@ from channels_app.models import (
     Incident,
 )
 from channels_app.tasks import outbox_kick
+from console import problems
 from console.models import Feedback
 from customers import reasons
 from customers.consent import consent_decide
@@ -37,8 +38,8 @@ CONTACT_CENTER = "contact-center"
 NOT_RESENDABLE = {Dispatch.Status.QUEUED, Dispatch.Status.SENDING}
 
 
-class ConsoleActionRefused(Exception):
-    """An agent's action cannot be carried out; the message says why."""
+class ConsoleActionRefused(DomainError):
+    """An agent's action cannot be carried out; the problem says why."""
 
 
 def _requires_opt_in(category: str) -> bool:
@@ -60,15 +61,13 @@ def _form_once(*, actor: AbstractBaseUser, action: str, once: str) -> None:
                 request_sha256=hashlib.sha256(action.encode()).hexdigest(),
             )
     except IntegrityError:
-        raise ConsoleActionRefused(
-            _("This was already done: the same form was sent twice.")
-        ) from None
+        raise ConsoleActionRefused(problems.FORM_SENT_TWICE()) from None
 
 
 def _reason_required(reason: str) -> str:
     reason = reason.strip()
     if not reason:
-        raise ConsoleActionRefused(_("A reason is required."))
+        raise ConsoleActionRefused(problems.REASON_REQUIRED())
     return reason
 
 
@@ -103,7 +102,7 @@ def contact_unmask(
 ) -> None:
     """Record that an agent unmasked a customer's contact data."""
     if not actor.has_perm("console.unmask_contact"):
-        raise ConsoleActionRefused(_("You may not unmask contact data."))
+        raise ConsoleActionRefused(problems.UNMASK_FORBIDDEN())
     event_record(
         action="console.contact.unmasked",
         actor=actor,
@@ -139,29 +138,25 @@ def dispatch_resend(
     pending = original.resends.filter(status__in=NOT_RESENDABLE).first()
     if pending is not None:
         raise ConsoleActionRefused(
-            _("Dispatch #%(id)s was already resent as #%(resend)s, still %(status)s.")
-            % {
-                "id": original.pk,
-                "resend": pending.pk,
-                "status": pending.get_status_display(),
-            }
+            problems.RESEND_PENDING(
+                id=original.pk, resend=pending.pk, status=pending.status
+            )
         )
     if original.status in NOT_RESENDABLE:
         raise ConsoleActionRefused(
-            _("Dispatch #%(id)s is still %(status)s; it has not been sent yet.")
-            % {"id": original.pk, "status": original.get_status_display()}
+            problems.RESEND_NOT_SENT(id=original.pk, status=original.status)
         )
     if not original.content_sha256:
         raise ConsoleActionRefused(
-            _("Dispatch #%(id)s was never rendered (%(decision)s); reissue it instead.")
-            % {"id": original.pk, "decision": original.decision or original.status}
+            problems.RESEND_NEVER_RENDERED(
+                id=original.pk, decision=original.decision or original.status
+            )
         )
     customer = original.communication.customer
     address = customer.address_for(original.channel)
     if not address:
         raise ConsoleActionRefused(
-            _("The customer has no %(channel)s contact point.")
-            % {"channel": original.get_channel_display()}
+            problems.RESEND_NO_CONTACT_POINT(channel=original.channel)
         )
     communication = original.communication
     consent = consent_decide(
@@ -174,10 +169,7 @@ def dispatch_resend(
     )
     if not consent.allowed:
         # The reason names the address; the view masks it for the agent.
-        raise ConsoleActionRefused(
-            _("The customer's consent does not allow this now: %(why)s.")
-            % {"why": reasons.reason_display(consent.reason)}
-        )
+        raise ConsoleActionRefused(problems.RESEND_CONSENT(why=consent.reason))
     now = timezone.now()
     resend = Dispatch(
         communication=original.communication,
@@ -255,13 +247,7 @@ def communication_reissue(
     rendered = communication.reissues.filter(dispatches__content_sha256__gt="")
     for earlier in rendered.distinct().only("public_id", "data"):
         if earlier.data == dict(data):
-            raise ConsoleActionRefused(
-                _(
-                    "This correction was already reissued as communication "
-                    "%(id)s; resend that one if the customer needs it again."
-                )
-                % {"id": earlier.public_id}
-            )
+            raise ConsoleActionRefused(problems.REISSUE_DONE(id=earlier.public_id))
     rendered_channels = list(
         dict.fromkeys(
             communication.dispatches.exclude(content_sha256="")
@@ -336,7 +322,7 @@ def feedback_record(
     """Record what the customer said about a dispatch and escalate it to operations."""
     text = text.strip()
     if not text:
-        raise ConsoleActionRefused(_("Say what the customer told you."))
+        raise ConsoleActionRefused(problems.FEEDBACK_TEXT_REQUIRED())
     # Locked, so the same words sent twice (a second click) open one escalation.
     dispatch = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
     recorded = dispatch.feedback.filter(
@@ -344,8 +330,7 @@ def feedback_record(
     ).first()
     if recorded is not None:
         raise ConsoleActionRefused(
-            _("This was already recorded; escalation #%(id)s is open.")
-            % {"id": recorded.escalation_id}
+            problems.FEEDBACK_RECORDED(id=recorded.escalation_id)
         )
     escalation = lifecycle.escalation_open(
         dispatch=dispatch,

@@ -554,14 +554,15 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     return _dispatch_page(request, dispatch, 400, feedback_form=form)
 
 
-def _refusal_message(field: str, problem: str) -> str:
+def _refusal_message(problem) -> str:
     """Return a trigger's refusal in the agent's language, its detail as written.
 
-    The detail names JSON paths and values in English (from the schema check);
-    it is isolated left to right, so an Arabic sentence around it stays whole.
+    The detail may name JSON paths and values in English (from the schema
+    check); the refusal is isolated in its own direction, so the sentence
+    around it stays whole.
     """
     return _("The corrected data was refused: %(problem)s") % {
-        "problem": f"\u2066{field}: {problem}\u2069"
+        "problem": f"\u2068{problem}\u2069"
     }
 
 
@@ -586,7 +587,7 @@ def reissue(request: HttpRequest, pk: int) -> HttpResponse:
                     for problem in problems:
                         form.add_error(
                             "data" if name == "data" else None,
-                            _refusal_message(name, problem),
+                            _refusal_message(problem),
                         )
             except services.ConsoleActionRefused as refusal:
                 form.add_error(None, _masked(request, dispatch, str(refusal)))

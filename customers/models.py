@@ -17,6 +17,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from ccm.problems import Problem
+from customers import problems
 from templates_app.models import Channel, Language
 
 
@@ -34,6 +36,23 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+def _phone_parsed(raw: str, region: str) -> "phonenumbers.PhoneNumber | Problem":
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        kind = problems.PARSE_PROBLEMS.get(exc.error_type, problems.PHONE_NOT_A_NUMBER)
+        return kind(value=raw)
+    if not phonenumbers.is_valid_number(number):
+        return problems.PHONE_INVALID(value=raw)
+    return number
+
+
+def phone_problem(raw: str, *, region: str = "SA") -> Problem | None:
+    """Return what is wrong with a phone number, or None when it normalises."""
+    parsed = _phone_parsed(raw, region) if raw.strip() else None
+    return parsed if isinstance(parsed, Problem) else None
+
+
 def phone_normalise(raw: str, *, region: str = "SA") -> str:
     """Return the E.164 form of a phone number, or raise naming the problem.
 
@@ -42,15 +61,10 @@ def phone_normalise(raw: str, *, region: str = "SA") -> str:
     """
     if not raw.strip():
         return ""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(
-            {"phone": f"{raw!r} is not a phone number: {exc}"}
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError({"phone": f"{raw!r} is not a valid phone number"})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    parsed = _phone_parsed(raw, region)
+    if isinstance(parsed, Problem):
+        raise parsed.validation_error("phone")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 class Customer(models.Model):
@@ -98,36 +112,38 @@ class Customer(models.Model):
         return f"{self.name} ({self.external_id})"
 
     @classmethod
-    def field_problems(cls, values: Mapping[str, object]) -> dict[str, list[str]]:
+    def field_problems(
+        cls, values: Mapping[str, object]
+    ) -> dict[str, list[str | Problem]]:
         """Return what is wrong with some customer field values, by field.
 
         The model's own rules (lengths, choices, the email and time zone
         validators, phone numbers that must normalise to E.164) serve the
         API, batch files and the admin alike. Only the fields given are judged.
         """
-        problems: dict[str, list[str]] = {}
+        found: dict[str, list[str | Problem]] = {}
         candidate = cls()
         for name, value in values.items():
             if name not in ("external_id", *cls.EDITABLE):
-                problems[name] = [str(_("unknown customer field"))]
+                found[name] = [str(_("unknown customer field"))]
             elif not isinstance(value, str):
-                problems[name] = [str(_("must be text"))]
+                found[name] = [str(_("must be text"))]
             elif name == "phone" and value:
-                try:
+                if problem := phone_problem(value):
+                    found[name] = [problem]
+                else:
                     candidate.phone = phone_normalise(value)
-                except ValidationError as exc:
-                    problems[name] = exc.messages
             else:
                 setattr(candidate, name, value)
-        judged = set(values) - set(problems)
+        judged = set(values) - set(found)
         try:
             candidate.clean_fields(
                 exclude=[f.name for f in cls._meta.fields if f.name not in judged]
             )
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
-                problems.setdefault(name, []).extend(messages)
-        return problems
+                found.setdefault(name, []).extend(messages)
+        return found
 
     def address_for(self, channel: str) -> str:
         """Return the contact point used for a channel, or "" when there is none."""

@@ -13,15 +13,19 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ccm.problems import problems_api
+from channels_app import problems as channel_problems
 from channels_app.api import IDEMPOTENCY_KEY, IdempotentCreate
 from channels_app.models import IdempotencyRecord
 from customers.consent import consent_decide
 from customers.models import Customer, PreferenceEntry
 from customers.services import preference_set
+from preferences import problems
 from preferences.services import CHANNELS, customer_products
 from templates_app.models import Category, Channel
 
 LEDGER_SHOWN = 20
+INSTRUCTIONS_MAX = 50
 
 
 class InstructionSerializer(serializers.Serializer):
@@ -47,7 +51,7 @@ class InstructionSerializer(serializers.Serializer):
 
     def validate_category(self, value: str) -> str:
         if value and not Category.objects.filter(code=value).exists():
-            raise serializers.ValidationError(f"unknown category {value!r}")
+            raise serializers.ValidationError(problems.CATEGORY_UNKNOWN(code=value))
         return value
 
 
@@ -60,8 +64,10 @@ class PreferenceRequestSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, allow_blank=True, default="")
 
     def validate_instructions(self, value: list) -> list:
-        if len(value) > 50:
-            raise serializers.ValidationError("at most 50 instructions per request")
+        if len(value) > INSTRUCTIONS_MAX:
+            raise serializers.ValidationError(
+                problems.INSTRUCTIONS_TOO_MANY(limit=INSTRUCTIONS_MAX)
+            )
         return value
 
 
@@ -165,13 +171,15 @@ class CustomerPreferences(IdempotentCreate):
     ) -> Response:
         if not isinstance(request.data, dict):
             return Response(
-                {"detail": "the body must be a JSON object"},
+                problems_api({"detail": [channel_problems.BODY_NOT_OBJECT()]}),
                 status=status.HTTP_400_BAD_REQUEST,
             )
         customer = Customer.objects.filter(external_id=self.external_id).first()
         if customer is None:
             return Response(
-                {"customer": [f"unknown customer {self.external_id!r}"]},
+                problems_api(
+                    {"customer": [problems.CUSTOMER_UNKNOWN(id=self.external_id)]}
+                ),
                 status=status.HTTP_404_NOT_FOUND,
             )
         serializer = PreferenceRequestSerializer(data=request.data)

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import event_record
+from ccm.problems import Problem
+from rules import problems
 from rules.models import TRANSITIONS, VALUE_FIELDS, Rule, RuleVersion
 
 Status = RuleVersion.Status
@@ -21,7 +23,14 @@ REVIEW_PERMISSION = "rules.change_rule"
 
 
 class ReviewRefused(ValidationError):
-    """A proposal or a decision the review of rule changes does not allow."""
+    """A proposal or a decision the review of rule changes does not allow.
+
+    Given a `Problem`, it carries its code and is worded when shown.
+    """
+
+    def __init__(self, message):
+        code = message.code if isinstance(message, Problem) else None
+        super().__init__(message, code=code)
 
 
 def snapshot(version: RuleVersion | None) -> dict | None:
@@ -194,21 +203,14 @@ def _decided(
     version = RuleVersion.objects.select_related("rule").get(pk=version.pk)
     if target not in TRANSITIONS[version.status]:
         raise ReviewRefused(
-            _("%(version)s is %(status)s: only a proposed change can be decided.")
-            % {"version": version.label, "status": version.get_status_display()}
+            problems.NOT_DECIDABLE(version=version.label, status=version.status)
         )
     return version, _in_force(version.rule)
 
 
 def _segregation_check(version: RuleVersion, actor: AbstractBaseUser) -> None:
     if actor.pk == version.proposed_by_id:
-        raise ReviewRefused(
-            _(
-                "Segregation of duties: you proposed %(version)s, so another "
-                "operator must approve or reject it."
-            )
-            % {"version": version.label}
-        )
+        raise ReviewRefused(problems.SEGREGATION(version=version.label))
 
 
 def _decision_record(
@@ -267,9 +269,7 @@ def rule_version_reject(
     """Reject a proposed version with a comment; the version in force stays."""
     _actor_check(actor)
     if not comment.strip():
-        raise ReviewRefused(
-            _("Say why the change is rejected: the proposer reads the comment.")
-        )
+        raise ReviewRefused(problems.REJECTION_REASON_REQUIRED())
     with transaction.atomic():
         version, current = _decided(version, Status.REJECTED)
         _segregation_check(version, actor)

@@ -8,9 +8,8 @@ allowed.
 from collections.abc import Mapping
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.utils.translation import gettext as _
 
-from templates_app import selectors
+from templates_app import problems, selectors
 from templates_app.errors import AuthoringForbidden, WorkflowRefused
 from templates_app.models import Category
 
@@ -22,28 +21,21 @@ def author_check(actor: AbstractBaseUser, category: Category) -> None:
     """Refuse unless the actor may author templates in the category."""
     if not selectors.user_may(actor, selectors.AUTHOR, category):
         raise AuthoringForbidden(
-            _("%(user)s may not author templates in the category %(category)s.")
-            % {"user": actor, "category": category}
+            problems.AUTHOR_FORBIDDEN(user=actor, category=category)
         )
 
 
 def block_author_check(actor: AbstractBaseUser) -> None:
     """Refuse unless the actor may author content blocks."""
     if not (actor.is_active and actor.has_perm(BLOCK_AUTHOR)):
-        raise AuthoringForbidden(
-            _("%(user)s may not author content blocks.") % {"user": actor}
-        )
+        raise AuthoringForbidden(problems.BLOCK_AUTHOR_FORBIDDEN(user=actor))
 
 
 def review_check(actor: AbstractBaseUser, category: Category) -> None:
     """Refuse unless the actor may review in the category."""
     if not selectors.user_may(actor, selectors.REVIEW, category):
         raise WorkflowRefused(
-            _(
-                "%(user)s may not review in the category %(category)s: the "
-                "review permission on the category is required."
-            )
-            % {"user": actor, "category": category},
+            problems.REVIEW_FORBIDDEN(user=actor, category=category),
             rule="permission",
         )
 
@@ -52,8 +44,7 @@ def block_review_check(actor: AbstractBaseUser) -> None:
     """Refuse unless the actor may review content blocks."""
     if not (actor.is_active and actor.has_perm(BLOCK_REVIEW)):
         raise WorkflowRefused(
-            _("%(user)s may not review content blocks.") % {"user": actor},
-            rule="permission",
+            problems.BLOCK_REVIEW_FORBIDDEN(user=actor), rule="permission"
         )
 
 
@@ -66,28 +57,18 @@ def segregation_check(
     """Refuse an approval by the author, an editor, or a writer of the lineage."""
     if actor.pk == subject.author_id:
         raise WorkflowRefused(
-            _(
-                "Segregation of duties: %(user)s wrote %(subject)s and may not "
-                "approve it."
-            )
-            % {"user": actor, "subject": subject},
+            problems.SEGREGATION_WROTE(user=actor, subject=subject),
             rule="segregation",
         )
     if actor.pk in editors:
         raise WorkflowRefused(
-            _(
-                "Segregation of duties: %(user)s edited %(subject)s and may not "
-                "approve it."
-            )
-            % {"user": actor, "subject": subject},
+            problems.SEGREGATION_EDITED(user=actor, subject=subject),
             rule="segregation",
         )
     if lineage and actor.pk in lineage:
         raise WorkflowRefused(
-            _(
-                "Segregation of duties: %(user)s wrote or edited %(earlier)s, from "
-                "which %(subject)s descends, and may not approve it."
-            )
-            % {"user": actor, "earlier": lineage[actor.pk], "subject": subject},
+            problems.SEGREGATION_LINEAGE(
+                user=actor, earlier=lineage[actor.pk], subject=subject
+            ),
             rule="segregation",
         )

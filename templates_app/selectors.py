@@ -11,6 +11,8 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
+from ccm.problems import DomainError
+from templates_app import problems
 from templates_app.models import (
     CHANNEL_REQUIRED_FIELDS,
     EVER_APPROVED_STATUSES,
@@ -39,7 +41,7 @@ TEMPLATE_SETTINGS_COLUMNS = (
 DRAFT_BLOCK_STATUSES = (Status.DRAFT, Status.IN_REVIEW, Status.APPROVED)
 
 
-class LanguageUnavailable(LookupError):
+class LanguageUnavailable(DomainError, LookupError):
     """Neither the customer's language nor the template's default has content."""
 
 
@@ -128,8 +130,12 @@ def language_choose(
     if default in available:
         return default
     raise LanguageUnavailable(
-        f"{version} has no {channel} content in {customer_language or '-'} "
-        f"nor in the default language {default}"
+        problems.LANGUAGE_UNAVAILABLE(
+            version=version,
+            channel=channel,
+            language=customer_language or "-",
+            default=default,
+        )
     )
 
 

@@ -9,32 +9,24 @@ from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from audit.services import event_record
-from templates_app import signals
+from templates_app import problems, signals
 from templates_app.errors import WorkflowRefused
-from templates_app.models import TRANSITIONS, Status, WorkflowVersion
+from templates_app.models import TRANSITIONS, WorkflowVersion
 
 
-def state_check(subject: WorkflowVersion, target: str, verb: str) -> None:
+def state_check(subject: WorkflowVersion, target: str) -> None:
     """Refuse unless the declared transitions allow `subject` to reach `target`."""
     if target in TRANSITIONS[subject.status]:
         return
-    allowed = ", ".join(
-        str(Status(state).label) for state in sorted(TRANSITIONS[subject.status])
-    )
     raise WorkflowRefused(
-        _(
-            "%(subject)s cannot be %(verb)s: it is %(status)s, and a version "
-            "that is %(status)s may only become: %(allowed)s."
-        )
-        % {
-            "subject": subject,
-            "verb": verb,
-            "status": subject.get_status_display(),
-            "allowed": allowed or _("nothing (final)"),
-        },
+        problems.STATE_REFUSED(
+            subject=subject,
+            verb=target,
+            status=subject.status,
+            allowed=sorted(TRANSITIONS[subject.status]),
+        ),
         rule="state",
     )
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import event_record
-from templates_app import permissions, selectors
+from templates_app import permissions, problems, selectors
 from templates_app.errors import AuthoringError, WorkflowRefused
 from templates_app.kinds import VERSIONS, Kind, kind_of
 from templates_app.models import (
@@ -35,7 +35,7 @@ VERBS = ("submit", "withdraw", "approve", "reject", "retire")
 
 def _approve_guard(kind: Kind, subject, actor: AbstractBaseUser) -> list[Approval]:
     """Refuse an approval the actor may not give; return the approvals so far."""
-    state_check(subject, Status.APPROVED, _("approved"))
+    state_check(subject, Status.APPROVED)
     kind.review_check(actor, subject)
     permissions.segregation_check(
         actor, subject, kind.editors(subject), kind.lineage(subject)
@@ -43,11 +43,7 @@ def _approve_guard(kind: Kind, subject, actor: AbstractBaseUser) -> list[Approva
     approvals = list(selectors.approvals_current(subject))
     if any(approval.reviewer_id == actor.pk for approval in approvals):
         raise WorkflowRefused(
-            _(
-                "%(user)s already approved %(version)s; the category needs "
-                "approvals by distinct reviewers."
-            )
-            % {"user": actor, "version": subject},
+            problems.APPROVED_ALREADY_BY(user=actor, version=subject),
             rule="distinct-approvals",
         )
     return approvals
@@ -56,17 +52,17 @@ def _approve_guard(kind: Kind, subject, actor: AbstractBaseUser) -> list[Approva
 def _guard(kind: Kind, subject, verb: str, actor: AbstractBaseUser) -> None:
     if verb == "submit":
         kind.author_check(actor, subject)
-        state_check(subject, Status.IN_REVIEW, _("submitted"))
+        state_check(subject, Status.IN_REVIEW)
     elif verb == "withdraw":
         kind.author_check(actor, subject)
-        state_check(subject, Status.DRAFT, _("withdrawn"))
+        state_check(subject, Status.DRAFT)
     elif verb == "approve":
         _approve_guard(kind, subject, actor)
     elif verb == "reject":
-        state_check(subject, Status.REJECTED, _("rejected"))
+        state_check(subject, Status.REJECTED)
         kind.review_check(actor, subject)
     elif verb == "retire":
-        state_check(subject, Status.RETIRED, _("retired"))
+        state_check(subject, Status.RETIRED)
         kind.review_check(actor, subject)
     else:
         raise ValueError(verb)
@@ -186,8 +182,7 @@ def approve(subject, *, actor: AbstractBaseUser, comment: str = ""):
         mismatches = kind.hash_mismatches(subject)
         if mismatches:
             raise WorkflowRefused(
-                _("Content hash mismatch, refusing to approve: %(problems)s")
-                % {"problems": "; ".join(mismatches)},
+                problems.HASH_MISMATCH(problems="; ".join(mismatches)),
                 rule="hash",
             )
         kind.approve_guard(subject)
@@ -230,9 +225,7 @@ def approve(subject, *, actor: AbstractBaseUser, comment: str = ""):
 def _reason_required(comment: str) -> str:
     comment = (comment or "").strip()
     if not comment:
-        raise WorkflowRefused(
-            _("A rejection needs a reason for the author."), rule="reason"
-        )
+        raise WorkflowRefused(problems.REJECTION_REASON_REQUIRED(), rule="reason")
     return comment
 
 

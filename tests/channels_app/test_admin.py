@@ -111,7 +111,7 @@ def test_cancelling_a_sent_dispatch_is_refused_with_the_reason(
         follow=True,
     )
 
-    assert "is sent; it cannot become cancelled" in response.content.decode()
+    assert "is Sent; it cannot become Cancelled." in response.content.decode()
     dispatch.refresh_from_db()
     assert dispatch.status == "sent"
 

@@ -82,7 +82,9 @@ def test_the_same_key_with_another_body_is_422(api):
     response = _post(api, {**BODY, "channels": ["sms"]})
 
     assert response.status_code == 422
-    assert "already used with another body" in response.json()["Idempotency-Key"][0]
+    refused = response.json()["Idempotency-Key"][0]
+    assert refused["code"] == "api.idempotency_key.reused"
+    assert "already used with another body" in refused["message"]
     assert Dispatch.objects.count() == 1
 
 
@@ -192,7 +194,10 @@ def test_sequencing_on_an_unknown_template_is_a_field_level_400(api):
     response = _post(api, {**BODY, "supersedes": ["no-such-template"]})
 
     assert response.status_code == 400
-    assert "unknown template 'no-such-template'" in response.json()["supersedes"][0]
+    assert response.json()["supersedes"][0] == {
+        "code": "trigger.template.unknown",
+        "message": "unknown template 'no-such-template'",
+    }
     assert not Communication.objects.exists()
 
 
@@ -250,8 +255,12 @@ def test_a_batch_is_accepted_with_a_progress_url_and_reports_its_outcome(api):
             "external_id": "C-unknown",
             "problems": {
                 "customer": [
-                    "unknown customer 'C-unknown': give a name and contact data "
-                    "to create it"
+                    {
+                        "code": "trigger.customer.unknown",
+                        "message": "unknown customer 'C-unknown': give a name and "
+                        "contact data to create it",
+                        "params": {"id": "C-unknown"},
+                    }
                 ]
             },
         }
@@ -266,7 +275,7 @@ def test_a_batch_is_accepted_with_a_progress_url_and_reports_its_outcome(api):
     ("change", "field", "fragment"),
     [
         ({"template": "nope"}, "template", "unknown template"),
-        ({"channels": ["letter"]}, "channels", "does not support letter"),
+        ({"channels": ["letter"]}, "channels", "does not support Letter"),
         ({"channels": ["fax"]}, "channels", "auto"),
         ({"rows": []}, "rows", "at least one row"),
         ({"source_system": ""}, "source_system", "blank"),
@@ -294,7 +303,11 @@ def test_bad_rows_are_named_by_row_number_and_field(api):
 
     assert response.status_code == 400
     problems = response.json()["rows"]
-    assert problems["2"] == {"customer.email": ["'nope' is not an email address"]}
+    assert problems["2"] == {
+        "customer.email": [
+            {"code": "invalid", "message": "'nope' is not an email address"}
+        ]
+    }
     assert list(problems["3"]) == ["data.amount"]
 
 
@@ -304,7 +317,7 @@ def test_too_many_rows_are_refused(api, settings):
     response = _post_batch(api)
 
     assert response.status_code == 400
-    assert "more than 2 rows" in response.json()["rows"][0]
+    assert "more than 2 rows" in response.json()["rows"][0]["message"]
 
 
 def test_a_batch_post_is_idempotent_per_key(api):

@@ -184,7 +184,7 @@ def test_bad_rows_refuse_the_whole_file_naming_line_and_column(templates, operat
     ("fields", "rows", "key", "fragment"),
     [
         ({"template_code": "nope"}, [_row(1)], "template", "unknown template"),
-        ({"channels": ["letter"]}, [_row(1)], "channels", "does not support letter"),
+        ({"channels": ["letter"]}, [_row(1)], "channels", "does not support Letter"),
         ({"channels": []}, [_row(1)], "channels", "auto"),
         ({}, [], "rows", "at least one row"),
     ],
@@ -195,7 +195,7 @@ def test_a_bad_batch_is_refused_before_anything_is_stored(
     with pytest.raises(BatchRefused) as refused:
         _create(operator, rows, **fields)
 
-    assert fragment in " ".join(refused.value.problems[key])
+    assert fragment in " ".join(map(str, refused.value.problems[key]))
     assert not Batch.objects.exists()
 
 
@@ -257,8 +257,11 @@ def test_a_run_sends_every_row_once_and_records_refusals(templates, operator):
     )
     problems = batch_row_problems(batch=batch)
     assert [p["row"] for p in problems] == [3, 5]
-    assert "unknown customer 'NOBODY'" in problems[0]["problems"]["customer"][0]
-    assert "no usable sms contact point" in problems[1]["problems"]["customer"][0]
+    assert "unknown customer 'NOBODY'" in str(problems[0]["problems"]["customer"][0])
+    assert "no usable SMS contact point" in str(problems[1]["problems"]["customer"][0])
+    assert problems[1]["problems"]["customer"][0].code == (
+        "trigger.customer.no_contact_point"
+    )
     # The customers were created from the rows.
     assert Customer.objects.get(external_id="B-0").phone == "+966501234567"
     finished = AuditEvent.objects.get(action="channels.batch.finished")

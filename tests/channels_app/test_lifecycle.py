@@ -30,10 +30,18 @@ def test_a_move_outside_the_transitions_is_refused_and_nothing_is_written(dispat
     dispatch_cancel(dispatch=dispatch, actor=operator, reason="customer asked")
     events = AuditEvent.objects.count()
 
-    with pytest.raises(lifecycle.DispatchStateError, match="cannot become sending"):
+    with pytest.raises(lifecycle.DispatchStateError) as refused:
         lifecycle.dispatches_move(
             moves=[lifecycle.Move(Dispatch.objects.get(pk=dispatch.pk), Status.SENDING)]
         )
+
+    assert refused.value.code == "channels.dispatch.move_refused"
+    assert refused.value.problem.params == {
+        "dispatch": dispatch.pk,
+        "status": "cancelled",
+        "to": "sending",
+    }
+    assert str(refused.value).endswith("is Cancelled; it cannot become Sending.")
 
     dispatch.refresh_from_db()
     assert dispatch.status == Status.CANCELLED
@@ -99,8 +107,10 @@ def test_a_new_dispatch_starts_queued_or_suppressed_only(dispatch):
         address="layla@example.com",
         due_at=timezone.now(),
     )
-    with pytest.raises(lifecycle.DispatchStateError, match="cannot start sent"):
+    with pytest.raises(lifecycle.DispatchStateError) as refused:
         lifecycle.dispatches_open(openings=[(copy, Status.SENT)])
+    assert refused.value.code == "channels.dispatch.opening_refused"
+    assert str(refused.value) == "A dispatch cannot start as Sent."
     assert Dispatch.objects.count() == 1
 
 

@@ -105,7 +105,9 @@ def test_a_receipt_that_cannot_apply_is_409(sent):
     response = _post({"reference": sent.pk, "event": "delivered"})
 
     assert response.status_code == 409
-    assert "is queued" in response.json()["event"][0]
+    refused = response.json()["event"][0]
+    assert refused["code"] == "channels.dispatch.move_refused"
+    assert "is Queued" in refused["message"]
 
 
 def test_a_receipt_signed_longer_ago_than_the_window_is_refused(sent, settings):

@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from audit.models import AuditEvent
+from ccm.problems import Problem
 from channels_app.dispatching import TriggerRefused, communication_trigger
 from channels_app.models import Communication, Dispatch
 from customers.models import PreferenceEntry
@@ -145,7 +146,7 @@ def test_a_letter_is_rendered_to_a_stored_pdf(templates, customer):
         ({"template_code": "nope"}, "template", "unknown template 'nope'"),
         ({"data": {**REMINDER, "amount": -5}}, "data", "amount"),
         ({"data": {"customer": {"name": "x"}}}, "data", "policy_number"),
-        ({"channels": ["letter"]}, "channels", "does not support letter"),
+        ({"channels": ["letter"]}, "channels", "does not support Letter"),
         ({"channels": ["fax"]}, "channels", "does not support fax"),
     ],
 )
@@ -155,7 +156,7 @@ def test_bad_input_is_refused_naming_the_problem_and_nothing_is_queued(
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer, **fields)
 
-    assert message in " ".join(refused.value.problems[field])
+    assert message in " ".join(map(str, refused.value.problems[field]))
     assert not Communication.objects.exists()
     assert not AuditEvent.objects.filter(
         action__startswith="channels.dispatch"
@@ -169,7 +170,10 @@ def test_no_contact_point_for_a_named_channel_is_refused(templates, customer):
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer, channels=["sms"])
 
-    assert refused.value.problems == {"customer": ["no usable sms contact point"]}
+    assert refused.value.problems == {
+        "customer": [Problem("trigger.customer.no_contact_point", {"channel": "sms"})]
+    }
+    assert str(refused.value) == "customer: no usable SMS contact point"
 
 
 def test_a_template_without_an_approved_version_is_refused(templates, customer):
@@ -187,7 +191,7 @@ def test_a_template_without_an_approved_version_is_refused(templates, customer):
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer)
 
-    assert "no approved version in force" in refused.value.problems["template"][0]
+    assert "no approved version in force" in str(refused.value.problems["template"][0])
 
 
 def test_an_approved_version_whose_content_changed_is_never_sent(templates, customer):
@@ -207,9 +211,10 @@ def test_an_approved_version_whose_content_changed_is_never_sent(templates, cust
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer)
 
-    assert (
-        "no longer matches its approved hash" in refused.value.problems["template"][0]
+    assert refused.value.problems["template"][0].code == (
+        "trigger.template.hash_mismatch"
     )
+    assert "no longer matches its approved hash" in str(refused.value)
 
 
 def _customers(count: int, *, prefix: str = "B") -> list:

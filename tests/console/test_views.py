@@ -462,8 +462,11 @@ def test_an_arabic_agent_reads_a_refused_reissue_in_arabic_its_detail_as_written
 
     page = html.unescape(response.content.decode())
 
-    # The schema's detail (a JSON path, a value) isolated left to right.
-    assert "رُفضت البيانات المصحّحة: \u2066data: /amount: 'a lot' is not of" in page
+    # The refusal in Arabic, isolated; the schema's detail (a path, a value) as written.
+    assert (
+        "رُفضت البيانات المصحّحة: \u2068البيانات لا تطابق القالب: /amount: 'a lot' "
+        "is not of" in page
+    )
     assert not email_dispatch.communication.reissues.exists()
 
 

@@ -209,7 +209,7 @@ def test_a_channel_change_applies_only_once_approved(reminder, customer):
 
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer, channels=["sms"])
-    assert "does not support sms" in str(refused.value.problems["channels"])
+    assert "does not support SMS" in str(refused.value)
 
 
 def test_the_content_hash_covers_the_frozen_settings(reminder):

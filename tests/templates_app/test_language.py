@@ -1,7 +1,9 @@
 """Language choice: the customer's language, else the default, else an error."""
 
 import pytest
+from django.utils import translation
 
+from ccm.problems import problems_api
 from templates_app.selectors import LanguageUnavailable, language_choose
 from tests.templates_app.conftest import make_template
 
@@ -33,5 +35,15 @@ def test_default_language_is_used_otherwise(version):
 def test_error_when_neither_language_has_content(version):
     # The default language the version carries decides, not the template's.
     version.default_language = "en"
-    with pytest.raises(LanguageUnavailable, match="no sms content in fr"):
+    with pytest.raises(LanguageUnavailable) as refused:
         language_choose(version, channel="sms", customer_language="fr")
+
+    assert refused.value.code == "templates.language.unavailable"
+    with translation.override("en"):
+        assert "has no SMS content in fr nor in the default language English" in str(
+            refused.value
+        )
+    with translation.override("ar"):
+        arabic = problems_api({"language": refused.value.problems})["language"][0]
+    assert arabic["code"] == "templates.language.unavailable"
+    assert "الإنجليزية" in arabic["message"], arabic

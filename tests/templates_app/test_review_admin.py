@@ -192,3 +192,22 @@ def test_block_redraft_action_starts_drafts_of_dependents(seeded, author, review
     renewal = Template.objects.get(code="policy-renewal-letter")
     new = renewal.versions.get(number=3)
     assert new.pins.filter(block_version=draft).exists()
+
+
+def test_an_approval_refused_in_the_admin_reads_in_arabic_for_an_arabic_author(
+    seeded, author
+):
+    from ccm.models import UserSettings
+
+    UserSettings.objects.create(user=author, language="ar")
+    version = seeded["payment-reminder"].versions.get(status=Status.IN_REVIEW)
+    approve = reverse(
+        "admin:templates_app_templateversion_transition", args=[version.pk, "approve"]
+    )
+
+    response = _client(author).post(approve, {"comment": "mine"}, follow=True)
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert len(messages) == 1, messages
+    assert "صلاحية المراجعة" in messages[0] or "الفصل بين المهام" in messages[0]
+    assert "review permission" not in messages[0]
