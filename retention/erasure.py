@@ -67,8 +67,9 @@ BLANKS = {
 
 @dataclass
 class ErasureCount:
-    """What an erasure did: dispatches erased, each part newly erased, and
-    the dispatches left: covered by a hold, or busy (being sent, locked)."""
+    """What an erasure did: dispatches erased, each part newly erased (copies
+    and contacts per dispatch, PDFs per letter, snapshots per communication),
+    and the dispatches left: covered by a hold, or busy (being sent, locked)."""
 
     dispatches: int = 0
     parts: Counter = field(default_factory=Counter)
@@ -188,10 +189,7 @@ def _chunk_erase(
         now = timezone.now()
         erased = _rows_erase(locked, parts=parts, cause=cause, now=now)
         count.dispatches = len(locked)
-        for dispatch in locked:
-            for part in ContentPart:
-                if parts & part and not dispatch.erased_parts & part:
-                    count.parts[part] += 1
+        count.parts = _parts_counted(locked, parts)
         _files_erase(locked, parts=parts, pdf_names=erased)
         events_record_bulk(
             entries=[
@@ -210,6 +208,22 @@ def _chunk_erase(
             ]
         )
     return count
+
+
+def _parts_counted(locked: list[Dispatch], parts: int) -> Counter:
+    """Count what goes: copies and contacts per dispatch, PDFs per letter that
+    had one, snapshots per communication."""
+    counted = Counter()
+    snapshots = set()
+    for dispatch in locked:
+        new = parts & ~dispatch.erased_parts
+        counted[ContentPart.COPY] += bool(new & ContentPart.COPY)
+        counted[ContentPart.CONTACT] += bool(new & ContentPart.CONTACT)
+        counted[ContentPart.PDF] += bool(new & ContentPart.PDF and dispatch.letter_pdf)
+        if new & ContentPart.SNAPSHOT:
+            snapshots.add(dispatch.communication_id)
+    counted[ContentPart.SNAPSHOT] = len(snapshots)
+    return +counted
 
 
 def _rows_erase(

@@ -79,6 +79,10 @@ class RetentionClass(models.Model):
         """Return how many days this class keeps a ContentPart (None: for ever)."""
         return getattr(self, PART_FIELDS[part])
 
+    def period_list(self) -> list[int | None]:
+        """Return the periods in days: copies, PDFs, contact data, snapshots."""
+        return [self.days(part) for part in PART_FIELDS]
+
 
 class LegalHold(models.Model):
     """An order to keep everything it covers: nothing under it is erased, by
