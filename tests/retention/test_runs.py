@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.verify import chain_verify
@@ -180,3 +181,21 @@ def test_sending_goes_on_while_a_run_holds_its_chunk(channels_sent):
     # The run's clock is 91 days on: the fresh dispatch, once sent, expired too.
     assert finished.dispatches == 4
     assert finished.status == RetentionRun.Status.DONE
+
+
+def test_beat_sends_the_retention_task_daily_and_the_task_runs_once_at_a_time(db):
+    from ccm.celery import app
+    from retention.tasks import retention_run_task
+
+    app.finalize()
+    [entry] = [
+        entry
+        for entry in app.conf.beat_schedule.values()
+        if entry["task"] == "retention.run"
+    ]
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({3}, {15})
+
+    run_id = retention_run_task()
+    assert RetentionRun.objects.get(pk=run_id).status == RetentionRun.Status.DONE
+    RetentionRun.objects.create(as_of=timezone.now())
+    assert retention_run_task() is None
