@@ -62,6 +62,11 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         sender.signature("inventory.analyse"),
         name="template inventory, nightly",
     )
+    sender.add_periodic_task(
+        crontab(hour=3, minute=15),
+        sender.signature("retention.run"),
+        name="retention: erase what has expired, daily",
+    )
 
 
 # Periodic and bookkeeping work; everything else defaults to it too.

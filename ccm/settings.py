@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "rules",
     "console",
     "preferences",
+    "retention",
     "operations",
     "inventory",
 ]

@@ -20,6 +20,7 @@ from channels_app import pauses
 from channels_app.models import Channel, Dispatch, Pause
 from operations import charts, selectors
 from operations.forms import FilterForm, PauseForm, ResumeForm
+from retention import selectors as retention_selectors
 
 Status = Dispatch.Status
 OPERATE = ("operations.operate", "channels_app.add_pause", "channels_app.change_pause")
@@ -230,3 +231,19 @@ def pause_resume(request: HttpRequest, pk: int) -> HttpResponse:
             % {"pause": pause},
         )
     return redirect(_back(request))
+
+
+@require_GET
+@dashboard_view("retention.view_legalhold", "retention.view_retentionrun")
+def retention(request: HttpRequest) -> HttpResponse:
+    """Show the legal holds in force, the retention classes and the last runs."""
+    context = {
+        "holds": retention_selectors.holds_listed(active=True),
+        "released": retention_selectors.holds_listed(active=False)[:10],
+        "classes": retention_selectors.classes_listed(),
+        "runs": retention_selectors.runs_recent(),
+        "can_place": request.user.has_perm("retention.add_legalhold"),
+        "can_release": request.user.has_perm("retention.release_legalhold"),
+        "now": timezone.now(),
+    }
+    return render(request, "operations/retention.html", context)

@@ -16,6 +16,9 @@ DEMO_USERS = [
     ("operator", roles.OPERATOR, "en", "Omar Operator"),
     # A second operator: rule changes need another operator's approval.
     ("operator-2", roles.OPERATOR, "ar", "Nadia Operator"),
+    # Two records managers: a legal hold one places, the other releases.
+    ("records", roles.RECORDS_MANAGER, "en", "Reem Records"),
+    ("records-2", roles.RECORDS_MANAGER, "ar", "Rashid Records"),
 ]
 
 
