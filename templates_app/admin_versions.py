@@ -93,6 +93,26 @@ def _submit_versions(modeladmin, request, queryset):
 _submit_versions.short_description = _("Submit selected drafts for review")
 
 
+# Every field the page shows, read-only unless the version is editable.
+VERSION_FIELDS = [
+    "template",
+    "number",
+    "status",
+    "author",
+    "based_on",
+    "created",
+    "updated",
+    "submitted_at",
+    "decided_at",
+    "rejection_reason",
+    "effective_from",
+    "effective_until",
+    "content_hash",
+    "pinned_blocks",
+    "approval_list",
+]
+
+
 @admin.register(TemplateVersion)
 class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = [
@@ -114,23 +134,6 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
     search_fields = ["template__code", "template__name"]
     list_select_related = ["template", "author", "category"]
     actions = [_submit_versions, recertification_admin.recertify_versions]
-    fields = [
-        "template",
-        "number",
-        "status",
-        "author",
-        "based_on",
-        "created",
-        "updated",
-        "submitted_at",
-        "decided_at",
-        "rejection_reason",
-        "effective_from",
-        "effective_until",
-        "content_hash",
-        "pinned_blocks",
-        "approval_list",
-    ]
     schedule_fields = ("effective_from", "effective_until")
     # What an author and a reviewer read first; the record of the version's
     # life folds away, so the content starts within the first screen.
@@ -226,8 +229,8 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and self.has_change_permission(request, obj):
-            return [f for f in self.fields if f not in self.schedule_fields]
-        return self.fields
+            return [f for f in VERSION_FIELDS if f not in self.schedule_fields]
+        return VERSION_FIELDS
 
     def has_add_permission(self, request):
         # Drafts start from a template ("New draft"), which numbers them.
