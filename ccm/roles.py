@@ -11,6 +11,7 @@ AUTHOR = "Author"
 REVIEWER = "Reviewer"
 AGENT = "Agent"
 OPERATOR = "Operator"
+RECORDS_MANAGER = "Records manager"
 API_CLIENT = "API client"
 
 # Marked for translation so the admin shows group names in Arabic.
@@ -19,6 +20,7 @@ ROLE_LABELS = {
     REVIEWER: gettext_noop("Reviewer"),
     AGENT: gettext_noop("Agent"),
     OPERATOR: gettext_noop("Operator"),
+    RECORDS_MANAGER: gettext_noop("Records manager"),
     API_CLIENT: gettext_noop("API client"),
 }
 
@@ -152,6 +154,31 @@ INVENTORY_READ = [
 for _role in (AUTHOR, REVIEWER, OPERATOR):
     ROLE_PERMISSIONS[_role] += INVENTORY_READ
 ROLE_PERMISSIONS[OPERATOR].append("inventory.run_inventory")
+
+# Operators see what is kept and held, and may start a retention run; the
+# records manager (a data-protection or legal officer) decides how long things
+# are kept and places holds. A hold is released by a second records manager
+# (enforced by retention.holds).
+RETENTION_READ = [
+    "retention.view_retentionclass",
+    "retention.view_legalhold",
+    "retention.view_retentionrun",
+]
+ROLE_PERMISSIONS[OPERATOR] += [*RETENTION_READ, "retention.run_retention"]
+ROLE_PERMISSIONS[RECORDS_MANAGER] = [
+    *RETENTION_READ,
+    "retention.run_retention",
+    "retention.add_retentionclass",
+    "retention.change_retentionclass",
+    "retention.add_legalhold",
+    "retention.release_legalhold",
+    "audit.view_auditevent",
+    "templates_app.view_category",
+    "templates_app.view_template",
+    "templates_app.view_templateversion",
+    "channels_app.view_customer",
+    "operations.view_dashboard",
+]
 
 
 def roles_sync(apps, schema_editor=None, *, strict: bool = False) -> None:

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "rules",
     "console",
     "preferences",
+    "retention",
     "operations",
     "inventory",
 ]

@@ -126,6 +126,26 @@ class Communication(models.Model):
         return f"{self.template_code} → {self.customer_id} ({self.public_id})"
 
 
+class ContentPart(models.IntegerChoices):
+    """A kind of personal content a dispatch holds, erased on its own clock.
+
+    Values are bits of `Dispatch.erased_parts`.
+    """
+
+    COPY = 1, _("Stored copy (email and SMS text)")
+    PDF = 2, _("Letter PDF")
+    CONTACT = 4, _("Contact data (address used)")
+    SNAPSHOT = 8, _("Data snapshot")
+
+
+CONTENT_PARTS_ALL = sum(ContentPart.values)
+
+
+class ErasureCause(models.TextChoices):
+    RETENTION = "retention", _("Retention period ended")
+    REQUEST = "request", _("Data subject's erasure request")
+
+
 class Dispatch(models.Model):
     """One delivery on one channel: the outbox row workers claim and send."""
 
@@ -197,6 +217,16 @@ class Dispatch(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resends"
     )
     created = models.DateTimeField(_("created"), auto_now_add=True)
+    # The personal content erased so far (ContentPart bits), when last and why;
+    # the record itself (dates, status, version, hash) stays. Written only by
+    # `retention.erasure`.
+    erased_parts = models.PositiveSmallIntegerField(_("erased parts"), default=0)
+    content_erased_at = models.DateTimeField(
+        _("content erased at"), null=True, blank=True
+    )
+    content_erased_cause = models.CharField(
+        _("erasure cause"), max_length=16, choices=ErasureCause.choices, blank=True
+    )
 
     class Meta:
         verbose_name = _("dispatch")
@@ -217,10 +247,21 @@ class Dispatch(models.Model):
                 condition=models.Q(status="sending"),
             ),
             models.Index(fields=["status", "-created"], name="dispatch_status_idx"),
+            # The retention run walks what still holds personal content, oldest
+            # first; fully erased rows leave the index.
+            models.Index(
+                fields=["created", "id"],
+                name="dispatch_unerased_idx",
+                condition=models.Q(erased_parts__lt=CONTENT_PARTS_ALL),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} {self.status}"
+
+    def erased(self, part: int) -> bool:
+        """Return whether the given ContentPart of this dispatch was erased."""
+        return bool(self.erased_parts & part)
 
 
 class DispatchStatusChange(models.Model):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from channels_app import incidents
 from channels_app.lifecycle import DispatchStateError, dispatch_locked, dispatch_move
-from channels_app.models import Dispatch
+from channels_app.models import ContentPart, Dispatch
 from channels_app.tasks import outbox_kick
 from customers.models import PreferenceEntry, Suppression
 from customers.services import marketing_opt_out, suppression_add
@@ -24,6 +24,10 @@ def dispatch_retry(*, dispatch: Dispatch, actor: AbstractBaseUser, reason: str):
     """Queue a failed dispatch again (an operator's decision)."""
     _reason_check(reason)
     locked = dispatch_locked(dispatch)
+    if locked.erased_parts & (ContentPart.COPY | ContentPart.CONTACT):
+        raise DispatchStateError(
+            f"dispatch #{locked.pk}'s content was erased; it cannot be sent again"
+        )
     moved = dispatch_move(
         locked=locked,
         to=Dispatch.Status.QUEUED,

@@ -1,0 +1,34 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RetentionConfig(AppConfig):
+    name = "retention"
+    verbose_name = _("Retention and legal hold")
+
+    def ready(self) -> None:
+        from audit.privacy import subjects_private_register
+        from audit.vocabulary import register
+
+        from . import models
+
+        # A hold names the customer or case it keeps.
+        subjects_private_register(models.LegalHold)
+
+        register(
+            "retention.class.changed",
+            "An operator set how long a category's personal content is kept.",
+        )
+        register(
+            "retention.hold.placed",
+            "An operator placed a legal hold: nothing it covers is erased.",
+        )
+        register(
+            "retention.hold.released",
+            "A second operator released a legal hold; what it covered may expire.",
+        )
+        register(
+            "retention.dispatch.erased",
+            "A dispatch's personal content was erased; the record stays.",
+        )
+        register("retention.run.finished", "A retention run erased what expired.")
