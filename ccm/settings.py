@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "retention",
     "operations",
     "inventory",
+    "subject_rights",
 ]
 
 MIDDLEWARE = [
