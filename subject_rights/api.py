@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -124,6 +125,11 @@ class CustomerExport(APIView):
     """Export what is held about a customer, as JSON or a PDF in their language."""
 
     permission_classes = [CanExport]
+
+    def perform_content_negotiation(self, request, force=False):
+        # ?format= chooses the export (json or pdf), not a DRF renderer.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
 
     @extend_schema(
         parameters=[
