@@ -10,6 +10,7 @@ from audit.models import AuditEvent, DataSubjectKey
 from audit.sealing import Erased, Unsealer, key_destroy
 from audit.services import AuditEntry, event_record, events_record_bulk
 from customers.services import customer_upsert
+from tests.audit.tampering import triggers_lifted
 
 pytestmark = pytest.mark.django_db
 
@@ -84,11 +85,7 @@ def test_a_tamper_after_erasure_is_still_caught_at_its_sequence():
     other = _customer("C-2", "Omar")
     key_destroy(owner=f"customer:{customer.pk}")
     target = AuditEvent.objects.for_subject(other).get()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
-        else:
-            cursor.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
+    with triggers_lifted() as cursor:
         cursor.execute(
             "UPDATE audit_auditevent SET action = %s WHERE sequence = %s",
             ["channels.customer.updated", target.sequence],

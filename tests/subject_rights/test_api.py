@@ -67,7 +67,9 @@ def test_the_export_lists_what_is_held_in_json_and_pdf(subject):
     assert len(body["communications"]) == 3
     assert body["contact_center"][0]["kind"] == "complaint"
     assert body["preferences"][0]["opted_in"] is False
-    assert any(e["subject_label"].startswith(NAME) for e in body["audit_events"]["events"])
+    assert any(
+        e["subject_label"].startswith(NAME) for e in body["audit_events"]["events"]
+    )
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")

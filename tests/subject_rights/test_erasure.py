@@ -3,7 +3,6 @@
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -11,6 +10,7 @@ from channels_app.models import Dispatch
 from retention.holds import hold_place
 from subject_rights.erasure import customer_erase
 from subject_rights.models import ErasureRequest
+from tests.audit.tampering import triggers_lifted
 from tests.factories import user_build
 from tests.subject_rights.conftest import ADDRESS, NAME, database_hits, file_hits
 
@@ -80,11 +80,7 @@ def test_the_evidence_pack_states_the_erasure(subject, client):
 def test_a_tamper_after_erasure_is_still_caught_at_its_sequence(subject):
     _erase(subject)
     target = AuditEvent.objects.filter(action="channels.dispatch.sent").first()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
-        else:
-            cursor.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
+    with triggers_lifted() as cursor:
         cursor.execute(
             "UPDATE audit_auditevent SET actor_label = %s WHERE sequence = %s",
             ["forger", target.sequence],
