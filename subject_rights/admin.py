@@ -9,13 +9,28 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 from subject_rights.erasure import customer_erase
 from subject_rights.export import customer_export, customer_export_pdf, export_record
 from subject_rights.models import ErasureRequest
+
+# What each count of a request's "erased" names.
+ERASED_LABELS = {
+    "dispatches": _("dispatches (copies, PDFs, addresses, snapshots)"),
+    "feedback": _("complaints and feedback"),
+    "escalations": _("escalations"),
+    "reissue_reasons": _("reissue reasons"),
+    "embedded_mail": _("messages in the embedded mailbox"),
+    "inbound_messages": _("inbound messages"),
+    "suppressions": _("suppressions"),
+    "preferences": _("preference entries"),
+    "customer_history": _("customer history rows"),
+    "customer": _("customer record"),
+    "audit_keys": _("audit keys destroyed"),
+}
 
 
 class ErasureForm(forms.Form):
@@ -87,14 +102,31 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     @admin.display(description=_("erased"))
     def erased_shown(self, request_row: ErasureRequest) -> str:
         return format_html(
-            "<pre>{}</pre>",
-            json.dumps(request_row.erased, ensure_ascii=False, indent=1),
+            "<table>{}</table>",
+            format_html_join(
+                "",
+                "<tr><th>{}</th><td>{}</td></tr>",
+                (
+                    (ERASED_LABELS.get(kind, kind), count)
+                    for kind, count in request_row.erased.items()
+                ),
+            ),
         )
 
     @admin.display(description=_("kept, and why"))
     def kept_shown(self, request_row: ErasureRequest) -> str:
+        if not request_row.kept:
+            return _("Nothing: everything was erased.")
         return format_html(
-            "<pre>{}</pre>", json.dumps(request_row.kept, ensure_ascii=False, indent=1)
+            "<table>{}</table>",
+            format_html_join(
+                "",
+                '<tr><th>{} ({})</th><td>{} <span dir="ltr">{}</span></td></tr>',
+                (
+                    (item["what"], item["count"], item["why"], item["reference"])
+                    for item in request_row.kept
+                ),
+            ),
         )
 
     def has_change_permission(self, request, obj=None) -> bool:

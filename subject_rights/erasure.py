@@ -262,7 +262,7 @@ def _records_erase(customer: Customer) -> dict[str, int]:
         Q(customers=customer) | Q(sender__in=addresses)
     ).distinct()
     counts = {
-        "embedded_mail_files": _embedded_mail_erase([customer.email]),
+        "embedded_mail": _embedded_mail_erase([customer.email]),
         "inbound_messages": InboundMessage.objects.filter(
             pk__in=list(inbound.values_list("pk", flat=True))
         ).update(sender="", text=ERASED_MARK),
