@@ -296,3 +296,8 @@ def address_owners(address: str) -> list[str]:
 def address_owner(address: str) -> str | None:
     """Return the data subject name that seals events about an address."""
     return address_owners(address)[0] if address else None
+
+
+def event_readable(event: AuditEvent) -> dict[str, Any]:
+    """Return one event's subject label, before, after and reason read back."""
+    return Unsealer.for_events([event]).event(event)

@@ -210,8 +210,20 @@ def export_record(
 def customer_export_pdf(export: dict) -> bytes:
     """Render an export as a PDF in the customer's language (Arabic right to left)."""
     language = "ar" if export["customer"]["language"] == "ar" else "en"
+    shown = {
+        **export,
+        "communications": [
+            {
+                **communication,
+                "data": json.dumps(communication["data"], ensure_ascii=False, indent=1)
+                if communication["data"]
+                else "",
+            }
+            for communication in export["communications"]
+        ],
+    }
     with translation.override(language):
-        body = render_to_string("subject_rights/export_pdf.html", {"export": export})
+        body = render_to_string("subject_rights/export_pdf.html", {"export": shown})
         return letters.letter_pdf(
             body, language=language, css=EXPORT_CSS, title="Data export"
         ).pdf
