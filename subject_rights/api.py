@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.renderers import JSONRenderer
@@ -137,7 +138,7 @@ class CustomerExport(APIView):
                 "format", str, enum=["json", "pdf"], description="json (default) or pdf"
             )
         ],
-        responses={200: serializers.DictField()},
+        responses={200: OpenApiTypes.OBJECT},
         summary="Export what is held about a customer (a data subject's access)",
     )
     def get(self, request: Request, external_id: str):
