@@ -1,8 +1,10 @@
 """A read-only audit browser, and the link from audited objects to their events."""
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import QuerySet
@@ -12,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditEvent
 from audit.privacy import subjects_unreadable
+from audit.sealing import Unsealer, readable
 
 
 def events_url_for(subject: models.Model) -> str:
@@ -80,9 +83,32 @@ class SubjectTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class UnsealingChangeList(ChangeList):
+    """A page of events whose sealed personal parts are read back in one go."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        unsealer = Unsealer.for_events(self.result_list)
+        for event in self.result_list:
+            event.readable = unsealer.event(event)
+
+
+def _readable(event: AuditEvent) -> dict:
+    """Return the event's personal parts read back (`audit.sealing`)."""
+    readable = getattr(event, "readable", None)
+    if readable is None:
+        readable = event.readable = Unsealer.for_events([event]).event(event)
+    return readable
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    """Browse events; nobody, superusers included, may add, change or delete one."""
+    """Browse events; nobody, superusers included, may add, change or delete one.
+
+    Personal parts sealed under a data subject's key show in clear while the
+    key lives and as "erased on <date>" once it is destroyed; the stored
+    (sealed) form, which the hash covers, shows beside them on the event.
+    """
 
     list_display = (
         "sequence",
@@ -90,7 +116,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "action",
         "actor_label",
         "actor_kind",
-        "subject_label",
+        "subject_display",
         "content_type",
         "correlation_id",
     )
@@ -109,15 +135,44 @@ class AuditEventAdmin(admin.ModelAdmin):
         "actor_kind",
         "content_type",
         "object_id",
+        "subject_display",
+        "before_display",
+        "after_display",
+        "reason_display",
+        "correlation_id",
+        "prev_hash",
+        "hash",
         "subject_label",
         "before",
         "after",
         "reason",
-        "correlation_id",
-        "prev_hash",
-        "hash",
     )
-    fields = readonly_fields
+    fieldsets = (
+        (None, {"fields": readonly_fields[:15]}),
+        (
+            _("As stored and hashed (personal parts sealed)"),
+            {"fields": readonly_fields[15:]},
+        ),
+    )
+
+    def get_changelist(self, request, **kwargs):
+        return UnsealingChangeList
+
+    @admin.display(description=_("subject"))
+    def subject_display(self, event: AuditEvent) -> str:
+        return str(_readable(event)["subject_label"])
+
+    @admin.display(description=_("before (readable)"))
+    def before_display(self, event: AuditEvent) -> str:
+        return _json_display(_readable(event)["before"])
+
+    @admin.display(description=_("after (readable)"))
+    def after_display(self, event: AuditEvent) -> str:
+        return _json_display(_readable(event)["after"])
+
+    @admin.display(description=_("reason (readable)"))
+    def reason_display(self, event: AuditEvent) -> str:
+        return str(_readable(event)["reason"])
 
     def get_queryset(self, request):
         return events_readable(request.user, super().get_queryset(request))
@@ -130,3 +185,9 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _json_display(values) -> str:
+    if values is None:
+        return "-"
+    return json.dumps(readable(values), ensure_ascii=False, indent=1, default=str)

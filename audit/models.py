@@ -117,3 +117,25 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.last_sequence} {self.last_hash[:12]}"
+
+
+class DataSubjectKey(models.Model):
+    """One data subject's key for the personal fields of their audit events.
+
+    Outside the chain: destroying the key (clearing `wrapped`) makes what was
+    sealed under it unreadable without changing any event or hash.
+    """
+
+    # Who the key belongs to, as the registering app names them ("customer:42").
+    owner = models.CharField(_("data subject"), max_length=100, unique=True)
+    # The 256-bit AES key, Fernet-wrapped under the master key; "" once destroyed.
+    wrapped = models.TextField(_("wrapped key"), blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    destroyed = models.DateTimeField(_("destroyed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data subject key")
+        verbose_name_plural = _("data subject keys")
+
+    def __str__(self) -> str:
+        return self.owner

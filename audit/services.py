@@ -36,6 +36,7 @@ from django.utils import timezone
 from audit.context import correlation_id_get
 from audit.hashing import GENESIS_HASH, event_hash
 from audit.models import AuditChainHead, AuditEvent
+from audit.sealing import draft_owner, events_seal
 from audit.vocabulary import action_get
 from ccm.bulk import rows_insert
 
@@ -144,7 +145,9 @@ def _append(
     """Number, hash and store the drafts after the chain head; move the head.
 
     Up to `extend_max` drafts try the single-statement path first (PostgreSQL).
+    Personal parts are sealed first (`audit.sealing`), before the head is read.
     """
+    events_seal([draft for draft, _subject_type in drafts])
     if len(drafts) <= extend_max and connection.vendor == "postgresql":
         head = (
             AuditChainHead.objects.filter(pk=CHAIN_HEAD_PK)
@@ -301,6 +304,7 @@ def _draft(entry: AuditEntry) -> tuple[AuditEvent, str | None]:
         reason=entry.reason,
         correlation_id=correlation_id[:64],
     )
+    draft_owner(draft, entry.subject)
     return draft, subject_type_label(content_type)
 
 

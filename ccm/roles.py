@@ -180,6 +180,15 @@ ROLE_PERMISSIONS[RECORDS_MANAGER] = [
     "operations.view_dashboard",
 ]
 
+# Data subjects' rights: the records manager erases and exports on a
+# customer's request; operators see the requests.
+ROLE_PERMISSIONS[OPERATOR].append("subject_rights.view_erasurerequest")
+ROLE_PERMISSIONS[RECORDS_MANAGER] += [
+    "subject_rights.view_erasurerequest",
+    "subject_rights.add_erasurerequest",
+    "subject_rights.export_subject_data",
+]
+
 
 def roles_sync(apps, schema_editor=None, *, strict: bool = False) -> None:
     """Create the role groups and set exactly their declared permissions.

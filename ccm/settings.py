@@ -60,6 +60,19 @@ SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
 
+# The master key that wraps each data subject's audit key (docs/audit.md,
+# "Personal data in the chain"): a Fernet key, 32 url-safe base64 bytes
+# (`python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"`). Earlier master keys, kept in
+# AUDIT_MASTER_KEY_FALLBACKS, still unwrap the keys wrapped under them.
+_INSECURE_DEV_AUDIT_KEY = "KITtm6X55B0y9YKu-iBEl3Mk-QZ614MFTM9srnvwglY="  # noqa: S105
+AUDIT_MASTER_KEY = os.environ.get(
+    "AUDIT_MASTER_KEY", _INSECURE_DEV_AUDIT_KEY if DEBUG else ""
+)
+AUDIT_MASTER_KEY_FALLBACKS = env_list("AUDIT_MASTER_KEY_FALLBACKS", "")
+if not AUDIT_MASTER_KEY:
+    raise ImproperlyConfigured("AUDIT_MASTER_KEY must be set when DEBUG is off")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -88,6 +101,7 @@ INSTALLED_APPS = [
     "retention",
     "operations",
     "inventory",
+    "subject_rights",
 ]
 
 MIDDLEWARE = [

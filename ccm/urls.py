@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from ccm import metrics, views
 from preferences.api import CustomerPreferences
+from subject_rights.api import CustomerErasure, CustomerExport
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -17,6 +18,16 @@ urlpatterns = [
         "api/v1/customers/<str:external_id>/preferences",
         CustomerPreferences.as_view(),
         name="api-preferences",
+    ),
+    path(
+        "api/v1/customers/<str:external_id>/erasure",
+        CustomerErasure.as_view(),
+        name="api-erasure",
+    ),
+    path(
+        "api/v1/customers/<str:external_id>/export",
+        CustomerExport.as_view(),
+        name="api-export",
     ),
     path("api/v1/", include("channels_app.urls")),
     path("agent/", include("console.urls")),

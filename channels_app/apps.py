@@ -7,7 +7,7 @@ class ChannelsAppConfig(AppConfig):
     verbose_name = _("Channels and dispatch")
 
     def ready(self) -> None:
-        from audit.privacy import subjects_private_register
+        from audit.privacy import personal_fields_register, subjects_private_register
         from audit.vocabulary import register
         from rules.history import history_source_register
 
@@ -24,6 +24,27 @@ class ChannelsAppConfig(AppConfig):
             models.Escalation,
             models.Batch,
             models.BatchRow,
+        )
+
+        # Sealed under the customer's audit key (docs/audit.md).
+        personal_fields_register(
+            models.Communication,
+            owner=lambda communication: f"customer:{communication.customer_id}",
+            reason=True,
+        )
+        personal_fields_register(
+            models.Dispatch,
+            # Every writer has the dispatch's communication loaded.
+            owner=lambda dispatch: f"customer:{dispatch.communication.customer_id}",
+            fields=("address", "error", "detail", "customer"),
+            reason=True,
+        )
+        personal_fields_register(
+            models.Escalation,
+            owner=lambda escalation: (
+                f"customer:{escalation.dispatch.communication.customer_id}"
+            ),
+            reason=True,
         )
 
         register("channels.dispatch.retried", "An operator queued a dispatch again.")

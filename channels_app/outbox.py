@@ -75,6 +75,8 @@ SEND_FIELDS = (
     "communication__id",
     "communication__public_id",
     "communication__mandatory",
+    # The audit events of a send are sealed under the customer's key.
+    "communication__customer_id",
 )
 LEASE_EXPIRED = "lease expired: the worker stopped mid-send"
 

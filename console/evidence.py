@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from audit.models import AuditChainHead
+from audit.sealing import readable
 from audit.services import subject_type_label
 from channels_app.models import Dispatch
 from console import selectors
@@ -163,6 +164,9 @@ def _dispatch_entry(
             if communication.reissue_of_id
             else None
         ),
+        # When its personal content was erased (retention or a request).
+        "content_erased_at": dispatch.content_erased_at,
+        "content_erased_cause": dispatch.content_erased_cause,
         "copy": {
             "subject": dispatch.subject,
             "html": dispatch.body_html,
@@ -236,6 +240,9 @@ def _event_entry(event) -> dict:
         "correlation_id": event.correlation_id,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        # The sealed personal parts above, read back; "erased on <date>" once
+        # the data subject's key is destroyed. The hash covers the stored form.
+        "readable": readable(event.readable),
     }
 
 
@@ -271,7 +278,9 @@ def evidence_bundle(
                     "external_id": customer.external_id,
                     "name": customer.name,
                     "language": customer.language,
+                    "erased_at": customer.erased_at,
                 },
+                "erasure": _erasure_statement(customer),
                 "dispatches": [
                     _dispatch_entry(dispatch, rule_versions, category_changes)
                     for dispatch in dispatches
@@ -287,6 +296,18 @@ def evidence_bundle(
             ensure_ascii=False,
         )
     )
+
+
+def _erasure_statement(customer: Customer) -> str | None:
+    """Return the pack's statement that the customer's data was erased, if it was."""
+    if customer.erased_at is None:
+        return None
+    return gettext(
+        "The customer's personal data was erased on %(date)s at their request: "
+        "names, contact points, copies and free text are no longer held, and the "
+        "audit events keep their hashes with the personal parts erased. "
+        "Anything still shown was kept under a legal hold or a retention duty."
+    ) % {"date": customer.erased_at.date().isoformat()}
 
 
 def bundle_json_bytes(bundle: dict) -> bytes:

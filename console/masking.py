@@ -19,6 +19,8 @@ def email_mask(email: str) -> str:
 
 def phone_mask(phone: str) -> str:
     """Return "+9665•••4567": the country code area and the last four digits."""
+    if not phone:
+        return ""  # none, or erased: nothing to hide
     if len(phone) <= 6:
         return MASK
     return f"{phone[:5]}{MASK}{phone[-4:]}"

@@ -16,6 +16,7 @@ from django.db.models.functions import Reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.sealing import Unsealer
 from channels_app.models import Communication, Dispatch
 from customers.models import Customer, PreferenceEntry, Suppression
 from customers.services import phone_normalise
@@ -157,6 +158,7 @@ TIMELINE_FIELDS = (
     "decision",
     "communication__created",
     "communication__reissue_of_id",
+    "content_erased_at",
     "communication__template_code",
     "communication__template_version__number",
 )
@@ -282,7 +284,13 @@ def audit_events_for(dispatches: list[Dispatch]) -> list[AuditEvent]:
         content_type=communication_type,
         object_id__in=list({str(d.communication_id) for d in dispatches}),
     )
-    return list(AuditEvent.objects.filter(condition).order_by("sequence"))
+    events = list(AuditEvent.objects.filter(condition).order_by("sequence"))
+    unsealer = Unsealer.for_events(events)
+    for event in events:
+        # Personal parts read back while the customer's key lives, else
+        # "erased on <date>" (audit.sealing).
+        event.readable = unsealer.event(event)
+    return events
 
 
 def evidence_dispatches(

@@ -17,6 +17,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -248,7 +249,11 @@ def _timeline_rows(
         decision = reason_display(dispatch["decision"])
         if mask is not None:
             decision = mask(decision)
-        if dispatch["subject"]:
+        if dispatch["content_erased_at"]:
+            title = _("erased on %(date)s") % {
+                "date": date_format(timezone.localtime(dispatch["content_erased_at"]))
+            }
+        elif dispatch["subject"]:
             title = dispatch["subject"]
         elif channel == Channel.LETTER:
             title = _("Letter #%(id)s") % {"id": pk}

@@ -2,12 +2,18 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def customer_owner(customer) -> str:
+    """Return the data subject name whose audit key seals a customer's events."""
+    return f"customer:{customer.pk}"
+
+
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers and consent")
 
     def ready(self) -> None:
-        from audit.privacy import subjects_private_register
+        from audit.privacy import personal_fields_register, subjects_private_register
+        from audit.sealing import address_owner
         from audit.vocabulary import register
 
         from . import models
@@ -15,6 +21,29 @@ class CustomersConfig(AppConfig):
         # Their events name customers and their addresses.
         subjects_private_register(
             models.Customer, models.PreferenceEntry, models.Suppression
+        )
+        # Sealed under the customer's own key (docs/audit.md): erasing the
+        # customer destroys it.
+        personal_fields_register(
+            models.Customer,
+            owner=customer_owner,
+            fields=(
+                "name",
+                "email",
+                "phone",
+                "postal_address",
+                "external_id",
+                "user_agent",
+            ),
+            label=True,
+            reason=True,
+        )
+        personal_fields_register(
+            models.Suppression,
+            owner=lambda suppression: address_owner(suppression.address),
+            fields=("address",),
+            label=True,
+            reason=True,
         )
         # The action names keep the prefix they were recorded with.
         register("channels.customer.created", "A customer was created.")

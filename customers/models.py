@@ -95,6 +95,9 @@ class Customer(models.Model):
     postal_address = models.TextField(_("postal address"), blank=True)
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
+    # When the customer's personal data was erased on their request
+    # (`subject_rights.erasure`); the row stays, anonymised.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:

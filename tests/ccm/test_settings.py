@@ -12,7 +12,8 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        if k
+        not in {"DEBUG", "SECRET_KEY", "AUDIT_MASTER_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -32,6 +33,7 @@ def test_check_deploy_is_clean_with_production_values(tmp_path):
         "DEBUG",
         DEBUG="false",
         SECRET_KEY="a-real-secret-" + "x7Qp2v9Lm4Rt8Zk1Wn6Yb3Hc5Jd0Fg" * 2,
+        AUDIT_MASTER_KEY="mXYFMnd2lsCh6XTWmKV3M4VOToG8qWl1QjTMUmEFzpI=",
         ALLOWED_HOSTS="ccm.example.com",
         CCM_VAR_DIR=str(tmp_path),
     )
@@ -45,6 +47,18 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_refuses_to_start_without_an_audit_master_key(tmp_path):
+    result = _manage(
+        "check",
+        DEBUG="false",
+        SECRET_KEY="a-real-secret-" + "x7Qp2v9Lm4Rt8Zk1Wn6Yb3Hc5Jd0Fg" * 2,
+        CCM_VAR_DIR=str(tmp_path),
+    )
+
+    assert result.returncode != 0
+    assert "AUDIT_MASTER_KEY must be set when DEBUG is off" in result.stderr
 
 
 def test_a_malformed_boolean_is_named(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from audit.models import AuditEvent
+from audit.sealing import event_readable
 from ccm.roles import AGENT, OPERATOR
 from channels_app.models import Communication, Dispatch
 from customers.services import customer_upsert
@@ -96,7 +97,8 @@ def test_retry_asks_for_a_reason_then_requeues_and_audits(client, operator, cust
     dispatch.refresh_from_db()
     assert dispatch.status == "queued"
     event = AuditEvent.objects.get(action="channels.dispatch.retried")
-    assert event.reason == "SMTP fixed" and event.actor == operator
+    assert event_readable(event)["reason"] == "SMTP fixed"
+    assert event.actor == operator
 
 
 def test_cancelling_a_sent_dispatch_is_refused_with_the_reason(

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from audit.models import AuditEvent
+from audit.sealing import event_readable
 from audit.verify import chain_verify
 from channels_app.models import (
     CONTENT_PARTS_ALL,
@@ -80,7 +81,7 @@ def test_erasing_removes_copies_files_snapshot_and_address_but_keeps_the_record(
     assert row[header.index("address")] == ""
     events = AuditEvent.objects.filter(action="retention.dispatch.erased")
     assert sorted(int(e.object_id) for e in events) == sorted(kept)
-    assert {e.reason for e in events} == {"DSR-7"}
+    assert {event_readable(e)["reason"] for e in events} == {"DSR-7"}
     assert chain_verify().ok
 
 
