@@ -38,7 +38,7 @@ def retention_class_save(
     before = None
     if retention_class.pk:
         before = _snapshot(
-            RetentionClass.objects.select_for_update()
+            RetentionClass.objects.select_for_update(of=("self",))
             .select_related("category")
             .get(pk=retention_class.pk)
         )

@@ -103,11 +103,11 @@ def dispatches_content_erase(
     """Erase `parts` of the dispatches' personal content, chunk by chunk.
 
     `dispatches` is a queryset or dispatch ids; `cause` an ErasureCause.
-    Dispatches under an active hold (read once, or `holds` as given), still
-    being sent, or locked by another transaction are counted and left.
-    Erasing what is already erased does nothing, so a repeat is harmless.
+    Dispatches under an active hold (read again for every chunk, so a hold
+    placed during a long erasure applies from its next chunk; or `holds` as
+    given), still being sent, or locked by another transaction are counted
+    and left. Erasing what is already erased does nothing.
     """
-    holds = holds_active() if holds is None else holds
     total = ErasureCount()
     for ids in _chunks(dispatches, chunk_size):
         total += _chunk_erase(
@@ -144,11 +144,12 @@ def _chunk_erase(
     actor: AbstractBaseUser | None,
     actor_label: str,
     reason: str,
-    holds: list[LegalHold],
+    holds: list[LegalHold] | None,
 ) -> ErasureCount:
     """Erase one chunk in one short transaction; return what it did."""
     count = ErasureCount()
     with transaction.atomic():
+        holds = holds_active() if holds is None else holds
         rows = Dispatch.objects.filter(id__in=ids)
         if holds:
             count.held = dispatches_held(rows, holds).count()

@@ -24,7 +24,6 @@ from django.utils import timezone
 from audit.services import event_record
 from channels_app.models import CONTENT_PARTS_ALL, ContentPart, Dispatch, ErasureCause
 from retention.erasure import CHUNK_SIZE, ErasureCount, dispatches_content_erase
-from retention.holds import holds_active
 from retention.models import PART_FIELDS, RetentionClass, RetentionRun
 
 logger = logging.getLogger(__name__)
@@ -149,7 +148,6 @@ def retention_run(
     run = _run_start(actor, now)
     label = f"retention run #{run.pk}"
     try:
-        holds = holds_active()
         for plan in plans_for(now):
             for ids in expired_chunks(plan, chunk_size=chunk_size):
                 count = dispatches_content_erase(
@@ -159,7 +157,6 @@ def retention_run(
                     actor_label=label if actor is None else "",
                     reason=f"{plan.retention_class}: {label}",
                     parts=plan.parts,
-                    holds=holds,
                     chunk_size=chunk_size,
                 )
                 _progress(run, len(ids), count)
