@@ -242,7 +242,7 @@ def _worker(env: dict, concurrency: int) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def _worker_ready(app, timeout: float = 60) -> None:
+def _worker_ready(app, timeout: float = 300) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if app.control.ping(destination=[f"bench-{os.getpid()}@{os.uname()[1]}"]):
