@@ -48,11 +48,13 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from dispatch_bulk import (
     Sink,
     _cpu_seconds,
+    _kick,
     _machine_busy,
     _postgres_cpu_seconds,
     _tree,
@@ -363,7 +365,9 @@ def _batch_post(port: int, token: str, count: int, prefix: str) -> float:
     return time.perf_counter() - started
 
 
-def _batch_api_measure(sink: Sink, worker, url: str, count: int, tag: str) -> dict:
+def _batch_api_measure(
+    sink: Sink, worker, url: str, count: int, tag: str, pump
+) -> dict:
     """Send `count` emails through POST /api/v1/batches under gunicorn."""
     from api_load import gunicorn_start, seed
     from django.db import connections
@@ -387,7 +391,7 @@ def _batch_api_measure(sink: Sink, worker, url: str, count: int, tag: str) -> di
         database = _postgres_cpu_seconds(OURS_DATABASE)
         started = time.time()
         post_s = _batch_post(API_PORT, token, count, tag)
-        end_to_end_s = sink.wait_for(base + count) - started
+        end_to_end_s = sink.wait_for(base + count, pump=pump) - started
         spent = [_cpu_seconds(pid) - c for pid, c in zip(meters, cpu, strict=True)]
         database = _postgres_cpu_seconds(OURS_DATABASE) - database
     finally:
@@ -407,7 +411,7 @@ def _batch_api_measure(sink: Sink, worker, url: str, count: int, tag: str) -> di
     }
 
 
-def _memory_measure(sink: Sink, worker, count: int, chunk: int) -> list:
+def _memory_measure(sink: Sink, worker, count: int, chunk: int, pump) -> list:
     """Send `count` emails through the running worker; return its RSS as they go."""
     from dispatch_bulk import _customers, _trigger
 
@@ -426,7 +430,7 @@ def _memory_measure(sink: Sink, worker, count: int, chunk: int) -> list:
     for first in range(0, count, 10_000):
         size = min(10_000, count - first)
         _trigger(_customers(size, f"m{first}-"), TEMPLATE_CODE, "email", DATA, chunk)
-    sink.wait_for(base + count, timeout=1800)
+    sink.wait_for(base + count, timeout=1800, pump=pump)
     watcher.join(timeout=30)
     return samples
 
@@ -455,13 +459,14 @@ def ours_run(sink: Sink, args, memory: int, results) -> None:
         chunk=args.chunk,
         concurrency=args.concurrency,
     )
+    pump = partial(_kick, args.concurrency)
     try:
         if args.batch_api:
             figures["batch_api"] = _batch_api_measure(
-                sink, worker, url, args.emails, f"r{os.getpid()}"
+                sink, worker, url, args.emails, f"r{os.getpid()}", pump
             )
         if memory:
-            figures["memory"] = _memory_measure(sink, worker, memory, args.chunk)
+            figures["memory"] = _memory_measure(sink, worker, memory, args.chunk, pump)
     finally:
         worker.terminate()
         worker.wait(timeout=60)
