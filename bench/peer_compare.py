@@ -563,8 +563,8 @@ def main() -> None:
             f"  ratio ours / peer: end to end "
             f"{ours['end_to_end_rate'] / peer['end_to_end_rate']:.2f}x, enqueue "
             f"{ours['trigger_rate'] / peer['trigger_rate']:.2f}x, send "
-            f"{ours['send_rate'] / peer['send_rate']:.2f}x, CPU an email "
-            f"{_cpu_ms(peer) / _cpu_ms(ours):.2f}x less",
+            f"{ours['send_rate'] / peer['send_rate']:.2f}x; CPU an email ours "
+            f"{_cpu_ms(ours):.2f} ms, peer {_cpu_ms(peer):.2f} ms",
             flush=True,
         )
         rounds.append((peer, ours))
