@@ -37,3 +37,6 @@ bench:
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
 		.venv/bin/python bench/scale_out.py --kill
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/inventory.py
+	.venv/bin/python bench/letters_rate.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
+		.venv/bin/python bench/peer_compare.py

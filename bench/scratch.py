@@ -12,11 +12,14 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def scratch_database_setup(name: str, *, keep: bool = False) -> str:
+def scratch_database_setup(
+    name: str, *, keep: bool = False, settings: str = "ccm.settings"
+) -> str:
     """Recreate database `name` on the same server, migrate it, set Django up.
 
     With `keep`, a database of that name that already exists is kept (and
     migrated): a benchmark can time again what an earlier run filled.
+    `settings` names the Django settings module (a peer product has its own).
     """
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -39,7 +42,7 @@ def scratch_database_setup(name: str, *, keep: bool = False) -> str:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     scratch = urlunparse(server._replace(path=f"/{name}"))
     os.environ["DATABASE_URL"] = scratch
-    os.environ["DJANGO_SETTINGS_MODULE"] = "ccm.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -1,12 +1,15 @@
 """Every write about customers: their details, preferences and suppressions."""
 
+from collections.abc import Sequence
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
-from audit.services import event_record
+from audit.services import AuditEntry, event_record, events_record_bulk
 from customers.models import (  # noqa: F401 (phone_normalise: callers' import)
     Customer,
     PreferenceEntry,
@@ -28,11 +31,7 @@ def customer_upsert(
     **fields: str,
 ) -> tuple[Customer, bool]:
     """Create or update a customer by external id; return it and whether it is new."""
-    unknown = set(fields) - set(CUSTOMER_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "unknown customer field"))
-    if "phone" in fields:
-        fields["phone"] = phone_normalise(fields["phone"] or "")
+    _fields_check(fields)
     customer = (
         Customer.objects.select_for_update().filter(external_id=external_id).first()
     )
@@ -72,6 +71,80 @@ def customer_upsert(
         after=after,
     )
     return customer, created
+
+
+def _fields_check(fields: dict[str, str]) -> None:
+    """Refuse unknown fields and normalise the phone number, in place."""
+    unknown = set(fields) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "unknown customer field"))
+    if "phone" in fields:
+        fields["phone"] = phone_normalise(fields["phone"] or "")
+
+
+@transaction.atomic
+def customers_create_bulk(
+    *,
+    customers: Sequence[tuple[str, dict[str, str]]],
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+) -> list[Customer | ValidationError]:
+    """Create customers by external id and fields; return each one or why not.
+
+    One insert for the rows, one for their history and one audit append,
+    whatever their number: the new customers of a batch run. The caller has
+    looked the external ids up; should another request create one of them
+    meanwhile, every customer goes through `customer_upsert` one by one.
+    """
+    results: list[Customer | ValidationError] = []
+    for external_id, given in customers:
+        fields = dict(given)
+        try:
+            _fields_check(fields)
+            customer = Customer(external_id=external_id, **fields)
+            customer.full_clean(validate_unique=False)
+        except ValidationError as exc:
+            results.append(exc)
+            continue
+        results.append(customer)
+    fresh = [c for c in results if isinstance(c, Customer)]
+    try:
+        with transaction.atomic():  # a savepoint: the clash below undoes it
+            bulk_create_with_history(fresh, Customer, default_change_reason="created")
+    except IntegrityError:
+        return [
+            result
+            if isinstance(result, ValidationError)
+            else _upsert_or_refusal(external_id, given, actor, actor_label)
+            for (external_id, given), result in zip(customers, results, strict=True)
+        ]
+    events_record_bulk(
+        entries=[
+            AuditEntry(
+                action="channels.customer.created",
+                actor=actor,
+                actor_label=actor_label,
+                subject=customer,
+                after={name: getattr(customer, name) for name in CUSTOMER_FIELDS},
+            )
+            for customer in fresh
+        ]
+    )
+    return results
+
+
+def _upsert_or_refusal(
+    external_id: str,
+    fields: dict[str, str],
+    actor: AbstractBaseUser | None,
+    actor_label: str,
+) -> Customer | ValidationError:
+    try:
+        return customer_upsert(
+            external_id=external_id, actor=actor, actor_label=actor_label, **fields
+        )[0]
+    except ValidationError as exc:
+        return exc
 
 
 def customers_locked(customers: QuerySet[Customer]) -> dict[int, str]:

@@ -6,6 +6,7 @@ restricted fetcher is the only way anything outside the document is read.
 """
 
 import contextvars
+import functools
 import mimetypes
 import posixpath
 import threading
@@ -109,6 +110,30 @@ def _resources():
         return _shared
 
 
+@functools.lru_cache(maxsize=64)
+def _stylesheet(css: str) -> tuple[CSS, tuple[str, ...]]:
+    """Return a letter's own CSS parsed once per process, with the URLs refused.
+
+    A parsed stylesheet is only read by later renders, and its @font-face
+    rules went into the shared font configuration when it was parsed; the
+    URLs refused while parsing (an @import, a font) are kept with it, so
+    every letter using it reports them, as if parsed again.
+    """
+    shared = _resources()
+    refused: list[str] = []
+    token = _refused.set(refused)
+    try:
+        sheet = CSS(
+            string=css,
+            base_url=f"{LETTER_ORIGIN}/",
+            font_config=shared["font_config"],
+            url_fetcher=shared["fetcher"],
+        )
+    finally:
+        _refused.reset(token)
+    return sheet, tuple(refused)
+
+
 @dataclass
 class Letter:
     """A rendered PDF letter and the URLs its fetcher refused."""
@@ -166,14 +191,9 @@ def letter_pdf(
     try:
         stylesheets = [shared["base_css"]]
         if css.strip():
-            stylesheets.append(
-                CSS(
-                    string=css,
-                    base_url=f"{LETTER_ORIGIN}/",
-                    font_config=shared["font_config"],
-                    url_fetcher=shared["fetcher"],
-                )
-            )
+            sheet, sheet_refused = _stylesheet(css)
+            stylesheets.append(sheet)
+            refused.extend(sheet_refused)
         document = HTML(
             string=letter_document(body_html, language=language, title=title),
             base_url=f"{LETTER_ORIGIN}/",

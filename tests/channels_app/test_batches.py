@@ -304,6 +304,72 @@ def test_customers_are_updated_from_rows_and_arabic_survives(templates, operator
     assert "ريم العتيبي" in communication.dispatches.get().body_html
 
 
+def test_new_customers_of_a_chunk_are_created_with_history_and_audit_at_a_fixed_cost(
+    templates, operator
+):
+    """A chunk's new customers cost the same statements whether 3 or 30."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements_for(count: int, prefix: str) -> int:
+        rows = [_row(n, external_id=f"{prefix}-{n}") for n in range(count)]
+        batch = _create(operator, rows, channels=["email"])
+        with CaptureQueriesContext(connection) as captured:
+            batch = batch_run(batch=batch)
+        assert (batch.accepted, batch.refused) == (count, 0)
+        return len(captured)
+
+    statements_for(1, "warm")  # first run loads caches (content types, blocks)
+    assert statements_for(30, "thirty") == statements_for(3, "three")
+    customer = Customer.objects.get(external_id="thirty-7")
+    assert (customer.name, customer.email) == ("Customer 7", "b7@example.com")
+    assert customer.history.get().history_change_reason == "created"
+    created = AuditEvent.objects.for_subject(customer).get()
+    assert created.action == "channels.customer.created"
+    assert created.after["email"] == "b7@example.com"
+    assert created.actor == operator
+
+
+def test_a_row_repeating_a_new_customer_updates_what_the_first_row_created(
+    templates, operator
+):
+    first = _row(1)
+    second = _row(1, name="Second name")
+    batch = _create(operator, [first, second], channels=["email"])
+
+    batch = batch_run(batch=batch)
+
+    assert (batch.accepted, batch.refused) == (2, 0)
+    customer = Customer.objects.get(external_id="B-1")
+    assert customer.name == "Second name"
+    assert [e.action for e in AuditEvent.objects.for_subject(customer)] == [
+        "channels.customer.created",
+        "channels.customer.updated",
+    ]
+
+
+def test_a_customer_created_meanwhile_is_updated_not_refused(templates, operator):
+    from customers.services import customers_create_bulk
+
+    existing, _ = customer_upsert(
+        external_id="B-2", name="Meanwhile", email="m@example.com"
+    )
+
+    results = customers_create_bulk(
+        customers=[
+            ("B-1", {"name": "One", "email": "one@example.com"}),
+            ("B-2", {"name": "Two", "email": "two@example.com"}),
+            ("B-3", {"name": "Three", "email": "not an address"}),
+        ],
+        actor=operator,
+    )
+
+    assert results[0].name == "One"
+    assert (results[1].pk, results[1].name) == (existing.pk, "Two")
+    assert "email" in results[2].message_dict
+    assert not Customer.objects.filter(external_id="B-3").exists()
+
+
 def test_an_unexpected_error_fails_the_batch_and_a_resume_finishes_it(
     templates, operator, monkeypatch
 ):

@@ -135,6 +135,18 @@ def test_letter_never_fetches_files_or_network():
     )
 
 
+def test_a_letters_own_css_refusals_are_reported_each_time_it_is_used():
+    """The letter CSS is parsed once per process; its refusals still show."""
+    css = "@import url('http://example.com/evil.css');\nh1 { color: #1d4e89; }"
+
+    first = letters.letter_pdf("<h1>Renewal</h1>", language="en", css=css)
+    second = letters.letter_pdf("<h1>Renewal</h1>", language="en", css=css)
+
+    assert "http://example.com/evil.css" in first.refused_urls
+    assert second.refused_urls == first.refused_urls
+    assert pdf_text(second.pdf) == pdf_text(first.pdf)
+
+
 def test_letter_uses_data_uris_and_the_products_static_files(tmp_path, settings):
     static_dir = tmp_path / "static"
     (static_dir / "templates_app").mkdir(parents=True)
