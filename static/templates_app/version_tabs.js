@@ -15,6 +15,25 @@
   var showAll = null;
   var selected = null;
 
+  // A read-only content shows only its channel's fields (the editable form's
+  // select does the same in preview.js).
+  var CHANNEL_FIELDS = {
+    email: ["subject", "html", "text"],
+    sms: ["sms_text"],
+    letter: ["letter_html", "letter_css"]
+  };
+  var ALL_FIELDS = ["subject", "html", "text", "sms_text", "letter_html", "letter_css"];
+
+  function readonlyFieldsShow(form) {
+    if (form.querySelector("select[name$='-channel']")) { return; }
+    var wanted = CHANNEL_FIELDS[keyOf(form).channel];
+    if (!wanted) { return; }
+    ALL_FIELDS.forEach(function (name) {
+      var row = form.querySelector(".field-" + name);
+      if (row) { row.style.display = wanted.indexOf(name) < 0 ? "none" : ""; }
+    });
+  }
+
   function forms() {
     return Array.prototype.filter.call(
       group.querySelectorAll(".inline-related"),
@@ -115,7 +134,10 @@
       tab.addEventListener("click", function () { select(item.key, false); });
       bar.appendChild(tab);
     });
-    forms().forEach(function (form) { form.setAttribute("role", "tabpanel"); });
+    forms().forEach(function (form) {
+      form.setAttribute("role", "tabpanel");
+      readonlyFieldsShow(form);
+    });
     var keys = items.map(function (item) { return item.key; });
     var stored = null;
     try { stored = window.sessionStorage.getItem(storeKey); } catch (e) { /* private mode */ }
