@@ -77,8 +77,8 @@ def digits_apply(text: str, digits: str) -> str:
     return text.translate(_TO_LATIN)
 
 
-# Numeric Hijri forms, by name; the long forms add the month name and era.
-_HIJRI_NUMERIC = {"short": "{year}/{month:02d}/{day:02d}"}
+# The weekday's separator in each language.
+_WEEKDAY_COMMA = {"ar": "، ", "en": ", "}
 
 
 def hijri_date_format(value: datetime.date, *, style: str, language: str) -> str:
@@ -92,19 +92,13 @@ def hijri_date_format(value: datetime.date, *, style: str, language: str) -> str
         value = value.date()
     hijri = Gregorian(value.year, value.month, value.day).to_hijri()
     words = "ar" if language == "ar" else "en"
-    if style in _HIJRI_NUMERIC:
-        return _HIJRI_NUMERIC[style].format(
-            year=hijri.year, month=hijri.month, day=hijri.day
-        )
+    if style == "short":
+        return f"{hijri.year}/{hijri.month:02d}/{hijri.day:02d}"
     text = f"{hijri.day} {hijri.month_name(words)} {hijri.year}"
     if style in ("long", "full"):
         text = f"{text} {hijri.notation(words)}"
     if style == "full":
-        text = (
-            f"{hijri.day_name(words)}، {text}"
-            if words == "ar"
-            else (f"{hijri.day_name(words)}, {text}")
-        )
+        text = f"{hijri.day_name(words)}{_WEEKDAY_COMMA[words]}{text}"
     return text
 
 

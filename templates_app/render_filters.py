@@ -41,7 +41,7 @@ def _locale(context) -> Locale:
     return _LOCALES["ar"] if _budget().language == "ar" else _LOCALES["en"]
 
 
-def _numbering(context) -> str:
+def _numbering() -> str:
     """Return Babel's numbering system for the render: Arabic separators too."""
     return "arab" if _budget().formats.digits == Digits.ARABIC else "latn"
 
@@ -73,7 +73,7 @@ def _money(context, amount, currency="SAR"):
             _decimal(amount),
             currency.upper(),
             locale=_locale(context),
-            numbering_system=_numbering(context),
+            numbering_system=_numbering(),
         )
     )
 
@@ -82,7 +82,7 @@ def _money(context, amount, currency="SAR"):
 def _number(context, value, decimals=None):
     """Format a number with grouping, for the render language."""
     number = _decimal(value)
-    numbering = _numbering(context)
+    numbering = _numbering()
     if decimals is None:
         return _digits_out(
             babel_numbers.format_decimal(
