@@ -13,6 +13,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports
+	scripts/i18n-check
 
 format:
 	.venv/bin/ruff check --fix .

@@ -369,7 +369,11 @@ def _with_reason(request, queryset, *, title: str, action: str, apply) -> None:
             refused.append(str(exc))
     if done:
         messages.success(
-            request, _("%(count)d dispatch(es) updated.") % {"count": done}
+            request,
+            ngettext(
+                "%(count)d dispatch updated.", "%(count)d dispatches updated.", done
+            )
+            % {"count": done},
         )
     for problem in refused:
         messages.error(request, problem)
@@ -741,7 +745,11 @@ class BatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
                 messages.error(request, str(exc))
         if resumed:
             messages.success(
-                request, _("%(count)d batch(es) resumed.") % {"count": resumed}
+                request,
+                ngettext(
+                    "%(count)d batch resumed.", "%(count)d batches resumed.", resumed
+                )
+                % {"count": resumed},
             )
 
 

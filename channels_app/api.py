@@ -439,7 +439,8 @@ class BatchCreateSerializer(serializers.Serializer):
         allow_empty=True,
         help_text="The rows, numbered from 1 in the order sent; each one is "
         "{customer: {external_id, name?, email?, phone?, language?, time_zone?, "
-        "postal_address?}, data: {...}, correlation_key?, source_reference?, "
+        "postal_address?, digits?, calendar?}, data: {...}, correlation_key?, "
+        "source_reference?, "
         "scope?, supersedes?, waits_for?}.",
     )
 

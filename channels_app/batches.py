@@ -25,6 +25,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.services import event_record
 from ccm.problems import DomainError, Problem, problem_from
@@ -133,7 +134,12 @@ class BatchRefused(Exception):
         hidden = self.row_problem_count - len(self.row_problems)
         if hidden > 0:
             lines.append(
-                _("… and %(count)d more problems in other rows") % {"count": hidden}
+                ngettext(
+                    "… and %(count)d more problem in other rows",
+                    "… and %(count)d more problems in other rows",
+                    hidden,
+                )
+                % {"count": hidden}
             )
         return lines
 

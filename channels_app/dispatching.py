@@ -52,6 +52,7 @@ from templates_app.selectors import (
 )
 from templates_app.services import version_hash_ok, version_verification_load
 from templates_app.validation import schema_validator, validator_problems
+from templates_app.version_settings import version_formats
 
 # The order `auto` tries channels in, among those the template supports.
 FALLBACK_ORDER = (Channel.EMAIL, Channel.SMS, Channel.LETTER)
@@ -170,13 +171,14 @@ class _TemplatePlan:
         language: str,
         data: dict,
         *,
-        customer_id: int,
+        customer: Customer,
         message: uuid.UUID,
     ):
         """Return the rendered parts of one channel (and PDF bytes for letters).
 
-        The parts carry the preference footer, linking to the centre from
-        this message, before the letter is printed to PDF.
+        Digits and calendar follow the customer's preference, else the
+        version's. The parts carry the preference footer, linking to the
+        centre from this message, before the letter is printed to PDF.
         """
         if language not in self._blocks:
             self._blocks[language] = block_sources_for_version(self.version, language)
@@ -186,12 +188,18 @@ class _TemplatePlan:
             sources=self._contents[(channel, language)].sources(),
             data=data,
             blocks=self._blocks[language],
+            formats=version_formats(
+                self.version,
+                language=language,
+                customer_digits=customer.digits,
+                customer_calendar=customer.calendar,
+            ),
         )
         rendered.parts = footer_apply(
             rendered.parts,
             channel=channel,
             language=language,
-            customer_id=customer_id,
+            customer_id=customer.pk,
             message=message,
             marketing=self.kind == "marketing",
         )
@@ -341,7 +349,7 @@ def _check(
                 channel,
                 language,
                 request.data,
-                customer_id=customer.pk,
+                customer=customer,
                 message=public_id,
             )
         except LanguageUnavailable as exc:

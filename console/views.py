@@ -21,6 +21,7 @@ from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
@@ -716,7 +717,11 @@ def customer_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if dispatches is None:
         return HttpResponse(
-            _("More than %(n)s dispatches: narrow the date range.")
+            ngettext(
+                "More than %(n)s dispatch: narrow the date range.",
+                "More than %(n)s dispatches: narrow the date range.",
+                MAX_EVIDENCE_DISPATCHES,
+            )
             % {"n": MAX_EVIDENCE_DISPATCHES},
             status=400,
         )

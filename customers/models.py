@@ -19,6 +19,7 @@ from simple_history.models import HistoricalRecords
 
 from ccm.problems import Problem
 from customers import problems
+from templates_app.formats import Calendar, Digits
 from templates_app.models import Channel, Language
 
 
@@ -71,7 +72,16 @@ class Customer(models.Model):
     """A customer as known by the system of record, with their contact points."""
 
     # What upstream systems, batch files and agents may set besides external_id.
-    EDITABLE = ("name", "language", "time_zone", "email", "phone", "postal_address")
+    EDITABLE = (
+        "name",
+        "language",
+        "time_zone",
+        "email",
+        "phone",
+        "postal_address",
+        "digits",
+        "calendar",
+    )
 
     external_id = models.CharField(_("external id"), max_length=100, unique=True)
     name = models.CharField(_("name"), max_length=200)
@@ -93,6 +103,21 @@ class Customer(models.Model):
     # E.164, normalised by phonenumbers before it is stored.
     phone = models.CharField(_("phone (E.164)"), max_length=20, blank=True)
     postal_address = models.TextField(_("postal address"), blank=True)
+    # Blank: no preference, the template's default applies.
+    digits = models.CharField(
+        _("preferred digits"),
+        max_length=8,
+        choices=Digits.choices,
+        blank=True,
+        help_text=_("For Arabic messages; empty follows each template."),
+    )
+    calendar = models.CharField(
+        _("preferred calendar"),
+        max_length=10,
+        choices=Calendar.choices,
+        blank=True,
+        help_text=_("For dates in messages; empty follows each template."),
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
     # When the customer's personal data was erased on their request

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from channels_app.backends import csv_cell as formula_neutral
@@ -348,7 +348,8 @@ class DuplicatePairAdmin(ReadOnlyAdmin):
             '<a href="{}?cluster={}">{}</a>',
             url,
             pair.cluster,
-            gettext("%(count)s members") % {"count": pair.cluster_size},
+            ngettext("%(count)s member", "%(count)s members", pair.cluster_size)
+            % {"count": pair.cluster_size},
         )
 
     @admin.display(description=_("comparison"))
@@ -470,9 +471,12 @@ class ParagraphCandidateAdmin(ReadOnlyAdmin):
                     self.message_user(request, note, messages.WARNING)
                 self.message_user(
                     request,
-                    gettext(
+                    ngettext(
                         "Block %(block)s drafted and submitted for review with "
-                        "%(count)s template drafts that use it."
+                        "%(count)s template draft that uses it.",
+                        "Block %(block)s drafted and submitted for review with "
+                        "%(count)s template drafts that use it.",
+                        len(result.versions),
                     )
                     % {"block": result.block.code, "count": len(result.versions)},
                 )

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from audit.admin import AuditedAdminMixin
 from channels_app import incidents, pauses
@@ -69,7 +70,11 @@ class PauseAdmin(AuditedAdminMixin, admin.ModelAdmin):
         for pause in queryset.filter(resumed_at__isnull=True):
             pauses.pause_resume(pause=pause, actor=request.user)
             done += 1
-        messages.success(request, _("%(count)d pause(s) resumed.") % {"count": done})
+        messages.success(
+            request,
+            ngettext("%(count)d pause resumed.", "%(count)d pauses resumed.", done)
+            % {"count": done},
+        )
 
 
 @admin.register(SeverityPolicy)

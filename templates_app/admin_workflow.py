@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from templates_app import selectors, workflow
@@ -121,13 +121,17 @@ class WorkflowAdminMixin:
 
 def _done_message(verb: str, subject) -> str:
     if verb == "approve" and subject.status == Status.IN_REVIEW:
-        return gettext(
+        required = workflow.kind_of(subject).required_approvals(subject)
+        return ngettext(
             "Your approval of %(version)s is recorded: %(given)s of the "
-            "%(required)s its category requires."
+            "%(required)s approval its category requires.",
+            "Your approval of %(version)s is recorded: %(given)s of the "
+            "%(required)s approvals its category requires.",
+            required,
         ) % {
             "version": subject,
             "given": selectors.approvals_current(subject).count(),
-            "required": workflow.kind_of(subject).required_approvals(subject),
+            "required": required,
         }
     return gettext("%(version)s is now %(status)s.") % {
         "version": subject,

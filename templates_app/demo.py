@@ -162,6 +162,9 @@ TEMPLATES = [
         "description": "Invites the customer to renew a policy before it lapses.",
         "channels": ["letter", "email"],
         "default_language": "en",
+        # Arabic letters and emails read with Arabic-Indic digits; the Arabic
+        # letter dates itself in the Hijri calendar with the Gregorian beside.
+        "digits": "arabic",
         "data_schema": {
             "type": "object",
             "required": [
@@ -233,7 +236,7 @@ TEMPLATES = [
                 "ar",
                 {
                     "letter_html": '{{ block("letterhead") }}\n'
-                    "<p>{{ letter_date|date('long') }}</p>\n"
+                    "<p>{{ letter_date|date('long', calendar='both') }}</p>\n"
                     '<p class="address">{{ customer.name }}<br>'
                     "{% for line in customer.address %}{{ line }}<br>{% endfor %}</p>\n"
                     "<h1>تجديد وثيقة {{ product }}</h1>\n"
@@ -353,6 +356,8 @@ def _template_create(spec: dict, category: Category, author: AbstractBaseUser):
         default_language=spec["default_language"],
         data_schema=spec["data_schema"],
         sample_data=spec["sample_data"],
+        digits=spec.get("digits", Template.digits.field.default),
+        calendar=spec.get("calendar", Template.calendar.field.default),
     )
     services.template_save(template=template, actor=author)
     version = services.version_draft_create(template=template, author=author)

@@ -40,7 +40,7 @@ from templates_app.validation import (
     schema_problems,
     validate_contents,
 )
-from templates_app.version_settings import settings_copy
+from templates_app.version_settings import settings_copy, version_preview_formats
 
 TEMPLATE_AUDIT_FIELDS = (
     "code",
@@ -50,6 +50,8 @@ TEMPLATE_AUDIT_FIELDS = (
     "channels",
     "default_language",
     "data_schema",
+    "digits",
+    "calendar",
     "sample_data",
 )
 
@@ -345,6 +347,7 @@ def version_test_send(
             sources=draft.sources(),
             data=version.template.sample_data,
             blocks=sources.get(draft.language, {}),
+            formats=version_preview_formats(version, language=draft.language),
         )
         messages.append(
             email_message(

@@ -53,6 +53,8 @@ class TemplateForm(forms.ModelForm):
             "description",
             "channels",
             "default_language",
+            "digits",
+            "calendar",
             "data_schema",
             "sample_data",
         ]
@@ -61,6 +63,13 @@ class TemplateForm(forms.ModelForm):
             "sample_data": forms.Textarea(attrs=CODE_EDITOR),
         }
         field_classes = {"data_schema": StoredJSONField, "sample_data": StoredJSONField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of a post (an older form or script), they keep their value.
+        for name in ("digits", "calendar"):
+            if name in self.fields:
+                self.fields[name].required = False
 
     def clean(self):
         cleaned = super().clean()

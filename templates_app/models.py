@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from templates_app.formats import Calendar, Digits
 from templates_app.versioned import (  # noqa: F401 (the vocabulary, re-exported)
     EDITABLE_STATUSES,
     EVER_APPROVED_STATUSES,
@@ -44,13 +45,22 @@ class Language(models.TextChoices):
 # template onto each version while it is a draft, frozen from submission on,
 # covered by the content hash, and read by the send path from the version in
 # force. The template row holds the settings the next draft will carry.
-SETTINGS_FIELDS = ("category", "channels", "default_language", "data_schema")
+SETTINGS_FIELDS = (
+    "category",
+    "channels",
+    "default_language",
+    "data_schema",
+    "digits",
+    "calendar",
+)
 # How a version's content hash was computed: 1 covered the content and pinned
 # blocks only (versions submitted before settings were frozen on versions),
-# 2 also covers SETTINGS_FIELDS.
+# 2 also covers the first four SETTINGS_FIELDS, 3 also digits and calendar
+# (older versions render with Latin digits and the Gregorian calendar).
 HASH_SCHEME_CONTENT = 1
 HASH_SCHEME_SETTINGS = 2
-HASH_SCHEME_CURRENT = HASH_SCHEME_SETTINGS
+HASH_SCHEME_FORMATS = 3
+HASH_SCHEME_CURRENT = HASH_SCHEME_FORMATS
 
 
 # The fields each channel's content uses, and those that must not be empty.
@@ -242,6 +252,26 @@ class Template(models.Model):
         default=dict,
         help_text=_("JSON Schema of the data the template needs."),
     )
+    digits = models.CharField(
+        _("digits"),
+        max_length=8,
+        choices=Digits.choices,
+        default=Digits.LATIN,
+        help_text=_(
+            "Digits of numbers, money and dates in Arabic content, unless the "
+            "customer prefers other digits."
+        ),
+    )
+    calendar = models.CharField(
+        _("calendar"),
+        max_length=10,
+        choices=Calendar.choices,
+        default=Calendar.GREGORIAN,
+        help_text=_(
+            "Calendar of the dates in the messages, unless the customer prefers "
+            "another."
+        ),
+    )
     sample_data = models.JSONField(
         _("sample data"),
         default=dict,
@@ -316,10 +346,33 @@ class TemplateVersion(WorkflowVersion):
         default=Language.EN,
     )
     data_schema = models.JSONField(_("data schema"), default=dict)
+    digits = models.CharField(
+        _("digits"),
+        max_length=8,
+        choices=Digits.choices,
+        default=Digits.LATIN,
+        help_text=_(
+            "Digits of numbers, money and dates in Arabic content, unless the "
+            "customer prefers other digits."
+        ),
+    )
+    calendar = models.CharField(
+        _("calendar"),
+        max_length=10,
+        choices=Calendar.choices,
+        default=Calendar.GREGORIAN,
+        help_text=_(
+            "Calendar of the dates in the messages, unless the customer prefers "
+            "another."
+        ),
+    )
     hash_scheme = models.PositiveSmallIntegerField(
         _("hash scheme"),
         default=HASH_SCHEME_CURRENT,
-        help_text=_("1: the hash covers the content; 2: content and settings."),
+        help_text=_(
+            "1: the hash covers the content; 2: content and settings; 3: also "
+            "digits and calendar."
+        ),
     )
     history = HistoricalRecords()
 

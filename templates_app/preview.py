@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from templates_app import emails, letters, rendering, services
 from templates_app.models import Channel, TemplateVersion
 from templates_app.validation import ContentDraft
+from templates_app.version_settings import version_preview_formats
 
 # Preview documents run in a sandboxed iframe; this policy also stops them
 # from loading anything over the network.
@@ -60,6 +61,7 @@ def _pane(draft: ContentDraft, version: TemplateVersion, blocks: dict) -> dict:
             sources=draft.sources(),
             data=version.template.sample_data,
             blocks=blocks.get(draft.language, {}),
+            formats=version_preview_formats(version, language=draft.language),
         )
     except rendering.RenderError as exc:
         return {**pane, "ok": False, "error": str(exc)}

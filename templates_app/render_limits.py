@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from templates_app.formats import DEFAULT_FORMATS, Formats
+
 # Integers may not grow past this many bits (`9**9**9` would hang the worker).
 MAX_INT_BITS = 4096
 
@@ -98,6 +100,7 @@ class _Budget:
     html: bool
     context: dict
     blocks: Mapping[str, BlockSource]
+    formats: Formats = DEFAULT_FORMATS
     used_blocks: dict[str, int] = field(default_factory=dict)
     steps: int = 0
     depth: int = 0

@@ -24,6 +24,7 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from templates_app.formats import DEFAULT_FORMATS, Formats
 from templates_app.render_filters import VETTED_FILTERS
 from templates_app.render_limits import (
     MAX_INT_BITS,
@@ -442,6 +443,7 @@ def render_source(
     language: str,
     blocks: Mapping[str, BlockSource] | None = None,
     used_blocks: dict[str, int] | None = None,
+    formats: Formats = DEFAULT_FORMATS,
 ) -> str:
     """Render one source with data; record the block versions it used."""
     return _render_plain(
@@ -451,6 +453,7 @@ def render_source(
         language=language,
         blocks=blocks,
         used_blocks=used_blocks,
+        formats=formats,
     )
 
 
@@ -469,6 +472,7 @@ def _render_plain(
     language: str,
     blocks: Mapping[str, BlockSource] | None,
     used_blocks: dict[str, int] | None,
+    formats: Formats = DEFAULT_FORMATS,
 ) -> str:
     """Render one source with data already copied by `plain_data`."""
     budget = _Budget(
@@ -481,6 +485,7 @@ def _render_plain(
         html=html,
         context=context,
         blocks=blocks or {},
+        formats=formats,
     )
     token = _budget_var.set(budget)
     try:
@@ -524,11 +529,14 @@ def render_content(
     sources: Mapping[str, str],
     data: Mapping,
     blocks: Mapping[str, BlockSource] | None = None,
+    formats: Formats = DEFAULT_FORMATS,
 ) -> RenderedContent:
     """Render one channel's sources in one language, finished for that channel.
 
     Email HTML is sanitised and always has a plain-text part; SMS text carries
-    its encoding and segment count; letter CSS is passed through untemplated.
+    its encoding and segment count (after the digits are written, so
+    Arabic-Indic digits count as UCS-2); letter CSS is passed through
+    untemplated. `formats` gives the digits and calendar the filters use.
     """
     from templates_app import emails, sms
     from templates_app.models import HTML_FIELDS, TEMPLATED_FIELDS
@@ -553,6 +561,7 @@ def render_content(
                 language=language,
                 blocks=blocks,
                 used_blocks=used,
+                formats=formats,
             )
         except RenderError as exc:
             raise exc.locate(channel=channel, language=language, field=name) from None

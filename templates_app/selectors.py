@@ -35,6 +35,8 @@ TEMPLATE_SETTINGS_COLUMNS = (
     "channels",
     "default_language",
     "data_schema",
+    "digits",
+    "calendar",
 )
 
 # Block versions a draft may preview with: the newest that is not dead.

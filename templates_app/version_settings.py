@@ -1,11 +1,11 @@
 """The template settings a version carries: copied while a draft, then frozen.
 
-A template's category (and so its kind), channels, default language and data
-schema decide what is sent and to whom, so they are approved with the content:
-each version holds its own copy (`models.SETTINGS_FIELDS`), taken from the
-template while the version is a draft and frozen from submission on. The send
-path reads them from the version in force; the template row holds the settings
-the next draft will carry.
+A template's category (and so its kind), channels, default language, data
+schema, digits and calendar decide what is sent and to whom, so they are
+approved with the content: each version holds its own copy
+(`models.SETTINGS_FIELDS`), taken from the template while the version is a
+draft and frozen from submission on. The send path reads them from the version
+in force; the template row holds the settings the next draft will carry.
 """
 
 import difflib
@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from django.utils.translation import get_language, get_language_bidi, ngettext
 from django.utils.translation import gettext as _
 
+from templates_app.formats import Calendar, Digits, Formats, formats_resolve
 from templates_app.models import (
     HASH_SCHEME_CURRENT,
+    HASH_SCHEME_FORMATS,
     HASH_SCHEME_SETTINGS,
     Channel,
     Language,
@@ -40,6 +42,8 @@ def settings_copy(version: TemplateVersion, template: Template) -> list[str]:
         "channels": channels_normalised(template.channels),
         "default_language": template.default_language,
         "data_schema": template.data_schema,
+        "digits": template.digits,
+        "calendar": template.calendar,
         "hash_scheme": HASH_SCHEME_CURRENT,
     }
     changed = []
@@ -58,12 +62,53 @@ def settings_hashed(version: TemplateVersion) -> dict | None:
     """Return the settings the version's content hash covers (None: scheme 1)."""
     if version.hash_scheme < HASH_SCHEME_SETTINGS:
         return None
-    return {
+    hashed = {
         "category": version.category.code,
         "channels": list(version.channels),
         "default_language": version.default_language,
         "data_schema": version.data_schema,
     }
+    if version.hash_scheme >= HASH_SCHEME_FORMATS:
+        hashed.update(digits=version.digits, calendar=version.calendar)
+    return hashed
+
+
+def version_formats(
+    version: TemplateVersion,
+    *,
+    language: str,
+    customer_digits: str = "",
+    customer_calendar: str = "",
+) -> Formats:
+    """Return the digits and calendar a render of the version uses.
+
+    The customer's preference wins over the version's approved default.
+    Versions hashed before digits and calendar were covered (scheme < 3) keep
+    the Latin digits and Gregorian calendar they were approved with.
+    """
+    covered = version.hash_scheme >= HASH_SCHEME_FORMATS
+    return formats_resolve(
+        language=language,
+        template_digits=version.digits if covered else "",
+        template_calendar=version.calendar if covered else "",
+        customer_digits=customer_digits,
+        customer_calendar=customer_calendar,
+    )
+
+
+def version_preview_formats(version: TemplateVersion, *, language: str) -> Formats:
+    """Return the formats an author or reviewer previews a version with.
+
+    A draft takes its template's settings when saved, so it previews with
+    them; a submitted version with its own frozen settings.
+    """
+    if version.is_editable:
+        return formats_resolve(
+            language=language,
+            template_digits=version.template.digits,
+            template_calendar=version.template.calendar,
+        )
+    return version_formats(version, language=language)
 
 
 def settings_differ(old: SettingsSource, new: SettingsSource) -> list[str]:
@@ -121,6 +166,14 @@ def _default_language_label(source: SettingsSource) -> str:
     return _language_label(source.default_language)
 
 
+def _digits_label(source: SettingsSource) -> str:
+    return str(Digits(source.digits).label) if source.digits else "-"
+
+
+def _calendar_label(source: SettingsSource) -> str:
+    return str(Calendar(source.calendar).label) if source.calendar else "-"
+
+
 def _content_languages(source: SettingsSource) -> str:
     if not isinstance(source, TemplateVersion):
         return ""
@@ -146,6 +199,8 @@ def settings_rows(old: SettingsSource | None, new: SettingsSource) -> list[Setti
         ("category", _("Category (kind, approvals)"), _category_label),
         ("channels", _("Channels"), _channels_label),
         ("default_language", _("Default language"), _default_language_label),
+        ("digits", _("Digits (Arabic content)"), _digits_label),
+        ("calendar", _("Calendar"), _calendar_label),
     ]
     if isinstance(new, TemplateVersion):
         readers.append(("languages", _("Languages with content"), _content_languages))

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from templates_app import emails, rendering
 from templates_app.drafting import blocks_by_language
 from templates_app.models import TemplateVersion
+from templates_app.version_settings import version_preview_formats
 
 # Beyond this many words a side, the word diff is skipped (the source diff
 # stays): difflib's matching grows with the product of the two lengths.
@@ -55,6 +56,7 @@ def rendered_texts(version: TemplateVersion) -> dict[tuple, list[tuple[str, str]
                 sources=content.sources(),
                 data=version.template.sample_data,
                 blocks=blocks.get(content.language, {}),
+                formats=version_preview_formats(version, language=content.language),
             )
         except rendering.RenderError as exc:
             texts[(content.channel, content.language)] = [
