@@ -3,7 +3,6 @@
 import subprocess
 
 import pytest
-from django.conf import settings
 
 from customers.services import customer_upsert
 from subject_rights.export import customer_export, customer_export_pdf
@@ -13,8 +12,7 @@ pytestmark = pytest.mark.django_db
 BIDI = dict.fromkeys(range(0x202A, 0x202F))
 
 
-def _text(pdf: bytes, name: str) -> str:
-    path = settings.VAR_DIR / name
+def _text(pdf: bytes, path) -> str:
     path.write_bytes(pdf)
     extracted = subprocess.run(  # noqa: S603
         ["/usr/bin/pdftotext", str(path), "-"],
@@ -25,9 +23,10 @@ def _text(pdf: bytes, name: str) -> str:
     return extracted.stdout.translate(BIDI)
 
 
-def test_an_english_customer_gets_an_english_pdf(subject):
+def test_an_english_customer_gets_an_english_pdf(subject, tmp_path):
     text = _text(
-        customer_export_pdf(customer_export(subject.customer)), "export-en.pdf"
+        customer_export_pdf(customer_export(subject.customer)),
+        tmp_path / "export-en.pdf",
     )
 
     assert "What we hold about you" in text
@@ -35,7 +34,7 @@ def test_an_english_customer_gets_an_english_pdf(subject):
     assert "came twice" in text  # what they told the contact center
 
 
-def test_an_arabic_customer_gets_an_arabic_pdf(db):
+def test_an_arabic_customer_gets_an_arabic_pdf(db, tmp_path):
     customer, _created = customer_upsert(
         external_id="AR-1",
         name="نورة الحربي",
@@ -44,7 +43,9 @@ def test_an_arabic_customer_gets_an_arabic_pdf(db):
         postal_address="شارع العليا ٧، الرياض",
     )
 
-    text = _text(customer_export_pdf(customer_export(customer)), "export-ar.pdf")
+    text = _text(
+        customer_export_pdf(customer_export(customer)), tmp_path / "export-ar.pdf"
+    )
 
     assert "ما نحتفظ به عنك" in text
     assert "الحربي" in text
