@@ -7,13 +7,23 @@ class RetentionConfig(AppConfig):
     verbose_name = _("Retention and legal hold")
 
     def ready(self) -> None:
-        from audit.privacy import subjects_private_register
+        from audit.privacy import personal_fields_register, subjects_private_register
         from audit.vocabulary import register
 
         from . import models
 
         # A hold names the customer or case it keeps.
         subjects_private_register(models.LegalHold)
+        # A hold on a customer names them: sealed under their audit key, so
+        # erasing them later erases the name from the hold's events too.
+        personal_fields_register(
+            models.LegalHold,
+            owner=lambda hold: (
+                f"customer:{hold.customer_id}" if hold.customer_id else None
+            ),
+            fields=("covers",),
+            label=True,
+        )
 
         register(
             "retention.class.changed",

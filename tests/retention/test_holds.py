@@ -134,3 +134,27 @@ def test_an_operator_may_not_place_or_release_holds(db):
             reason="r",
             reference="x",
         )
+
+
+def test_a_hold_on_a_customer_seals_their_name_in_its_audit_events(
+    channels_sent, officers
+):
+    from audit.sealing import event_readable
+
+    sent = channels_sent(1)
+    customer = sent["email"].communication.customer
+    dpo, _ = officers
+    hold = hold_place(
+        actor=dpo,
+        scope="customer",
+        customer=customer,
+        reason="Complaint to the regulator",
+        reference="SAMA-2026-115",
+    )
+
+    event = AuditEvent.objects.for_subject(hold).get(action="retention.hold.placed")
+    # Stored sealed under the customer's key: erasing them erases it here too.
+    assert customer.name not in f"{event.after} {event.subject_label}"
+    readable = event_readable(event)
+    assert customer.name in readable["after"]["covers"]
+    assert readable["after"]["reference"] == "SAMA-2026-115"
