@@ -125,6 +125,8 @@ def _channels_valid(value):
 def _template_codes_valid(codes: list[str]) -> list[str]:
     from templates_app.models import Template
 
+    if not codes:
+        return []
     known = set(Template.objects.filter(code__in=codes).values_list("code", flat=True))
     unknown = [code for code in codes if code not in known]
     if unknown:
