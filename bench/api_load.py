@@ -250,8 +250,8 @@ def _client_post(client, load: "Load", n: int, i: int):
 # What a profile line is counted under: the project's own code by function,
 # and the layers below it that every statement goes through.
 PROFILE_LAYERS = {
-    "SQL built by the ORM (compiler.as_sql)": "django/db/models/sql/compiler.py:",
-    "statements sent and waited for (psycopg execute)": "psycopg/cursor.py:",
+    "SQL built by the ORM (compiler.as_sql)": "django/db/models/sql/compiler.py",
+    "statements sent and waited for (psycopg execute)": "psycopg/cursor.py",
 }
 
 
@@ -293,6 +293,8 @@ def profile_print(token: str, triggers: int) -> None:
         for label, marker in PROFILE_LAYERS.items():
             if marker in path and name in ("as_sql", "execute"):
                 rows[label] = rows.get(label, 0) + cumulative
+        if path.startswith(("~", "<")):
+            continue  # built-ins
         relative = Path(path).resolve()
         if ROOT in relative.parents and ".venv" not in relative.parts:
             where = f"{relative.relative_to(ROOT)}:{line}({name})"
