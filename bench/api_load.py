@@ -236,6 +236,74 @@ def statements_count(token: str) -> None:
     )
 
 
+def _client_post(client, load: "Load", n: int, i: int):
+    _method, path, body, headers = load.trigger(n, i)
+    return client.post(
+        path,
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=headers["Authorization"],
+        HTTP_IDEMPOTENCY_KEY=headers["Idempotency-Key"],
+    )
+
+
+# What a profile line is counted under: the project's own code by function,
+# and the layers below it that every statement goes through.
+PROFILE_LAYERS = {
+    "SQL built by the ORM (compiler.as_sql)": "django/db/models/sql/compiler.py",
+    "statements sent and waited for (psycopg execute)": "psycopg/cursor.py",
+}
+
+
+def profile_print(token: str, triggers: int) -> None:
+    """Run `triggers` in this process under cProfile (CPU time); print where it goes.
+
+    Cumulative CPU of the project's functions and of two layers beneath them,
+    as a share of the whole trigger (cProfile's own overhead inflates the
+    milliseconds, not the shares or the call counts).
+    """
+    import cProfile
+    import pstats
+
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    load = Load(0, token)
+    load.round = -1
+    with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False):
+        client = Client()
+        for i in range(5):  # warm: caches filled, as in a serving worker
+            _client_post(client, load, -3, i)
+        profile = cProfile.Profile(time.process_time)
+        started = time.process_time()
+        profile.enable()
+        for i in range(triggers):
+            _client_post(client, load, -4, i)
+        profile.disable()
+        cpu = (time.process_time() - started) * 1000 / triggers
+    stats = pstats.Stats(profile).stats
+    calls = sum(primitive for primitive, *_ in stats.values())
+    total = max(cumulative for *_, cumulative, _callers in stats.values())
+    print(
+        f"in-process profile of {triggers} triggers: {calls / triggers:,.0f} "
+        f"function calls and {cpu:.1f} ms CPU per trigger under cProfile"
+    )
+    rows = {}
+    for (path, line, name), (_p, _n, _t, cumulative, _c) in stats.items():
+        for label, marker in PROFILE_LAYERS.items():
+            if marker in path and name in ("as_sql", "execute"):
+                rows[label] = rows.get(label, 0) + cumulative
+        if path.startswith(("~", "<")):
+            continue  # built-ins
+        relative = Path(path).resolve()
+        if ROOT in relative.parents and ".venv" not in relative.parts:
+            where = f"{relative.relative_to(ROOT)}:{line}({name})"
+            rows[where] = max(rows.get(where, 0), cumulative)
+    shown = sorted(rows.items(), key=lambda row: -row[1])[:28]
+    for where, cumulative in shown:
+        print(f"  {100 * cumulative / total:5.1f}%  {where}")
+
+
 def gunicorn_start(port: int, workers: int, env: dict) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "ccm.wsgi:application",
@@ -352,11 +420,20 @@ def main() -> int:
     parser.add_argument(
         "--warmup", type=float, default=3, help="seconds of load before measuring"
     )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first profile N triggers in-process and print where the CPU goes",
+    )
     args = parser.parse_args()
 
     scratch = scratch_database_setup(args.database)
     token = seed()
     statements_count(token)
+    if args.profile:
+        profile_print(token, args.profile)
     from django.db import connections
 
     connections.close_all()

@@ -313,6 +313,9 @@ BATCH_CHUNK_ROWS = env_int(
     50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 500,
 )
 BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
+# A trigger checks the hash of the version it sends on every call; the version's
+# content rows a process read are reused for this long (0: read on every call).
+TEMPLATE_ROWS_REUSE_SECONDS = env_int("TEMPLATE_ROWS_REUSE_SECONDS", 60)
 BATCH_RESUME_INTERVAL_SECONDS = env_int("BATCH_RESUME_INTERVAL_SECONDS", 60)
 # /metrics (Prometheus): the bearer token scrapers present (unset: no metrics),
 # and how long one process reuses a scrape's figures.
@@ -347,7 +350,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "channels_app.api_access.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

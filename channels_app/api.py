@@ -17,11 +17,10 @@ from contextlib import nullcontext
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +30,7 @@ from audit.services import events_deferred
 from ccm.api_errors import REFUSED, ApiError
 from ccm.problems import Problem, problem_api, problems_api
 from channels_app import problems
+from channels_app.api_access import CanTrigger
 from channels_app.batches import (
     BatchRefused,
     batch_create,
@@ -52,17 +52,6 @@ from channels_app.models import (
 )
 from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert
-
-
-class CanTrigger(permissions.BasePermission):
-    """The client system holds channels_app.add_communication."""
-
-    def has_permission(self, request, view) -> bool:
-        return bool(
-            request.user
-            and request.user.is_authenticated
-            and request.user.has_perm("channels_app.add_communication")
-        )
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -144,6 +133,8 @@ def _channels_valid(value):
 def _template_codes_valid(codes: list[str]) -> list[str]:
     from templates_app.models import Template
 
+    if not codes:
+        return []
     known = set(Template.objects.filter(code__in=codes).values_list("code", flat=True))
     unknown = [code for code in codes if code not in known]
     if unknown:
@@ -200,30 +191,28 @@ def _body_sha256(body) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _dispatches() -> Prefetch:
-    return Prefetch("dispatches", queryset=Dispatch.objects.order_by("pk"))
+# One instance each, reused (they keep no state between calls): a serializer
+# built per request copies or builds all its fields again, most of the CPU
+# of checking a trigger or answering a status read.
+_TRIGGER = TriggerSerializer()
+_COMMUNICATION_STATUS = CommunicationStatusSerializer()
+_DISPATCH_STATUS = DispatchStatusSerializer()
 
 
-def _status_body(communication: Communication, *, loaded: bool = False) -> dict:
-    """The status of a communication; `loaded`: it was just stored, as it is.
-
-    A communication the trigger has in hand (its template version, customer
-    and batch loaded) reads only its dispatches.
-    """
-    if loaded:
-        prefetch_related_objects([communication], _dispatches())
-    else:
-        communication = (
-            Communication.objects.select_related(
-                "template_version", "customer", "batch"
-            )
-            .prefetch_related(_dispatches())
-            .get(pk=communication.pk)
-        )
-    body = CommunicationStatusSerializer(communication).data
-    statuses = {d["status"] for d in body["dispatches"]}
+def _status_body(communication: Communication, dispatches: list[Dispatch]) -> dict:
+    """The status of a communication (template version, customer and batch
+    loaded) with its dispatches in id order, as CommunicationStatusSerializer
+    defines it."""
+    body = {}
+    for name, field in _COMMUNICATION_STATUS.fields.items():
+        if name == "dispatches":
+            body[name] = [_DISPATCH_STATUS.to_representation(d) for d in dispatches]
+            continue
+        value = field.get_attribute(communication)
+        body[name] = None if value is None else field.to_representation(value)
+    statuses = {d.status for d in dispatches}
     body["status"] = "suppressed" if statuses == {"suppressed"} else "accepted"
-    return json.loads(json.dumps(body, default=str))
+    return body
 
 
 def _own_transaction():
@@ -338,9 +327,7 @@ class CommunicationCreate(IdempotentCreate):
     def _create(
         self, request: Request, key: str, record: IdempotencyRecord
     ) -> Response:
-        serializer = TriggerSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        payload = serializer.validated_data
+        payload = _TRIGGER.run_validation(request.data)
         client = request.user.get_username()
         customer_fields = dict(payload["customer"])
         external_id = customer_fields.pop("external_id")
@@ -375,7 +362,7 @@ class CommunicationCreate(IdempotentCreate):
                     waits_for=payload["waits_for"],
                 )
                 response = Response(
-                    _status_body(communication, loaded=True),
+                    _status_body(communication, communication.dispatches_opened),
                     status=status.HTTP_202_ACCEPTED,
                 )
                 self._answer_store(record, response)
@@ -401,13 +388,17 @@ class CommunicationDetail(APIView):
     )
     def get(self, request: Request, public_id) -> Response:
         communication = get_object_or_404(
-            Communication.objects.all(), public_id=public_id
+            Communication.objects.select_related(
+                "template_version", "customer", "batch"
+            ),
+            public_id=public_id,
         )
         if communication.requested_by_id != request.user.pk and not (
             request.user.has_perm("channels_app.view_communication")
         ):
             return Response(status=status.HTTP_404_NOT_FOUND)
-        return Response(_status_body(communication))
+        dispatches = list(communication.dispatches.order_by("pk"))
+        return Response(_status_body(communication, dispatches))
 
 
 class BatchRowSerializer(serializers.Serializer):

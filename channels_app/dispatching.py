@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -138,7 +139,9 @@ class _TemplatePlan:
             self.refusal = {"template": [problems.TEMPLATE_NOT_IN_FORCE(code=code)]}
             return
         # The rows checked against the hash are the rows rendered.
-        version_verification_load(version)
+        version_verification_load(
+            version, reuse_seconds=settings.TEMPLATE_ROWS_REUSE_SECONDS
+        )
         if not version_hash_ok(version):
             self.refusal = {
                 "template": [problems.TEMPLATE_HASH_MISMATCH(version=version)]
@@ -524,7 +527,7 @@ def _store(
                 ContentFile(pdf),
                 save=False,
             )
-    lifecycle.dispatches_open(
+    opened = lifecycle.dispatches_open(
         openings=openings,
         events=[
             _audit_entry(d, status, a, requested_by, requester_label)
@@ -532,6 +535,10 @@ def _store(
         ],
         now=now,
     )
+    for communication in communications:
+        communication.dispatches_opened = []
+    for dispatch in sorted(opened, key=lambda d: d.pk):
+        dispatch.communication.dispatches_opened.append(dispatch)
     queued = {d.channel for d, status in openings if status == Dispatch.Status.QUEUED}
     if queued:
         transaction.on_commit(partial(outbox_kick, queued))
@@ -551,7 +558,8 @@ def communications_trigger_bulk(
     """Trigger many communications; return, in order, each one or its refusal.
 
     A refused request refuses only itself; the accepted ones are stored whole,
-    in one transaction for the call.
+    in one transaction for the call. Each communication returned carries
+    `dispatches_opened`: its dispatches as stored, in id order.
     """
     plans = _plans_for({r.template_code for r in requests})
     results: list[Communication | TriggerRefused] = []

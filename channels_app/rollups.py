@@ -61,7 +61,8 @@ def rollups_add(entries: Iterable[Entry]) -> None:
         (span, adapt(start), *key, count)
         for (span, start, *key), count in sorted(counts.items())
     ]
-    with transaction.atomic(), connection.cursor() as cursor:
+    # No savepoint: a failed upsert fails the caller's transaction anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for i in range(0, len(rows), CHUNK):
             chunk = rows[i : i + CHUNK]
             cursor.execute(_sql(len(chunk)), [v for row in chunk for v in row])

@@ -216,8 +216,7 @@ def trigger_evaluate(
         {d.communication.pk: d.communication for d in dispatches}.values()
     )
     zones = customers_lock(c.customer_id for c in communications)
-    rules = selectors.rules_in_force()
-    revision = selectors.rule_set_revision()
+    rules, revision = selectors.rules_in_force_revised()
     _superseded_cancel(communications=communications, now=now, revision=revision)
     kinds = selectors.category_kinds()
     candidates = [_candidate(n, d, kinds, zones) for n, d in enumerate(dispatches)]
@@ -355,8 +354,7 @@ def _due_recheck(*, ids: Sequence[int], now: datetime) -> set[int]:
     refused = _consent_refusals(rows, kinds, now)
     held = {move.dispatch.pk for move in refused}
     rows = [d for d in rows if d.pk not in held]
-    rules = selectors.rules_in_force()
-    revision = selectors.rule_set_revision()
+    rules, revision = selectors.rules_in_force_revised()
     candidates = [_candidate(d.pk, d, kinds, zones) for d in rows]
     context = context_load(
         candidates=candidates,

@@ -6,6 +6,8 @@ so an evaluation of any number of candidates costs a fixed number of queries.
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from django.db.models import Count, Max
+
 from rules.models import EVER_APPROVED, RuleVersion
 from templates_app.models import Category
 
@@ -43,6 +45,34 @@ def rules_with_proposal(proposal: RuleVersion) -> list[RuleVersion]:
 def rule_set_revision() -> int:
     """Return a number that grows with every approved rule change (0: none yet)."""
     return RuleVersion.objects.filter(status__in=EVER_APPROVED).count()
+
+
+# The rules in force this process read last, by the rule set's state.
+_IN_FORCE: dict[tuple, list[RuleVersion]] = {}
+
+
+def rules_in_force_revised() -> tuple[list[RuleVersion], int]:
+    """Return the rules in force and the rule set's revision (`rule_set_revision`).
+
+    One query while the rule set is as this process read it last: every change
+    to the rules in force is an approval, which adds an approved version and
+    stamps its decision, so the state (count, newest id, newest proposal and
+    decision) differs and the rules are read again. The rule versions returned
+    are shared: read them, never change them.
+    """
+    state = RuleVersion.objects.filter(status__in=EVER_APPROVED).aggregate(
+        count=Count("id"),
+        newest=Max("id"),
+        proposed=Max("proposed_at"),
+        decided=Max("decided_at"),
+    )
+    key = tuple(state.values())
+    rules = _IN_FORCE.get(key)
+    if rules is None:
+        rules = rules_in_force()
+        _IN_FORCE.clear()
+        _IN_FORCE[key] = rules
+    return rules, state["count"]
 
 
 def rule_versions_named(

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext as _
@@ -83,20 +84,48 @@ def _pins(version: TemplateVersion) -> list[VersionBlockPin]:
     return list(_pins_query().filter(version=version)) if loaded is None else loaded
 
 
-def version_verification_load(version: TemplateVersion) -> None:
+# Rows loaded for a version, by (id, updated, content hash): (when, rows).
+_LOADED: dict[tuple, tuple[float, TemplateVersion]] = {}
+_LOADED_MAX = 256
+
+
+def version_verification_load(
+    version: TemplateVersion, *, reuse_seconds: float = 0
+) -> None:
     """Load what checking a version's hash and rendering it read, in three queries.
 
     Its contents, its pins (as `pins_loaded`, in block code order) with their
     block versions, and those block versions' contents. `version_hash_ok` and
     `selectors.block_sources_for_version` then read these rows, not the
     database again: what is rendered is what was checked.
+
+    With `reuse_seconds`, the rows this process loaded for the same version
+    row (same id, `updated` and hash) less than that long ago are attached
+    instead of read again. A version's contents and pinned blocks never change
+    through the app once submitted, and the hash is still checked on every
+    use against the version row as read now; rows edited behind the app are
+    found (and the version refused) once the reused rows expire, and until
+    then the rows that matched the approved hash are the ones rendered.
     """
+    key = (version.pk, version.updated, version.content_hash)
+    if reuse_seconds > 0:
+        loaded = _LOADED.get(key)
+        if loaded is not None and time.monotonic() - loaded[0] < reuse_seconds:
+            rows = loaded[1]
+            # The prefetch caches Django fills, shared read-only.
+            version._prefetched_objects_cache = dict(rows._prefetched_objects_cache)
+            setattr(version, PINS_LOADED, getattr(rows, PINS_LOADED))
+            return
     prefetch_related_objects(
         [version],
         "contents",
         Prefetch("pins", queryset=_pins_query(), to_attr=PINS_LOADED),
         f"{PINS_LOADED}__block_version__contents",
     )
+    if reuse_seconds > 0 and version_hash_ok(version):
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = (time.monotonic(), version)
 
 
 def block_hash_mismatches(block_version: ContentBlockVersion) -> list[str]:

@@ -8,9 +8,10 @@ benchmark set-up (tests/, bench/) may build rows in any status. It watches
 the test's own thread: processes a test starts (workers, servers) are not
 seen, nor statements on raw psycopg cursors.
 
-PostgreSQL inserts of `ccm.bulk.rows_insert` stream through COPY, below
-Django's execute wrappers; SQLite's `bulk_create` shows them, so `make test`
-(SQLite) sees the inserts and CI (PostgreSQL) the updates.
+PostgreSQL inserts of more than a few rows by `ccm.bulk.rows_insert` stream
+through COPY, below Django's execute wrappers; SQLite's `bulk_create` shows
+them, so `make test` (SQLite) sees every insert and CI (PostgreSQL) the
+updates and the inserts of a few rows (a trigger's).
 """
 
 import re

@@ -372,3 +372,37 @@ def test_a_trigger_appends_its_customer_and_dispatch_events_together(api):
     assert again.json() == body
     read = api.get(f"/api/v1/communications/{body['id']}").json()
     assert read == body
+
+
+def test_a_client_is_known_and_allowed_by_one_read_and_loses_access_at_once(api):
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from channels_app.api_access import TokenAuthentication
+
+    token = Token.objects.get(user__username="core-banking")
+    with CaptureQueriesContext(connection) as reads:
+        user, _ = TokenAuthentication().authenticate_credentials(token.key)
+    assert len(reads) == 1 and user.username == "core-banking"
+    assert _post(api).status_code == 202
+
+    # The group's permission taken away: refused on the next request.
+    group = Group.objects.get(name=API_CLIENT)
+    trigger = Permission.objects.get(codename="add_communication")
+    group.permissions.remove(trigger)
+    assert _post(api, key="key-2").status_code == 403
+    # Held directly by the user: allowed again.
+    user.user_permissions.add(trigger)
+    assert _post(api, key="key-3").status_code == 202
+    user.is_active = False
+    user.save()
+    assert _post(api, key="key-4").status_code == 401
+
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert _post(wrong, key="key-5").status_code == 401
+    root = APIClient()
+    superuser = user_build(username="root", is_superuser=True)
+    root.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=superuser)}")
+    assert _post(root, key="key-6").status_code == 202

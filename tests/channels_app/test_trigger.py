@@ -194,12 +194,12 @@ def test_a_template_without_an_approved_version_is_refused(templates, customer):
     assert "no approved version in force" in str(refused.value.problems["template"][0])
 
 
-def test_an_approved_version_whose_content_changed_is_never_sent(templates, customer):
+def _wording_tamper(template) -> None:
     from django.db import connection
 
     from templates_app.selectors import version_in_force
 
-    version = version_in_force(templates["payment-reminder"])
+    version = version_in_force(template)
     content = version.contents.get(channel="email", language="en")
     # Someone with database access edits the approved wording behind the app.
     with connection.cursor() as cursor:
@@ -208,6 +208,13 @@ def test_an_approved_version_whose_content_changed_is_never_sent(templates, cust
             ["Tampered {{ policy_number }}", content.pk],
         )
 
+
+def test_an_approved_version_whose_content_changed_is_never_sent(
+    templates, customer, settings
+):
+    settings.TEMPLATE_ROWS_REUSE_SECONDS = 0
+    _wording_tamper(templates["payment-reminder"])
+
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer)
 
@@ -215,6 +222,26 @@ def test_an_approved_version_whose_content_changed_is_never_sent(templates, cust
         "trigger.template.hash_mismatch"
     )
     assert "no longer matches its approved hash" in str(refused.value)
+
+
+def test_reused_rows_send_the_approved_wording_until_read_again_and_refused(
+    templates, customer, settings
+):
+    settings.TEMPLATE_ROWS_REUSE_SECONDS = 60
+    _trigger(customer)  # this process now holds the version's checked rows
+    _wording_tamper(templates["payment-reminder"])
+
+    communication = _trigger(customer, idempotency_key="after-the-edit")
+
+    sent = communication.dispatches.get()
+    assert sent.status == Dispatch.Status.QUEUED
+    assert sent.subject and "Tampered" not in sent.subject
+    settings.TEMPLATE_ROWS_REUSE_SECONDS = 0  # the rows are read again
+    with pytest.raises(TriggerRefused) as refused:
+        _trigger(customer, idempotency_key="read-again")
+    assert (
+        "no longer matches its approved hash" in refused.value.problems["template"][0]
+    )
 
 
 def _customers(count: int, *, prefix: str = "B") -> list:
