@@ -10,8 +10,13 @@ timeline), then builds the trigram search indexes and ANALYZEs. Times the real
 views through Django's test client as a signed-in Agent (URL routing,
 middleware, session, permission check, query, template render and, for the
 timeline, the audit event each view records), and prints p50/p95 server time
-for each kind of search and for the timeline's first page. Target: p95 <= 50 ms.
-`--reuse` times again a database an earlier run filled (same --dispatches).
+for each kind of search and for the timeline's first page, with the CPU time
+per request of the process serving it and of its PostgreSQL backend. Each
+timing runs in a fresh process beside a CPU-bound process the bench starts
+(`--no-hog`: none). Target: p95 <= 50 ms. `--reuse` times again a database an
+earlier run filled (same --dispatches); `--before DIR` (a checkout of the code
+to compare with) times that code in turn with this one, `--alternations`
+times.
 """
 
 import argparse
