@@ -19,47 +19,16 @@ from dataclasses import dataclass
 from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from audit.hashing import GENESIS_HASH, event_hash
+from audit import rehash
+from audit.hashing import GENESIS_HASH
 from audit.models import AuditChainHead, AuditEvent
+from audit.rehash import HASH, PREV_HASH, SEQUENCE
 from audit.services import CHAIN_HEAD_PK, subject_type_label
 
 MISSING = "missing"
 CHANGED = "changed"
 INSERTED = "inserted"
 REORDERED = "reordered"
-
-FIELDS = (
-    "sequence",
-    "created",
-    "actor_kind",
-    "actor_label",
-    "action",
-    "content_type_id",
-    "object_id",
-    "subject_label",
-    "before",
-    "after",
-    "reason",
-    "correlation_id",
-    "prev_hash",
-    "hash",
-)
-(
-    SEQUENCE,
-    CREATED,
-    ACTOR_KIND,
-    ACTOR_LABEL,
-    ACTION,
-    CONTENT_TYPE,
-    OBJECT_ID,
-    SUBJECT_LABEL,
-    BEFORE,
-    AFTER,
-    REASON,
-    CORRELATION_ID,
-    PREV_HASH,
-    HASH,
-) = range(len(FIELDS))
 
 
 @dataclass(frozen=True)
@@ -93,9 +62,14 @@ class VerifyResult:
 
 
 def chain_verify(
-    *, chunk_size: int = 10_000, using: str = DEFAULT_DB_ALIAS
+    *, chunk_size: int = 50_000, workers: int = 1, using: str = DEFAULT_DB_ALIAS
 ) -> VerifyResult:
-    """Verify the whole chain in one consistent snapshot of the database."""
+    """Verify the whole chain in one consistent snapshot of the database.
+
+    With `workers` > 1 the chain is cut into ranges of `chunk_size` events,
+    checked side by side (`audit.verify_ranges`) and joined; the walk below
+    then names the first break from the first range that did not join.
+    """
     connection = connections[using]
     outermost = not connection.in_atomic_block
     with transaction.atomic(using=using):
@@ -104,79 +78,108 @@ def chain_verify(
                 cursor.execute(
                     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
                 )
-        return _walk(chunk_size=chunk_size, using=using)
+        walk = ChainWalk(connection=connection, chunk_size=chunk_size)
+        if workers <= 1:
+            return walk.resume(since=None, expected_sequence=1, expected_prev=None)
+        from audit.verify_ranges import ranges_verify
+
+        proven = ranges_verify(walk, workers=workers, processes=outermost, using=using)
+        return walk.resume(
+            since=proven.since,
+            expected_sequence=proven.expected_sequence,
+            expected_prev=proven.expected_prev,
+        )
 
 
-def _walk(*, chunk_size: int, using: str) -> VerifyResult:
-    subject_types = {
-        content_type.pk: subject_type_label(content_type)
-        for content_type in ContentType.objects.db_manager(using).all()
-    }
-    head = (
-        AuditChainHead.objects.using(using)
-        .filter(pk=CHAIN_HEAD_PK)
-        .values_list("last_sequence", "last_hash")
-        .first()
-    )
-    rows = iter(
-        AuditEvent.objects.using(using)
-        .order_by("sequence")
-        .values_list(*FIELDS)
-        .iterator(chunk_size=chunk_size)
-    )
-    expected_sequence, expected_prev = 1, GENESIS_HASH
-    for row in rows:
-        sequence = row[SEQUENCE]
-        if sequence != expected_sequence:
+class ChainWalk:
+    """What a walk over the chain needs: the database, the head, the hasher."""
+
+    def __init__(self, *, connection, chunk_size: int):
+        self.connection = connection
+        self.chunk_size = chunk_size
+        using = connection.alias
+        self.head = (
+            AuditChainHead.objects.using(using)
+            .filter(pk=CHAIN_HEAD_PK)
+            .values_list("last_sequence", "last_hash")
+            .first()
+        )
+        self.hasher = rehash.StoredEventHasher(
+            {
+                content_type.pk: subject_type_label(content_type)
+                for content_type in ContentType.objects.db_manager(using).all()
+            }
+        )
+
+    def rows(self, *, since: int | None = None, until: int | None = None):
+        """Yield raw event rows from `since` (inclusive) to `until` (exclusive)."""
+        return rehash.rows_read(
+            self.connection, chunk_size=self.chunk_size, since=since, until=until
+        )
+
+    def resume(
+        self, *, since: int | None, expected_sequence: int, expected_prev: str | None
+    ) -> VerifyResult:
+        """Walk the events from `since` on, the ones before it already accepted.
+
+        `expected_sequence` and `expected_prev` are where those left the walk
+        (1 and None — the genesis hash — from the start).
+        """
+        head = self.head
+        expected_prev = expected_prev or GENESIS_HASH
+        rows = iter(self.rows(since=since))
+        for row in rows:
+            sequence = row[SEQUENCE]
+            if sequence != expected_sequence:
+                return _broken(
+                    expected_sequence,
+                    expected_sequence,
+                    expected_prev,
+                    MISSING,
+                    f"the chain jumps from {expected_sequence - 1} to {sequence}",
+                )
+            if head is not None and sequence > head[0]:
+                return _broken(
+                    sequence,
+                    expected_sequence,
+                    expected_prev,
+                    INSERTED,
+                    f"the chain head ends at {head[0]}; this event was added behind "
+                    "the audit service's back",
+                )
+            self_consistent = self.hasher(row) == row[HASH]
+            linked = row[PREV_HASH] == expected_prev
+            if self_consistent and linked:
+                expected_sequence, expected_prev = sequence + 1, row[HASH]
+                continue
+            at, kind, detail = _classify(
+                row,
+                self_consistent=self_consistent,
+                linked=linked,
+                expected_prev=expected_prev,
+                following=next(rows, None),
+                hasher=self.hasher,
+                using=self.connection.alias,
+            )
+            return _broken(at, expected_sequence, expected_prev, kind, detail)
+        count = expected_sequence - 1
+        if head is not None and head[0] > count:
             return _broken(
                 expected_sequence,
                 expected_sequence,
                 expected_prev,
                 MISSING,
-                f"the chain jumps from {expected_sequence - 1} to {sequence}",
+                f"the chain ends at {count} but its head says {head[0]}",
             )
-        if head is not None and sequence > head[0]:
+        if head is not None and count and head[1] != expected_prev:
             return _broken(
-                sequence,
+                count,
                 expected_sequence,
                 expected_prev,
-                INSERTED,
-                f"the chain head ends at {head[0]}; this event was added behind "
-                "the audit service's back",
+                CHANGED,
+                "the last event's hash differs from the one the chain head recorded",
             )
-        self_consistent = _row_hash(row, subject_types) == row[HASH]
-        linked = row[PREV_HASH] == expected_prev
-        if self_consistent and linked:
-            expected_sequence, expected_prev = sequence + 1, row[HASH]
-            continue
-        at, kind, detail = _classify(
-            row,
-            self_consistent=self_consistent,
-            linked=linked,
-            expected_prev=expected_prev,
-            following=next(rows, None),
-            subject_types=subject_types,
-            using=using,
-        )
-        return _broken(at, expected_sequence, expected_prev, kind, detail)
-    count = expected_sequence - 1
-    if head is not None and head[0] > count:
-        return _broken(
-            expected_sequence,
-            expected_sequence,
-            expected_prev,
-            MISSING,
-            f"the chain ends at {count} but its head says {head[0]}",
-        )
-    if head is not None and count and head[1] != expected_prev:
-        return _broken(
-            count,
-            expected_sequence,
-            expected_prev,
-            CHANGED,
-            "the last event's hash differs from the one the chain head recorded",
-        )
-    return VerifyResult(count=count, last_hash=expected_prev, chain_break=None)
+        return VerifyResult(count=count, last_hash=expected_prev, chain_break=None)
 
 
 def _classify(
@@ -186,7 +189,7 @@ def _classify(
     linked: bool,
     expected_prev: str,
     following: tuple | None,
-    subject_types: dict,
+    hasher: rehash.StoredEventHasher,
     using: str,
 ) -> tuple[int, str, str]:
     """Return (sequence, kind, detail) for the first event that fails a check."""
@@ -218,31 +221,13 @@ def _classify(
                 f"event {sequence} links to a hash no event has: its predecessor "
                 "was rewritten",
             )
-        if _row_hash(row, subject_types, prev_hash=expected_prev) == row[HASH]:
+        if hasher(row, prev_hash=expected_prev) == row[HASH]:
             return sequence, CHANGED, "its previous-hash field was altered"
         return sequence, MISSING, "it links to an event that no longer exists"
     return (
         origin + 1,
         INSERTED,
         f"event {sequence} links to event {origin}: the events between were inserted",
-    )
-
-
-def _row_hash(row: tuple, subject_types: dict, prev_hash: str | None = None) -> str:
-    return event_hash(
-        prev_hash=row[PREV_HASH] if prev_hash is None else prev_hash,
-        sequence=row[SEQUENCE],
-        created=row[CREATED],
-        actor_kind=row[ACTOR_KIND],
-        actor_label=row[ACTOR_LABEL],
-        action=row[ACTION],
-        subject_type=subject_types.get(row[CONTENT_TYPE]),
-        object_id=row[OBJECT_ID],
-        subject_label=row[SUBJECT_LABEL],
-        before=row[BEFORE],
-        after=row[AFTER],
-        reason=row[REASON],
-        correlation_id=row[CORRELATION_ID],
     )
 
 

@@ -1,18 +1,30 @@
 """Benchmark audit_verify on a chain of 1,000,000 events on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
-        .venv/bin/python bench/audit_verify.py --events 1000000
+        .venv/bin/python bench/audit_verify.py --events 1000000 \
+        [--reuse] [--before DIR] [--rounds 2] [--workers 2]
 
 Runs in a scratch database (bench_audit_verify). Builds the chain in Python,
-loads it with COPY, then times the verification (target: under 60 s).
+loads it with COPY (`--reuse`: keeps a database an earlier run filled with as
+many events), then times the verification, each timing in a fresh process:
+one walk, and `--workers` processes checking ranges side by side. With
+`--before DIR` (a checkout of the code to compare with, e.g. `git worktree
+add --detach /tmp/before <commit>`), that code's verification is timed in
+turn with this one's, `--rounds` times, so a busy machine weighs on both
+alike; the load average is printed with every line. Target: >= 100,000
+events/s.
 """
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from scratch import scratch_database_setup
+from scratch import ROOT, scratch_database_setup
 
 ACTIONS = [
     "channels.dispatch.queued",
@@ -93,29 +105,119 @@ def _chain_load(events: int) -> str:
     return prev_hash
 
 
+def _chain_held() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM audit_auditevent")
+        return cursor.fetchone()[0]
+
+
+def _timing(code: Path, workers: int, chunk_size: int) -> dict:
+    """Verify the chain with the code under `code`; return what it took.
+
+    Runs in this (fresh) process: DATABASE_URL names the filled database.
+    """
+    sys.path.insert(0, str(code))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "ccm.settings"
+    import django
+
+    django.setup()
+    from audit.verify import chain_verify
+
+    options = {"chunk_size": chunk_size}
+    if workers > 1:
+        options["workers"] = workers
+    cpu, started = time.process_time(), time.perf_counter()
+    result = chain_verify(**options)
+    seconds = time.perf_counter() - started
+    children = os.times()
+    return {
+        "ok": result.ok,
+        "count": result.count,
+        "last_hash": result.last_hash,
+        "seconds": seconds,
+        "cpu": time.process_time()
+        - cpu
+        + children.children_user
+        + children.children_system,
+    }
+
+
+def _timed(url: str, code: Path, workers: int, chunk_size: int) -> dict:
+    """Run `_timing` in a new process and return its figures."""
+    run = subprocess.run(  # noqa: S603 (this script, with its own arguments)
+        [
+            sys.executable,
+            __file__,
+            "--timing",
+            str(code),
+            "--workers",
+            str(workers),
+            "--chunk-size",
+            str(chunk_size),
+        ],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"timing with {code} failed:\n{run.stderr}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--chunk-size", type=int, default=10_000)
+    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--database", default="bench_audit_verify")
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--before", type=Path, help="a checkout of the code before")
+    parser.add_argument("--timing", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
-    scratch_database_setup(options.database)
+    if options.timing:
+        figures = _timing(options.timing, options.workers, options.chunk_size)
+        print(json.dumps(figures))
+        return
 
-    started = time.perf_counter()
-    last_hash = _chain_load(options.events)
-    print(f"loaded {options.events:,} events in {time.perf_counter() - started:.1f} s")
+    url = scratch_database_setup(options.database, keep=options.reuse)
+    last_hash = None
+    if not (options.reuse and _chain_held() == options.events):
+        started = time.perf_counter()
+        last_hash = _chain_load(options.events)
+        seconds = time.perf_counter() - started
+        print(f"loaded {options.events:,} events in {seconds:.1f} s")
+    else:
+        print(f"reusing {options.database}: {options.events:,} events")
 
-    from audit.verify import chain_verify
-
-    started = time.perf_counter()
-    result = chain_verify(chunk_size=options.chunk_size)
-    seconds = time.perf_counter() - started
-    status = "OK" if result.ok else f"BROKEN at {result.chain_break}"
+    runs = [("after, 1 walk", ROOT, 1)]
+    if options.workers > 1:
+        runs.append((f"after, {options.workers} workers", ROOT, options.workers))
+    if options.before:
+        runs.insert(0, ("before", options.before.resolve(), 1))
     print(
-        f"verify: {status}, {result.count:,} events in {seconds:.1f} s "
-        f"({result.count / seconds:,.0f} events/s)"
+        f"{os.cpu_count()} cores; each line a fresh process, chunk size "
+        f"{options.chunk_size:,}"
     )
-    if not result.ok or result.last_hash != last_hash:
+    print(f"  {'':<22} {'events/s':>10} {'wall s':>7} {'CPU s':>7}   load 1/5 min")
+    failed = False
+    for round_ in range(1, options.rounds + 1):
+        for label, code, workers in runs:
+            load = os.getloadavg()
+            figures = _timed(url, code, workers, options.chunk_size)
+            status = "" if figures["ok"] else "  BROKEN"
+            last_hash = last_hash or figures["last_hash"]
+            failed |= not figures["ok"] or figures["last_hash"] != last_hash
+            print(
+                f"  {round_}: {label:<19} "
+                f"{figures['count'] / figures['seconds']:>10,.0f} "
+                f"{figures['seconds']:>7.1f} {figures['cpu']:>7.1f}   "
+                f"{load[0]:.1f} / {load[1]:.1f}{status}"
+            )
+    if failed:
         raise SystemExit(1)
 
 

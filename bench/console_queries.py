@@ -10,18 +10,28 @@ timeline), then builds the trigram search indexes and ANALYZEs. Times the real
 views through Django's test client as a signed-in Agent (URL routing,
 middleware, session, permission check, query, template render and, for the
 timeline, the audit event each view records), and prints p50/p95 server time
-for each kind of search and for the timeline's first page. Target: p95 <= 50 ms.
-`--reuse` times again a database an earlier run filled (same --dispatches).
+for each kind of search and for the timeline's first page, with the CPU time
+per request of the process serving it and of its PostgreSQL backend. Each
+timing runs in a fresh process beside a CPU-bound process the bench starts
+(`--no-hog`: none). Target: p95 <= 50 ms. `--reuse` times again a database an
+earlier run filled (same --dispatches); `--before DIR` (a checkout of the code
+to compare with) times that code in turn with this one, `--alternations`
+times.
 """
 
 import argparse
+import json
+import multiprocessing
 import os
 import random
 import secrets
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from scratch import scratch_database_setup
+from scratch import ROOT, scratch_database_setup
 
 FIRST = [
     "Sarah", "James", "Amelia", "Daniel", "Grace", "Thomas", "Lina", "Adam",
@@ -203,13 +213,33 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p95
 
 
-def _time(client, url: str, params: dict | None = None) -> float:
-    started = time.perf_counter()
-    response = client.get(url, params or {})
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise SystemExit(f"{url} {params}: HTTP {response.status_code}")
-    return elapsed
+def _backend_cpu(pid: int) -> float | None:
+    """Return the CPU seconds a PostgreSQL backend on this host has used."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """Time requests: server time, this process's CPU, its PostgreSQL backend's."""
+
+    def __init__(self, client, backend_pid: int):
+        self.client = client
+        self.backend_pid = backend_pid
+
+    def __call__(self, url: str, params: dict | None = None) -> tuple:
+        backend = _backend_cpu(self.backend_pid)
+        cpu, started = time.process_time(), time.perf_counter()
+        response = self.client.get(url, params or {})
+        elapsed = (time.perf_counter() - started) * 1000
+        cpu = (time.process_time() - cpu) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"{url} {params}: HTTP {response.status_code}")
+        after = _backend_cpu(self.backend_pid)
+        database = None if backend is None else (after - backend) * 1000
+        return elapsed, cpu, database
 
 
 def _queries(customers: int, rng: random.Random, rounds: int) -> dict[str, list]:
@@ -254,17 +284,125 @@ def _explain(sql_queryset) -> str:
     )
 
 
+def _timing(requests: int, seed: int) -> dict:
+    """Time search and the timeline's first page on the filled database.
+
+    Runs in a fresh process whose working directory is the code to time.
+    """
+    sys.path.insert(0, os.getcwd())
+    os.environ["DJANGO_SETTINGS_MODULE"] = "ccm.settings"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from customers.models import Customer
+
+    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+        call_command("collectstatic", interactive=False, verbosity=0)  # as deployed
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(User.objects.get(username="bench-agent"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        meter = Meter(client, cursor.fetchone()[0])
+    customers = Customer.objects.count()
+    first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
+    rng = random.Random(seed)
+    lines: dict[str, list] = {}
+    for kind, typed in _queries(customers, rng, requests).items():
+        meter("/agent/", {"q": typed[0]})  # warm
+        lines[f"search: {kind}"] = [meter("/agent/", {"q": q}) for q in typed]
+    lines["search: all kinds"] = [
+        sample for kind, samples in lines.items() for sample in samples
+    ]
+    for label, pick in (
+        ("timeline page 1 (any)", lambda: rng.randrange(customers)),
+        ("timeline page 1 (heavy)", lambda: rng.randrange(HEAVY)),
+    ):
+        ids = [first_id + pick() for _ in range(requests)]
+        meter(f"/agent/customers/{ids[0]}/")
+        lines[label] = [meter(f"/agent/customers/{pk}/") for pk in ids]
+    figures = {}
+    for label, samples in lines.items():
+        p50, p95 = _percentiles([sample[0] for sample in samples])
+        database = [sample[2] for sample in samples if sample[2] is not None]
+        figures[label] = {
+            "p50": p50,
+            "p95": p95,
+            "cpu": statistics.mean(sample[1] for sample in samples),
+            "database": statistics.mean(database) if database else None,
+        }
+    return figures
+
+
+def _timed(code: Path, requests: int, seed: int) -> dict:
+    """Run `_timing` in a new process in `code` and return its figures."""
+    run = subprocess.run(  # noqa: S603 (this script, with its own arguments)
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--timing",
+            str(requests),
+            "--seed",
+            str(seed),
+        ],
+        cwd=code,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"timing in {code} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _hog(stop) -> None:
+    """Keep one core busy until told to stop (a CPU-bound neighbour)."""
+    spins = 0
+    while not stop.is_set():
+        spins += sum(range(10_000))
+
+
+def _figures_print(runs: list[tuple[str, float, dict]]) -> None:
+    labels = list(runs[0][2])
+    print(
+        f"  {'':<37} {'':<10} {'p50':>6} {'p95':>6} {'CPU':>6} {'PG':>5}  (ms; "
+        "CPU and PG = this process's and its PostgreSQL backend's CPU per request)"
+    )
+    for label in labels:
+        for name, load, figures in runs:
+            line = figures[label]
+            database = "-" if line["database"] is None else f"{line['database']:.1f}"
+            print(
+                f"  {label:<37} {name:<10} {line['p50']:6.1f} {line['p95']:6.1f} "
+                f"{line['cpu']:6.1f} {database:>5}  load {load:.1f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dispatches", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, help="default: one per ten dispatches")
-    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=200, help="requests per line")
     parser.add_argument("--database", default="bench_console")
     parser.add_argument(
         "--reuse",
         action="store_true",
         help="time the database an earlier run filled with as many dispatches",
     )
+    parser.add_argument("--before", type=Path, help="a checkout of the code before")
+    parser.add_argument(
+        "--alternations", type=int, default=2, help="before/after turns with --before"
+    )
+    parser.add_argument(
+        "--no-hog", action="store_true", help="no CPU-bound process beside the bench"
+    )
+    parser.add_argument("--timing", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     customers = args.customers or max(1000, args.dispatches // 10)
 
@@ -276,13 +414,12 @@ def main() -> None:
         ALLOWED_HOSTS="127.0.0.1",
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
     )
+    if args.timing:
+        print(json.dumps(_timing(args.timing, args.seed)))
+        return
     scratch_database_setup(args.database, keep=args.reuse)
-    from django.core.management import call_command
-
-    call_command("collectstatic", interactive=False, verbosity=0)  # as deployed
     from django.contrib.auth.models import Group, User
     from django.db.models.functions import Reverse
-    from django.test import Client
 
     from ccm.roles import AGENT
     from channels_app.models import Dispatch
@@ -311,37 +448,32 @@ def main() -> None:
         _fill(customers, args.dispatches)
         agent = User.objects.create(username="bench-agent", is_staff=True)
         agent.groups.add(Group.objects.get(name=AGENT))
-    agent = User.objects.get(username="bench-agent")
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(agent)
-    rng = random.Random(7)
-    first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
 
+    codes = [("after", ROOT)]
+    if args.before:
+        codes.insert(0, ("before", args.before.resolve()))
+    stop = multiprocessing.Event()
+    hog = None
+    if not args.no_hog:
+        hog = multiprocessing.Process(target=_hog, args=(stop,), daemon=True)
+        hog.start()
     print(
         f"\n{customers:,} customers, {args.dispatches:,} dispatches; "
-        f"server time per request, {args.rounds} requests each (ms):"
+        f"{args.rounds} requests a line, each run in a fresh process; "
+        + (f"CPU hog beside it: pid {hog.pid}, one core spinning" if hog else "no hog")
     )
-    print(f"  {'':<37} {'p50':>7} {'p95':>7}")
-    everything: list[float] = []
-    for kind, typed in _queries(customers, rng, args.rounds).items():
-        _time(client, "/agent/", {"q": typed[0]})  # warm
-        samples = [_time(client, "/agent/", {"q": q}) for q in typed]
-        everything.extend(samples)
-        p50, p95 = _percentiles(samples)
-        print(f"  search: {kind:<29} {p50:7.1f} {p95:7.1f}")
-    p50, p95 = _percentiles(everything)
-    print(f"  search: {'all kinds':<29} {p50:7.1f} {p95:7.1f}")
-
-    for label, pick in (
-        ("timeline page 1 (any)", lambda: rng.randrange(customers)),
-        ("timeline page 1 (heavy)", lambda: rng.randrange(HEAVY)),
-    ):
-        ids = [first_id + pick() for _ in range(args.rounds)]
-        _time(client, f"/agent/customers/{ids[0]}/")
-        samples = [_time(client, f"/agent/customers/{pk}/") for pk in ids]
-        p50, p95 = _percentiles(samples)
-        print(f"  {label:<37} {p50:7.1f} {p95:7.1f}")
-    heavy = Customer.objects.get(pk=first_id)
+    runs = []
+    try:
+        for turn in range(args.alternations if args.before else 1):
+            for name, code in codes:
+                load = os.getloadavg()[0]
+                runs.append((f"{name} {turn + 1}", load, _timed(code, args.rounds, 7)))
+    finally:
+        stop.set()
+        if hog is not None:
+            hog.join()
+    _figures_print(runs)
+    heavy = Customer.objects.order_by("pk").first()
     print(
         "\nheavy customer:",
         selectors.timeline(heavy).count(),

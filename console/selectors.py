@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.sealing import Unsealer
-from channels_app.models import Communication, Dispatch
+from channels_app.models import Channel, Communication, Dispatch, InboundMessage
 from customers.models import Customer, PreferenceEntry, Suppression
 from customers.services import phone_normalise
 from templates_app.models import Approval, TemplateVersion
@@ -190,6 +190,28 @@ def timeline(customer: Customer, filters: TimelineFilter | None = None) -> Query
             communication__created__lt=_day_start(filters.until + timedelta(days=1))
         )
     return dispatches
+
+
+def customers_with_lists() -> QuerySet:
+    """Return customers flagged with which of their page's side lists have rows.
+
+    `has_preferences`, `has_inbound_messages` and `has_suppressions` come in
+    the customer's own statement, so the page skips reading the lists that are
+    empty: most customers have none of the three.
+    """
+    return Customer.objects.annotate(
+        has_preferences=Exists(PreferenceEntry.objects.filter(customer=OuterRef("pk"))),
+        has_inbound_messages=Exists(
+            InboundMessage.objects.filter(customers=OuterRef("pk"))
+        ),
+        has_suppressions=Exists(
+            Suppression.objects.filter(
+                Q(channel=Channel.EMAIL, address=OuterRef("email"))
+                | Q(channel=Channel.SMS, address=OuterRef("phone"))
+                | Q(channel=Channel.LETTER, address=OuterRef("postal_address"))
+            )
+        ),
+    )
 
 
 def template_codes_for(customer: Customer) -> list[str]:

@@ -8,7 +8,6 @@ otherwise); reads with rules come from `console.selectors`, writes go through
 import json
 from dataclasses import dataclass
 from functools import wraps
-from html import escape
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,9 +16,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.http import urlencode
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -29,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_app.dispatching import TriggerRefused
 from channels_app.models import Channel, Dispatch
 from console import evidence, masking, selectors, services
+from console import rows as rows_html
 from console.forms import (
     EvidenceRangeForm,
     FeedbackForm,
@@ -39,7 +37,7 @@ from console.forms import (
     TimelineFilterForm,
     UnmaskForm,
 )
-from console.templatetags.console_tags import RULE_OUTCOMES, direction, rule_outcomes
+from console.templatetags.console_tags import direction
 from customers.models import Customer
 from customers.reasons import reason_display
 from templates_app import emails
@@ -104,16 +102,7 @@ def search(request: HttpRequest) -> HttpResponse:
     result = None
     if form.is_valid() and form.cleaned_data["q"]:
         result = selectors.customers_search(form.cleaned_data["q"])
-    rows = [
-        {
-            "customer": customer,
-            "contact": {
-                "email": masking.email_mask(customer.email),
-                "phone": masking.phone_mask(customer.phone),
-            },
-        }
-        for customer in (result.customers if result else [])
-    ]
+    rows = rows_html.search_rows(result.customers if result else [])
     return render(
         request,
         "console/search.html",
@@ -125,7 +114,7 @@ def search(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a customer's timeline on every channel, contact points and consent."""
-    customer = get_object_or_404(Customer, pk=pk)
+    customer = get_object_or_404(selectors.customers_with_lists(), pk=pk)
     filter_form = TimelineFilterForm(
         request.GET, template_codes=selectors.template_codes_for(customer)
     )
@@ -163,13 +152,17 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "unmasked": unmasked,
             "can_unmask": request.user.has_perm("console.unmask_contact"),
             "page": page,
-            "rows": _timeline_rows(page.rows, mask),
+            "rows": rows_html.timeline_rows(page.rows, mask),
             "contacts": mask,
             "filter_form": filter_form,
             "filter_query": query.urlencode(),
             "problems": problems,
-            "preferences": selectors.preferences_for(customer),
-            "inbound_messages": selectors.inbound_messages_for(customer),
+            "preferences": selectors.preferences_for(customer)
+            if customer.has_preferences
+            else [],
+            "inbound_messages": selectors.inbound_messages_for(customer)
+            if customer.has_inbound_messages
+            else [],
             "suppressions": [
                 (
                     suppression,
@@ -177,7 +170,11 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
                     if unmasked
                     else masking.address_mask(suppression.channel, suppression.address),
                 )
-                for suppression in selectors.suppressions_for(customer)
+                for suppression in (
+                    selectors.suppressions_for(customer)
+                    if customer.has_suppressions
+                    else []
+                )
             ],
         },
         status=400 if problems else 200,
@@ -225,113 +222,6 @@ def _timeline_page(dispatches, number: int) -> TimelinePage:
         has_previous=number > 1,
         has_next=len(rows) > TIMELINE_PAGE_SIZE,
     )
-
-
-def _timeline_rows(
-    dispatches: list[dict], mask: masking.ContactMask | None
-) -> list[dict]:
-    """Return the timeline rows ready to print, each with its table row as HTML.
-
-    With a `mask` (contact data not unmasked), addresses are masked, also
-    where a row's decision names one.
-
-    Built here rather than in the template, as Django admin builds its change
-    list rows: the timeline is the hottest page, and a template spends more on
-    a row's two dozen nodes than the database spends finding it.
-    """
-    # Labels translated once a page, not once a row.
-    channels = {value: str(label) for value, label in Channel.choices}
-    statuses = {value: str(label) for value, label in Dispatch.Status.choices}
-    outcomes = {value: str(label) for value, label in RULE_OUTCOMES.items()}
-    dispatch_url = reverse("console:dispatch", args=[0]).replace("/0/", "/{}/")
-    rows = []
-    for dispatch in dispatches:
-        pk, channel, status = dispatch["pk"], dispatch["channel"], dispatch["status"]
-        decision = reason_display(dispatch["decision"])
-        if mask is not None:
-            decision = mask(decision)
-        if dispatch["content_erased_at"]:
-            title = _("erased on %(date)s") % {
-                "date": date_format(timezone.localtime(dispatch["content_erased_at"]))
-            }
-        elif dispatch["subject"]:
-            title = dispatch["subject"]
-        elif channel == Channel.LETTER:
-            title = _("Letter #%(id)s") % {"id": pk}
-        else:
-            title = _("Message #%(id)s") % {"id": pk}
-        badges = []
-        if dispatch["resend_of_id"]:
-            badges.append(_("resend"))
-        if dispatch["communication__reissue_of_id"]:
-            badges.append(_("reissue"))
-        row = {
-            "pk": pk,
-            "url": dispatch_url.format(pk),
-            "when": timezone.localtime(dispatch["communication__created"]).strftime(
-                "%Y-%m-%d %H:%M"
-            ),
-            "channel": channel,
-            "channel_label": channels.get(channel, channel),
-            "template": dispatch["communication__template_code"],
-            "version": dispatch["communication__template_version__number"],
-            "title": title if len(title) <= 80 else f"{title[:79]}…",
-            "badges": badges,
-            "address": dispatch["address"]
-            if mask is None
-            else masking.address_mask(channel, dispatch["address"]),
-            "status": status,
-            "status_label": statuses.get(status, status),
-            "outcomes": [
-                (outcome, outcomes.get(outcome, outcome))
-                for outcome in rule_outcomes(dispatch["rule_decisions"])
-            ],
-            "decision": decision,
-            "decision_short": decision if len(decision) <= 40 else f"{decision[:39]}…",
-        }
-        row["html"] = _timeline_row_html(row)
-        rows.append(row)
-    return rows
-
-
-# One timeline row. Every value put in it goes through html.escape first.
-TIMELINE_ROW = (
-    '<tr class="dispatch-row" data-channel="{channel}" data-dispatch="{pk}">'
-    '<td dir="ltr" class="nowrap">{when}</td>'
-    '<td><span class="chan chan-{channel}">{channel_label}</span></td>'
-    '<td dir="ltr">{template} <small>v{version}</small></td>'
-    '<td><a class="open-dispatch" dir="auto" href="{url}">{title}</a>{badges}</td>'
-    '<td dir="ltr">{address}</td>'
-    '<td><span class="status status-{status}">{status_label}</span></td>'
-    '<td class="why">{outcomes}{decision}</td></tr>\n'
-)
-TIMELINE_ROW_FIELDS = (
-    "pk", "when", "channel", "channel_label", "template", "version", "url", "title",
-    "address", "status", "status_label",
-)  # fmt: skip
-
-
-def _timeline_row_html(row: dict) -> SafeString:
-    """Return one timeline row as a table row, every value escaped.
-
-    `html.escape` rather than `format_html`: at 25 rows a page, Django's lazy-
-    aware escaping cost as much as the template loop this replaces.
-    """
-    values = {key: escape(str(row[key])) for key in TIMELINE_ROW_FIELDS}
-    values["badges"] = "".join(
-        f' <span class="badge">{escape(str(badge))}</span>' for badge in row["badges"]
-    )
-    values["outcomes"] = "".join(
-        f'<span class="badge rule rule-{escape(outcome)}">{escape(str(label))}</span>'
-        for outcome, label in row["outcomes"]
-    )
-    values["decision"] = (
-        f'<span class="decision" title="{escape(row["decision"])}">'
-        f"{escape(row['decision_short'])}</span>"
-        if row["decision"]
-        else ""
-    )
-    return mark_safe(TIMELINE_ROW.format_map(values))  # noqa: S308 (all escaped)
 
 
 @console_view("console.unmask_contact")

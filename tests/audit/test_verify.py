@@ -11,10 +11,20 @@ from tests.audit.tampering import sequences_shift, triggers_lifted
 pytestmark = pytest.mark.django_db
 
 
+# One walk, then ranges of one, two and three events checked apart and joined:
+# every tampering below also falls on a range's first or last event.
+WALKS = [(1, 2), (2, 1), (2, 2), (3, 3)]
+
+
 def verify_failure() -> str:
-    with pytest.raises(CommandError) as failure:
-        call_command("audit_verify", chunk_size=2)
-    return str(failure.value)
+    """Return the command's error, the same from every walk."""
+    messages = set()
+    for workers, chunk_size in WALKS:
+        with pytest.raises(CommandError) as failure:
+            call_command("audit_verify", workers=workers, chunk_size=chunk_size)
+        messages.add(str(failure.value))
+    assert len(messages) == 1, messages
+    return messages.pop()
 
 
 def forge(cursor, *, sequence: int, prev_hash: str, consistent: bool = True) -> str:
@@ -195,14 +205,54 @@ def test_two_adjacent_swapped_rows_are_reported_as_reordered(chain):
     assert "BROKEN at sequence 4: reordered" in verify_failure()
 
 
-def test_break_reports_the_intact_prefix(chain):
+@pytest.mark.parametrize(("workers", "chunk_size"), WALKS)
+def test_break_reports_the_intact_prefix(chain, workers, chunk_size):
     with triggers_lifted() as cursor:
         cursor.execute("UPDATE audit_auditevent SET reason = 'x' WHERE sequence = 5")
-    result = chain_verify()
+    result = chain_verify(workers=workers, chunk_size=chunk_size)
     assert (result.count, result.last_hash) == (4, chain[3].hash)
     assert (result.chain_break.sequence, result.chain_break.kind) == (5, "changed")
+
+
+@pytest.mark.parametrize(("workers", "chunk_size"), WALKS)
+def test_intact_chain_verifies_in_ranges_too(chain, workers, chunk_size):
+    result = chain_verify(workers=workers, chunk_size=chunk_size)
+    assert (result.ok, result.count, result.last_hash) == (True, 6, chain[-1].hash)
 
 
 def test_verify_without_a_chain_head_still_checks_the_events(chain):
     AuditChainHead.objects.all().delete()
     assert chain_verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_verify_an_intact_chain(chain, capsys):
+    call_command("audit_verify", workers=2, chunk_size=2)
+    assert capsys.readouterr().out.strip() == (
+        f"OK: 6 events, last hash {chain[-1].hash}"
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("tampering", "expected"),
+    [
+        # Ranges of two: 1-2, 3-4, 5-6. Event 3 opens the second range.
+        ("UPDATE audit_auditevent SET reason = 'x' WHERE sequence = 3", "3: changed"),
+        # Event 4 closes it: its successor opens the third range.
+        ("DELETE FROM audit_auditevent WHERE sequence = 4", "4: missing"),
+        (
+            "UPDATE audit_auditevent SET prev_hash = repeat('b', 64) "
+            "WHERE sequence = 5",
+            "5: changed",
+        ),
+    ],
+)
+def test_worker_processes_name_a_break_at_a_range_boundary(chain, tampering, expected):
+    with triggers_lifted() as cursor:
+        cursor.execute(tampering)
+    with pytest.raises(CommandError) as failure:
+        call_command("audit_verify", workers=2, chunk_size=2)
+    assert f"BROKEN at sequence {expected}" in str(failure.value)

@@ -134,15 +134,15 @@ def test_timeline_is_paginated(client, agent, customer, templates):
     assert 'rel="prev"' in second.content.decode()
 
 
-# Session, user with their language, permissions, the customer, the template
-# filter's choices, the page, the chain head, the audited view, the preferences,
-# the suppressions of the customer's addresses. On SQLite the audited view is
-# five statements, not two (audit.services: a savepoint, the locked head, the
+# Session, user with their language, permissions, the customer (with whether
+# they have preferences, SMS replies or suppressed addresses: none here, so
+# those lists are not read), the template filter's choices, the page, the
+# chain head, the audited view. On SQLite the audited view is five
+# statements, not two (audit.services: a savepoint, the locked head, the
 # insert and the head's update), so the count is pinned per engine.
-# One of them reads the messages the customer sent (SMS replies).
 # One of them reads the customer's audit key: the page view's event seals the
 # customer's label under it (audit.sealing), one look-up whatever the page.
-TIMELINE_STATEMENTS = {"postgresql": 12, "sqlite": 15}
+TIMELINE_STATEMENTS = {"postgresql": 9, "sqlite": 12}
 
 
 def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
@@ -174,6 +174,44 @@ def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
     assert len(full_page) == len(one_row) == TIMELINE_STATEMENTS[connection.vendor], [
         query["sql"][:80] for query in full_page
     ]
+
+
+def test_a_customer_with_preferences_replies_and_suppressions_reads_each_list_once(
+    client, agent, customer
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from channels_app.models import InboundMessage
+    from customers.services import preference_set, suppression_add
+
+    preference_set(
+        customer=customer,
+        channel="email",
+        opted_in=False,
+        source="contact_center",
+        legal_basis="consent",
+        note="no more email",
+    )
+    suppression_add(channel="email", address=customer.email, reason="hard_bounce")
+    InboundMessage.objects.create(
+        channel="sms",
+        provider_id="m-1",
+        sender=customer.phone,
+        text="call me",
+        kind="message",
+    ).customers.add(customer)
+    client.force_login(agent)
+    url = f"/agent/customers/{customer.pk}/"
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as statements:
+        page = client.get(url).content.decode()
+
+    assert "no more email" in page.split('id="preference-ledger"')[1]
+    assert 'id="suppressions"' in page
+    assert "call me" in page.split('id="inbound-messages"')[1]
+    assert len(statements) == TIMELINE_STATEMENTS[connection.vendor] + 3
 
 
 def test_every_view_of_a_customers_communications_is_audited(

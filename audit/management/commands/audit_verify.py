@@ -16,8 +16,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--chunk-size",
             type=int,
-            default=10_000,
-            help="Events fetched per round trip (default 10000).",
+            default=50_000,
+            help="Events fetched per round trip, and per range with --workers "
+            "(default 50000).",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Processes that check ranges of the chain side by side on "
+            "PostgreSQL (default 1: one walk).",
         )
         parser.add_argument(
             "--record",
@@ -26,8 +34,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--database", default="default")
 
-    def handle(self, *args, chunk_size, record, database, **options):
-        result = chain_verify(chunk_size=chunk_size, using=database)
+    def handle(self, *args, chunk_size, workers, record, database, **options):
+        result = chain_verify(chunk_size=chunk_size, workers=workers, using=database)
         if record:
             after = {
                 "ok": result.ok,
