@@ -93,7 +93,13 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.action} by {self.actor_label or '-'}"
+        from audit.vocabulary import action_label
+
+        return _("#%(sequence)s %(action)s by %(actor)s") % {
+            "sequence": self.sequence,
+            "action": action_label(self.action),
+            "actor": self.actor_label or "-",
+        }
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -1,6 +1,15 @@
-"""Activate the language a signed-in user chose, on every device."""
+"""Activate the language and time zone a signed-in user chose, on every device."""
 
-from django.utils import translation
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone, translation
+
+
+def reader_time_zone(user) -> ZoneInfo:
+    """Return the zone a user reads times in: their own, else the site's."""
+    chosen = getattr(getattr(user, "ccm_settings", None), "time_zone", "")
+    return ZoneInfo(chosen or settings.DISPLAY_TIME_ZONE)
 
 
 class UserLanguageMiddleware:
@@ -10,9 +19,13 @@ class UserLanguageMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            settings = getattr(user, "ccm_settings", None)
-            language = getattr(settings, "language", "")
+            settings_ = getattr(user, "ccm_settings", None)
+            language = getattr(settings_, "language", "")
             if language:
                 translation.activate(language)
                 request.LANGUAGE_CODE = language
-        return self.get_response(request)
+        timezone.activate(reader_time_zone(user))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -14,6 +14,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ccm.bidi import sequence
+
 # One vocabulary of channels and languages for authoring and sending.
 # Old migrations name the validator here.
 from customers.models import Customer, validate_time_zone  # noqa: F401
@@ -123,7 +125,7 @@ class Communication(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.template_code} → {self.customer_id} ({self.public_id})"
+        return f"{sequence(self.template_code, self.customer_id)} ({self.public_id})"
 
 
 class Dispatch(models.Model):

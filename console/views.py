@@ -16,9 +16,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -37,9 +38,10 @@ from console.forms import (
     TimelineFilterForm,
     UnmaskForm,
 )
-from console.templatetags.console_tags import RULE_OUTCOMES, direction, rule_outcomes
+from console.templatetags.console_tags import direction, rule_outcomes
 from customers.models import Customer
 from customers.reasons import reason_display
+from rules.labels import RULE_OUTCOMES
 from templates_app import emails
 from templates_app.preview import PREVIEW_POLICY
 
@@ -242,6 +244,7 @@ def _timeline_rows(
     statuses = {value: str(label) for value, label in Dispatch.Status.choices}
     outcomes = {value: str(label) for value, label in RULE_OUTCOMES.items()}
     dispatch_url = reverse("console:dispatch", args=[0]).replace("/0/", "/{}/")
+    arabic = (get_language() or "").startswith("ar")
     rows = []
     for dispatch in dispatches:
         pk, channel, status = dispatch["pk"], dispatch["channel"], dispatch["status"]
@@ -262,12 +265,18 @@ def _timeline_rows(
         row = {
             "pk": pk,
             "url": dispatch_url.format(pk),
-            "when": timezone.localtime(dispatch["communication__created"]).strftime(
-                "%Y-%m-%d %H:%M"
+            # A resend's own time, not its communication's (the original's).
+            "when": formats.date_format(
+                timezone.localtime(dispatch["created"]), "SHORT_DATETIME_FORMAT"
             ),
             "channel": channel,
             "channel_label": channels.get(channel, channel),
             "template": dispatch["communication__template_code"],
+            "template_name": (
+                arabic
+                and dispatch["communication__template_version__template__name_ar"]
+            )
+            or dispatch["communication__template_version__template__name"],
             "version": dispatch["communication__template_version__number"],
             "title": title if len(title) <= 80 else f"{title[:79]}…",
             "badges": badges,
@@ -291,16 +300,17 @@ def _timeline_rows(
 # One timeline row. Every value put in it goes through html.escape first.
 TIMELINE_ROW = (
     '<tr class="dispatch-row" data-channel="{channel}" data-dispatch="{pk}">'
-    '<td dir="ltr" class="nowrap">{when}</td>'
+    '<td class="nowrap"><bdi dir="ltr">{when}</bdi></td>'
     '<td><span class="chan chan-{channel}">{channel_label}</span></td>'
-    '<td dir="ltr">{template} <small>v{version}</small></td>'
+    '<td><bdi>{template_name}</bdi> <small dir="ltr">{template} v{version}</small></td>'
     '<td><a class="open-dispatch" dir="auto" href="{url}">{title}</a>{badges}</td>'
     '<td dir="ltr">{address}</td>'
     '<td><span class="status status-{status}">{status_label}</span></td>'
     '<td class="why">{outcomes}{decision}</td></tr>\n'
 )
 TIMELINE_ROW_FIELDS = (
-    "pk", "when", "channel", "channel_label", "template", "version", "url", "title",
+    "pk", "when", "channel", "channel_label", "template", "template_name", "version",
+    "url", "title",
     "address", "status", "status_label",
 )  # fmt: skip
 

@@ -17,6 +17,7 @@ from templates_app import (
     selectors,
     services,
 )
+from templates_app.admin_names import DisplayNameColumns
 from templates_app.admin_workflow import authored, visible
 from templates_app.forms import TemplateForm
 from templates_app.models import Category, Template, TemplateVersion
@@ -38,11 +39,17 @@ class TemplateVersionInline(admin.TabularInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(SimpleHistoryAdmin):
+class TemplateAdmin(DisplayNameColumns, SimpleHistoryAdmin):
     form = TemplateForm
-    list_display = ["code", "name", "category", "channel_list", "default_language"]
+    list_display = [
+        "code",
+        "display_name",
+        "category_display",
+        "channel_list",
+        "default_language",
+    ]
     list_filter = ["category", "default_language"]
-    search_fields = ["code", "name", "description"]
+    search_fields = ["code", "name", "name_ar", "description"]
     list_select_related = ["category"]
     inlines = [TemplateVersionInline]
     change_form_template = "admin/templates_app/template/change_form.html"
