@@ -110,7 +110,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "sequence",
         "created",
         "action_display",
-        "actor_label",
+        "actor_display",
         "actor_kind",
         "subject_label",
         "content_type",
@@ -140,6 +140,10 @@ class AuditEventAdmin(admin.ModelAdmin):
         "hash",
     )
     fields = readonly_fields
+
+    @admin.display(description=_("actor"), ordering="actor_label")
+    def actor_display(self, event: AuditEvent) -> str:
+        return event.actor_shown
 
     @admin.display(description=_("action"), ordering="action")
     def action_display(self, event: AuditEvent) -> str:

@@ -13,17 +13,20 @@ def reader_time_zone(user) -> ZoneInfo:
 
 
 class UserLanguageMiddleware:
+    """Activate a signed-in user's language and the time zone they read times in."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            settings_ = getattr(user, "ccm_settings", None)
-            language = getattr(settings_, "language", "")
-            if language:
-                translation.activate(language)
-                request.LANGUAGE_CODE = language
+        if user is None or not user.is_authenticated:
+            # API clients and customers: times stay in the server's zone (UTC).
+            return self.get_response(request)
+        language = getattr(getattr(user, "ccm_settings", None), "language", "")
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
         timezone.activate(reader_time_zone(user))
         try:
             return self.get_response(request)

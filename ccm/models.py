@@ -26,7 +26,10 @@ class UserSettings(models.Model):
     """Per-user choices that follow the user across browsers."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ccm_settings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="ccm_settings",
+        verbose_name=_("user"),
     )
     language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, blank=True

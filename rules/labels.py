@@ -15,6 +15,8 @@ RULE_OUTCOMES = {
     "cancelled": _("cancelled"),
     "queued": _("queued"),
 }
+# When a rule decision was taken: as the dispatch was queued, or when it fell due.
+RULE_STAGES = {"queue": _("when queued"), "due": _("when due")}
 # The kind of a traced step that is not a configured rule.
 STEP_KINDS = {"sequencing": _("Sequencing")}
 
@@ -27,3 +29,8 @@ def outcome_label(outcome: str) -> str:
 def step_kind_label(kind) -> str:
     """Return the translated kind of a traced step (a rule's kind is already one)."""
     return str(STEP_KINDS.get(kind, kind))
+
+
+def stage_label(stage: str) -> str:
+    """Return when a rule decision was taken, in words; an unknown stage as stored."""
+    return str(RULE_STAGES.get(stage, stage))

@@ -17,7 +17,7 @@ from templates_app import (
     selectors,
     services,
 )
-from templates_app.admin_names import DisplayNameColumns
+from templates_app.admin_names import DisplayNameColumns, channels_shown
 from templates_app.admin_workflow import authored, visible
 from templates_app.forms import TemplateForm
 from templates_app.models import Category, Template, TemplateVersion
@@ -56,7 +56,7 @@ class TemplateAdmin(DisplayNameColumns, SimpleHistoryAdmin):
 
     @admin.display(description=_("channels"))
     def channel_list(self, template):
-        return ", ".join(template.channels)
+        return channels_shown(template.channels)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(category_id__in=visible(request))

@@ -2,7 +2,29 @@
 
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import get_language_bidi
 from django.utils.translation import gettext_lazy as _
+
+from templates_app.models import Channel, Language
+
+
+def labels_join(codes, choices) -> str:
+    """Return stored codes (channels, languages) as labels in the reader's language."""
+    labels = [
+        str(choices(code).label) if code in choices.values else code
+        for code in codes or []
+    ]
+    return ("، " if get_language_bidi() else ", ").join(labels)
+
+
+def channels_shown(codes) -> str:
+    """Return a list of channel codes as the channels' names."""
+    return labels_join(codes, Channel)
+
+
+def languages_shown(codes) -> str:
+    """Return a list of language codes as the languages' names."""
+    return labels_join(codes, Language)
 
 
 class DisplayNameColumns:

@@ -522,10 +522,16 @@ class VersionBlockPin(FrozenWithVersion):
     """The exact block version a template version renders with."""
 
     version = models.ForeignKey(
-        TemplateVersion, on_delete=models.CASCADE, related_name="pins"
+        TemplateVersion,
+        on_delete=models.CASCADE,
+        related_name="pins",
+        verbose_name=_("version"),
     )
     block_version = models.ForeignKey(
-        ContentBlockVersion, on_delete=models.PROTECT, related_name="pins"
+        ContentBlockVersion,
+        on_delete=models.PROTECT,
+        related_name="pins",
+        verbose_name=_("block version"),
     )
     history = HistoricalRecords()
 

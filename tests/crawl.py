@@ -128,10 +128,14 @@ def catalogue_sentences() -> set[str]:
         for msgid, msgstr in catalog.items():
             if not isinstance(msgid, str) or not msgstr or msgstr == msgid:
                 continue
-            if "%" in msgid or "{" in msgid or len(msgid.split()) < 2:
+            if "%" in msgid or "{" in msgid or not re.search("[A-Za-z]", msgid):
                 continue
             sentences.add(msgid)
-    return sentences
+    # A one-word label may also be someone's name (the demo's "Aisha Agent").
+    from django.contrib.auth import get_user_model
+
+    people = get_user_model().objects.values_list("username", "first_name", "last_name")
+    return sentences - {name for person in people for name in person}
 
 
 @dataclass

@@ -1,16 +1,13 @@
 """Small display helpers for the console templates."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from django import template
-from django.utils import formats, timezone, translation
-from django.utils.translation import gettext_lazy as _
+from django.utils import translation
 
 from audit.vocabulary import action_label
+from ccm.moments import customer_time, moment_display
 from channels_app.models import Dispatch, DispatchAttempt
 from customers.reasons import reason_display
-from rules.labels import outcome_label
+from rules.labels import outcome_label, stage_label
 from templates_app.models import Channel, Language
 from templates_app.models import Status as VersionStatus
 
@@ -47,59 +44,13 @@ register.filter("action_label", action_label)
 register.filter("reason_display", reason_display)
 
 
-RULE_STAGES = {
-    "queue": _("when queued"),
-    "due": _("when due"),
-}
+# When a rule decision was taken, in words (queueing or sending time).
+register.filter("rule_stage", stage_label)
 
 
-@register.filter
-def rule_stage(stage: str) -> str:
-    """Return when a rule decision was taken, in words (queueing or sending time)."""
-    return RULE_STAGES.get(stage, stage)
-
-
-def moment_parse(value) -> datetime | None:
-    """Return a stored moment (datetime or ISO 8601 text) as an aware datetime."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value if timezone.is_aware(value) else timezone.make_aware(value)
-
-
-@register.filter
-def moment(value) -> str:
-    """Return a moment in the reader's time zone, the zone named."""
-    parsed = moment_parse(value)
-    if parsed is None:
-        return value or ""
-    return formats.date_format(timezone.localtime(parsed), "SHORT_DATETIME_FORMAT")
-
-
-@register.filter
-def customer_time(value, zone_name: str) -> str:
-    """Return a moment in the customer's time zone, with the zone's name.
-
-    Empty when the customer's zone is the reader's: the time beside says it.
-    """
-    parsed = moment_parse(value)
-    if parsed is None or not zone_name:
-        return ""
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ""
-    if zone.key == getattr(timezone.get_current_timezone(), "key", None):
-        return ""
-    local = parsed.astimezone(zone)
-    return _("%(time)s for the customer (%(zone)s)") % {
-        "time": formats.date_format(local, "SHORT_DATETIME_FORMAT"),
-        "zone": zone_name,
-    }
+# A moment in the reader's zone; one on the customer's clock where theirs differs.
+register.filter("moment", moment_display)
+register.filter("customer_time", customer_time)
 
 
 @register.filter
