@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.models import AuditEvent
 from audit.privacy import subjects_unreadable
 from audit.sealing import Unsealer, readable
+from audit.vocabulary import action_label
 
 
 def events_url_for(subject: models.Model) -> str:
@@ -101,6 +102,27 @@ def _readable(event: AuditEvent) -> dict:
     return readable
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """Filter by action, each named in the reader's language."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        used = (
+            events_readable(request.user, AuditEvent.objects.all())
+            .order_by("action")
+            .values_list("action", flat=True)
+            .distinct()
+        )
+        return sorted(((action, action_label(action)) for action in used), key=str)
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(action=self.value())
+        return queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Browse events; nobody, superusers included, may add, change or delete one.
@@ -113,14 +135,14 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = (
         "sequence",
         "created",
-        "action",
-        "actor_label",
+        "action_display",
+        "actor_display",
         "actor_kind",
         "subject_display",
         "content_type",
         "correlation_id",
     )
-    list_filter = ("action", "actor_kind", SubjectTypeFilter, "created")
+    list_filter = (ActionFilter, "actor_kind", SubjectTypeFilter, "created")
     date_hierarchy = "created"
     search_fields = ("actor_label", "subject_label", "correlation_id", "=object_id")
     ordering = ("-sequence",)
@@ -129,7 +151,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     readonly_fields = (
         "sequence",
         "created",
-        "action",
+        "action_display",
         "actor",
         "actor_label",
         "actor_kind",
@@ -173,6 +195,19 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("reason (readable)"))
     def reason_display(self, event: AuditEvent) -> str:
         return str(_readable(event)["reason"])
+
+    @admin.display(description=_("actor"), ordering="actor_label")
+    def actor_display(self, event: AuditEvent) -> str:
+        return event.actor_shown
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_display(self, event: AuditEvent) -> str:
+        """Show what the action means; its stored code is the tooltip."""
+        return format_html(
+            '<span class="audit-action" title="{}">{}</span>',
+            event.action,
+            action_label(event.action),
+        )
 
     def get_queryset(self, request):
         return events_readable(request.user, super().get_queryset(request))

@@ -93,7 +93,13 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.action} by {self.actor_label or '-'}"
+        from audit.vocabulary import action_label
+
+        return _("#%(sequence)s %(action)s by %(actor)s") % {
+            "sequence": self.sequence,
+            "action": action_label(self.action),
+            "actor": self.actor_shown or "-",
+        }
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -103,6 +109,13 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditEventIsAppendOnly("audit events cannot be deleted")
+
+    @property
+    def actor_shown(self) -> str:
+        """Return who acted as a reader reads it: the system named in their language."""
+        if self.actor_kind == self.ActorKind.SYSTEM and self.actor_label == "system":
+            return str(self.ActorKind.SYSTEM.label)
+        return self.actor_label
 
 
 class AuditChainHead(models.Model):

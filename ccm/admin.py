@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from ccm.models import Heartbeat, UserSettings
+from ccm.roles import role_label
 
 admin.site.site_header = _("Communication Control")
 admin.site.site_title = _("Communication Control")
@@ -25,5 +28,25 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 @admin.register(UserSettings)
 class UserSettingsAdmin(admin.ModelAdmin):
-    list_display = ["user", "language"]
+    list_display = ["user", "language", "time_zone"]
     list_select_related = ["user"]
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(GroupAdmin):
+    """Groups, the role groups named in the reader's language where not edited."""
+
+    readonly_fields = ["role_name"]
+
+    @admin.display(description=_("name"))
+    def role_name(self, group: Group) -> str:
+        return role_label(group)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return ["role_name" if name == "name" else name for name in fields]
+        return [name for name in fields if name != "role_name"]

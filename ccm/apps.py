@@ -21,3 +21,10 @@ class CcmConfig(AppConfig):
         post_migrate.connect(
             _roles_sync_after_migrate, sender=self, dispatch_uid="ccm.roles_sync"
         )
+        from django.contrib.auth.models import Group
+
+        from ccm.roles import role_label
+
+        # The role groups are named in English in the database; every screen
+        # (lists, filters, titles, breadcrumbs) shows them in the reader's.
+        Group.__str__ = role_label

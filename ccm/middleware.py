@@ -1,6 +1,10 @@
-"""Activate the reader's language: a signed-in user's choice, an API client's header."""
+"""Activate the reader's language and time zone: a signed-in user's choices,
+an API client's Accept-Language header."""
 
-from django.utils import translation
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 API_PREFIX = "/api/"
@@ -19,11 +23,19 @@ def accept_language(request) -> str:
     return ""
 
 
+def reader_time_zone(user) -> ZoneInfo:
+    """Return the zone a user reads times in: their own, else the site's."""
+    chosen = getattr(getattr(user, "ccm_settings", None), "time_zone", "")
+    return ZoneInfo(chosen or settings.DISPLAY_TIME_ZONE)
+
+
 class UserLanguageMiddleware:
-    """A user's chosen language on every device; an API call's Accept-Language.
+    """A user's chosen language and time zone on every device; an API call's
+    Accept-Language.
 
     An API client names the language of its error messages in each request,
-    whoever it signs in as.
+    whoever it signs in as. API clients and customers read times in the
+    server's zone (UTC).
     """
 
     def __init__(self, get_response):
@@ -34,10 +46,16 @@ class UserLanguageMiddleware:
         if request.path.startswith(API_PREFIX):
             language = accept_language(request)
         user = getattr(request, "user", None)
-        if not language and user is not None and user.is_authenticated:
-            settings = getattr(user, "ccm_settings", None)
-            language = getattr(settings, "language", "")
+        signed_in = user is not None and user.is_authenticated
+        if not language and signed_in:
+            language = getattr(getattr(user, "ccm_settings", None), "language", "")
         if language:
             translation.activate(language)
             request.LANGUAGE_CODE = language
-        return self.get_response(request)
+        if not signed_in:
+            return self.get_response(request)
+        timezone.activate(reader_time_zone(user))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -5,7 +5,7 @@ granted per object with django-guardian on top of these.
 Each app that adds models adds a data migration calling `roles_sync`.
 """
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 AUTHOR = "Author"
 REVIEWER = "Reviewer"
@@ -23,6 +23,12 @@ ROLE_LABELS = {
     RECORDS_MANAGER: gettext_noop("Records manager"),
     API_CLIENT: gettext_noop("API client"),
 }
+
+
+def role_label(group) -> str:
+    """Return a group's name in the reader's language when it is a role's."""
+    return gettext(ROLE_LABELS[group.name]) if group.name in ROLE_LABELS else group.name
+
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AUTHOR: [

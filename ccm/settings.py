@@ -190,6 +190,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_TZ = True
+# The zone pages show times in for a user who chose none (UserSettings).
+DISPLAY_TIME_ZONE = os.environ.get("DISPLAY_TIME_ZONE", "Asia/Riyadh")
+# Date and time formats that name the zone of every time shown.
+FORMAT_MODULE_PATH = ["ccm.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"

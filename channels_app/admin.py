@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
+from ccm.moments import moment_display
 from channels_app import batches, lifecycle, pauses, services
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
 from channels_app.models import (
@@ -32,6 +33,8 @@ from channels_app.models import (
 )
 from customers import services as customer_services
 from customers.models import Customer, PreferenceEntry, Suppression
+from customers.reasons import reason_display
+from rules.labels import outcome_label, stage_label
 from templates_app.selectors import version_in_force
 
 
@@ -285,11 +288,22 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 class DispatchInline(admin.TabularInline):
     model = Dispatch
-    fields = ["channel", "language", "address", "status", "status_changed", "decision"]
+    fields = [
+        "channel",
+        "language",
+        "address",
+        "status",
+        "status_changed",
+        "decision_shown",
+    ]
     readonly_fields = fields
     extra = 0
     show_change_link = True
     can_delete = False
+
+    @admin.display(description=_("decision"))
+    def decision_shown(self, dispatch: Dispatch) -> str:
+        return reason_display(dispatch.decision) or "-"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -441,10 +455,14 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         return dispatch.communication.template_code
 
     def get_readonly_fields(self, request, obj=None):
+        shown = {"rule_decisions": "rule_decisions_table", "decision": "decision_shown"}
         return [
-            "rule_decisions_table" if name == "rule_decisions" else name
-            for name in super().get_readonly_fields(request, obj)
+            shown.get(name, name) for name in super().get_readonly_fields(request, obj)
         ] + ["hold"]
+
+    @admin.display(description=_("decision"))
+    def decision_shown(self, dispatch: Dispatch) -> str:
+        return reason_display(dispatch.decision) or "-"
 
     @admin.display(description=_("held by a pause"))
     def hold(self, dispatch: Dispatch) -> str:
@@ -475,11 +493,16 @@ class DispatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td>{}</td></tr>",
             (
-                tuple(
-                    decision.get(key, "") if isinstance(decision, dict) else ""
-                    for key in ("rule", "version", "outcome", "reason", "stage", "at")
+                (
+                    decision.get("rule", ""),
+                    decision.get("version", ""),
+                    outcome_label(decision.get("outcome", "")),
+                    reason_display(decision.get("reason", "")),
+                    stage_label(decision.get("stage", "")),
+                    moment_display(decision.get("at", "")),
                 )
                 for decision in decisions
+                if isinstance(decision, dict)
             ),
         )
         return format_html(

@@ -47,34 +47,38 @@ class ChannelsAppConfig(AppConfig):
             reason=True,
         )
 
-        register("channels.dispatch.retried", "An operator queued a dispatch again.")
-        register("channels.escalation.resolved", "An operator resolved an escalation.")
-        register("channels.batch.created", "A batch run was stored with its rows.")
-        register("channels.batch.finished", "A batch run processed all its rows.")
-        register("channels.batch.failed", "A batch run stopped on an unexpected error.")
-        register("channels.batch.resumed", "An operator resumed a failed batch run.")
-        register("channels.incident.opened", "An error opened an incident.")
+        register("channels.dispatch.retried", _("An operator queued a dispatch again."))
+        register(
+            "channels.escalation.resolved", _("An operator resolved an escalation.")
+        )
+        register("channels.batch.created", _("A batch run was stored with its rows."))
+        register("channels.batch.finished", _("A batch run processed all its rows."))
+        register(
+            "channels.batch.failed", _("A batch run stopped on an unexpected error.")
+        )
+        register("channels.batch.resumed", _("An operator resumed a failed batch run."))
+        register("channels.incident.opened", _("An error opened an incident."))
         register(
             "channels.incident.escalated",
-            "An error joined an open incident at a higher severity.",
+            _("An error joined an open incident at a higher severity."),
         )
         register(
-            "channels.incident.acknowledged", "An operator acknowledged an incident."
+            "channels.incident.acknowledged", _("An operator acknowledged an incident.")
         )
         register(
             "channels.incident.changed",
-            "An operator changed an incident's owner, notes or root cause.",
+            _("An operator changed an incident's owner, notes or root cause."),
         )
-        register("channels.incident.resolved", "An operator resolved an incident.")
+        register("channels.incident.resolved", _("An operator resolved an incident."))
         register(
             "channels.severity_policy.changed",
-            "An operator set a severity's deadline, owner group or notification.",
+            _("An operator set a severity's deadline, owner group or notification."),
         )
         register(
             "channels.pause.started",
-            "An operator paused a template, category, channel or batch run.",
+            _("An operator paused a template, category, channel or batch run."),
         )
         register(
             "channels.pause.resumed",
-            "An operator resumed a pause; its held dispatches go out.",
+            _("An operator resumed a pause; its held dispatches go out."),
         )

@@ -14,6 +14,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ccm.bidi import sequence
+
 # One vocabulary of channels and languages for authoring and sending.
 # Old migrations name the validator here.
 from customers.models import Customer, validate_time_zone  # noqa: F401
@@ -66,9 +68,13 @@ class Communication(models.Model):
         "templates_app.TemplateVersion",
         on_delete=models.PROTECT,
         related_name="communications",
+        verbose_name=_("template version"),
     )
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="communications"
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="communications",
+        verbose_name=_("customer"),
     )
     data = models.JSONField(_("data snapshot"))
     source_system = models.CharField(_("source system"), max_length=100, blank=True)
@@ -79,6 +85,7 @@ class Communication(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("requested by"),
     )
     requester_label = models.CharField(_("requester"), max_length=200)
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, blank=True)
@@ -90,6 +97,7 @@ class Communication(models.Model):
         null=True,
         blank=True,
         related_name="reissues",
+        verbose_name=_("reissue of"),
     )
     reason = models.TextField(_("reason"), blank=True)
     # Sequencing: an account or case number shared by related communications.
@@ -106,6 +114,7 @@ class Communication(models.Model):
         null=True,
         blank=True,
         related_name="communications",
+        verbose_name=_("batch"),
     )
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -123,7 +132,7 @@ class Communication(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.template_code} → {self.customer_id} ({self.public_id})"
+        return f"{sequence(self.template_code, self.customer_id)} ({self.public_id})"
 
 
 class ContentPart(models.IntegerChoices):
@@ -180,7 +189,10 @@ class Dispatch(models.Model):
     }
 
     communication = models.ForeignKey(
-        Communication, on_delete=models.PROTECT, related_name="dispatches"
+        Communication,
+        on_delete=models.PROTECT,
+        related_name="dispatches",
+        verbose_name=_("communication"),
     )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     language = models.CharField(_("language"), max_length=8, choices=Language.choices)
@@ -214,7 +226,12 @@ class Dispatch(models.Model):
     # deduplicated, exempted or held.
     rule_decisions = models.JSONField(_("rule decisions"), default=list, blank=True)
     resend_of = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resends"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resends",
+        verbose_name=_("resend of"),
     )
     created = models.DateTimeField(_("created"), auto_now_add=True)
     # The personal content erased so far (ContentPart bits), when last and why;
@@ -268,7 +285,10 @@ class DispatchStatusChange(models.Model):
     """One status a dispatch took, with when and why."""
 
     dispatch = models.ForeignKey(
-        Dispatch, on_delete=models.CASCADE, related_name="status_changes"
+        Dispatch,
+        on_delete=models.CASCADE,
+        related_name="status_changes",
+        verbose_name=_("dispatch"),
     )
     status = models.CharField(
         _("status"), max_length=16, choices=Dispatch.Status.choices
@@ -294,7 +314,10 @@ class DispatchAttempt(models.Model):
         PERMANENT = "permanent", _("Permanent error")
 
     dispatch = models.ForeignKey(
-        Dispatch, on_delete=models.CASCADE, related_name="attempts"
+        Dispatch,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        verbose_name=_("dispatch"),
     )
     number = models.PositiveSmallIntegerField(_("number"))
     started = models.DateTimeField(_("started"))
@@ -324,7 +347,10 @@ class Escalation(models.Model):
         RESOLVED = "resolved", _("Resolved")
 
     dispatch = models.ForeignKey(
-        Dispatch, on_delete=models.PROTECT, related_name="escalations"
+        Dispatch,
+        on_delete=models.PROTECT,
+        related_name="escalations",
+        verbose_name=_("dispatch"),
     )
     severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
     reason = models.TextField(_("reason"))
@@ -363,7 +389,10 @@ class IdempotencyRecord(models.Model):
     """What one client's request with one Idempotency-Key produced."""
 
     client = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("client"),
     )
     key = models.CharField(max_length=200)
     request_sha256 = models.CharField(max_length=64)
@@ -425,6 +454,7 @@ class Batch(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("requested by"),
     )
     requester_label = models.CharField(_("requester"), max_length=200)
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, blank=True)
@@ -452,7 +482,9 @@ class Batch(models.Model):
 class BatchRow(models.Model):
     """One row of a batch: its input, and once processed its outcome."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    batch = models.ForeignKey(
+        Batch, on_delete=models.CASCADE, related_name="rows", verbose_name=_("batch")
+    )
     number = models.PositiveIntegerField(_("row"))
     payload = models.JSONField(_("payload"))
     communication = models.OneToOneField(
@@ -461,6 +493,7 @@ class BatchRow(models.Model):
         null=True,
         blank=True,
         related_name="batch_row",
+        verbose_name=_("batch"),
     )
     problems = models.JSONField(_("problems"), default=dict, blank=True)
     processed = models.DateTimeField(_("processed"), null=True, blank=True)
@@ -502,7 +535,10 @@ class InboundMessage(models.Model):
     text = models.TextField(_("text"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     customers = models.ManyToManyField(
-        Customer, related_name="inbound_messages", blank=True
+        Customer,
+        related_name="inbound_messages",
+        blank=True,
+        verbose_name=_("customers"),
     )
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
 

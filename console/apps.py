@@ -16,25 +16,25 @@ class ConsoleConfig(AppConfig):
 
         register(
             "console.customer.viewed",
-            "An agent viewed a customer's communications in the console.",
+            _("An agent viewed a customer's communications in the console."),
         )
         register(
             "console.dispatch.viewed",
-            "An agent opened the exact copy of a dispatch in the console.",
+            _("An agent opened the exact copy of a dispatch in the console."),
         )
         register(
             "console.contact.unmasked",
-            "An agent unmasked a customer's contact data in the console.",
+            _("An agent unmasked a customer's contact data in the console."),
         )
         register(
             "console.communication.reissued",
-            "An agent corrected a communication's data and reissued it.",
+            _("An agent corrected a communication's data and reissued it."),
         )
         register(
             "console.feedback.recorded",
-            "An agent recorded customer feedback or a complaint about a dispatch.",
+            _("An agent recorded customer feedback or a complaint about a dispatch."),
         )
         register(
             "console.evidence.exported",
-            "An evidence pack for a dispatch or a customer was exported.",
+            _("An evidence pack for a dispatch or a customer was exported."),
         )

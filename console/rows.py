@@ -13,13 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from channels_app.models import Channel, Dispatch
 from console import masking
-from console.templatetags.console_tags import RULE_OUTCOMES, rule_outcomes
+from console.templatetags.console_tags import rule_outcomes
 from customers.models import Customer
 from customers.reasons import reason_display
+from rules.labels import RULE_OUTCOMES
 
 
 def timeline_rows(
@@ -39,6 +41,7 @@ def timeline_rows(
     statuses = {value: str(label) for value, label in Dispatch.Status.choices}
     outcomes = {value: str(label) for value, label in RULE_OUTCOMES.items()}
     dispatch_url = reverse("console:dispatch", args=[0]).replace("/0/", "/{}/")
+    arabic = (get_language() or "").startswith("ar")
     rows = []
     for dispatch in dispatches:
         pk, channel, status = dispatch["pk"], dispatch["channel"], dispatch["status"]
@@ -63,12 +66,18 @@ def timeline_rows(
         row = {
             "pk": pk,
             "url": dispatch_url.format(pk),
-            "when": timezone.localtime(dispatch["communication__created"]).strftime(
-                "%Y-%m-%d %H:%M"
+            # A resend's own time, not its communication's (the original's).
+            "when": date_format(
+                timezone.localtime(dispatch["created"]), "SHORT_DATETIME_FORMAT"
             ),
             "channel": channel,
             "channel_label": channels.get(channel, channel),
             "template": dispatch["communication__template_code"],
+            "template_name": (
+                arabic
+                and dispatch["communication__template_version__template__name_ar"]
+            )
+            or dispatch["communication__template_version__template__name"],
             "version": dispatch["communication__template_version__number"],
             "title": title if len(title) <= 80 else f"{title[:79]}…",
             "badges": badges,
@@ -92,17 +101,17 @@ def timeline_rows(
 # One timeline row. Every value put in it goes through html.escape first.
 TIMELINE_ROW = (
     '<tr class="dispatch-row" data-channel="{channel}" data-dispatch="{pk}">'
-    '<td dir="ltr" class="nowrap">{when}</td>'
+    '<td class="nowrap"><bdi dir="ltr">{when}</bdi></td>'
     '<td><span class="chan chan-{channel}">{channel_label}</span></td>'
-    '<td dir="ltr">{template} <small>v{version}</small></td>'
+    '<td><bdi>{template_name}</bdi> <small dir="ltr">{template} v{version}</small></td>'
     '<td><a class="open-dispatch" dir="auto" href="{url}">{title}</a>{badges}</td>'
     '<td dir="ltr">{address}</td>'
     '<td><span class="status status-{status}">{status_label}</span></td>'
     '<td class="why">{outcomes}{decision}</td></tr>\n'
 )
 TIMELINE_ROW_FIELDS = (
-    "pk", "when", "channel", "channel_label", "template", "version", "url", "title",
-    "address", "status", "status_label",
+    "pk", "when", "channel", "channel_label", "template", "template_name", "version",
+    "url", "title", "address", "status", "status_label",
 )  # fmt: skip
 
 
@@ -132,7 +141,7 @@ def _timeline_row_html(row: dict) -> SafeString:
 # One search result; every value put in it goes through html.escape first.
 SEARCH_ROW = (
     '<tr><td><a class="customer-link" href="{url}">{external_id}</a></td>'
-    '<td><a href="{url}">{name}</a></td>'
+    '<td><a href="{url}" dir="auto">{name}</a></td>'
     '<td dir="ltr">{email}</td><td dir="ltr">{phone}</td><td>{language}</td></tr>\n'
 )
 

@@ -156,10 +156,13 @@ TIMELINE_FIELDS = (
     "resend_of_id",
     "rule_decisions",
     "decision",
+    "created",
     "communication__created",
     "communication__reissue_of_id",
     "content_erased_at",
     "communication__template_code",
+    "communication__template_version__template__name",
+    "communication__template_version__template__name_ar",
     "communication__template_version__number",
 )
 

@@ -46,9 +46,9 @@ class CustomersConfig(AppConfig):
             reason=True,
         )
         # The action names keep the prefix they were recorded with.
-        register("channels.customer.created", "A customer was created.")
-        register("channels.customer.updated", "A customer's details changed.")
+        register("channels.customer.created", _("A customer was created."))
+        register("channels.customer.updated", _("A customer's details changed."))
         register(
             "channels.address.suppressed",
-            "An address was suppressed on a channel (bounce, invalid, complaint).",
+            _("An address was suppressed on a channel (bounce, invalid, complaint)."),
         )

@@ -207,7 +207,10 @@ class PreferenceEntry(models.Model):
         LEGITIMATE_INTEREST = "legitimate_interest", _("Legitimate interest")
 
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="preferences"
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="preferences",
+        verbose_name=_("customer"),
     )
     channel = models.CharField(
         _("channel"),
@@ -230,6 +233,7 @@ class PreferenceEntry(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("recorded by"),
     )
     note = models.TextField(_("note"), blank=True)
     # Where the instruction came from: the message whose link the customer

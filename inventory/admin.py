@@ -31,6 +31,7 @@ from inventory.models import (
     ParagraphCandidate,
 )
 from inventory.tasks import analyse
+from templates_app.admin_names import channels_shown, languages_shown
 from templates_app.services import AuthoringError
 
 
@@ -194,8 +195,8 @@ class InventoryItemAdmin(ReadOnlyAdmin):
         "kind",
         "category",
         "owner",
-        "languages",
-        "channels",
+        "languages_list",
+        "channels_list",
         "version_number",
         "last_approved",
         "certification",
@@ -249,6 +250,20 @@ class InventoryItemAdmin(ReadOnlyAdmin):
                 shown,
             )
         return shown
+
+    readonly_fields = ["languages_list", "channels_list"]
+
+    def get_fields(self, request, obj=None):
+        shown = {"languages": "languages_list", "channels": "channels_list"}
+        return [shown.get(name, name) for name in super().get_fields(request, obj)]
+
+    @admin.display(description=_("languages"), ordering="languages")
+    def languages_list(self, item):
+        return languages_shown(item.languages.split(", ")) if item.languages else "-"
+
+    @admin.display(description=_("channels"), ordering="channels")
+    def channels_list(self, item):
+        return channels_shown(item.channels.split(", ")) if item.channels else "-"
 
     @admin.display(description=_("complaint rate"), ordering="complaint_rate")
     def complaint_rate_shown(self, item):

@@ -11,6 +11,8 @@ class InventoryConfig(AppConfig):
 
         register(
             "inventory.paragraph.extracted",
-            "A paragraph repeated across templates was drafted into a content "
-            "block, with template drafts that use it.",
+            _(
+                "A paragraph repeated across templates was drafted into a content "
+                "block, with template drafts that use it."
+            ),
         )

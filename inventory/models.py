@@ -6,6 +6,7 @@ rows when it finishes; the pages read the latest finished run only.
 
 from django.conf import settings
 from django.db import models
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -44,7 +45,10 @@ class InventoryRun(models.Model):
         permissions = [("run_inventory", _("Can start an inventory analysis"))]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.get_status_display()} {self.started:%Y-%m-%d %H:%M}"
+        started = formats.date_format(
+            timezone.localtime(self.started), "SHORT_DATETIME_FORMAT"
+        )
+        return f"#{self.pk} {self.get_status_display()} {started}"
 
 
 class InventoryItem(models.Model):

@@ -21,6 +21,7 @@ from channels_app.models import Channel, Dispatch, Pause
 from operations import charts, selectors
 from operations.forms import FilterForm, PauseForm, ResumeForm
 from retention import selectors as retention_selectors
+from templates_app.models import Template
 
 Status = Dispatch.Status
 OPERATE = ("operations.operate", "channels_app.add_pause", "channels_app.change_pause")
@@ -123,9 +124,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for status, label in [(selectors.CREATED, _("Created")), *statuses]
     ]
     centre = selectors.contact_centre(filters, figures)
+    names = {
+        template.code: template.display_name
+        for template in Template.objects.filter(code__in=[*figures.templates])
+    }
     templates = [
         {
             "code": code,
+            "name": names.get(code, code),
             "link": selectors.dispatch_link(communication__template_code=code, **link),
             "cells": [
                 (

@@ -11,5 +11,8 @@ class PreferencesConfig(AppConfig):
 
         register(
             "preferences.link.sent",
-            "A fresh preference-centre link was sent to a customer's address on file.",
+            _(
+                "A fresh preference-centre link was sent to a customer's "
+                "address on file."
+            ),
         )

@@ -11,21 +11,55 @@ class RulesConfig(AppConfig):
 
         # Before rule changes were reviewed, one operator created, changed and
         # deleted rules directly; the chain keeps those events.
-        for verb in ("created", "changed", "deleted"):
-            register(f"rules.rule.{verb}", f"A communication rule was {verb}.")
-        for verb, meaning in {
-            "proposed": "proposed (a new rule, a change or a retirement)",
-            "approved": "approved by another operator and applied",
-            "rejected": "rejected by another operator; the version in force stays",
-            "withdrawn": "withdrawn by its proposer; the version in force stays",
-        }.items():
-            register(f"rules.rule.{verb}", f"A rule version was {meaning}.")
-        for verb, meaning in {
-            "deferred": "deferred by quiet hours or a frequency cap",
-            "capped": "suppressed or deferred by a frequency cap",
-            "superseded": "cancelled because a newer communication supersedes it",
-            "deduplicated": "suppressed as a duplicate within a rule's window",
-            "held": "held until the communication it waits for has been sent",
-            "exempted": "exempted from a rule that would otherwise have applied",
-        }.items():
-            register(f"rules.dispatch.{verb}", f"A dispatch was {meaning}.")
+        register("rules.rule.created", _("A communication rule was created."))
+        register("rules.rule.changed", _("A communication rule was changed."))
+        register("rules.rule.deleted", _("A communication rule was deleted."))
+        register(
+            "rules.rule.proposed",
+            _("A rule version was proposed (a new rule, a change or a retirement)."),
+        )
+        register(
+            "rules.rule.approved",
+            _("A rule version was approved by another operator and applied."),
+        )
+        register(
+            "rules.rule.rejected",
+            _(
+                "A rule version was rejected by another operator; the "
+                "version in force stays."
+            ),
+        )
+        register(
+            "rules.rule.withdrawn",
+            _(
+                "A rule version was withdrawn by its proposer; the version "
+                "in force stays."
+            ),
+        )
+        register(
+            "rules.dispatch.deferred",
+            _("A dispatch was deferred by quiet hours or a frequency cap."),
+        )
+        register(
+            "rules.dispatch.capped",
+            _("A dispatch was suppressed or deferred by a frequency cap."),
+        )
+        register(
+            "rules.dispatch.superseded",
+            _("A dispatch was cancelled because a newer communication supersedes it."),
+        )
+        register(
+            "rules.dispatch.deduplicated",
+            _("A dispatch was suppressed as a duplicate within a rule's window."),
+        )
+        register(
+            "rules.dispatch.held",
+            _(
+                "A dispatch was held until the communication it waits for "
+                "has been sent."
+            ),
+        )
+        register(
+            "rules.dispatch.exempted",
+            _("A dispatch was exempted from a rule that would otherwise have applied."),
+        )

@@ -1,7 +1,10 @@
 """The admin's forms for proposing rule changes, deciding them and the dry run."""
 
+from datetime import UTC
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
@@ -138,6 +141,13 @@ class DryRunForm(forms.Form):
         self.fields["proposal"].label_from_instance = lambda version: (
             f"{version.label} ({version.get_change_display()})"
         )
+
+    def clean_at(self):
+        """Read the moment typed as UTC, as the label says, in any reader zone."""
+        typed = self.cleaned_data["at"]
+        if typed is None:
+            return None
+        return timezone.make_naive(typed).replace(tzinfo=UTC)
 
     def clean_customer(self):
         external_id = self.cleaned_data["customer"].strip()

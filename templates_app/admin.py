@@ -17,6 +17,7 @@ from templates_app import (
     selectors,
     services,
 )
+from templates_app.admin_names import DisplayNameColumns, channels_shown
 from templates_app.admin_workflow import authored, visible
 from templates_app.forms import TemplateForm
 from templates_app.models import Category, Template, TemplateVersion
@@ -39,18 +40,24 @@ class TemplateVersionInline(admin.TabularInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(SimpleHistoryAdmin):
+class TemplateAdmin(DisplayNameColumns, SimpleHistoryAdmin):
     form = TemplateForm
-    list_display = ["code", "name", "category", "channel_list", "default_language"]
+    list_display = [
+        "code",
+        "display_name",
+        "category_display",
+        "channel_list",
+        "default_language",
+    ]
     list_filter = ["category", "default_language"]
-    search_fields = ["code", "name", "description"]
+    search_fields = ["code", "name", "name_ar", "description"]
     list_select_related = ["category"]
     inlines = [TemplateVersionInline]
     change_form_template = "admin/templates_app/template/change_form.html"
 
     @admin.display(description=_("channels"))
     def channel_list(self, template):
-        return ", ".join(template.channels)
+        return channels_shown(template.channels)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(category_id__in=visible(request))

@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
 from templates_app import selectors, services
+from templates_app.admin_names import DisplayNameColumns
 from templates_app.admin_workflow import WorkflowAdminMixin
 from templates_app.forms import BlockContentFormSet
 from templates_app.models import (
@@ -59,11 +60,11 @@ class ContentBlockVersionInline(admin.TabularInline):
 
 
 @admin.register(ContentBlock)
-class ContentBlockAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["code", "name", "category"]
+class ContentBlockAdmin(DisplayNameColumns, AuditedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["code", "display_name", "category_display"]
     list_select_related = ["category"]
-    search_fields = ["code", "name"]
-    fields = ["code", "name", "category", "description", "where_used"]
+    search_fields = ["code", "name", "name_ar"]
+    fields = ["code", "name", "name_ar", "category", "description", "where_used"]
     inlines = [ContentBlockVersionInline]
     change_form_template = "admin/templates_app/contentblock/change_form.html"
 

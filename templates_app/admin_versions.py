@@ -14,6 +14,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -201,7 +202,13 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
                 "",
                 "<div>{} · {} · {}</div>",
                 (
-                    (a.reviewer, a.at.strftime("%Y-%m-%d %H:%M"), a.comment or "-")
+                    (
+                        a.reviewer,
+                        formats.date_format(
+                            timezone.localtime(a.at), "SHORT_DATETIME_FORMAT"
+                        ),
+                        a.comment or "-",
+                    )
                     for a in approvals
                 ),
             )

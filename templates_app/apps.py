@@ -11,19 +11,24 @@ class TemplatesAppConfig(AppConfig):
 
         register(
             "templates.version.approval_recorded",
-            "A reviewer approved a template version that needs more approvals.",
+            _("A reviewer approved a template version that needs more approvals."),
         )
         register(
             "templates.block.approval_recorded",
-            "A reviewer approved a content block version that needs more approvals.",
+            _("A reviewer approved a content block version that needs more approvals."),
         )
-        for subject, noun in (
-            ("category", "A category"),
-            ("template", "A template"),
-            ("content_block", "A content block (its code, name or description)"),
-        ):
-            register(f"templates.{subject}.created", f"{noun} was created.")
-            register(f"templates.{subject}.changed", f"{noun} was changed.")
+        register("templates.category.created", _("A category was created."))
+        register("templates.category.changed", _("A category was changed."))
+        register("templates.template.created", _("A template was created."))
+        register("templates.template.changed", _("A template was changed."))
+        register(
+            "templates.content_block.created",
+            _("A content block (its code, name or description) was created."),
+        )
+        register(
+            "templates.content_block.changed",
+            _("A content block (its code, name or description) was changed."),
+        )
         for verb, meaning in {
             "change_proposed": "was proposed; it waits for another user's approval",
             "change_approved": "was approved by a second user and applied",
@@ -36,5 +41,5 @@ class TemplatesAppConfig(AppConfig):
             )
         register(
             "templates.version.recertified",
-            "A reviewer re-certified an approved version in force, unchanged.",
+            _("A reviewer re-certified an approved version in force, unchanged."),
         )

@@ -28,7 +28,7 @@ from templates_app.models import (
 )
 from templates_app.permissions import block_author_check
 
-BLOCK_AUDIT_FIELDS = ("code", "name", "description", "category")
+BLOCK_AUDIT_FIELDS = ("code", "name", "name_ar", "description", "category")
 
 
 def block_snapshot(block: ContentBlock) -> dict:

@@ -21,6 +21,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
 from templates_app import categories, selectors, services
+from templates_app.admin_names import DisplayNameColumns
 from templates_app.models import Category, CategoryChange
 
 
@@ -95,12 +96,12 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(Category)
-class CategoryAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class CategoryAdmin(DisplayNameColumns, AuditedAdminMixin, SimpleHistoryAdmin):
     form = CategoryForm
     list_display = [
         "code",
         "name",
-        "name_ar",
+        "arabic_name",
         "kind",
         "required_approvals",
         "recertify_months",

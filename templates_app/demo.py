@@ -346,10 +346,29 @@ RETIRED_TEMPLATE = {
 }
 
 
+# The Arabic display names of the demo templates and blocks, by code.
+ARABIC_NAMES = {
+    "letterhead": "ترويسة الخطابات",
+    "legal-footer": "التذييل القانوني",
+    "payment-reminder": "تذكير بالدفع",
+    "policy-renewal-letter": "خطاب تجديد الوثيقة",
+    "one-time-passcode": "رمز التحقق لمرة واحدة",
+    "branch-closure-notice": "إشعار إغلاق فرع",
+    "sms-stop-confirmation": "تأكيد إيقاف الرسائل النصية",
+    "instalment-due-motor": "استحقاق قسط (تأمين المركبات)",
+    "instalment-due-home": "استحقاق قسط (تأمين المنزل)",
+    "claim-received": "استلام المطالبة",
+    "claim-acknowledgement-legacy": "إقرار استلام المطالبة (قديم)",
+    "travel-cover-confirmed": "تأكيد تغطية السفر",
+    "travel-cover-confirmed-en": "تأكيد تغطية السفر (بالإنجليزية فقط)",
+}
+
+
 def _template_create(spec: dict, category: Category, author: AbstractBaseUser):
     template = Template(
         code=spec["code"],
         name=spec["name"],
+        name_ar=ARABIC_NAMES.get(spec["code"], ""),
         category=category,
         description=spec["description"],
         channels=spec["channels"],
@@ -399,7 +418,10 @@ def demo_seed(*, author: AbstractBaseUser) -> None:
         for code, spec in BLOCKS.items():
             block = ContentBlock.objects.filter(code=code).first() or (
                 services.block_save(
-                    block=ContentBlock(code=code, name=spec["name"]), actor=None
+                    block=ContentBlock(
+                        code=code, name=spec["name"], name_ar=ARABIC_NAMES[code]
+                    ),
+                    actor=None,
                 )
             )
             if block.versions.exists():

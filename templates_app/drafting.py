@@ -45,6 +45,7 @@ from templates_app.version_settings import settings_copy, version_preview_format
 TEMPLATE_AUDIT_FIELDS = (
     "code",
     "name",
+    "name_ar",
     "category",
     "description",
     "channels",

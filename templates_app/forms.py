@@ -49,6 +49,7 @@ class TemplateForm(forms.ModelForm):
         fields = [
             "code",
             "name",
+            "name_ar",
             "category",
             "description",
             "channels",
@@ -59,6 +60,7 @@ class TemplateForm(forms.ModelForm):
             "sample_data",
         ]
         widgets = {
+            "name_ar": forms.TextInput(attrs={"dir": "rtl", "lang": "ar"}),
             "data_schema": forms.Textarea(attrs=CODE_EDITOR),
             "sample_data": forms.Textarea(attrs=CODE_EDITOR),
         }

@@ -5,10 +5,11 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from ccm.bidi import sequence
 from templates_app.formats import Calendar, Digits
 from templates_app.versioned import (  # noqa: F401 (the vocabulary, re-exported)
     EDITABLE_STATUSES,
@@ -80,7 +81,23 @@ TEMPLATED_FIELDS = frozenset({"subject", "html", "text", "sms_text", "letter_htm
 HTML_FIELDS = frozenset({"html", "letter_html"})
 
 
-class Category(models.Model):
+class DisplayNamed:
+    """A name in English (`name`) and in Arabic (`name_ar`), shown to each reader.
+
+    A display name decides nothing that is sent: it changes without approval,
+    audited (docs/templates.md).
+    """
+
+    @property
+    def display_name(self) -> str:
+        """Return the name in the active language, else in the other one."""
+        arabic = (get_language() or "").startswith("ar")
+        if arabic:
+            return self.name_ar or self.name
+        return self.name or self.name_ar
+
+
+class Category(DisplayNamed, models.Model):
     """A business line; permissions and approval rules hang on it."""
 
     class Kind(models.TextChoices):
@@ -95,7 +112,7 @@ class Category(models.Model):
     kind = models.CharField(
         _("kind"), max_length=16, choices=Kind.choices, default=Kind.SERVICE
     )
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name in English"), max_length=200)
     name_ar = models.CharField(_("name in Arabic"), max_length=200, blank=True)
     required_approvals = models.PositiveSmallIntegerField(
         _("required approvals"),
@@ -132,7 +149,7 @@ class Category(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
 
 
 class CategoryChange(models.Model):
@@ -212,7 +229,8 @@ class CategoryChange(models.Model):
         return gettext("%(category)s: %(values)s (%(status)s)") % {
             "category": self.category,
             "values": ", ".join(
-                f"{name} {self.before.get(name)} → {getattr(self, name)}"
+                f"{self._meta.get_field(name).verbose_name} "
+                + sequence(self.before.get(name), getattr(self, name))
                 for name in self.FIELDS
                 if self.before.get(name) != getattr(self, name)
             ),
@@ -224,13 +242,14 @@ class CategoryChange(models.Model):
         return {name: getattr(self, name) for name in self.FIELDS}
 
 
-class Template(models.Model):
+class Template(DisplayNamed, models.Model):
     """A logical communication, identified by a stable code used by the API."""
 
     code = models.SlugField(
         _("code"), max_length=100, unique=True, validators=[code_validator]
     )
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name in English"), max_length=200)
+    name_ar = models.CharField(_("name in Arabic"), max_length=200, blank=True)
     category = models.ForeignKey(
         Category,
         on_delete=models.PROTECT,
@@ -287,7 +306,7 @@ class Template(models.Model):
         verbose_name_plural = _("templates")
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        return f"{self.display_name} ({self.code})"
 
 
 class TemplateVersion(WorkflowVersion):
@@ -454,13 +473,14 @@ class VersionContent(FrozenWithVersion):
         return {name: getattr(self, name) for name in CHANNEL_FIELDS[self.channel]}
 
 
-class ContentBlock(models.Model):
+class ContentBlock(DisplayNamed, models.Model):
     """A reusable fragment (letterhead, legal footer), included by its code."""
 
     code = models.SlugField(
         _("code"), max_length=100, unique=True, validators=[code_validator]
     )
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name in English"), max_length=200)
+    name_ar = models.CharField(_("name in Arabic"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
     category = models.ForeignKey(
         Category,
@@ -485,7 +505,7 @@ class ContentBlock(models.Model):
         permissions = [("review_contentblock", _("Can review content blocks"))]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        return f"{self.display_name} ({self.code})"
 
 
 class ContentBlockVersion(WorkflowVersion):
@@ -555,10 +575,16 @@ class VersionBlockPin(FrozenWithVersion):
     """The exact block version a template version renders with."""
 
     version = models.ForeignKey(
-        TemplateVersion, on_delete=models.CASCADE, related_name="pins"
+        TemplateVersion,
+        on_delete=models.CASCADE,
+        related_name="pins",
+        verbose_name=_("version"),
     )
     block_version = models.ForeignKey(
-        ContentBlockVersion, on_delete=models.PROTECT, related_name="pins"
+        ContentBlockVersion,
+        on_delete=models.PROTECT,
+        related_name="pins",
+        verbose_name=_("block version"),
     )
     history = HistoricalRecords()
 
@@ -572,7 +598,7 @@ class VersionBlockPin(FrozenWithVersion):
         ]
 
     def __str__(self) -> str:
-        return f"{self.version} → {self.block_version}"
+        return sequence(self.version, self.block_version)
 
 
 class Approval(models.Model):

@@ -12,7 +12,7 @@ import difflib
 import json
 from dataclasses import dataclass
 
-from django.utils.translation import get_language, get_language_bidi, ngettext
+from django.utils.translation import get_language_bidi, ngettext
 from django.utils.translation import gettext as _
 
 from templates_app.formats import Calendar, Digits, Formats, formats_resolve
@@ -134,11 +134,7 @@ def _joined(items) -> str:
 
 def _category_label(source: SettingsSource) -> str:
     category = source.category
-    name = (
-        category.name_ar
-        if category.name_ar and (get_language() or "").startswith("ar")
-        else category.name
-    )
+    name = category.display_name
     return ngettext(
         "%(name)s · %(kind)s · %(count)s approval required",
         "%(name)s · %(kind)s · %(count)s approvals required",

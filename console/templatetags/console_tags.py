@@ -2,30 +2,19 @@
 
 from django import template
 from django.utils import translation
-from django.utils.translation import gettext_lazy as _
 
+from audit.vocabulary import action_label
+from ccm.moments import customer_time, moment_display
 from channels_app.models import Dispatch, DispatchAttempt
 from customers.reasons import reason_display
+from rules.labels import outcome_label, stage_label
 from templates_app.models import Channel, Language
 from templates_app.models import Status as VersionStatus
 
 register = template.Library()
 
-RULE_OUTCOMES = {
-    "deferred": _("deferred"),
-    "capped": _("capped"),
-    "superseded": _("superseded"),
-    "deduplicated": _("deduplicated"),
-    "exempted": _("exempted"),
-    "held": _("held"),
-    "suppressed": _("suppressed"),
-}
-
-
-@register.filter
-def rule_outcome(outcome: str) -> str:
-    """Return the translated name of a central-rule outcome."""
-    return RULE_OUTCOMES.get(outcome, outcome)
+# The translated name of a central-rule outcome.
+register.filter("rule_outcome", outcome_label)
 
 
 # The stored codes a page may print, by kind, with their translated labels.
@@ -48,8 +37,20 @@ def label(code: str, kind: str) -> str:
     return choices(code).label if code in choices.values else code
 
 
+# An audit action's meaning in the reader's language; the code stays stored.
+register.filter("action_label", action_label)
+
 # A stored consent or rule reason in the agent's language (English as stored).
 register.filter("reason_display", reason_display)
+
+
+# When a rule decision was taken, in words (queueing or sending time).
+register.filter("rule_stage", stage_label)
+
+
+# A moment in the reader's zone; one on the customer's clock where theirs differs.
+register.filter("moment", moment_display)
+register.filter("customer_time", customer_time)
 
 
 @register.filter

@@ -290,6 +290,7 @@ def test_content_block_create_and_change_in_the_admin_are_audited(db):
     assert created.after == {
         "code": "signature",
         "name": "Signature",
+        "name_ar": "",
         "description": "",
         "category": None,
     }
