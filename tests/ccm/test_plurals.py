@@ -34,7 +34,13 @@ def test_every_plural_message_has_six_different_words_where_arabic_needs_them():
     plurals = [e for e in entries if "msgid_plural" in e and not e.startswith("#~")]
     assert plurals
     for entry in plurals:
-        forms = re.findall(r'^msgstr\[(\d)\] "(.*)"', entry, flags=re.M)
+        # A form may be wrapped over several quoted lines (msgstr[1] "" then "...").
+        forms = [
+            (index, "".join(re.findall(r'"(.*)"', quoted)))
+            for index, quoted in re.findall(
+                r'^msgstr\[(\d)\] ((?:".*"\n?)+)', entry, flags=re.M
+            )
+        ]
         assert [int(i) for i, _ in forms] == list(range(6)), entry
         assert all(text for _, text in forms), entry
 

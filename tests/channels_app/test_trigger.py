@@ -239,8 +239,8 @@ def test_reused_rows_send_the_approved_wording_until_read_again_and_refused(
     settings.TEMPLATE_ROWS_REUSE_SECONDS = 0  # the rows are read again
     with pytest.raises(TriggerRefused) as refused:
         _trigger(customer, idempotency_key="read-again")
-    assert (
-        "no longer matches its approved hash" in refused.value.problems["template"][0]
+    assert "no longer matches its approved hash" in str(
+        refused.value.problems["template"][0]
     )
 
 

@@ -1,6 +1,7 @@
 """A customer with emails, SMS, letters, a complaint and preference changes."""
 
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def dpo(db):
 def subject(db, demo_templates, settings, tmp_path, dpo) -> Subject:
     """Return a customer sent an email, an SMS and a letter, who complained and
     changed their preferences, and the agent who took it down."""
+    # Files older than this were written by other tests of the same worker.
+    settings.SUBJECT_FILES_SINCE = time.time()
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SMS_PROVIDER, settings.SMS_FILE_DIR = "file", tmp_path / "sms"
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -140,12 +143,15 @@ def file_hits(needles=NEEDLES) -> set[tuple[str, str]]:
         Path(settings.EMAIL_FILE_PATH),
         Path(settings.VAR_DIR),
     }
+    since = getattr(settings, "SUBJECT_FILES_SINCE", 0)
     hits = set()
     for root in roots:
         if not root.exists():
             continue
         for path in root.rglob("*"):
             if not path.is_file() or ".sqlite3" in path.name or path.suffix == ".sock":
+                continue
+            if path.stat().st_mtime < since:
                 continue
             content = path.read_bytes().decode("utf-8", errors="ignore")
             if path.suffix == ".pdf":

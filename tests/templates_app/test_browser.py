@@ -97,9 +97,11 @@ def test_author_edits_a_draft_sees_previews_and_receives_a_test_email(
     assert "ZX-EMAIL-en" in email_frame.locator("body").inner_text()
 
     page.click("#tpl-send-test")
+    # Two emails rendered and sent: slow on a busy machine.
     page.wait_for_function(
         "() => document.getElementById('tpl-send-result').textContent"
-        ".includes('author@example.com')"
+        ".includes('author@example.com')",
+        timeout=60_000,
     )
     assert smtp_sink.arrived.wait(10)
     assert len(smtp_sink.messages) == 2
