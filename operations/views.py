@@ -21,9 +21,11 @@ from channels_app.models import Channel, Dispatch, Pause
 from operations import charts, selectors
 from operations.forms import FilterForm, PauseForm, ResumeForm
 from retention import selectors as retention_selectors
+from subject_rights.models import ErasureRequest
 from templates_app.models import Template
 
 Status = Dispatch.Status
+ERASURES_SHOWN = 10
 OPERATE = ("operations.operate", "channels_app.add_pause", "channels_app.change_pause")
 
 
@@ -248,6 +250,12 @@ def retention(request: HttpRequest) -> HttpResponse:
         "released": retention_selectors.holds_listed(active=False)[:10],
         "classes": retention_selectors.classes_listed(),
         "runs": retention_selectors.runs_recent(),
+        # Erasures on request, newest first, for who may read them.
+        "erasures": ErasureRequest.objects.select_related("customer").order_by(
+            "-requested_at", "-id"
+        )[:ERASURES_SHOWN]
+        if request.user.has_perm("subject_rights.view_erasurerequest")
+        else None,
         "can_place": request.user.has_perm("retention.add_legalhold"),
         "can_release": request.user.has_perm("retention.release_legalhold"),
         "now": timezone.now(),

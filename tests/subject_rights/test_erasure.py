@@ -141,3 +141,17 @@ def test_who_may_not_erase_is_refused(subject):
             reason="x",
             reference="y",
         )
+
+
+def test_an_erasure_shows_on_the_operations_retention_page(subject, client):
+    done = _erase(subject)
+    client.force_login(subject.dpo)
+
+    page = client.get("/ops/retention")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-erasure="DSR-2026-001"' in html
+    assert f"/admin/subject_rights/erasurerequest/{done.pk}/change/" in html
+    # The page names the request, never the person it erased.
+    assert "Huda Q" not in html
