@@ -5,6 +5,7 @@ Operators see and act; Reviewers and Authors (template owners) see only.
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -256,6 +257,8 @@ def retention(request: HttpRequest) -> HttpResponse:
         )[:ERASURES_SHOWN]
         if request.user.has_perm("subject_rights.view_erasurerequest")
         else None,
+        # Beat's crontab reads the server's zone (TIME_ZONE).
+        "schedule_zone": settings.TIME_ZONE,
         "can_place": request.user.has_perm("retention.add_legalhold"),
         "can_release": request.user.has_perm("retention.release_legalhold"),
         "now": timezone.now(),

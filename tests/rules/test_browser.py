@@ -34,7 +34,8 @@ def test_the_dry_run_shows_each_rule_verdict_for_each_channel(
     result = page.wait_for_selector("#dry-run-result")
     text = result.inner_text()
     assert "2027-05-31 22:30 in the customer's time zone" in text
-    assert "queued, deferred to 2027-06-01 19:00 UTC" in text
+    # 19:00 UTC, shown in the operator's zone (Asia/Riyadh by default).
+    assert "queued, deferred to 2027-06-01 22:00 +03" in text
     assert "SMS quiet hours" in text and "deferred" in text
     assert "only for marketing categories" in text
 
