@@ -26,7 +26,8 @@ MAX_PAGES = 160
 DOTTED_CODE = re.compile(
     r"(?<![@/\w.])[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*){2,}(?![\w/@])"
 )
-TIME = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])")
+# Not inside a word: "…dc049bf1c2a7:10" (an id and a counter) is no time.
+TIME = re.compile(r"(?<![\w:])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])")
 # A zone named beside a time: an abbreviation or offset (+03, UTC, GMT, CET)
 # or an IANA name (Asia/Riyadh).
 ZONE = re.compile(
