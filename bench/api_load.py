@@ -33,6 +33,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import ROOT, scratch_database_setup  # noqa: E402
 
@@ -443,6 +445,9 @@ def main() -> int:
         "DATABASE_URL": scratch,
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-" + "k" * 50,
+        # Production settings require the audit key (docs/audit.md).
+        "AUDIT_MASTER_KEY": os.environ.get("AUDIT_MASTER_KEY")
+        or Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "API_THROTTLE_RATE": "10000000/min",

@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from scratch import ROOT, scratch_database_setup
 
 FIRST = [
@@ -413,6 +414,8 @@ def main() -> None:
         SECURE_SSL_REDIRECT="false",
         ALLOWED_HOSTS="127.0.0.1",
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        AUDIT_MASTER_KEY=os.environ.get("AUDIT_MASTER_KEY")
+        or Fernet.generate_key().decode(),
     )
     if args.timing:
         print(json.dumps(_timing(args.timing, args.seed)))

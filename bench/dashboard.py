@@ -21,6 +21,7 @@ import secrets
 import statistics
 import time
 
+from cryptography.fernet import Fernet
 from scratch import scratch_database_setup
 
 TEMPLATES = [f"bench-template-{n:02d}" for n in range(12)]
@@ -175,6 +176,8 @@ def main() -> None:
         SECURE_SSL_REDIRECT="false",
         ALLOWED_HOSTS="127.0.0.1",
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        AUDIT_MASTER_KEY=os.environ.get("AUDIT_MASTER_KEY")
+        or Fernet.generate_key().decode(),
     )
     scratch_database_setup(args.database, keep=args.reuse)
     from django.core.management import call_command

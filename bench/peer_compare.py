@@ -51,6 +51,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from dispatch_bulk import (
     Sink,
     _cpu_seconds,
@@ -379,6 +380,9 @@ def _batch_api_measure(
         "DATABASE_URL": url,
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-" + "k" * 50,
+        # Production settings require the audit key (docs/audit.md).
+        "AUDIT_MASTER_KEY": os.environ.get("AUDIT_MASTER_KEY")
+        or Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",

@@ -59,6 +59,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
+from cryptography.fernet import Fernet
 from dispatch_bulk import (
     Sink,
     _approve_demo_templates,
@@ -511,6 +512,7 @@ def main() -> None:
     os.environ.setdefault("CCM_VAR_DIR", str(ROOT / "var" / "bench-scale"))
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "bench-scale-out-" + "x" * 40)
+    os.environ.setdefault("AUDIT_MASTER_KEY", Fernet.generate_key().decode())
     scratch_database_setup(args.database)
     _approve_demo_templates()
     from ccm.celery import app
