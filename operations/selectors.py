@@ -363,6 +363,11 @@ class ContactCentre:
         return round(100.0 * self.first_contact_resolved / self.complaints, 1)
 
 
+def complaints_per_thousand(complaints: int, sent: int) -> float | None:
+    """Return complaints per 1,000 sent, to two places; None when nothing was sent."""
+    return round(1000.0 * complaints / sent, 2) if sent else None
+
+
 def contact_centre(filters: Filters, figures: Volumes) -> ContactCentre:
     """Return feedback by kind and template, complaint rates, and resolution."""
     win = figures.window
@@ -376,7 +381,7 @@ def contact_centre(filters: Filters, figures: Volumes) -> ContactCentre:
     for template in sorted(templates):
         sent = figures.templates.get(template, Counter())[Status.SENT]
         complaints = by_template.get(template, Counter())[Feedback.Kind.COMPLAINT]
-        per_thousand[template] = round(1000.0 * complaints / sent, 2) if sent else None
+        per_thousand[template] = complaints_per_thousand(complaints, sent)
     complaints = rows.filter(kind=Feedback.Kind.COMPLAINT)
     resolved = list(
         complaints.filter(escalation__status=Escalation.Status.RESOLVED).values_list(

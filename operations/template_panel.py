@@ -17,16 +17,12 @@ from django.utils import timezone
 
 from channels_app.models import Dispatch, DispatchRollup, Incident
 from console.models import Feedback
-from operations.selectors import dispatch_link
+from operations.selectors import complaints_per_thousand, dispatch_link
 from templates_app.models import Template
 from templates_app.template_panels import Panel
 
 DAYS = 30
 INCIDENTS_SHOWN = 10
-
-
-def _per_thousand(count: int, sent: int) -> float | None:
-    return round(1000.0 * count / sent, 2) if sent else None
 
 
 def template_panel(template: Template, user: AbstractBaseUser) -> Panel:
@@ -70,7 +66,7 @@ def template_panel(template: Template, user: AbstractBaseUser) -> Panel:
             "complaints": complaints,
             "compliments": feedback.get(Feedback.Kind.COMPLIMENT, 0),
             "feedback": feedback.get(Feedback.Kind.FEEDBACK, 0),
-            "complaints_per_thousand": _per_thousand(complaints + spam, sent),
+            "complaints_per_thousand": complaints_per_thousand(complaints + spam, sent),
             "incidents": [
                 {
                     "incident": incident,
