@@ -8,6 +8,8 @@
     letter: ["letter_html", "letter_css"]
   };
   var ALL_FIELDS = ["subject", "html", "text", "sms_text", "letter_html", "letter_css"];
+  // Shared with version_tabs.js, which shows a read-only content the same way.
+  window.tplChannelFields = {byChannel: CHANNEL_FIELDS, all: ALL_FIELDS};
 
   var root = document.getElementById("tpl-preview");
   if (!root) { return; }

@@ -15,14 +15,10 @@
   var showAll = null;
   var selected = null;
 
-  // A read-only content shows only its channel's fields (the editable form's
-  // select does the same in preview.js).
-  var CHANNEL_FIELDS = {
-    email: ["subject", "html", "text"],
-    sms: ["sms_text"],
-    letter: ["letter_html", "letter_css"]
-  };
-  var ALL_FIELDS = ["subject", "html", "text", "sms_text", "letter_html", "letter_css"];
+  // A read-only content shows only its channel's fields, as preview.js (loaded
+  // first) does for the editable form's select.
+  var CHANNEL_FIELDS = window.tplChannelFields.byChannel;
+  var ALL_FIELDS = window.tplChannelFields.all;
 
   function readonlyFieldsShow(form) {
     if (form.querySelector("select[name$='-channel']")) { return; }
