@@ -376,3 +376,11 @@ def block_dependents(block: ContentBlock) -> QuerySet[TemplateVersion]:
         .distinct()
         .order_by("template__code", "-number")
     )
+
+
+def category_names() -> dict[str, str]:
+    """Return each category's code -> its name in the active language."""
+    return {
+        category.code: category.display_name
+        for category in Category.objects.only("code", "name", "name_ar")
+    }
