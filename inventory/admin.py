@@ -191,9 +191,9 @@ EXPORT_COLUMNS = [
 class InventoryItemAdmin(ReadOnlyAdmin):
     list_display = [
         "code_link",
-        "name",
+        "name_column",
         "kind",
-        "category",
+        "category_column",
         "owner",
         "languages_list",
         "channels_list",
@@ -237,6 +237,14 @@ class InventoryItemAdmin(ReadOnlyAdmin):
         else:
             return item.code
         return format_html('<a href="{}">{}</a>', url, item.code)
+
+    @admin.display(description=_("name"), ordering="name")
+    def name_column(self, item):
+        return format_html("<bdi>{}</bdi>", item.name_shown)
+
+    @admin.display(description=_("category"), ordering="category")
+    def category_column(self, item):
+        return format_html("<bdi>{}</bdi>", item.category_shown)
 
     @admin.display(description=_("certified until"), ordering="certified_until")
     def certification(self, item):
