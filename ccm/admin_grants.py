@@ -44,7 +44,6 @@ class RoleGrantForm(forms.ModelForm):
             candidate.permission = candidate.permission or ""
             candidate.reason = (candidate.reason or "").strip()
             try:
-                candidate.clean()
                 grants.grant_request_check(candidate, self.actor)
             except grants.GrantRefused as refused:
                 raise ValidationError(str(refused)) from None
@@ -189,6 +188,18 @@ class GuardedUserAdmin(UserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Another approver's password would let a requester approve as them.
+        target = self.get_object(request, id)
+        if (
+            target is not None
+            and not request.user.is_superuser
+            and target.pk != request.user.pk
+            and target.has_perm(grants.APPROVE)
+        ):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -60,7 +60,10 @@ def _held(grant: RoleGrant) -> bool:
 
 
 def grant_request_check(grant: RoleGrant, actor: AbstractBaseUser) -> None:
-    """Refuse a request the actor may not make, or for what is already held."""
+    """Refuse a request the actor may not make, or for what is already held.
+
+    The grant's shape (`RoleGrant.clean`) is checked first.
+    """
     if not (actor.is_active and actor.has_perm(REQUEST)):
         raise GrantRefused(
             _("%(user)s may not request roles or permissions.") % {"user": actor},
@@ -68,6 +71,7 @@ def grant_request_check(grant: RoleGrant, actor: AbstractBaseUser) -> None:
         )
     if not grant.reason.strip():
         raise GrantRefused(_("Say why the grant is needed."), rule="reason")
+    grant.clean()
     if _held(grant):
         raise GrantRefused(
             _("%(grantee)s already holds it.") % {"grantee": grant.user or grant.group},

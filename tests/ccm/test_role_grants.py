@@ -263,3 +263,24 @@ def test_the_admin_names_a_grant_already_held(client, operator, operator_2):
     assert response.status_code == 200
     assert "already holds it" in response.content.decode()
     assert not RoleGrant.objects.exists()
+
+
+def test_an_operator_cannot_set_another_approvers_password(
+    client, operator, operator_2
+):
+    """Otherwise a requester could sign in as a second operator and approve."""
+    agent = _user("agent", roles.AGENT)
+    client.force_login(operator)
+    new = {"password1": "Another-long-pass-93", "password2": "Another-long-pass-93"}
+
+    refused = client.post(
+        reverse("admin:auth_user_password_change", args=[operator_2.pk]), new
+    )
+    assert refused.status_code == 403
+    assert _fresh(operator_2).check_password("correct-horse-battery")
+
+    allowed = client.post(
+        reverse("admin:auth_user_password_change", args=[agent.pk]), new
+    )
+    assert allowed.status_code == 302
+    assert _fresh(agent).check_password("Another-long-pass-93")
