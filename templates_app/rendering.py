@@ -10,6 +10,7 @@ a mapping the caller supplies, never from the database inside the sandbox.
 """
 
 import functools
+import operator
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.compiler import CodeGenerator
+from jinja2.compiler import CodeGenerator, optimizeconst
 from jinja2.defaults import DEFAULT_TESTS
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.runtime import LoopContext
@@ -41,13 +42,13 @@ from templates_app.render_limits import (
     _budget_var,
     _check_int,
     _check_size,
+    compare_cost,
+    current_allowance,
+    text_bytes,
+    value_bytes,
 )
 
 DEFAULT_MAX_SOURCE_CHARS = 100_000
-DEFAULT_MAX_OUTPUT_CHARS = 500_000
-DEFAULT_RENDER_SECONDS = 2.0
-DEFAULT_MAX_STEPS = 1_000_000
-DEFAULT_MAX_CALL_DEPTH = 24
 MAX_RANGE = 10_000
 MAX_DATA_DEPTH = 32
 
@@ -102,12 +103,48 @@ def _setting(name: str, default):
     return getattr(settings, name, default)
 
 
-class _BoundedCodeGenerator(CodeGenerator):
-    """Compile `~` concatenations through a size check."""
+# Comparisons a template can write, as the sandbox evaluates them.
+COMPARISONS = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "in": lambda item, container: item in container,
+    "notin": lambda item, container: item not in container,
+}
+# Tests that compare their value with an argument, priced like comparisons.
+COMPARING_TESTS = frozenset(
+    {"eq", "equalto", "==", "ne", "!=", "lt", "lessthan", "<", "le", "<="}
+    | {"gt", "greaterthan", ">", "ge", ">=", "in"}
+)
 
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Compile `~` concatenations and comparisons through the budget."""
+
+    @optimizeconst
     def visit_Concat(self, node, frame) -> None:
-        self.write("environment.bounded_concat(")
-        super().visit_Concat(node, frame)
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.bounded_concat({join}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+    def visit_Compare(self, node, frame) -> None:
+        # Chained comparisons evaluate every operand; none has side effects.
+        self.write("environment.bounded_compare(")
+        self.visit(node.expr, frame)
+        for operand in node.ops:
+            self.write(f", {operand.op!r}, ")
+            self.visit(operand.expr, frame)
         self.write(")")
 
 
@@ -206,8 +243,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             auto_reload=False,
             cache_size=0,
             keep_trailing_newline=True,
+            finalize=_bounded_finalize,
         )
         self.filters = dict(VETTED_FILTERS)
+        self.tests = {
+            name: _priced_test(test, search=name == "in")
+            if name in COMPARING_TESTS
+            else test
+            for name, test in self.tests.items()
+        }
         self.globals = {"range": _bounded_range, "block": _block}
 
     def _parse(self, source, name, filename):
@@ -271,7 +315,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         elif operator == "*":
             for seq, count in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                    _check_size(len(seq) * max(count, 0))
+                    _check_size(_bytes_of(seq) * max(count, 0))
             if (
                 isinstance(left, int)
                 and isinstance(right, int)
@@ -283,21 +327,57 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             and isinstance(left, str | list | tuple)
             and isinstance(right, str | list | tuple)
         ):
-            _check_size(len(left) + len(right))
+            _check_size(_bytes_of(left) + _bytes_of(right))
         result = super().call_binop(context, operator, left, right)
         _check_int(result)
         return result
 
-    def bounded_concat(self, value):
+    def bounded_concat(self, join, parts):
         _budget().tick()
-        _check_size(len(value))
-        return value
+        _check_size(sum(_bytes_of(part) for part in parts))
+        return join(parts)
+
+    def bounded_compare(self, left, *operations):
+        budget = _budget()
+        result = True
+        for index in range(0, len(operations), 2):
+            name, right = operations[index], operations[index + 1]
+            # A search walks its container; an (in)equality the smaller side.
+            searched = name in ("in", "notin")
+            budget.tick(compare_cost(right) if searched else compare_cost(left, right))
+            result = COMPARISONS[name](left, right)
+            if not result:
+                return result
+            left = right
+        return result
 
     def bounded_iter(self, iterable) -> Iterator:
         budget = _budget()
         for item in iterable:
             budget.tick()
             yield item
+
+
+def _bytes_of(value) -> int:
+    """Return a value's size in bytes, counting no further than the limit."""
+    limit = _budget().allowance.limits.max_value_bytes
+    return value_bytes(value, limit + 1)
+
+
+def _bounded_finalize(value):
+    """Refuse to write out a value larger than the limit, before it is written."""
+    if isinstance(value, list | tuple | dict):
+        _check_size(_bytes_of(value))
+    return value
+
+
+def _priced_test(test, *, search: bool):
+    @functools.wraps(test)
+    def priced(value, *args):
+        _budget().tick(compare_cost(*args) if search else compare_cost(value, *args))
+        return test(value, *args)
+
+    return priced
 
 
 def _bounded_range(*args) -> Iterator[int]:
@@ -425,10 +505,10 @@ def _generate(environment_: _Sandbox, source: str, budget: _Budget, name: str) -
         raise TemplateSourceError(_("The template is nested too deeply.")) from None
     chunks, size = [], 0
     for chunk in template.generate(budget.context):
-        size += len(chunk)
+        size += text_bytes(chunk)
         if size > budget.max_output:
             raise RenderLimitError(
-                _("The output is longer than %(limit)s characters.")
+                _("The output is over %(limit)s bytes (TEMPLATE_MAX_OUTPUT_BYTES).")
                 % {"limit": budget.max_output}
             )
         chunks.append(chunk)
@@ -475,12 +555,18 @@ def _render_plain(
     formats: Formats = DEFAULT_FORMATS,
 ) -> str:
     """Render one source with data already copied by `plain_data`."""
+    allowance = current_allowance()
+    limits = allowance.limits
+    if time.monotonic() > allowance.deadline:
+        raise RenderLimitError(
+            _("The renders of this request took over %(limit)s s in all.")
+            % {"limit": limits.request_seconds}
+        )
     budget = _Budget(
-        deadline=time.monotonic()
-        + _setting("TEMPLATE_RENDER_SECONDS", DEFAULT_RENDER_SECONDS),
-        max_steps=_setting("TEMPLATE_MAX_STEPS", DEFAULT_MAX_STEPS),
-        max_depth=_setting("TEMPLATE_MAX_CALL_DEPTH", DEFAULT_MAX_CALL_DEPTH),
-        max_output=_setting("TEMPLATE_MAX_OUTPUT_CHARS", DEFAULT_MAX_OUTPUT_CHARS),
+        allowance=allowance,
+        deadline=min(time.monotonic() + limits.render_seconds, allowance.deadline),
+        max_depth=limits.max_depth,
+        max_output=limits.max_value_bytes,
         language=language,
         html=html,
         context=context,
