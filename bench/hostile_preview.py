@@ -18,6 +18,7 @@ resident memory of the web process, and the machine: cores and load average.
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -293,6 +294,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(var_dir, ignore_errors=True)
     return 0
 
 
