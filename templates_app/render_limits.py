@@ -197,6 +197,19 @@ def request_budget(limits: RenderLimits | None = None) -> Iterator[Allowance]:
         _allowance_var.reset(token)
 
 
+def request_budget_start(**kwargs) -> None:
+    """Open the allowance every render of a web request shares (request_started)."""
+    limits = RenderLimits.from_settings()
+    _allowance_var.set(
+        Allowance(limits=limits, deadline=time.monotonic() + limits.request_seconds)
+    )
+
+
+def request_budget_end(**kwargs) -> None:
+    """Close the request's allowance (request_finished)."""
+    _allowance_var.set(None)
+
+
 def current_allowance() -> Allowance:
     """Return the request's allowance, or a fresh one for a lone render."""
     allowance = _allowance_var.get()

@@ -173,3 +173,29 @@ def test_a_letter_over_its_render_time_is_refused(settings):
     settings.LETTER_RENDER_SECONDS = 0
     with pytest.raises(letters.LetterLimitError, match="LETTER_RENDER_SECONDS"):
         letters.letter_pdf(PAGE * 2, language="ar")
+
+
+def test_saving_many_drafts_shares_one_request_budget(demo, author):
+    """Each draft alone is within the step budget; together they are not."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.templates_app.test_admin import _form_data
+
+    version = demo["payment-reminder"].versions.get(number=1)
+    loops = (
+        "{% for a in range(100) %}{% for b in range(4000) %}{% endfor %}{% endfor %}ok"
+    )
+    data = _form_data(version)
+    for index in range(int(data["contents-TOTAL_FORMS"])):
+        if f"contents-{index}-subject" in data and data[f"contents-{index}-subject"]:
+            data[f"contents-{index}-subject"] = loops
+    client = Client()
+    client.force_login(author)
+
+    response = client.post(
+        reverse("admin:templates_app_templateversion_change", args=[version.pk]), data
+    )
+
+    assert response.status_code == 200
+    assert "over 1000000 steps" in response.content.decode()
