@@ -30,6 +30,8 @@ from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from templates_app.render_limits import RenderLimitError
+
 # Relative URLs in letters resolve against this origin; only its static path
 # is served, from the product's own static files.
 LETTER_ORIGIN = "https://letter.invalid"
@@ -62,7 +64,7 @@ class FetchRefused(ValueError):
     """A letter asked for a resource outside data: URIs and static files."""
 
 
-class LetterLimitError(ValueError):
+class LetterLimitError(RenderLimitError):
     """A letter went over its category's page or render-time limit."""
 
 
