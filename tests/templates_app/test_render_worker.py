@@ -181,3 +181,17 @@ def test_the_web_process_answers_while_a_hostile_preview_runs(
         thread.join(timeout=120)
     assert answered_during or "went over its limits" in str(hostile_answer)
     assert "went over its limits" in hostile_answer["body"]["errors"][0]
+
+
+def test_a_test_send_over_its_limits_is_refused_and_sends_nothing(
+    unbudgeted, demo, author_client, smtp_sink
+):
+    unbudgeted.TEMPLATE_WORKER_SECONDS = 2
+    version = demo["payment-reminder"].versions.get(number=1)
+    url = reverse("admin:templates_app_templateversion_send_test", args=[version.pk])
+
+    response = author_client.post(url, _form_data(version, "subject", NESTED_LOOPS))
+
+    assert response.status_code == 400
+    assert "went over its limits" in response.json()["error"]
+    assert not smtp_sink.messages
