@@ -192,12 +192,18 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _lower(kind: int, soft: int, hard: int) -> None:
+    """Lower a resource limit, never above a hard limit already in place."""
+    _, current = resource.getrlimit(kind)
+    if current != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current), min(hard, current)
+    resource.setrlimit(kind, (soft, hard))
+
+
 def _limit_self(limits: WorkerLimits) -> None:
-    resource.setrlimit(
-        resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)
-    )
+    _lower(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
     ceiling = _address_space() + limits.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+    _lower(resource.RLIMIT_AS, ceiling, ceiling)
 
 
 def _child_main(sender, payload: bytes, limits: WorkerLimits) -> None:
