@@ -2,11 +2,14 @@
 
 Authors are untrusted. Their sources run in Jinja2's immutable sandbox with:
 only plain JSON data as context; no loader (no include, import or extends);
-a short allowlist of attributes and filters; intercepted operators that could
-build huge values; a step budget, a call-depth cap and a wall-clock deadline
-checked on every call, attribute access and loop iteration; limits on source
-and output size. Content blocks come in through `block("code")`, resolved from
-a mapping the caller supplies, never from the database inside the sandbox.
+a short allowlist of attributes and filters (checked when parsed, in
+`render_parse`); operators, `~`, `join` and written-out values sized in bytes
+before they are built; comparisons priced by their operands' size; a step
+budget shared by the request, a call-depth cap and a wall-clock deadline
+checked on every call, attribute access and loop iteration (`render_limits`);
+limits on source and output size. Content blocks come in through
+`block("code")`, resolved from a mapping the caller supplies, never from the
+database inside the sandbox.
 """
 
 import functools
@@ -19,7 +22,6 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.compiler import CodeGenerator, optimizeconst
-from jinja2.defaults import DEFAULT_TESTS
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -47,6 +49,7 @@ from templates_app.render_limits import (
     text_bytes,
     value_bytes,
 )
+from templates_app.render_parse import SourceChecker
 
 DEFAULT_MAX_SOURCE_CHARS = 100_000
 MAX_RANGE = 10_000
@@ -90,13 +93,6 @@ LOOP_ATTRIBUTES = frozenset(
         "changed",
     }
 )
-FORBIDDEN_NODES = {
-    nodes.Include: "include",
-    nodes.Import: "import",
-    nodes.FromImport: "from … import",
-    nodes.Extends: "extends",
-    nodes.Block: "block … endblock",
-}
 
 
 def _setting(name: str, default):
@@ -148,87 +144,6 @@ class _BoundedCodeGenerator(CodeGenerator):
         self.write(")")
 
 
-class _LoopBoundTransformer:
-    """Refuse forbidden constructs and route every for-loop through a budget."""
-
-    def __init__(self, source_name: str | None):
-        self.name = source_name
-
-    def apply(self, tree: nodes.Template) -> nodes.Template:
-        for node_type, label in FORBIDDEN_NODES.items():
-            for node in tree.find_all(node_type):
-                raise TemplateSyntaxError(
-                    _(
-                        "{%% %(tag)s %%} is not allowed; include content blocks"
-                        ' with {{ block("code") }}.'
-                    )
-                    % {"tag": label},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Filter):
-            if node.name not in VETTED_FILTERS:
-                raise TemplateSyntaxError(
-                    _(
-                        "There is no filter named %(name)s here; the filters are:"
-                        " %(names)s."
-                    )
-                    % {"name": node.name, "names": ", ".join(sorted(VETTED_FILTERS))},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Test):
-            if node.name not in DEFAULT_TESTS:
-                raise TemplateSyntaxError(
-                    _("There is no test named %(name)s (in “is %(name)s”).")
-                    % {"name": node.name},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Getattr):
-            if node.attr.startswith("_"):
-                raise TemplateSyntaxError(
-                    _("Names starting with '_' are not allowed (%(name)s).")
-                    % {"name": node.attr},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Getitem):
-            if isinstance(node.arg, nodes.Const) and str(node.arg.value).startswith(
-                "_"
-            ):
-                raise TemplateSyntaxError(
-                    _("Names starting with '_' are not allowed (%(name)s).")
-                    % {"name": node.arg.value},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Name):
-            if node.name == "self":
-                raise TemplateSyntaxError(
-                    _("The name 'self' is reserved and cannot be used."),
-                    node.lineno,
-                    self.name,
-                )
-            if node.name.startswith("_"):
-                raise TemplateSyntaxError(
-                    _("Names starting with '_' are not allowed (%(name)s).")
-                    % {"name": node.name},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.For):
-            node.iter = nodes.Call(
-                nodes.EnvironmentAttribute("bounded_iter"),
-                [node.iter],
-                [],
-                None,
-                None,
-                lineno=node.lineno,
-            )
-        return tree
-
-
 class _Sandbox(ImmutableSandboxedEnvironment):
     """Jinja2's immutable sandbox, narrowed and budgeted."""
 
@@ -264,7 +179,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 name,
             )
         tree = super()._parse(source, name, filename)
-        return _LoopBoundTransformer(name).apply(tree)
+        return SourceChecker(name).apply(tree)
 
     def is_safe_attribute(self, obj, attr, value) -> bool:
         if isinstance(obj, LoopContext):
