@@ -29,6 +29,7 @@ bench:
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/audit_write.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/audit_verify.py
 	.venv/bin/python bench/render_templates.py
+	.venv/bin/python bench/hostile_preview.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
 		.venv/bin/python bench/dispatch_bulk.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) .venv/bin/python bench/console_queries.py

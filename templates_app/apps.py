@@ -7,7 +7,15 @@ class TemplatesAppConfig(AppConfig):
     verbose_name = _("Templates")
 
     def ready(self) -> None:
+        from django.core.signals import request_finished, request_started
+
         from audit.vocabulary import register
+        from templates_app.render_limits import request_budget_end, request_budget_start
+
+        # Every render of one web request (a save validating fifty drafts)
+        # shares one budget.
+        request_started.connect(request_budget_start, dispatch_uid="render_budget")
+        request_finished.connect(request_budget_end, dispatch_uid="render_budget")
 
         register(
             "templates.version.approval_recorded",

@@ -40,7 +40,7 @@ from templates_app.validation import (
     schema_problems,
     validate_contents,
 )
-from templates_app.version_settings import settings_copy, version_preview_formats
+from templates_app.version_settings import settings_copy
 
 TEMPLATE_AUDIT_FIELDS = (
     "code",
@@ -336,31 +336,29 @@ def version_test_send(
     """Email the sample rendering of each email language to the user; return them."""
     if not getattr(user, "email", ""):
         raise AuthoringError(_("Your user has no email address to send a test to."))
-    sources = blocks_by_language(version)
+    # Imported here: the preview module reads blocks through this one.
+    from templates_app import render_worker
+    from templates_app.preview import preview_job
+
+    emails = [draft for draft in contents if draft.channel == Channel.EMAIL]
+    # Rendered in a limited worker; only the sending happens here.
+    rendered = render_worker.run(
+        "templates_app.preview_jobs:emails_render",
+        preview_job(version=version, drafts=emails, validate=False),
+    )
     sent = []
     messages = []
-    for draft in contents:
-        if draft.channel != Channel.EMAIL:
-            continue
-        rendered = rendering.render_content(
-            channel=draft.channel,
-            language=draft.language,
-            sources=draft.sources(),
-            data=version.template.sample_data,
-            blocks=sources.get(draft.language, {}),
-            formats=version_preview_formats(version, language=draft.language),
-        )
+    for language, parts in rendered:
         messages.append(
             email_message(
-                subject=_("[TEST] %(subject)s")
-                % {"subject": rendered.parts["subject"]},
-                html=rendered.parts["html"],
-                text=rendered.parts["text"],
-                language=draft.language,
+                subject=_("[TEST] %(subject)s") % {"subject": parts["subject"]},
+                html=parts["html"],
+                text=parts["text"],
+                language=language,
                 to=[user.email],
             )
         )
-        sent.append(draft.language)
+        sent.append(language)
     if not messages:
         raise AuthoringError(_("This version has no email content to send."))
     with get_connection() as connection:

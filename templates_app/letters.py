@@ -3,13 +3,20 @@
 The font configuration, image cache and URL fetcher are built once per process
 and shared: building them per letter costs tens of milliseconds, and one
 restricted fetcher is the only way anything outside the document is read.
+
+A letter is bounded in pages and in render time, per category: WeasyPrint
+reports each page it starts to lay out on its progress logger, and a filter
+there refuses the page past the limit, before it is laid out.
 """
 
 import contextvars
 import functools
+import logging
 import mimetypes
 import posixpath
+import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +25,12 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.utils.html import escape
+from django.utils.translation import gettext as _
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from templates_app.render_limits import RenderLimitError
 
 # Relative URLs in letters resolve against this origin; only its static path
 # is served, from the product's own static files.
@@ -42,8 +52,115 @@ table { border-collapse: collapse; }
 """.replace("ARABIC", ARABIC_FONTS).replace("LATIN", LATIN_FONTS)
 
 
+DEFAULT_LETTER_MAX_PAGES = 20
+DEFAULT_LETTER_RENDER_SECONDS = 30.0
+# Parsing and styling take time per element before the first page is laid
+# out, so a body may hold at most this many tags per allowed page.
+ELEMENTS_PER_PAGE = 250
+_OPENING_TAG = re.compile(r"<[A-Za-z]")
+
+
 class FetchRefused(ValueError):
     """A letter asked for a resource outside data: URIs and static files."""
+
+
+class LetterLimitError(RenderLimitError):
+    """A letter went over its category's page or render-time limit."""
+
+
+@dataclass(frozen=True)
+class LetterLimits:
+    """How many pages, and how many seconds of rendering, one letter may take."""
+
+    pages: int = DEFAULT_LETTER_MAX_PAGES
+    seconds: float = DEFAULT_LETTER_RENDER_SECONDS
+    category: str = ""
+
+
+def letter_limits(category: str | None = None) -> LetterLimits:
+    """Return a category's letter limits: its entry in LETTER_LIMITS, else defaults.
+
+    `LETTER_LIMITS = {"collections": {"pages": 40, "seconds": 60}}` raises them
+    for one category; `LETTER_MAX_PAGES` and `LETTER_RENDER_SECONDS` are the
+    defaults for every other.
+    """
+    own = getattr(settings, "LETTER_LIMITS", {}).get(category or "", {})
+    return LetterLimits(
+        pages=int(
+            own.get(
+                "pages", getattr(settings, "LETTER_MAX_PAGES", DEFAULT_LETTER_MAX_PAGES)
+            )
+        ),
+        seconds=float(
+            own.get(
+                "seconds",
+                getattr(
+                    settings, "LETTER_RENDER_SECONDS", DEFAULT_LETTER_RENDER_SECONDS
+                ),
+            )
+        ),
+        category=category or "",
+    )
+
+
+@dataclass
+class _LetterBudget:
+    limits: LetterLimits
+    deadline: float
+
+
+_letter_budget: contextvars.ContextVar[_LetterBudget | None] = contextvars.ContextVar(
+    "letter_budget", default=None
+)
+
+
+def _place(limits: LetterLimits) -> str:
+    return (
+        _("for category %(category)s") % {"category": limits.category}
+        if limits.category
+        else _("for letters")
+    )
+
+
+class _LetterGuard(logging.Filter):
+    """Refuse the page past the limit, and any step past the deadline."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        budget = _letter_budget.get()
+        if budget is None:
+            return False
+        limits = budget.limits
+        if time.monotonic() > budget.deadline:
+            raise LetterLimitError(
+                _(
+                    "The letter took over %(seconds)s s to render, the limit"
+                    " %(place)s (LETTER_RENDER_SECONDS)."
+                )
+                % {"seconds": limits.seconds, "place": _place(limits)}
+            )
+        page = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        if str(record.msg).startswith("Step 5") and int(page) > limits.pages:
+            raise LetterLimitError(
+                _(
+                    "The letter is longer than %(pages)s pages, the limit %(place)s"
+                    " (LETTER_MAX_PAGES)."
+                )
+                % {"pages": limits.pages, "place": _place(limits)}
+            )
+        # Page-by-page progress is not worth a log line.
+        return False
+
+
+_GUARD = _LetterGuard()
+
+
+def _guard_install() -> None:
+    progress = logging.getLogger("weasyprint.progress")
+    if _GUARD not in progress.filters:
+        progress.addFilter(_GUARD)
+    # The guard sees only records the logger is enabled for.
+    progress.setLevel(logging.INFO)
+    progress.disabled = False
 
 
 _refused: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
@@ -183,11 +300,35 @@ def letter_pdf(
     css: str = "",
     title: str = "",
     attachments: Sequence[EmbeddedFile] = (),
+    limits: LetterLimits | None = None,
 ) -> Letter:
-    """Render a letter body (already rendered from its template) to an A4 PDF."""
+    """Render a letter body (already rendered from its template) to an A4 PDF.
+
+    Raise LetterLimitError past the limits (the category's, or the defaults).
+    """
     shared = _resources()
+    limits = limits or letter_limits()
+    elements = len(_OPENING_TAG.findall(body_html))
+    if elements > limits.pages * ELEMENTS_PER_PAGE:
+        raise LetterLimitError(
+            _(
+                "The letter has %(elements)s HTML tags; a letter of at most"
+                " %(pages)s pages, the limit %(place)s (LETTER_MAX_PAGES), may"
+                " have %(most)s."
+            )
+            % {
+                "elements": elements,
+                "pages": limits.pages,
+                "place": _place(limits),
+                "most": limits.pages * ELEMENTS_PER_PAGE,
+            }
+        )
+    _guard_install()
     refused: list[str] = []
     token = _refused.set(refused)
+    budget_token = _letter_budget.set(
+        _LetterBudget(limits=limits, deadline=time.monotonic() + limits.seconds)
+    )
     try:
         stylesheets = [shared["base_css"]]
         if css.strip():
@@ -206,6 +347,7 @@ def letter_pdf(
         files = [_attachment(embedded, shared["fetcher"]) for embedded in attachments]
         pdf = document.write_pdf(attachments=files or None)
     finally:
+        _letter_budget.reset(budget_token)
         _refused.reset(token)
     return Letter(pdf=pdf, pages=len(document.pages), refused_urls=refused)
 

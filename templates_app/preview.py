@@ -1,25 +1,25 @@
-"""Preview of draft content with the sample data, per channel and language."""
+"""Preview of draft content with the sample data, per channel and language.
 
-import base64
+The web process loads the version into a plain-data job and a render worker
+(`templates_app.render_worker`) renders it under hard limits, so a hostile
+draft never stalls or bloats the web process.
+"""
 
 from django.utils.translation import gettext as _
 
-from templates_app import emails, letters, rendering, services
-from templates_app.models import Channel, TemplateVersion
+from templates_app import letters, render_worker, services
+from templates_app.models import Channel, Language, TemplateVersion
+from templates_app.preview_jobs import (  # noqa: F401 (PREVIEW_POLICY is public)
+    PREVIEW_CSP,
+    PREVIEW_POLICY,
+    PreviewJob,
+    with_csp,
+)
 from templates_app.validation import ContentDraft
 from templates_app.version_settings import version_preview_formats
 
-# Preview documents run in a sandboxed iframe; this policy also stops them
-# from loading anything over the network.
-PREVIEW_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
-)
-PREVIEW_CSP = f'<meta http-equiv="Content-Security-Policy" content="{PREVIEW_POLICY}">'
-
-
-def with_csp(document: str) -> str:
-    """Return an HTML document that may load nothing over the network."""
-    return document.replace("<head>", "<head>" + PREVIEW_CSP, 1)
+# One preview request renders at most this many drafts.
+MAX_DRAFTS = 50
 
 
 def drafts_from_post(post, prefix: str = "contents") -> list[ContentDraft]:
@@ -29,13 +29,13 @@ def drafts_from_post(post, prefix: str = "contents") -> list[ContentDraft]:
     except ValueError:
         total = 0
     drafts = []
-    for index in range(min(total, 50)):
+    for index in range(min(total, MAX_DRAFTS)):
         key = f"{prefix}-{index}-"
         channel = post.get(key + "channel", "")
         language = post.get(key + "language", "")
         if post.get(key + "DELETE") or not channel or not language:
             continue
-        if channel not in Channel.values:
+        if channel not in Channel.values or language not in Language.values:
             continue
         fields = {
             name: post.get(key + name, "")
@@ -52,69 +52,52 @@ def drafts_from_post(post, prefix: str = "contents") -> list[ContentDraft]:
     return drafts
 
 
-def _pane(draft: ContentDraft, version: TemplateVersion, blocks: dict) -> dict:
-    pane = {"channel": draft.channel, "language": draft.language, "ok": True}
-    try:
-        rendered = rendering.render_content(
-            channel=draft.channel,
-            language=draft.language,
-            sources=draft.sources(),
-            data=version.template.sample_data,
-            blocks=blocks.get(draft.language, {}),
-            formats=version_preview_formats(version, language=draft.language),
-        )
-    except rendering.RenderError as exc:
-        return {**pane, "ok": False, "error": str(exc)}
-    pane["blocks"] = rendered.block_versions
-    parts = rendered.parts
-    if draft.channel == Channel.EMAIL:
-        pane.update(
-            subject=parts["subject"],
-            html=with_csp(
-                emails.email_document(
-                    parts["html"], language=draft.language, subject=parts["subject"]
-                )
-            ),
-            text=parts["text"],
-        )
-    elif draft.channel == Channel.SMS:
-        pane.update(text=parts["sms_text"], sms=rendered.sms)
-    else:
-        letter = letters.letter_pdf(
-            parts["letter_html"],
-            language=draft.language,
-            css=parts.get("letter_css", ""),
-            title=version.template.name,
-        )
-        body = emails.sanitise_html(parts["letter_html"])
-        pane.update(
-            html=with_csp(
-                letters.letter_document(body, language=draft.language).replace(
-                    "</head>",
-                    "<style>body{font-family:'Noto Serif','Amiri',serif;"
-                    "max-width:40em;margin:1em auto}</style></head>",
-                    1,
-                )
-            ),
-            pdf=base64.b64encode(letter.pdf).decode(),
-            pages=letter.pages,
-            refused=letter.refused_urls,
-        )
-    return pane
+def preview_job(
+    *, version: TemplateVersion, drafts: list[ContentDraft], validate: bool = True
+) -> PreviewJob:
+    """Load everything a preview of the drafts renders, as plain data."""
+    template = version.template
+    blocks = services.blocks_by_language(version)
+    job = PreviewJob(
+        drafts=drafts,
+        sample_data=template.sample_data,
+        blocks=blocks,
+        formats={
+            language: version_preview_formats(version, language=language)
+            for language in {draft.language for draft in drafts}
+        },
+        title=template.name,
+        letter_limits=letters.letter_limits(template.category.code),
+    )
+    if validate:
+        source = template if version.is_editable else version
+        job.validation = {
+            "channels": source.channels,
+            "default_language": source.default_language,
+            "schema": source.data_schema,
+            "sample_data": template.sample_data,
+            "blocks_by_language": blocks,
+        }
+    return job
 
 
 def version_preview(*, version: TemplateVersion, drafts: list[ContentDraft]) -> dict:
     """Render every draft pane and validate the whole; never raise on bad content."""
-    blocks = services.blocks_by_language(version)
-    order = {channel: i for i, channel in enumerate(Channel.values)}
-    panes = [
-        _pane(draft, version, blocks)
-        for draft in sorted(drafts, key=lambda d: (order[d.channel], d.language))
-    ]
-    report = services.version_validate(version=version, contents=drafts)
-    return {
-        "panes": panes,
-        "errors": [str(problem) for problem in report.errors],
-        "warnings": [str(problem) for problem in report.warnings],
-        "title": _("Preview with the sample data"),
-    }
+    job = preview_job(version=version, drafts=drafts)
+    try:
+        return render_worker.run("templates_app.preview_jobs:preview_render", job)
+    except render_worker.RenderError as exc:
+        return {
+            "panes": [
+                {
+                    "channel": draft.channel,
+                    "language": draft.language,
+                    "ok": False,
+                    "error": str(exc),
+                }
+                for draft in drafts
+            ],
+            "errors": [str(exc)],
+            "warnings": [],
+            "title": _("Preview with the sample data"),
+        }

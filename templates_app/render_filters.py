@@ -20,14 +20,24 @@ from templates_app.formats import (
     digits_apply,
     hijri_date_format,
 )
-from templates_app.render_limits import UnsafeOperationError, _budget, _check_size
+from templates_app.render_limits import (
+    UnsafeOperationError,
+    _budget,
+    _check_size,
+    value_bytes,
+)
 
 
 def _bounded_join(value, separator="", attribute=None):
     if attribute is not None:
         raise UnsafeOperationError(_("join() does not take an attribute here."))
-    items = [str(item) for item in value]
-    _check_size(sum(map(len, items)) + len(str(separator)) * max(len(items) - 1, 0))
+    limit = _budget().allowance.limits.max_value_bytes + 1
+    parts = list(value)
+    _check_size(
+        sum(value_bytes(item, limit) for item in parts)
+        + value_bytes(str(separator), limit) * max(len(parts) - 1, 0)
+    )
+    items = [str(item) for item in parts]
     if isinstance(separator, Markup) or any(isinstance(i, Markup) for i in value):
         return escape(separator).join(escape(i) for i in value)
     return str(separator).join(items)

@@ -2,14 +2,18 @@
 
 Authors are untrusted. Their sources run in Jinja2's immutable sandbox with:
 only plain JSON data as context; no loader (no include, import or extends);
-a short allowlist of attributes and filters; intercepted operators that could
-build huge values; a step budget, a call-depth cap and a wall-clock deadline
-checked on every call, attribute access and loop iteration; limits on source
-and output size. Content blocks come in through `block("code")`, resolved from
-a mapping the caller supplies, never from the database inside the sandbox.
+a short allowlist of attributes and filters (checked when parsed, in
+`render_parse`); operators, `~`, `join` and written-out values sized in bytes
+before they are built; comparisons priced by their operands' size; a step
+budget shared by the request, a call-depth cap and a wall-clock deadline
+checked on every call, attribute access and loop iteration (`render_limits`);
+limits on source and output size. Content blocks come in through
+`block("code")`, resolved from a mapping the caller supplies, never from the
+database inside the sandbox.
 """
 
 import functools
+import operator
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,8 +21,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.compiler import CodeGenerator
-from jinja2.defaults import DEFAULT_TESTS
+from jinja2.compiler import CodeGenerator, optimizeconst
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -41,13 +44,14 @@ from templates_app.render_limits import (
     _budget_var,
     _check_int,
     _check_size,
+    compare_cost,
+    current_allowance,
+    text_bytes,
+    value_bytes,
 )
+from templates_app.render_parse import SourceChecker
 
 DEFAULT_MAX_SOURCE_CHARS = 100_000
-DEFAULT_MAX_OUTPUT_CHARS = 500_000
-DEFAULT_RENDER_SECONDS = 2.0
-DEFAULT_MAX_STEPS = 1_000_000
-DEFAULT_MAX_CALL_DEPTH = 24
 MAX_RANGE = 10_000
 MAX_DATA_DEPTH = 32
 
@@ -89,107 +93,55 @@ LOOP_ATTRIBUTES = frozenset(
         "changed",
     }
 )
-FORBIDDEN_NODES = {
-    nodes.Include: "include",
-    nodes.Import: "import",
-    nodes.FromImport: "from … import",
-    nodes.Extends: "extends",
-    nodes.Block: "block … endblock",
-}
 
 
 def _setting(name: str, default):
     return getattr(settings, name, default)
 
 
+# Comparisons a template can write, as the sandbox evaluates them.
+COMPARISONS = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "in": lambda item, container: item in container,
+    "notin": lambda item, container: item not in container,
+}
+# Tests that compare their value with an argument, priced like comparisons.
+COMPARING_TESTS = frozenset(
+    {"eq", "equalto", "==", "ne", "!=", "lt", "lessthan", "<", "le", "<="}
+    | {"gt", "greaterthan", ">", "ge", ">=", "in"}
+)
+
+
 class _BoundedCodeGenerator(CodeGenerator):
-    """Compile `~` concatenations through a size check."""
+    """Compile `~` concatenations and comparisons through the budget."""
 
+    @optimizeconst
     def visit_Concat(self, node, frame) -> None:
-        self.write("environment.bounded_concat(")
-        super().visit_Concat(node, frame)
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.bounded_concat({join}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+    def visit_Compare(self, node, frame) -> None:
+        # Chained comparisons evaluate every operand; none has side effects.
+        self.write("environment.bounded_compare(")
+        self.visit(node.expr, frame)
+        for operand in node.ops:
+            self.write(f", {operand.op!r}, ")
+            self.visit(operand.expr, frame)
         self.write(")")
-
-
-class _LoopBoundTransformer:
-    """Refuse forbidden constructs and route every for-loop through a budget."""
-
-    def __init__(self, source_name: str | None):
-        self.name = source_name
-
-    def apply(self, tree: nodes.Template) -> nodes.Template:
-        for node_type, label in FORBIDDEN_NODES.items():
-            for node in tree.find_all(node_type):
-                raise TemplateSyntaxError(
-                    _(
-                        "{%% %(tag)s %%} is not allowed; include content blocks"
-                        ' with {{ block("code") }}.'
-                    )
-                    % {"tag": label},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Filter):
-            if node.name not in VETTED_FILTERS:
-                raise TemplateSyntaxError(
-                    _(
-                        "There is no filter named %(name)s here; the filters are:"
-                        " %(names)s."
-                    )
-                    % {"name": node.name, "names": ", ".join(sorted(VETTED_FILTERS))},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Test):
-            if node.name not in DEFAULT_TESTS:
-                raise TemplateSyntaxError(
-                    _("There is no test named %(name)s (in “is %(name)s”).")
-                    % {"name": node.name},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Getattr):
-            if node.attr.startswith("_"):
-                raise TemplateSyntaxError(
-                    _("Names starting with '_' are not allowed (%(name)s).")
-                    % {"name": node.attr},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Getitem):
-            if isinstance(node.arg, nodes.Const) and str(node.arg.value).startswith(
-                "_"
-            ):
-                raise TemplateSyntaxError(
-                    _("Names starting with '_' are not allowed (%(name)s).")
-                    % {"name": node.arg.value},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.Name):
-            if node.name == "self":
-                raise TemplateSyntaxError(
-                    _("The name 'self' is reserved and cannot be used."),
-                    node.lineno,
-                    self.name,
-                )
-            if node.name.startswith("_"):
-                raise TemplateSyntaxError(
-                    _("Names starting with '_' are not allowed (%(name)s).")
-                    % {"name": node.name},
-                    node.lineno,
-                    self.name,
-                )
-        for node in tree.find_all(nodes.For):
-            node.iter = nodes.Call(
-                nodes.EnvironmentAttribute("bounded_iter"),
-                [node.iter],
-                [],
-                None,
-                None,
-                lineno=node.lineno,
-            )
-        return tree
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -206,8 +158,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             auto_reload=False,
             cache_size=0,
             keep_trailing_newline=True,
+            finalize=_bounded_finalize,
         )
         self.filters = dict(VETTED_FILTERS)
+        self.tests = {
+            name: _priced_test(test, search=name == "in")
+            if name in COMPARING_TESTS
+            else test
+            for name, test in self.tests.items()
+        }
         self.globals = {"range": _bounded_range, "block": _block}
 
     def _parse(self, source, name, filename):
@@ -220,7 +179,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 name,
             )
         tree = super()._parse(source, name, filename)
-        return _LoopBoundTransformer(name).apply(tree)
+        return SourceChecker(name).apply(tree)
 
     def is_safe_attribute(self, obj, attr, value) -> bool:
         if isinstance(obj, LoopContext):
@@ -271,7 +230,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         elif operator == "*":
             for seq, count in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                    _check_size(len(seq) * max(count, 0))
+                    _check_size(_bytes_of(seq) * max(count, 0))
             if (
                 isinstance(left, int)
                 and isinstance(right, int)
@@ -283,21 +242,57 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             and isinstance(left, str | list | tuple)
             and isinstance(right, str | list | tuple)
         ):
-            _check_size(len(left) + len(right))
+            _check_size(_bytes_of(left) + _bytes_of(right))
         result = super().call_binop(context, operator, left, right)
         _check_int(result)
         return result
 
-    def bounded_concat(self, value):
+    def bounded_concat(self, join, parts):
         _budget().tick()
-        _check_size(len(value))
-        return value
+        _check_size(sum(_bytes_of(part) for part in parts))
+        return join(parts)
+
+    def bounded_compare(self, left, *operations):
+        budget = _budget()
+        result = True
+        for index in range(0, len(operations), 2):
+            name, right = operations[index], operations[index + 1]
+            # A search walks its container; an (in)equality the smaller side.
+            searched = name in ("in", "notin")
+            budget.tick(compare_cost(right) if searched else compare_cost(left, right))
+            result = COMPARISONS[name](left, right)
+            if not result:
+                return result
+            left = right
+        return result
 
     def bounded_iter(self, iterable) -> Iterator:
         budget = _budget()
         for item in iterable:
             budget.tick()
             yield item
+
+
+def _bytes_of(value) -> int:
+    """Return a value's size in bytes, counting no further than the limit."""
+    limit = _budget().allowance.limits.max_value_bytes
+    return value_bytes(value, limit + 1)
+
+
+def _bounded_finalize(value):
+    """Refuse to write out a value larger than the limit, before it is written."""
+    if isinstance(value, list | tuple | dict):
+        _check_size(_bytes_of(value))
+    return value
+
+
+def _priced_test(test, *, search: bool):
+    @functools.wraps(test)
+    def priced(value, *args):
+        _budget().tick(compare_cost(*args) if search else compare_cost(value, *args))
+        return test(value, *args)
+
+    return priced
 
 
 def _bounded_range(*args) -> Iterator[int]:
@@ -425,10 +420,10 @@ def _generate(environment_: _Sandbox, source: str, budget: _Budget, name: str) -
         raise TemplateSourceError(_("The template is nested too deeply.")) from None
     chunks, size = [], 0
     for chunk in template.generate(budget.context):
-        size += len(chunk)
+        size += text_bytes(chunk)
         if size > budget.max_output:
             raise RenderLimitError(
-                _("The output is longer than %(limit)s characters.")
+                _("The output is over %(limit)s bytes (TEMPLATE_MAX_OUTPUT_BYTES).")
                 % {"limit": budget.max_output}
             )
         chunks.append(chunk)
@@ -475,12 +470,18 @@ def _render_plain(
     formats: Formats = DEFAULT_FORMATS,
 ) -> str:
     """Render one source with data already copied by `plain_data`."""
+    allowance = current_allowance()
+    limits = allowance.limits
+    if time.monotonic() > allowance.deadline:
+        raise RenderLimitError(
+            _("The renders of this request took over %(limit)s s in all.")
+            % {"limit": limits.request_seconds}
+        )
     budget = _Budget(
-        deadline=time.monotonic()
-        + _setting("TEMPLATE_RENDER_SECONDS", DEFAULT_RENDER_SECONDS),
-        max_steps=_setting("TEMPLATE_MAX_STEPS", DEFAULT_MAX_STEPS),
-        max_depth=_setting("TEMPLATE_MAX_CALL_DEPTH", DEFAULT_MAX_CALL_DEPTH),
-        max_output=_setting("TEMPLATE_MAX_OUTPUT_CHARS", DEFAULT_MAX_OUTPUT_CHARS),
+        allowance=allowance,
+        deadline=min(time.monotonic() + limits.render_seconds, allowance.deadline),
+        max_depth=limits.max_depth,
+        max_output=limits.max_value_bytes,
         language=language,
         html=html,
         context=context,

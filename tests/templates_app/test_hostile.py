@@ -6,7 +6,7 @@ import time
 import pytest
 from django.conf import settings
 
-from templates_app import rendering
+from templates_app import render_limits, rendering
 from templates_app.rendering import RenderError
 
 DATA = {"name": "Huda", "items": [1, 2, 3], "user": {"name": "Huda", "id": 7}}
@@ -149,7 +149,7 @@ def test_hostile_template_is_refused_or_harmless(source, html):
         assert not _leaks(str(exc), source)
     else:
         assert not _leaks(output, source), output[:300]
-        assert len(output) <= rendering.DEFAULT_MAX_OUTPUT_CHARS
+        assert len(output) <= render_limits.DEFAULT_MAX_OUTPUT_BYTES
     assert time.monotonic() - started < 5
 
 
@@ -189,7 +189,7 @@ def test_time_limit_stops_a_slow_render(settings):
 
 
 def test_output_limit_is_enforced(settings):
-    settings.TEMPLATE_MAX_OUTPUT_CHARS = 1000
+    settings.TEMPLATE_MAX_OUTPUT_BYTES = 1000
     with pytest.raises(rendering.RenderLimitError):
         rendering.render_source(
             "{% for i in range(200) %}0123456789{% endfor %}",
