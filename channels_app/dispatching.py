@@ -213,6 +213,7 @@ class _TemplatePlan:
                 language=language,
                 css=rendered.parts.get("letter_css", ""),
                 title=self.template.name,
+                limits=letters.letter_limits(self.version.category.code),
             ).pdf
         return rendered, pdf
 

@@ -458,4 +458,5 @@ def evidence_pdf(bundle: dict) -> bytes:
         css=EVIDENCE_CSS,
         title="Evidence pack",
         attachments=files,
+        limits=letters.RECORD_LIMITS,
     ).pdf

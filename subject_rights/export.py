@@ -225,5 +225,9 @@ def customer_export_pdf(export: dict) -> bytes:
     with translation.override(language):
         body = render_to_string("subject_rights/export_pdf.html", {"export": shown})
         return letters.letter_pdf(
-            body, language=language, css=EXPORT_CSS, title="Data export"
+            body,
+            language=language,
+            css=EXPORT_CSS,
+            title="Data export",
+            limits=letters.RECORD_LIMITS,
         ).pdf

@@ -77,6 +77,12 @@ class LetterLimits:
     category: str = ""
 
 
+# The product's own documents (evidence packs, data-subject exports) are
+# written from stored records, not from an author's template: they may run
+# long for a customer with years of messages.
+RECORD_LIMITS = LetterLimits(pages=5000, seconds=600, category="records")
+
+
 def letter_limits(category: str | None = None) -> LetterLimits:
     """Return a category's letter limits: its entry in LETTER_LIMITS, else defaults.
 
