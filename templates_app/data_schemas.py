@@ -13,12 +13,16 @@ what describing a payload needs and nothing that reaches outside or runs long:
   evaluated with the `regex` module under `TEMPLATES_SCHEMA_PATTERN_TIMEOUT`
   seconds, so a pattern that slipped through is a validation error, not a hang;
 - `unevaluatedProperties` beside `patternProperties` is refused: jsonschema
-  matches those patterns with `re`, outside any timeout.
+  matches those patterns with `re`, outside any timeout;
+- checking one payload follows at most
+  `TEMPLATES_SCHEMA_MAX_REFERENCES_FOLLOWED` references, so references that
+  double the work at every step, or loop, are a clear refusal.
 """
 
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 
 import jsonschema
 import regex
@@ -36,6 +40,9 @@ DEFAULTS = {
     "TEMPLATES_SCHEMA_MAX_DEPTH": 32,
     # Seconds one pattern may run on one value (regex overshoots it ~3 times).
     "TEMPLATES_SCHEMA_PATTERN_TIMEOUT": 0.05,
+    # References followed while checking one payload: references to references
+    # under anyOf can otherwise double the work at every step.
+    "TEMPLATES_SCHEMA_MAX_REFERENCES_FOLLOWED": 1_000,
 }
 REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 # Keywords whose values are data, not schemas: a "$ref" inside them is a value.
@@ -287,6 +294,28 @@ def _format_checker() -> jsonschema.FormatChecker:
     return checker
 
 
+class TooManyReferences(Exception):
+    """Checking one payload followed more references than the limit allows."""
+
+
+# How many references the payload being checked has followed so far.
+_FOLLOWED: ContextVar[list[int] | None] = ContextVar("followed", default=None)
+
+
+def _counted(follow):
+    """Wrap a reference keyword so that each use counts against the limit."""
+
+    def keyword(validator, value, instance, schema):
+        followed = _FOLLOWED.get()
+        if followed is not None:
+            followed[0] += 1
+            if followed[0] > limit("TEMPLATES_SCHEMA_MAX_REFERENCES_FOLLOWED"):
+                raise TooManyReferences
+        yield from follow(validator, value, instance, schema)
+
+    return keyword
+
+
 _BOUNDED: dict[tuple[type, bool], type] = {}
 
 
@@ -301,6 +330,9 @@ def _bounded(validator_class: type, *, unevaluated_refused: bool) -> type:
         }
         if unevaluated_refused:
             replaced["unevaluatedProperties"] = _unevaluated_refused
+        for keyword in REFERENCE_KEYWORDS:
+            if keyword in validator_class.VALIDATORS:
+                replaced[keyword] = _counted(validator_class.VALIDATORS[keyword])
         _BOUNDED[key] = jsonschema.validators.extend(
             validator_class,
             {k: v for k, v in replaced.items() if k in validator_class.VALIDATORS},
@@ -327,8 +359,21 @@ def schema_validator(schema: dict):
 
 def validator_errors(validator, data) -> list[tuple[tuple, str]]:
     """Return (JSON path, message) for each place where data does not match."""
+    token = _FOLLOWED.set([0])
     try:
         errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+    except (TooManyReferences, RecursionError):
+        return [
+            (
+                (),
+                _(
+                    "The data schema's references lead to more than %(limit)s"
+                    " checks for this data (or loop without end); simplify the"
+                    " schema's references."
+                )
+                % {"limit": limit("TEMPLATES_SCHEMA_MAX_REFERENCES_FOLLOWED")},
+            )
+        ]
     except Unresolvable as exc:
         return [
             (
@@ -340,6 +385,8 @@ def validator_errors(validator, data) -> list[tuple[tuple, str]]:
                 % {"ref": exc.ref},
             )
         ]
+    finally:
+        _FOLLOWED.reset(token)
     return [(tuple(error.absolute_path), error.message) for error in errors]
 
 

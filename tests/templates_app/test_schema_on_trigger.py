@@ -85,6 +85,30 @@ def test_a_value_checked_as_a_regex_that_nests_thousands_deep_is_refused():
     assert problem.startswith("/rule:") and "regex" in problem
 
 
+def test_references_that_double_the_work_at_every_step_are_cut_off():
+    """40 definitions, each "either the next or the next": 2^40 checks unbounded."""
+    definitions = {
+        f"d{n}": {"anyOf": [{"$ref": f"#/$defs/d{n + 1}"}] * 2} for n in range(40)
+    }
+    definitions["d40"] = {"type": "integer"}
+    schema = {**_object(code={"$ref": "#/$defs/d0"}), "$defs": definitions}
+    assert schema_problems(schema) == []
+    validator = schema_validator(schema)
+
+    (problem,) = problems_of(validator, {"code": "not a number"})
+
+    assert "references lead to more than 1000 checks" in problem
+    assert problems_of(validator, {"code": 7}) == []
+
+
+def test_a_reference_to_itself_is_a_clear_refusal_not_a_500():
+    schema = _object(code={"$ref": "#/properties/code"})
+
+    (problem,) = problems_of(schema_validator(schema), {"code": "x"})
+
+    assert "loop without end" in problem
+
+
 @pytest.fixture
 def api(demo_templates):
     system = user_build(username="core-banking", is_staff=False)
