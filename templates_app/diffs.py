@@ -124,7 +124,12 @@ def source_diff(before: str, after: str, *, fromdesc: str, todesc: str) -> Diffe
     cost = _side_by_side_cost(old.lines, new.lines)
     if cost is not None and cost <= limit("TEMPLATES_DIFF_MAX_COMPARISONS"):
         table = difflib.HtmlDiff(tabsize=2, wrapcolumn=70).make_table(
-            old.lines, new.lines, fromdesc=fromdesc, todesc=todesc, context=True
+            old.lines,
+            new.lines,
+            fromdesc=fromdesc,
+            todesc=todesc,
+            context=True,
+            numlines=3,
         )
         return Difference(mark_safe(table), notes)  # noqa: S308 (HtmlDiff escapes)
     notes.append(
