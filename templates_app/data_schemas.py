@@ -22,6 +22,7 @@ what describing a payload needs and nothing that reaches outside or runs long:
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 import jsonschema
@@ -188,8 +189,39 @@ class PatternFailed(Exception):
         self.message = message
 
 
+# The patterns stopped for taking too long while checking the current payload
+# (or batch, see `patterns_scope`): each is refused at once from then on, so
+# many values cannot each spend the timeout.
+_STOPPED: ContextVar[set[str] | None] = ContextVar("stopped", default=None)
+
+
+@contextmanager
+def patterns_scope():
+    """Share stopped patterns across the payloads checked inside (a batch)."""
+    token = _STOPPED.set(set()) if _STOPPED.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _STOPPED.reset(token)
+
+
+def _too_slow(pattern: str) -> PatternFailed:
+    return PatternFailed(
+        pattern,
+        _(
+            "The pattern %(pattern)s takes too long on this value; it was"
+            " stopped. Ask the template's author to simplify the pattern."
+        )
+        % {"pattern": pattern},
+    )
+
+
 def _search(pattern: str, text: str) -> bool:
     """Match a schema pattern with the `regex` module, bounded in time."""
+    stopped = _STOPPED.get()
+    if stopped is not None and pattern in stopped:
+        raise _too_slow(pattern)
     try:
         return (
             regex.search(
@@ -198,14 +230,9 @@ def _search(pattern: str, text: str) -> bool:
             is not None
         )
     except TimeoutError:
-        raise PatternFailed(
-            pattern,
-            _(
-                "The pattern %(pattern)s takes too long on this value; it was"
-                " stopped. Ask the template's author to simplify the pattern."
-            )
-            % {"pattern": pattern},
-        ) from None
+        if stopped is not None:
+            stopped.add(pattern)
+        raise _too_slow(pattern) from None
     except PATTERN_ERRORS:
         raise PatternFailed(
             pattern,
@@ -361,7 +388,8 @@ def validator_errors(validator, data) -> list[tuple[tuple, str]]:
     """Return (JSON path, message) for each place where data does not match."""
     token = _FOLLOWED.set([0])
     try:
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+        with patterns_scope():
+            errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
     except (TooManyReferences, RecursionError):
         return [
             (

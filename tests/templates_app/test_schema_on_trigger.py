@@ -4,7 +4,10 @@ Schemas saved before a rule existed (or a pattern the save check does not
 recognise) reach the validator of the trigger path; it must refuse clearly.
 """
 
+from unittest import mock
+
 import pytest
+import regex
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from rest_framework.authtoken.models import Token
@@ -13,6 +16,7 @@ from rest_framework.test import APIClient
 from ccm.roles import API_CLIENT
 from channels_app.models import Communication
 from templates_app import selectors
+from templates_app.data_schemas import patterns_scope
 from templates_app.hashing import version_hash
 from templates_app.models import TemplateVersion
 from templates_app.validation import schema_problems, schema_validator
@@ -44,6 +48,36 @@ def test_a_hostile_pattern_that_slipped_through_is_stopped_with_a_clear_error():
     assert problems_of(validator, {"code": "b"}) == [
         "/code: 'b' does not match '^(a|a)*$'"
     ]
+
+
+def test_a_stopped_pattern_is_not_run_again_on_the_next_values():
+    """Fifty hostile values cost one timeout, not fifty."""
+    validator = schema_validator(
+        _object(
+            codes={"type": "array", "items": {"type": "string", "pattern": HOSTILE}}
+        )
+    )
+
+    with mock.patch.object(regex, "search", wraps=regex.search) as search:
+        found = problems_of(validator, {"codes": [HOSTILE_TEXT] * 50})
+
+    assert len(found) == 50 and all("takes too long" in p for p in found)
+    assert search.call_count == 1
+
+
+def test_a_batch_shares_the_stopped_patterns_across_its_rows():
+    validator = schema_validator(_object(code={"type": "string", "pattern": HOSTILE}))
+
+    with (
+        mock.patch.object(regex, "search", wraps=regex.search) as search,
+        patterns_scope(),
+    ):
+        rows = [problems_of(validator, {"code": HOSTILE_TEXT}) for _ in range(20)]
+
+    assert all("takes too long" in problem for (problem,) in rows)
+    assert search.call_count == 1
+    # Outside the batch the next payload is checked afresh.
+    assert problems_of(validator, {"code": "aaa"}) == []
 
 
 def test_a_hostile_pattern_property_name_is_stopped_with_a_clear_error():
