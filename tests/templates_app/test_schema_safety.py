@@ -187,6 +187,39 @@ def test_the_admin_shows_a_remote_reference_as_a_form_error(listener):
 
 
 @pytest.mark.django_db
+def test_the_admin_refuses_a_file_reference_without_reading_it():
+    collections = categories.category_create(
+        actor=None, code="collections", name="Collections", name_ar="التحصيل"
+    )
+    author = grant(
+        collections, "author_category", user_with("amal", AUTHOR_PERMISSIONS)
+    )
+    client = Client()
+    client.force_login(author)
+
+    response = client.post(
+        reverse("admin:templates_app_template_add"),
+        {
+            "code": "welcome",
+            "name": "Welcome",
+            "category": collections.pk,
+            "description": "",
+            "channels": ["email"],
+            "default_language": "en",
+            "data_schema": json.dumps(_object(name={"$ref": "file:///etc/passwd"})),
+            "sample_data": '{"name": "Huda"}',
+            "versions-TOTAL_FORMS": 0,
+            "versions-INITIAL_FORMS": 0,
+        },
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "References outside the schema are not allowed: file:///etc/passwd" in body
+    assert "root:" not in body
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("field", "text", "fragment"),
     [
