@@ -1,7 +1,5 @@
 """Admin screens of template versions: drafting with preview, diff, review."""
 
-import difflib
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -35,6 +33,7 @@ from templates_app.admin_workflow import (
     reviewed,
     visible,
 )
+from templates_app.diffs import source_diff
 from templates_app.forms import VersionContentForm, VersionContentFormSet
 from templates_app.models import (
     CHANNEL_FIELDS,
@@ -567,10 +566,9 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
 
 
 def _diff_tables(old: TemplateVersion, new: TemplateVersion) -> list[dict]:
-    """Return one side-by-side HTML diff per changed channel, language and field."""
+    """Return one bounded side-by-side diff per changed channel, language and field."""
     old_contents = {(c.channel, c.language): c for c in old.contents.all()}
     new_contents = {(c.channel, c.language): c for c in new.contents.all()}
-    differ = difflib.HtmlDiff(tabsize=2, wrapcolumn=70)
     tables = []
     for key in sorted(set(old_contents) | set(new_contents)):
         channel, language = key
@@ -579,19 +577,16 @@ def _diff_tables(old: TemplateVersion, new: TemplateVersion) -> list[dict]:
             after = getattr(new_contents.get(key), name, "") or ""
             if before == after:
                 continue
+            difference = source_diff(
+                before, after, fromdesc=f"v{old.number}", todesc=f"v{new.number}"
+            )
             tables.append(
                 {
                     "channel": channel,
                     "language": language,
                     "field": VersionContent._meta.get_field(name).verbose_name,
-                    "table": differ.make_table(
-                        before.splitlines(),
-                        after.splitlines(),
-                        fromdesc=f"v{old.number}",
-                        todesc=f"v{new.number}",
-                        context=True,
-                        numlines=3,
-                    ),
+                    "table": difference.html,
+                    "notes": difference.notes,
                 }
             )
     return tables

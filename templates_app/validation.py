@@ -1,15 +1,20 @@
 """Checks run when a draft is saved; each problem names where it is."""
 
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import jsonschema
 from django.utils.translation import gettext as _
-from referencing import Registry
-from referencing.exceptions import NoSuchResource, Unresolvable
 
 from templates_app import rendering
+
+# The data schema's rules live in data_schemas; these names are used from here.
+from templates_app.data_schemas import (  # noqa: F401
+    data_problems,
+    schema_problems,
+    schema_validator,
+    validator_errors,
+    validator_problems,
+)
 from templates_app.models import (
     CHANNEL_FIELDS,
     CHANNEL_REQUIRED_FIELDS,
@@ -17,24 +22,8 @@ from templates_app.models import (
     TEMPLATED_FIELDS,
     Channel,
 )
-from templates_app.patterns import pattern_backtracks
 from templates_app.rendering import BlockSource, RenderError
 from templates_app.sms import sms_analyse
-
-# A data schema describes a payload; a few hundred fields nest a few levels.
-SCHEMA_MAX_CHARACTERS = 50_000
-SCHEMA_MAX_DEPTH = 32
-REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
-# Keywords whose values are data, not schemas: a "$ref" inside them is a value.
-DATA_KEYWORDS = ("const", "enum", "default", "examples")
-
-
-def _refuse_retrieval(uri: str):
-    raise NoSuchResource(ref=uri)
-
-
-# References resolve within the schema itself; no URL or file is ever fetched.
-LOCAL_REFERENCES = Registry(retrieve=_refuse_retrieval)
 
 
 @dataclass(frozen=True)
@@ -52,147 +41,6 @@ class Problem:
         if self.line:
             place = f"{place} line {self.line}"
         return f"{place}: {self.message}" if place else self.message
-
-
-def _json_path(path: Iterable) -> str:
-    return "/" + "/".join(str(part) for part in path)
-
-
-def _depth(value) -> int:
-    """Return how deeply objects and arrays nest in a JSON value."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, depth)
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def _keywords(schema, path=()) -> Iterator[tuple[tuple, str, object]]:
-    """Yield (path, keyword, value) for every keyword of every subschema."""
-    if isinstance(schema, list):
-        for index, item in enumerate(schema):
-            yield from _keywords(item, (*path, index))
-        return
-    if not isinstance(schema, dict):
-        return
-    for keyword, value in schema.items():
-        yield path, keyword, value
-        if keyword in DATA_KEYWORDS:
-            continue
-        yield from _keywords(value, (*path, keyword))
-
-
-def _safety_problems(schema: dict) -> list[str]:
-    """Return each reference that leaves the schema and each unsafe pattern."""
-    problems = []
-    for path, keyword, value in _keywords(schema):
-        if (
-            keyword in REFERENCE_KEYWORDS
-            and isinstance(value, str)
-            and not value.startswith("#")
-        ):
-            problems.append(
-                _(
-                    "The data schema refers to %(ref)s at %(path)s; references"
-                    ' work only within the schema itself ("#/$defs/…").'
-                )
-                % {"ref": value, "path": _json_path(path)}
-            )
-        patterns = []
-        if keyword == "pattern" and isinstance(value, str):
-            patterns = [(value, _json_path((*path, keyword)))]
-        elif keyword == "patternProperties" and isinstance(value, dict):
-            patterns = [(name, _json_path((*path, keyword))) for name in value]
-        for pattern, where in patterns:
-            if pattern_backtracks(pattern):
-                problems.append(
-                    _(
-                        "The pattern %(pattern)s at %(path)s repeats a group that"
-                        " can match the same text in more than one way, which can"
-                        " take unbounded time; write it without a repeat inside a"
-                        " repeated group or overlapping alternatives."
-                    )
-                    % {"pattern": pattern, "path": where}
-                )
-    return problems
-
-
-def schema_problems(schema) -> list[str]:
-    """Return why a data schema is not a usable JSON Schema, if it is not."""
-    if not isinstance(schema, dict):
-        return [_("The data schema must be a JSON object.")]
-    size = len(json.dumps(schema))
-    if size > SCHEMA_MAX_CHARACTERS:
-        return [
-            _("The data schema is %(size)s characters long; the limit is %(limit)s.")
-            % {"size": size, "limit": SCHEMA_MAX_CHARACTERS}
-        ]
-    if _depth(schema) > SCHEMA_MAX_DEPTH:
-        return [
-            _("The data schema is nested more than %(limit)s levels deep.")
-            % {"limit": SCHEMA_MAX_DEPTH}
-        ]
-    validator_class = jsonschema.validators.validator_for(
-        schema, default=jsonschema.Draft202012Validator
-    )
-    try:
-        validator_class.check_schema(schema)
-    except RecursionError:
-        return [_("The data schema nests too deeply to check (in a pattern's groups).")]
-    except jsonschema.SchemaError as exc:
-        return [
-            _("The data schema is not valid at %(path)s: %(error)s")
-            % {"path": _json_path(exc.absolute_path), "error": exc.message}
-        ]
-    if problems := _safety_problems(schema):
-        return problems
-    if schema.get("type", "object") != "object":
-        return [_('The data schema must describe an object ("type": "object").')]
-    return []
-
-
-def schema_validator(schema: dict):
-    """Return a validator for a template's data schema, to check many payloads."""
-    validator_class = jsonschema.validators.validator_for(
-        schema, default=jsonschema.Draft202012Validator
-    )
-    return validator_class(
-        schema, format_checker=jsonschema.FormatChecker(), registry=LOCAL_REFERENCES
-    )
-
-
-def validator_errors(validator, data) -> list[tuple[tuple, str]]:
-    """Return (JSON path, message) for each place where data does not match."""
-    try:
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
-    except Unresolvable as exc:
-        return [
-            (
-                (),
-                _(
-                    "The data schema's reference %(ref)s cannot be resolved;"
-                    " references work only within the schema itself."
-                )
-                % {"ref": exc.ref},
-            )
-        ]
-    return [(tuple(error.absolute_path), error.message) for error in errors]
-
-
-def validator_problems(validator, data) -> list[str]:
-    """Return each place where data does not match, by JSON path."""
-    return [
-        _("%(path)s: %(error)s") % {"path": _json_path(path), "error": message}
-        for path, message in validator_errors(validator, data)
-    ]
-
-
-def data_problems(schema: dict, data) -> list[str]:
-    """Return each place where data does not match the schema, by JSON path."""
-    return validator_problems(schema_validator(schema), data)
 
 
 @dataclass

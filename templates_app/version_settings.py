@@ -8,13 +8,14 @@ draft and frozen from submission on. The send path reads them from the version
 in force; the template row holds the settings the next draft will carry.
 """
 
-import difflib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.utils.translation import get_language_bidi, ngettext
 from django.utils.translation import gettext as _
 
+from templates_app.diffs import Difference, source_diff
 from templates_app.formats import Calendar, Digits, Formats, formats_resolve
 from templates_app.models import (
     HASH_SCHEME_CURRENT,
@@ -125,7 +126,24 @@ class SettingRow:
     before: str
     after: str
     changed: bool
-    diff: str = ""
+    before_label: str = ""
+    after_label: str = ""
+
+    @cached_property
+    def difference(self) -> Difference | None:
+        """The bounded diff of the data schema, computed once and only if shown."""
+        if self.field != "data_schema" or not self.changed:
+            return None
+        return source_diff(
+            self.before,
+            self.after,
+            fromdesc=self.before_label,
+            todesc=self.after_label,
+        )
+
+    @property
+    def diff(self) -> str:
+        return self.difference.html if self.difference else ""
 
 
 def _joined(items) -> str:
@@ -208,25 +226,15 @@ def settings_rows(old: SettingsSource | None, new: SettingsSource) -> list[Setti
             SettingRow(name, label, before, after, old is not None and before != after)
         )
     before_schema, after_schema = _schema_text(old), _schema_text(new)
-    changed = old is not None and before_schema != after_schema
-    diff = ""
-    if changed:
-        diff = difflib.HtmlDiff(tabsize=2, wrapcolumn=70).make_table(
-            before_schema.splitlines(),
-            after_schema.splitlines(),
-            fromdesc=_version_label(old),
-            todesc=_version_label(new),
-            context=True,
-            numlines=3,
-        )
     rows.append(
         SettingRow(
             "data_schema",
             _("Data schema"),
             before_schema,
             after_schema,
-            changed,
-            diff,
+            old is not None and before_schema != after_schema,
+            before_label=_version_label(old) if old is not None else "",
+            after_label=_version_label(new),
         )
     )
     return rows

@@ -2,26 +2,20 @@
 
 Both versions are rendered with the template's sample data (each with the
 block versions it renders with), reduced to the text a customer reads, and
-compared word by word; the changes are marked inline with <del> and <ins>.
+compared word by word; the changes are marked inline with <del> and <ins>,
+bounded as `templates_app/diffs.py` says.
 """
 
-import difflib
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from templates_app import emails, rendering
+from templates_app.diffs import word_difference
 from templates_app.drafting import blocks_by_language
 from templates_app.models import TemplateVersion
 from templates_app.version_settings import version_preview_formats
-
-# Beyond this many words a side, the word diff is skipped (the source diff
-# stays): difflib's matching grows with the product of the two lengths.
-MAX_WORDS = 20_000
-_TOKENS = re.compile(r"\s+|[^\s]+")
 
 
 @dataclass
@@ -33,6 +27,7 @@ class WordDiff:
     part: str
     html: SafeString
     changed: bool
+    notes: list[str] = field(default_factory=list)
 
 
 def _parts(channel: str, parts: dict) -> list[tuple[str, str]]:
@@ -71,23 +66,7 @@ def rendered_texts(version: TemplateVersion) -> dict[tuple, list[tuple[str, str]
 
 def words_marked(before: str, after: str) -> SafeString:
     """Return `after` as HTML with the words removed and added since `before`."""
-    old, new = _TOKENS.findall(before), _TOKENS.findall(after)
-    if len(old) > MAX_WORDS or len(new) > MAX_WORDS:
-        return mark_safe(  # noqa: S308 (escaped)
-            escape(_("Too long to compare word by word; see the source differences."))
-        )
-    out = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        removed, added = "".join(old[i1:i2]), "".join(new[j1:j2])
-        if op == "equal":
-            out.append(escape(added))
-            continue
-        if removed:
-            out.append(f"<del>{escape(removed)}</del>")
-        if added:
-            out.append(f"<ins>{escape(added)}</ins>")
-    return mark_safe("".join(out))  # noqa: S308 (every piece escaped above)
+    return word_difference(before, after).html
 
 
 def word_diffs(old: TemplateVersion, new: TemplateVersion) -> list[WordDiff]:
@@ -101,13 +80,17 @@ def word_diffs(old: TemplateVersion, new: TemplateVersion) -> list[WordDiff]:
             (label, "") for label, _text in before.get(key, [])
         ]:
             previous = old_parts.get(part, "")
+            difference = word_difference(
+                previous, text, fromdesc=f"v{old.number}", todesc=f"v{new.number}"
+            )
             diffs.append(
                 WordDiff(
                     channel,
                     language,
                     part,
-                    words_marked(previous, text),
+                    difference.html,
                     previous != text,
+                    difference.notes,
                 )
             )
     return diffs

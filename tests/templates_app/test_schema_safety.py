@@ -5,7 +5,7 @@ import json
 import threading
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from templates_app import categories
@@ -62,8 +62,22 @@ def test_a_file_reference_is_refused_and_the_file_never_shown():
     problems = schema_problems(_object(name={"$ref": "file:///etc/passwd"}))
 
     assert len(problems) == 1
-    assert "only within the schema" in problems[0]
+    assert problems[0].startswith(
+        "References outside the schema are not allowed: file:///etc/passwd"
+    )
     assert "root:" not in problems[0]
+
+
+@pytest.mark.parametrize(
+    "ref", ["file:///etc/passwd", "/etc/passwd", "urn:x:y", "other.json#/a"]
+)
+def test_a_stored_schema_never_reads_a_file_on_a_trigger(ref):
+    validator = schema_validator(_object(name={"$ref": ref}))
+
+    (problem,) = validator_problems(validator, {"name": "Huda"})
+
+    assert "references outside the schema are not allowed" in problem
+    assert "root:" not in problem
 
 
 def test_a_reference_within_the_schema_still_works():
@@ -93,7 +107,19 @@ def test_a_stored_schema_with_a_remote_reference_refuses_the_data_without_a_fetc
 def test_an_oversized_schema_is_refused():
     schema = _object(**{f"field_{n}": {"type": "string"} for n in range(5000)})
     (problem,) = schema_problems(schema)
-    assert "characters" in problem and "limit" in problem
+    assert "bytes long; the limit is 50000" in problem
+
+
+@override_settings(TEMPLATES_SCHEMA_MAX_BYTES=2_000, TEMPLATES_SCHEMA_MAX_DEPTH=6)
+def test_the_limits_are_settings_and_count_bytes():
+    # 300 Arabic letters are 600 bytes of UTF-8: four such titles pass 2,000.
+    titles = {f"f{n}": {"type": "string", "title": "ب" * 300} for n in range(4)}
+    (problem,) = schema_problems(_object(**titles))
+    assert "the limit is 2000" in problem
+
+    assert schema_problems(_object(a=_object(b={"type": "string"}))) == []
+    (problem,) = schema_problems(_object(a=_object(b=_object(c={"type": "string"}))))
+    assert "more than 6 levels" in problem
 
 
 def test_a_deeply_nested_schema_is_refused():
@@ -158,6 +184,39 @@ def test_the_admin_shows_a_remote_reference_as_a_form_error(listener):
     assert response.status_code == 200
     assert "only within the schema" in response.content.decode()
     assert requests == []
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_file_reference_without_reading_it():
+    collections = categories.category_create(
+        actor=None, code="collections", name="Collections", name_ar="التحصيل"
+    )
+    author = grant(
+        collections, "author_category", user_with("amal", AUTHOR_PERMISSIONS)
+    )
+    client = Client()
+    client.force_login(author)
+
+    response = client.post(
+        reverse("admin:templates_app_template_add"),
+        {
+            "code": "welcome",
+            "name": "Welcome",
+            "category": collections.pk,
+            "description": "",
+            "channels": ["email"],
+            "default_language": "en",
+            "data_schema": json.dumps(_object(name={"$ref": "file:///etc/passwd"})),
+            "sample_data": '{"name": "Huda"}',
+            "versions-TOTAL_FORMS": 0,
+            "versions-INITIAL_FORMS": 0,
+        },
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "References outside the schema are not allowed: file:///etc/passwd" in body
+    assert "root:" not in body
 
 
 @pytest.mark.django_db
