@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -37,9 +38,12 @@ def _throttled(form, device) -> bool:
     if not allowed:
         form.add_error(
             None,
-            _(
+            ngettext(
+                "Too many wrong codes: wait %(seconds)s second, then enter the "
+                "code the app shows.",
                 "Too many wrong codes: wait %(seconds)s seconds, then enter the "
-                "code the app shows."
+                "code the app shows.",
+                wait,
             )
             % {"seconds": wait},
         )
