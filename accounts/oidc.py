@@ -11,7 +11,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.db import transaction
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
@@ -79,6 +79,21 @@ def provider_asserted_mfa(claims: dict) -> bool:
 
 
 class RoleMappingBackend(OIDCAuthenticationBackend):
+    def _verify_jws(self, payload, key):
+        """The signature (the library), then what it leaves unchecked: the
+        token is for this client, from the configured issuer, and expires."""
+        claims = super()._verify_jws(payload, key)
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.OIDC_RP_CLIENT_ID not in audiences:
+            raise SuspiciousOperation("ID token issued for another client")
+        issuer = settings.OIDC_OP_ISSUER
+        if issuer and claims.get("iss") != issuer:
+            raise SuspiciousOperation("ID token from another issuer")
+        if "exp" not in claims:
+            raise SuspiciousOperation("ID token without an expiry")
+        return claims
+
     def _claims(self, user_info: dict) -> dict:
         return {**getattr(self, "_id_claims", {}), **user_info}
 

@@ -98,6 +98,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        # Sign-in: unlock an account early, remove a lost authenticator app
+        # (its keys are never shown: OTP_ADMIN_HIDE_SENSITIVE_DATA).
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
         "ccm.view_heartbeat",
         "ccm.view_usersettings",
         "audit.view_auditevent",

@@ -231,6 +231,8 @@ if AXES_IPWARE_PROXY_COUNT:
 MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", "Reviewer,Operator")
 MFA_REQUIRED_FOR_SUPERUSERS = env_bool("MFA_REQUIRED_FOR_SUPERUSERS", True)
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Communication Control")
+# The admin lists devices (to remove a lost one) but never shows their keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Single sign-on (OpenID Connect), off unless the client id is set. The
 # provider's directory groups (claim OIDC_GROUPS_CLAIM) name the roles through
 # OIDC_GROUP_ROLES: "directory group=Role;other group=Role".
@@ -250,6 +252,9 @@ if OIDC_ENABLED:
             raise ImproperlyConfigured(f"{_name} must be set with OIDC_RP_CLIENT_ID")
         globals()[_name] = os.environ[_name]
     AUTHENTICATION_BACKENDS.insert(1, "accounts.oidc.RoleMappingBackend")
+    OIDC_USE_PKCE = True
+# ID tokens must name this client in `aud` and, when set, this issuer in `iss`.
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
 LOGIN_REDIRECT_URL = "/admin/"
 LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?sso=failed"
 LOGOUT_REDIRECT_URL = "/admin/login/"
