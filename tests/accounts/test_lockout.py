@@ -103,3 +103,22 @@ def test_the_limit_and_time_come_from_the_settings(client, settings):
 
     assert response.status_code == 429
     assert "this account is locked for 1 minute." in response.content.decode()
+
+
+def test_an_operator_unlocks_an_account_before_its_time(client):
+    user_build(username="amira", role=roles.AUTHOR)
+    operator = user_build(username="omar", role=roles.OPERATOR)
+    _fail(client, "amira", 10)
+    attempt = AccessAttempt.objects.get(username="amira")
+
+    client.force_login(operator)
+    listing = client.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200
+    assert "amira" in listing.content.decode()
+    deleted = client.post(
+        f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    client.logout()
+
+    assert _attempt(client, "amira", PASSWORD).status_code == 302

@@ -220,3 +220,22 @@ def test_the_demo_code_command_refuses_with_debug_off(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="refusing with DEBUG off"):
         call_command("demo_totp_code", "operator")
+
+
+def test_operators_remove_a_lost_app_without_ever_seeing_a_key(client):
+    reviewer = user_build(username="rami", role=roles.REVIEWER)
+    device = totp_device(reviewer)
+    client.force_login(user_build(username="omar", role=roles.OPERATOR))
+
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()
+    assert (
+        client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+    )
+    removed = client.post(
+        f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}
+    )
+
+    assert removed.status_code == 302
+    assert not TOTPDevice.objects.filter(user=reviewer).exists()
