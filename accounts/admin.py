@@ -6,6 +6,8 @@ app here; its holder enrols a new one at their next sign-in.
 """
 
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -33,13 +35,18 @@ class AuthenticatorAppAdmin(admin.ModelAdmin):
     def is_confirmed(self, device):
         return device.confirmed
 
+    def _moment(self, value):
+        if value is None:
+            return self.get_empty_value_display()
+        return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
     @admin.display(description=_("Created"))
     def created(self, device):
-        return device.created_at
+        return self._moment(device.created_at)
 
     @admin.display(description=_("Last used"))
     def last_used(self, device):
-        return device.last_used_at
+        return self._moment(device.last_used_at)
 
     def has_add_permission(self, request):
         return False
