@@ -241,3 +241,24 @@ def test_operators_remove_a_lost_app_without_ever_seeing_a_key(client):
 
     assert removed.status_code == 302
     assert not TOTPDevice.objects.filter(user=reviewer).exists()
+
+
+def test_an_author_may_enrol_from_the_top_bar_and_is_then_asked_for_codes(client):
+    user_build(username="amira", role=roles.AUTHOR)
+    _password(client, "amira")
+    admin_page = client.get("/admin/").content.decode()
+    assert 'href="/account/second-factor/enrol/"' in admin_page
+
+    page = client.get("/account/second-factor/enrol/").content.decode()
+    assert "<svg" in page
+    device = TOTPDevice.objects.get(user__username="amira", confirmed=False)
+    assert (
+        client.post(
+            "/account/second-factor/enrol/", {"otp_token": totp_code(device)}
+        ).status_code
+        == 302
+    )
+    client.logout()
+
+    _password(client, "amira")
+    assert client.get("/admin/").status_code == 302  # the code, from now on
