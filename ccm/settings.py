@@ -210,12 +210,21 @@ AXES_LOCKOUT_PARAMETERS = [
     item.split("+") if "+" in item else item
     for item in env_list("AXES_LOCKOUT_PARAMETERS", "username")
 ]
+_AXES_KEYS = [
+    key
+    for item in AXES_LOCKOUT_PARAMETERS
+    for key in (item if isinstance(item, list) else [item])
+]
+for _part in _AXES_KEYS:
+    if _part not in {"username", "ip_address", "user_agent"}:
+        raise ImproperlyConfigured(
+            "AXES_LOCKOUT_PARAMETERS takes username, ip_address, user_agent "
+            f"(a pair joined by +), not {_part!r}"
+        )
 # axes.W006 warns that the username alone lets one address try many accounts;
 # an address key would lock every colleague behind a shared proxy or NAT after
 # one person's typos, so it is the deployer's choice (docs/deploy.md).
-SILENCED_SYSTEM_CHECKS = (
-    ["axes.W006"] if "ip_address" not in str(AXES_LOCKOUT_PARAMETERS) else []
-)
+SILENCED_SYSTEM_CHECKS = ["axes.W006"] if "ip_address" not in _AXES_KEYS else []
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
@@ -257,7 +266,6 @@ if OIDC_ENABLED:
 OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
 LOGIN_REDIRECT_URL = "/admin/"
 LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?sso=failed"
-LOGOUT_REDIRECT_URL = "/admin/login/"
 OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
 OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
 OIDC_GROUP_ROLES = os.environ.get("OIDC_GROUP_ROLES", "")
