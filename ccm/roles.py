@@ -98,15 +98,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        "ccm.view_heartbeat",
+        "ccm.view_usersettings",
+        "audit.view_auditevent",
         # Sign-in: unlock an account early, remove a lost authenticator app
         # (its keys are never shown: OTP_ADMIN_HIDE_SENSITIVE_DATA).
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
         "otp_totp.view_totpdevice",
         "otp_totp.delete_totpdevice",
-        "ccm.view_heartbeat",
-        "ccm.view_usersettings",
-        "audit.view_auditevent",
         "templates_app.view_category",
         "templates_app.manage_category_permissions",
         # Kind and required approvals change only once a Reviewer approves.
