@@ -106,6 +106,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "ccm.view_heartbeat",
         "ccm.view_usersettings",
         "audit.view_auditevent",
+        # Sign-in: unlock an account early, remove a lost authenticator app
+        # (its keys are never shown: OTP_ADMIN_HIDE_SENSITIVE_DATA).
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
         "templates_app.view_category",
         "templates_app.manage_category_permissions",
         # Kind and required approvals change only once a Reviewer approves.

@@ -8,6 +8,7 @@ reports nothing.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -170,10 +171,108 @@ if (
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sign-in (docs/deploy.md, "Sign-in"): throttling and lockout (django-axes),
+# a second factor for staff (django-otp, TOTP) and, when OIDC_* is set,
+# single sign-on over OpenID Connect (mozilla-django-oidc). All of it here.
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "mozilla_django_oidc",
+    "accounts",
+]
+# OTP after authentication, the second-factor gate once the user's language is
+# active (its pages speak it), axes last (it turns a lockout into its page).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("ccm.middleware.UserLanguageMiddleware") + 1,
+    "accounts.middleware.SecondFactorMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every attempt on a locked account before a password check.
+    "axes.backends.AxesStandaloneBackend",
     "ccm.auth.UserBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# Lockout: AXES_FAILURE_LIMIT wrong passwords lock the account (the username,
+# from any address) for AXES_COOLOFF_MINUTES; each further attempt during the
+# lockout starts the time again. A right password resets the count.
+# AXES_LOCKOUT_PARAMETERS may add "ip_address" (also lock an address after that
+# many failures on any accounts) or "username+ip_address" (lock the pair only).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env_list("AXES_LOCKOUT_PARAMETERS", "username")
+]
+_AXES_KEYS = [
+    key
+    for item in AXES_LOCKOUT_PARAMETERS
+    for key in (item if isinstance(item, list) else [item])
+]
+for _part in _AXES_KEYS:
+    if _part not in {"username", "ip_address", "user_agent"}:
+        raise ImproperlyConfigured(
+            "AXES_LOCKOUT_PARAMETERS takes username, ip_address, user_agent "
+            f"(a pair joined by +), not {_part!r}"
+        )
+# axes.W006 warns that the username alone lets one address try many accounts;
+# an address key would lock every colleague behind a shared proxy or NAT after
+# one person's typos, so it is the deployer's choice (docs/deploy.md).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"] if "ip_address" not in _AXES_KEYS else []
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # its startup banner on every command; lockouts still log
+# The address axes records: REMOTE_ADDR, or the first hop of X-Forwarded-For
+# when AXES_PROXY_COUNT proxies (that set it) stand in front.
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0) or None
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Second factor: users in these roles (group names) and superusers must give
+# a TOTP code after their password, and enrol an authenticator app first if
+# they have none. Anyone else who enrolled one is asked for it too.
+MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", "Reviewer,Operator")
+MFA_REQUIRED_FOR_SUPERUSERS = env_bool("MFA_REQUIRED_FOR_SUPERUSERS", True)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Communication Control")
+# The admin lists devices (to remove a lost one) but never shows their keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Single sign-on (OpenID Connect), off unless the client id is set. The
+# provider's directory groups (claim OIDC_GROUPS_CLAIM) name the roles through
+# OIDC_GROUP_ROLES: "directory group=Role;other group=Role".
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+if OIDC_ENABLED:
+    OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+    OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+    OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+    for _name in (
+        "OIDC_OP_AUTHORIZATION_ENDPOINT",
+        "OIDC_OP_TOKEN_ENDPOINT",
+        "OIDC_OP_USER_ENDPOINT",
+        "OIDC_OP_JWKS_ENDPOINT",
+    ):
+        if not os.environ.get(_name):
+            raise ImproperlyConfigured(f"{_name} must be set with OIDC_RP_CLIENT_ID")
+        globals()[_name] = os.environ[_name]
+    AUTHENTICATION_BACKENDS.insert(1, "accounts.oidc.RoleMappingBackend")
+    OIDC_USE_PKCE = True
+# ID tokens must name this client in `aud` and, when set, this issuer in `iss`.
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
+LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?sso=failed"
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_ROLES = os.environ.get("OIDC_GROUP_ROLES", "")
+# The provider's word that it asked for a second factor (the `amr` claim,
+# RFC 8176) stands for ours when OIDC_TRUST_PROVIDER_MFA is on.
+OIDC_TRUST_PROVIDER_MFA = env_bool("OIDC_TRUST_PROVIDER_MFA", False)
+OIDC_MFA_AMR = env_list("OIDC_MFA_AMR", "mfa,otp,hwk,swk,sc")
 _VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -13,6 +14,7 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("i18n/language", views.language_set, name="language_set"),
     path("admin/", admin.site.urls),
+    path("account/", include("accounts.urls")),
     # The preference API sits above channels_app: its path is routed here.
     path(
         "api/v1/customers/<str:external_id>/preferences",
@@ -34,5 +36,10 @@ urlpatterns = [
     # The customers' preference centre: short, as it is printed in SMS.
     path("p/", include("preferences.urls")),
     path("ops/", include("operations.urls")),
+    *(
+        [path("oidc/", include("mozilla_django_oidc.urls"))]
+        if settings.OIDC_ENABLED
+        else []
+    ),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

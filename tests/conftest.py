@@ -248,6 +248,38 @@ def _fast_password_hashing():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _force_login_with_second_factor():
+    """`Client.force_login` signs in with both factors, as it skips the password.
+
+    force_login stands for "this user has signed in"; for a user who must give
+    a second factor (accounts.mfa) that includes the code. It gets a confirmed
+    TOTP device and the session is marked verified with it, as django-otp does
+    after a right code. Tests of the sign-in itself go through the forms
+    (tests/signin.py) or pass `second_factor=False`.
+    """
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None, *, second_factor=True):
+        original(self, user, backend)
+        session = self.session
+        from accounts.mfa import NEEDED_SESSION_KEY
+
+        if second_factor and session.get(NEEDED_SESSION_KEY):
+            from django_otp import DEVICE_ID_SESSION_KEY
+
+            from tests.signin import totp_device
+
+            session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+            session.save()
+
+    Client.force_login = force_login
+    yield
+    Client.force_login = original
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium driven by Playwright (its own browser downloads fail here)."""

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from ccm.management.commands.seed_demo import demo_password
+from tests.signin import browser_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,10 +19,7 @@ def demo(settings):
 
 
 def _login(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", demo_password(username))
-    page.click("input[type=submit]")
+    browser_sign_in(page, base_url, username, demo_password(username))
     page.wait_for_selector("#user-tools")
 
 

@@ -4,8 +4,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
+from accounts.mfa import confirmed_device, device_secret
 from ccm import roles
 from ccm.management.commands.seed_demo import DEMO_USERS, demo_password
+from tests.signin import client_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +40,27 @@ def test_seed_demo_creates_one_user_per_role_and_prints_passwords(client, capsys
     call_command("seed_demo")
     out = capsys.readouterr().out
 
-    for username, _role, _language, _name in DEMO_USERS:
+    for username, role, _language, _name in DEMO_USERS:
         assert f"{username:<10} {demo_password(username)}" in out
-        assert client.login(username=username, password=demo_password(username))
+        if role in (roles.REVIEWER, roles.OPERATOR):
+            # Their authenticator app's key, printed for the demo's users.
+            assert (
+                f"{username:<10} {device_secret(confirmed_device_of(username))}" in out
+            )
+        client_sign_in(client, username, demo_password(username))
+        assert client.get("/admin/").status_code == 200
         client.logout()
     assert set(
         Group.objects.get(name=roles.OPERATOR).user_set.values_list(
             "username", flat=True
         )
     ) == {"operator", "operator-2"}
+
+
+def confirmed_device_of(username):
+    from django.contrib.auth import get_user_model
+
+    return confirmed_device(get_user_model().objects.get(username=username))
 
 
 def test_seed_demo_is_idempotent():
@@ -59,9 +73,9 @@ def test_seed_demo_is_idempotent():
 def test_operator_manages_users_but_agent_cannot(client):
     call_command("seed_demo", dispatches=0)
 
-    client.login(username="operator", password=demo_password("operator"))
+    client_sign_in(client, "operator", demo_password("operator"))
     assert client.get("/admin/auth/user/").status_code == 200
     client.logout()
 
-    client.login(username="agent", password=demo_password("agent"))
+    client_sign_in(client, "agent", demo_password("agent"))
     assert client.get("/admin/auth/user/").status_code == 403

@@ -22,6 +22,7 @@ from channels_app.models import Batch, BatchRow, Communication, Incident
 from customers.models import Customer
 from customers.services import customer_upsert
 from tests.factories import user_build
+from tests.signin import browser_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -551,10 +552,7 @@ def test_the_operator_uploads_a_csv_and_watches_the_run_finish(
     upload = tmp_path / "reminders.csv"
     upload.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", demo_password("operator"))
-    page.click("input[type=submit]")
+    browser_sign_in(page, live_server.url, "operator", demo_password("operator"))
     page.goto(f"{live_server.url}/admin/channels_app/batch/")
     page.click("#batch-upload-link")
     page.select_option("#id_template", "payment-reminder")

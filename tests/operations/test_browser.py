@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from ccm.management.commands.seed_demo import demo_password
 from channels_app.models import Pause
+from tests.signin import browser_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,10 +25,7 @@ def _shot(page, name: str) -> None:
 
 
 def _sign_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/admin/login/?next=/ops/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", demo_password(username))
-    page.click("input[type=submit]")
+    browser_sign_in(page, url, username, demo_password(username), next="/ops/")
     page.wait_for_selector("#totals")
 
 

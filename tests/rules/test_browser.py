@@ -6,6 +6,7 @@ from ccm.roles import OPERATOR
 from rules.demo import rules_demo_seed
 from tests.factories import user_build
 from tests.rules.conftest import customer_build
+from tests.signin import browser_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,10 +20,7 @@ def test_the_dry_run_shows_each_rule_verdict_for_each_channel(
     rules_demo_seed()
     customer_build("C-pago", time_zone="Pacific/Pago_Pago")
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "omar")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    browser_sign_in(page, live_server.url, "omar", PASSWORD)
     page.goto(f"{live_server.url}/admin/rules/rule/")
     page.click("#dry-run-link")
     page.fill("#id_customer", "C-pago")
@@ -42,10 +40,7 @@ def test_the_dry_run_shows_each_rule_verdict_for_each_channel(
 
 def _sign_in(page, live_server, username: str) -> None:
     page.context.clear_cookies()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    browser_sign_in(page, live_server.url, username, PASSWORD)
     page.wait_for_selector("#user-tools")
 
 

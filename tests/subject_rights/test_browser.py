@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission
 
 from ccm.models import UserSettings
 from subject_rights.models import ErasureRequest
+from tests.signin import browser_sign_in
 from tests.subject_rights.conftest import NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,10 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _log_in(page, live_server, user) -> None:
     user.set_password("pw-12345!x")
     user.save()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", "pw-12345!x")
-    page.click("input[type=submit]")
+    browser_sign_in(page, live_server.url, user.username, "pw-12345!x")
     page.wait_for_selector("#user-tools")
 
 

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from templates_app.models import Template
+from tests.signin import browser_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -11,10 +12,7 @@ PASSWORD = "correct-horse-battery"
 
 
 def _log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    browser_sign_in(page, live_server.url, username, PASSWORD)
     page.wait_for_selector("#site-name")
 
 

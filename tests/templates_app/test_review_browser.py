@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from templates_app.demo import demo_workflow_seed
 from templates_app.models import Status, Template, TemplateVersion
+from tests.signin import browser_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -14,10 +15,7 @@ PASSWORD = "correct-horse-battery"
 
 
 def _log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    browser_sign_in(page, live_server.url, username, PASSWORD)
     page.wait_for_selector("#site-name")
 
 

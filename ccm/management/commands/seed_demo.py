@@ -1,5 +1,7 @@
 """Create the demo users (one per role) and the demo content."""
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -24,6 +26,11 @@ DEMO_USERS = [
 
 def demo_password(username: str) -> str:
     return f"ccm-{username}-demo"
+
+
+def demo_totp_key(username: str) -> str:
+    """The demo user's TOTP key (hex, 20 bytes): public, like the passwords."""
+    return hashlib.sha1(f"ccm-{username}-demo-totp".encode()).hexdigest()  # noqa: S324
 
 
 class Command(BaseCommand):
@@ -67,6 +74,7 @@ class Command(BaseCommand):
                 user=user, defaults={"language": language}
             )
             rows.append((username, demo_password(username), role))
+        totp_rows = self._demo_devices(user_model)
 
         from channels_app.demo import demo_seed as channels_demo_seed
         from rules.demo import rules_demo_seed
@@ -114,3 +122,35 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo users (sign in at /admin/):"))
         for username, password, role in rows:
             self.stdout.write(f"  {username:<10} {password:<22} {role}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Their authenticator apps (reviewers and operators give a code "
+                "after the password; add the key to any TOTP app, or run "
+                "`manage.py demo_totp_code USER`):"
+            )
+        )
+        for username, secret, url in totp_rows:
+            self.stdout.write(f"  {username:<10} {secret}  {url}")
+
+    @staticmethod
+    def _demo_devices(user_model) -> list[tuple[str, str, str]]:
+        """A confirmed TOTP device with a known key for each demo user who
+        must sign in with a second factor (MFA_REQUIRED_ROLES)."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from accounts.mfa import device_secret, second_factor_required
+
+        rows = []
+        for username, *_ in DEMO_USERS:
+            user = user_model.objects.get(username=username)
+            if not second_factor_required(user):
+                continue
+            TOTPDevice.objects.filter(user=user).delete()
+            device = TOTPDevice.objects.create(
+                user=user,
+                name="Demo authenticator",
+                key=demo_totp_key(username),
+                confirmed=True,
+            )
+            rows.append((username, device_secret(device), device.config_url))
+        return rows
