@@ -85,19 +85,38 @@ def version_preview(*, version: TemplateVersion, drafts: list[ContentDraft]) -> 
     """Render every draft pane and validate the whole; never raise on bad content."""
     job = preview_job(version=version, drafts=drafts)
     try:
-        return render_worker.run("templates_app.preview_jobs:preview_render", job)
+        return _labelled(
+            render_worker.run("templates_app.preview_jobs:preview_render", job)
+        )
     except render_worker.RenderError as exc:
-        return {
-            "panes": [
-                {
-                    "channel": draft.channel,
-                    "language": draft.language,
-                    "ok": False,
-                    "error": str(exc),
-                }
-                for draft in drafts
-            ],
-            "errors": [str(exc)],
-            "warnings": [],
-            "title": _("Preview with the sample data"),
-        }
+        return _labelled(
+            {
+                "panes": [
+                    {
+                        "channel": draft.channel,
+                        "language": draft.language,
+                        "ok": False,
+                        "error": str(exc),
+                    }
+                    for draft in drafts
+                ],
+                "errors": [str(exc)],
+                "warnings": [],
+                "title": _("Preview with the sample data"),
+            }
+        )
+
+
+def _labelled(result: dict) -> dict:
+    """Name each pane's channel and language in the reader's language."""
+    for pane in result.get("panes", []):
+        channel, language = pane.get("channel", ""), pane.get("language", "")
+        pane["label"] = " · ".join(
+            [
+                str(Channel(channel).label) if channel in Channel.values else channel,
+                str(Language(language).label)
+                if language in Language.values
+                else language,
+            ]
+        )
+    return result

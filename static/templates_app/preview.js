@@ -64,7 +64,7 @@
     var box = element("section", {id: id, "class": "tpl-pane tpl-pane-" + pane.channel,
       "data-channel": pane.channel, "data-language": pane.language,
       dir: pane.language === "ar" ? "rtl" : "ltr"});
-    box.appendChild(element("h3", {}, pane.channel.toUpperCase() + " · " + pane.language));
+    box.appendChild(element("h3", {}, pane.label || (pane.channel.toUpperCase() + " · " + pane.language)));
     if (!pane.ok) {
       box.appendChild(element("p", {"class": "errornote tpl-pane-error"}, pane.error));
       return box;

@@ -402,3 +402,16 @@ def test_an_author_creates_a_template_with_no_schema_yet(demo, author_client):
     assert response.status_code == 302, response.context["errors"]
     template = Template.objects.get(code="card-activation")
     assert (template.data_schema, template.sample_data) == ({}, {})
+
+
+def test_preview_panes_are_named_in_the_authors_language(demo, author, author_client):
+    from ccm.models import UserSettings
+
+    UserSettings.objects.update_or_create(user=author, defaults={"language": "ar"})
+    version = _version(demo)
+
+    result = author_client.post(_preview_url(version), _form_data(version)).json()
+
+    labels = {(p["channel"], p["language"]): p["label"] for p in result["panes"]}
+    assert labels[("sms", "ar")] == "رسالة نصية (SMS) · العربية"
+    assert labels[("email", "en")] == "البريد الإلكتروني · الإنجليزية"
