@@ -362,7 +362,17 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_RATE", "6000/min")},
     "EXCEPTION_HANDLER": "ccm.api_errors.exception_handler",
 }
+# Who may read the OpenAPI schema and the Swagger page (docs/channels.md):
+# staff-or-token (a client system's token or a signed-in staff user), staff,
+# or public.
+API_DOCS_ACCESS = os.environ.get("API_DOCS_ACCESS", "staff-or-token").lower()
+if API_DOCS_ACCESS not in {"staff-or-token", "staff", "public"}:
+    raise ImproperlyConfigured(
+        "API_DOCS_ACCESS must be staff-or-token, staff or public, "
+        f"not {API_DOCS_ACCESS!r}"
+    )
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": ["channels_app.api_access.DocsAccess"],
     "TITLE": "Communication Control API",
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
