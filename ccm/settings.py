@@ -312,6 +312,9 @@ DISPATCH_RETRY_MAX_SECONDS = env_int("DISPATCH_RETRY_MAX_SECONDS", 3600)
 # processes (smaller on SQLite, whose one writer blocks everyone else), and how
 # long a running batch may go without progress before beat starts it again.
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 100_000)
+# The largest body POST /api/v1/batches takes (other endpoints: Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB); gzip bodies are bounded unpacked.
+BATCH_MAX_BODY_BYTES = env_int("BATCH_MAX_BODY_BYTES", 64 * 1024 * 1024)
 BATCH_CHUNK_ROWS = env_int(
     "BATCH_CHUNK_ROWS",
     50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 500,

@@ -126,7 +126,7 @@ class BatchRefused(Exception):
     def messages(self) -> list[str]:
         """Return every problem as one readable line, rows last."""
         lines = [
-            f"{name}: {message}" if name not in {"file", "rows"} else message
+            f"{name}: {message}" if name not in {"file", "rows"} else str(message)
             for name, messages in self.problems.items()
             for message in messages
         ]
@@ -479,8 +479,7 @@ def batch_create(
         found["rows"] = [_("add at least one row")]
     elif len(rows) > settings.BATCH_MAX_ROWS:
         found["rows"] = [
-            _("more than %(limit)d rows; split the batch")
-            % {"limit": settings.BATCH_MAX_ROWS}
+            problems.BATCH_TOO_MANY_ROWS(count=len(rows), limit=settings.BATCH_MAX_ROWS)
         ]
     if scheduled_for is not None and timezone.is_naive(scheduled_for):
         found["schedule"] = [_("give a time zone with the time")]
