@@ -30,6 +30,14 @@ BODY_TOO_LARGE_UNPACKED = problem_register(
     ),
 )
 
+REQUEST_NUL = problem_register(
+    "api.request.nul",
+    _(
+        "The request's %(part)s contains a NUL character (\\u0000), which no "
+        "text may hold."
+    ),
+)
+
 
 class BodyTooLarge(APIException):
     """A request body over the endpoint's byte limit: 413 with its problem."""

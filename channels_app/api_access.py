@@ -62,6 +62,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's `Authorization: Token …`, with the trigger permission in the same read."""
 
     def authenticate_credentials(self, key):
+        if "\x00" in key:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         users = list(
             get_user_model().objects.raw(
                 _user_by_token_sql(), [*TRIGGER_PERMISSION, *TRIGGER_PERMISSION, key]
