@@ -6,17 +6,61 @@ client reads the stable code and shows the message, worded in the request's
 `Accept-Language` (docs/api-errors.md).
 """
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
-from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ccm.problems import problems_api
+from ccm.problems import problem_register, problems_api
+
+BODY_TOO_LARGE = problem_register(
+    "api.body.too_large",
+    _("The body is larger than %(limit)s bytes, the most this endpoint takes."),
+)
+BODY_TOO_LARGE_UNPACKED = problem_register(
+    "api.body.too_large_unpacked",
+    _(
+        "The gzip body unpacks to more than %(limit)s bytes, the most this "
+        "endpoint takes."
+    ),
+)
+
+REQUEST_NUL = problem_register(
+    "api.request.nul",
+    _(
+        "The request's %(part)s contains a NUL character (\\u0000), which no "
+        "text may hold."
+    ),
+)
+
+
+class BodyTooLarge(APIException):
+    """A request body over the endpoint's byte limit: 413 with its problem."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self, *, limit: int, unpacked: bool = False):
+        kind = BODY_TOO_LARGE_UNPACKED if unpacked else BODY_TOO_LARGE
+        self.problem = kind(limit=limit)
+        super().__init__(str(self.problem), code=self.problem.code)
 
 
 def exception_handler(exc, context):
-    """Answer as DRF does, with validation errors as codes and messages."""
+    """Answer as DRF does, with validation errors as codes and messages.
+
+    A body over Django's DATA_UPLOAD_MAX_MEMORY_SIZE, or over an endpoint's
+    own limit, is a 413 naming the limit, not Django's bare 400 page.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, BodyTooLarge):
+        return Response({"detail": [exc.problem.as_api()]}, status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, ValidationError):
         response.data = problems_api(exc.detail)

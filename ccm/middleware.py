@@ -4,6 +4,7 @@ an API client's Accept-Language header."""
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils import timezone, translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
@@ -59,3 +60,40 @@ class UserLanguageMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+def _nul_in_request(request) -> str | None:
+    """Return where a request carries a NUL character (path, query, a header)."""
+    if "\x00" in request.path_info:
+        return "path"
+    query = request.META.get("QUERY_STRING", "")
+    if "\x00" in query or "%00" in query.lower():
+        return "query"
+    for name, value in request.META.items():
+        if name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+            return name[5:].replace("_", "-").title()
+    return None
+
+
+class NulRefusedMiddleware:
+    """Refuse a request with a NUL character in its address or headers: 400.
+
+    No text the product stores or looks up may hold one (PostgreSQL refuses it
+    in text), and no form or API field a client sends legitimately does; a
+    path like `/api/v1/customers/a%00b/preferences` would otherwise reach a
+    query and fail there with a 500.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = _nul_in_request(request)
+        if where is None:
+            return self.get_response(request)
+        from ccm.api_errors import REQUEST_NUL
+
+        problem = REQUEST_NUL(part=where)
+        if request.path_info.startswith(API_PREFIX):
+            return JsonResponse({"detail": [problem.as_api()]}, status=400)
+        return HttpResponseBadRequest(str(problem), content_type="text/plain")

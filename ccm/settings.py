@@ -108,6 +108,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "audit.middleware.CorrelationIdMiddleware",
+    "ccm.middleware.NulRefusedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -411,6 +412,9 @@ DISPATCH_RETRY_MAX_SECONDS = env_int("DISPATCH_RETRY_MAX_SECONDS", 3600)
 # processes (smaller on SQLite, whose one writer blocks everyone else), and how
 # long a running batch may go without progress before beat starts it again.
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 100_000)
+# The largest body POST /api/v1/batches takes (other endpoints: Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB); gzip bodies are bounded unpacked.
+BATCH_MAX_BODY_BYTES = env_int("BATCH_MAX_BODY_BYTES", 64 * 1024 * 1024)
 BATCH_CHUNK_ROWS = env_int(
     "BATCH_CHUNK_ROWS",
     50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 500,
@@ -461,7 +465,17 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_RATE", "6000/min")},
     "EXCEPTION_HANDLER": "ccm.api_errors.exception_handler",
 }
+# Who may read the OpenAPI schema and the Swagger page (docs/channels.md):
+# staff-or-token (a client system's token or a signed-in staff user), staff,
+# or public.
+API_DOCS_ACCESS = os.environ.get("API_DOCS_ACCESS", "staff-or-token").lower()
+if API_DOCS_ACCESS not in {"staff-or-token", "staff", "public"}:
+    raise ImproperlyConfigured(
+        "API_DOCS_ACCESS must be staff-or-token, staff or public, "
+        f"not {API_DOCS_ACCESS!r}"
+    )
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": ["channels_app.api_access.DocsAccess"],
     "TITLE": "Communication Control API",
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -15,11 +15,18 @@ import hashlib
 import json
 from contextlib import nullcontext
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
@@ -28,6 +35,7 @@ from rest_framework.views import APIView
 
 from audit.services import events_deferred
 from ccm.api_errors import REFUSED, ApiError
+from ccm.parsers import BoundedJSONParser
 from ccm.problems import Problem, problem_api, problems_api
 from channels_app import problems
 from channels_app.api_access import CanTrigger
@@ -478,7 +486,23 @@ def _batch_body(request: Request, batch: Batch, *, problems: bool) -> dict:
     return json.loads(json.dumps(body, default=str))
 
 
+class BatchJSONParser(BoundedJSONParser):
+    """A batch body: up to BATCH_MAX_BODY_BYTES (100,000 rows), gzip accepted."""
+
+    limit_setting = "BATCH_MAX_BODY_BYTES"
+
+
+TOO_LARGE = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description="The body is over BATCH_MAX_BODY_BYTES (api.body.too_large, "
+    "api.body.too_large_unpacked for gzip) or holds more than BATCH_MAX_ROWS "
+    "rows (batch.rows.too_many).",
+)
+
+
 class BatchCreate(IdempotentCreate):
+    parser_classes = [BatchJSONParser]
+
     @extend_schema(
         request=inline_serializer(
             "BatchCreateRequest",
@@ -490,14 +514,16 @@ class BatchCreate(IdempotentCreate):
                 "rows": BatchRowSerializer(many=True),
             },
         ),
-        responses={202: BatchStatusSerializer, 400: REFUSED},
+        responses={202: BatchStatusSerializer, 400: REFUSED, 413: TOO_LARGE},
         parameters=[IDEMPOTENCY_KEY],
         summary="Start a batch run: one template, many customers",
         description=(
             "Everything is checked before anything is stored: an unknown "
-            "template, channels the template does not support, no rows, more "
-            "rows than BATCH_MAX_ROWS, or a row whose customer fields or data "
-            "are wrong answer 400 naming the field (rows by number, from 1). "
+            "template, channels the template does not support, no rows, or a "
+            "row whose customer fields or data are wrong answer 400 naming the "
+            "field (rows by number, from 1); more rows than BATCH_MAX_ROWS "
+            "(100,000) or a body over BATCH_MAX_BODY_BYTES answer 413. The "
+            "body may be sent gzip-compressed (Content-Encoding: gzip). "
             "Rows refused while running (unknown customer, no usable contact "
             "point) are listed by GET on the progress URL."
         ),
@@ -508,6 +534,15 @@ class BatchCreate(IdempotentCreate):
     def _create(
         self, request: Request, key: str, record: IdempotencyRecord
     ) -> Response:
+        rows = request.data.get("rows") if isinstance(request.data, dict) else None
+        if isinstance(rows, list) and len(rows) > settings.BATCH_MAX_ROWS:
+            return _refusal(
+                "rows",
+                problems.BATCH_TOO_MANY_ROWS(
+                    count=len(rows), limit=settings.BATCH_MAX_ROWS
+                ),
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         serializer = BatchCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payload = serializer.validated_data

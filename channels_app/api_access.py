@@ -13,6 +13,7 @@ request (nothing is kept between requests).
 
 from functools import cache
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
@@ -61,6 +62,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's `Authorization: Token …`, with the trigger permission in the same read."""
 
     def authenticate_credentials(self, key):
+        if "\x00" in key:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         users = list(
             get_user_model().objects.raw(
                 _user_by_token_sql(), [*TRIGGER_PERMISSION, *TRIGGER_PERMISSION, key]
@@ -87,3 +90,22 @@ class CanTrigger(permissions.BasePermission):
             # Signed in another way (a session), or a superuser: Django decides.
             return user.has_perm(".".join(TRIGGER_PERMISSION))
         return bool(granted)
+
+
+class DocsAccess(permissions.BasePermission):
+    """Who may read the API schema and its Swagger page (`API_DOCS_ACCESS`).
+
+    `staff-or-token` (the default): a client system with a token, or a
+    signed-in staff user; `staff`: signed-in staff only; `public`: anyone.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        access = settings.API_DOCS_ACCESS
+        if access == "public":
+            return True
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if user.is_staff:
+            return True
+        return access == "staff-or-token" and isinstance(request.auth, Token)

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from audit.services import event_record
+from ccm.jsonvalues import json_problem
 from ccm.problems import DomainError, Problem, problem_from
 from channels_app import incidents, problems
 from channels_app.dispatching import (
@@ -126,7 +127,7 @@ class BatchRefused(Exception):
     def messages(self) -> list[str]:
         """Return every problem as one readable line, rows last."""
         lines = [
-            f"{name}: {message}" if name not in {"file", "rows"} else message
+            f"{name}: {message}" if name not in {"file", "rows"} else str(message)
             for name, messages in self.problems.items()
             for message in messages
         ]
@@ -409,6 +410,7 @@ def _rows_problems(
 
         for name in sorted(set(row) - ROW_FIELDS):
             yield problem(name, _("unknown field"))
+        yield from _stored_text_problems(row, problem)
         yield from _customer_problems(row.get("customer"), problem)
         data = row.get("data")
         if not isinstance(data, dict):
@@ -433,6 +435,18 @@ def _rows_problems(
             for code in codes:
                 if code not in template_codes:
                     yield problem(name, _("unknown template %(code)r") % {"code": code})
+
+
+def _stored_text_problems(row: dict, problem) -> Iterable[RowProblem]:
+    """Yield what in a row the database cannot store (NUL, lone surrogates,
+    numbers that are not finite), by field: a CSV has no JSON parser to refuse it."""
+    for name, value in row.items():
+        if name == "customer" and isinstance(value, dict):
+            for field, text in value.items():
+                if found := json_problem({field: text}):
+                    yield problem(f"customer.{field}", found)
+        elif name != "line" and (found := json_problem(value)):
+            yield problem(name, found)
 
 
 def _customer_problems(customer, problem) -> Iterable[RowProblem]:
@@ -479,8 +493,7 @@ def batch_create(
         found["rows"] = [_("add at least one row")]
     elif len(rows) > settings.BATCH_MAX_ROWS:
         found["rows"] = [
-            _("more than %(limit)d rows; split the batch")
-            % {"limit": settings.BATCH_MAX_ROWS}
+            problems.BATCH_TOO_MANY_ROWS(count=len(rows), limit=settings.BATCH_MAX_ROWS)
         ]
     if scheduled_for is not None and timezone.is_naive(scheduled_for):
         found["schedule"] = [_("give a time zone with the time")]

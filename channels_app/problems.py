@@ -102,6 +102,10 @@ IDEMPOTENCY_KEY_REUSED = problem_register(
 )
 
 # Batch rows (channels_app.batches).
+BATCH_TOO_MANY_ROWS = problem_register(
+    "batch.rows.too_many",
+    _("The batch has %(count)s rows, more than %(limit)s; split it."),
+)
 ROW_CUSTOMER_FIELD = problem_register(
     "batch.row.customer_field", _("customer field %(field)s: %(problem)s")
 )

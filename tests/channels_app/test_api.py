@@ -316,8 +316,10 @@ def test_too_many_rows_are_refused(api, settings):
 
     response = _post_batch(api)
 
-    assert response.status_code == 400
-    assert "more than 2 rows" in response.json()["rows"][0]["message"]
+    assert response.status_code == 413
+    (error,) = response.json()["rows"]
+    assert error["code"] == "batch.rows.too_many"
+    assert "more than 2" in error["message"]
 
 
 def test_a_batch_post_is_idempotent_per_key(api):

@@ -207,7 +207,10 @@ def test_too_many_rows_are_refused(templates, operator, settings):
     with pytest.raises(BatchRefused) as refused:
         _create(operator, [_row(n) for n in range(4)])
 
-    assert "more than 3 rows" in refused.value.problems["rows"][0]
+    (problem,) = refused.value.problems["rows"]
+    assert problem.code == "batch.rows.too_many"
+    assert "4 rows, more than 3" in str(problem)
+    assert "4 rows, more than 3" in refused.value.messages()[0]
 
 
 def test_a_batch_is_stored_whole_and_audited(templates, operator):
