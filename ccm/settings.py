@@ -374,6 +374,9 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").lower()
 if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+# LOG_FILE: also append every line to this file (the test suite's scan).
 LOGGING = logging_config(
-    log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO").upper()
+    log_format=LOG_FORMAT,
+    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+    log_file=os.environ.get("LOG_FILE", ""),
 )

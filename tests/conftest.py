@@ -70,10 +70,46 @@ def _worker_isolate(worker: str) -> None:
 
 _embedded_broker = []
 
+# Every line the suite's processes log goes to one file as well, written as
+# production writes it; scripts/scan-logs fails the run (.ci/run) when a line
+# names a demo customer. The pytest processes and every process a test starts
+# (gunicorn, Celery, manage.py) inherit LOG_FILE.
+TEST_LOG = (
+    Path(os.environ.get("CCM_VAR_DIR") or Path(__file__).parents[1] / "var")
+    / "test-logs"
+    / "run.log"
+)
+
+
+def _test_log_start() -> None:
+    """Start the run's log afresh and send this process's lines to it too.
+
+    Run by the process that starts the session (the xdist controller, or the
+    one process of `-n 0`): xdist workers, started after it, and the
+    processes tests start take LOG_FILE from the environment in their settings.
+    """
+    import logging.config
+
+    from django.conf import settings
+
+    from ccm.logs import logging_config
+
+    TEST_LOG.parent.mkdir(parents=True, exist_ok=True)
+    TEST_LOG.write_text("")
+    os.environ["LOG_FILE"] = str(TEST_LOG)
+    settings.LOGGING = logging_config(
+        log_format=settings.LOG_FORMAT,
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        log_file=str(TEST_LOG),
+    )
+    logging.config.dictConfig(settings.LOGGING)
+
 
 def pytest_configure(config) -> None:
     if XDIST_WORKER:
         _worker_isolate(XDIST_WORKER)
+    else:
+        _test_log_start()
     xdist_controller = not XDIST_WORKER and getattr(config.option, "numprocesses", 0)
     if _broker_url().startswith("redis+socket://") and not xdist_controller:
         # No CELERY_BROKER_URL: the embedded broker, started as `make run` does.
