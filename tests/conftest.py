@@ -197,6 +197,7 @@ PROCESS_TESTS = (
     "tests/ccm/test_stack.py::",
     "tests/ccm/test_deploy.py::test_two_beats",
     "tests/ccm/test_logs.py::test_gunicorn",
+    "tests/console/test_private_logs.py::",
     "tests/channels_app/test_faults.py::",
     "tests/channels_app/test_logs.py::test_a_full_send",
     "tests/channels_app/test_batches.py::test_a_worker_killed_mid_run",
