@@ -232,6 +232,28 @@ X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers and process managers.
 SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
 
+# Content-Security-Policy on every response (django-csp; docs/deploy.md):
+# scripts, styles, fonts and frames from this origin only, images also as
+# data: URLs; no inline script, event handler or style, no plugins, no
+# <base>. Pages that show rendered drafts in sandboxed srcdoc frames (the
+# template version form and review) add inline styles for those frames
+# (templates_app.preview.PREVIEW_HOST_CSP); stored email copies and previews
+# carry their own stricter policy.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+    }
+}
+
 # Email: Django's SMTP backend once EMAIL_HOST is given; until then (the
 # embedded default) each message is written as a file under var/mail/.
 EMAIL_BACKEND = os.environ.get(

@@ -14,6 +14,13 @@ from templates_app.version_settings import version_preview_formats
 PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
 )
+# What a page showing previews in srcdoc frames adds to the site's policy: the
+# frames take their host page's policy too, and a draft brings inline styles.
+PREVIEW_HOST_CSP = {
+    "style-src": ["'unsafe-inline'"],
+    "img-src": ["data:"],
+    "font-src": ["'self'", "data:"],
+}
 PREVIEW_CSP = f'<meta http-equiv="Content-Security-Policy" content="{PREVIEW_POLICY}">'
 
 

@@ -300,13 +300,50 @@ def browser():
         browser.close()
 
 
+# Every frame reports the Content-Security-Policy violations it sees.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspReport({document: event.documentURI,
+    directive: event.violatedDirective, blocked: event.blockedURI,
+    sample: event.sample, source: event.sourceFile + ":" + event.lineNumber});
+});
+"""
+# Documents whose own policy is meant to block what they hold (a draft's or a
+# stored email's remote image, say): their refusals are the policy working.
+CSP_OWN_POLICY_DOCUMENTS = ("about:srcdoc", "/email.html")
+
+
 @pytest.fixture
 def page(browser):
+    """A Chromium page; the test fails if the site's CSP refused anything on it.
+
+    Chromium also prints each refusal on its console ("Refused to ..."): kept
+    for the failure message.
+    """
     context = browser.new_context(viewport={"width": 1366, "height": 900})
+    violations: list[dict] = []
+    context.expose_binding(
+        "__cspReport", lambda source, violation: violations.append(violation)
+    )
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    console: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            console.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.csp_violations = violations
     yield page
     context.close()
+    kept = [
+        v for v in violations if not v["document"].endswith(CSP_OWN_POLICY_DOCUMENTS)
+    ]
+    assert not kept, f"Content-Security-Policy violations: {kept}\n{console}"
 
 
 @pytest.fixture
