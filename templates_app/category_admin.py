@@ -70,6 +70,7 @@ class CategoryForm(forms.ModelForm):
             "kind",
             "required_approvals",
             "recertify_months",
+            "allow_remote_images",
         ]
 
     def clean(self):
@@ -117,6 +118,7 @@ class CategoryAdmin(DisplayNameColumns, AuditedAdminMixin, SimpleHistoryAdmin):
             "kind",
             "required_approvals",
             "recertify_months",
+            "allow_remote_images",
         ]
         if obj is not None and self.has_change_permission(request, obj):
             return [*fields, "change_reason"]

@@ -349,6 +349,7 @@ def version_test_send(
             data=version.template.sample_data,
             blocks=sources.get(draft.language, {}),
             formats=version_preview_formats(version, language=draft.language),
+            remote_images=version.category.allow_remote_images,
         )
         messages.append(
             email_message(

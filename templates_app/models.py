@@ -131,6 +131,15 @@ class Category(DisplayNamed, models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Distinct reviewers who must approve a version."),
     )
+    allow_remote_images = models.BooleanField(
+        _("allow remote images in emails"),
+        default=False,
+        help_text=_(
+            "Off: an image in an email of this category must be attached (cid:); "
+            "a remote one (https://...) loses its address when the email is "
+            "rendered, so no third party learns who opened it and when."
+        ),
+    )
     recertify_months = models.PositiveSmallIntegerField(
         _("re-certification period (months)"),
         default=0,

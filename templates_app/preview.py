@@ -69,6 +69,7 @@ def _pane(draft: ContentDraft, version: TemplateVersion, blocks: dict) -> dict:
             data=version.template.sample_data,
             blocks=blocks.get(draft.language, {}),
             formats=version_preview_formats(version, language=draft.language),
+            remote_images=version.category.allow_remote_images,
         )
     except rendering.RenderError as exc:
         return {**pane, "ok": False, "error": str(exc)}
