@@ -355,6 +355,8 @@ METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 10)
 RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
 # Seconds a signed receipt stays acceptable; ids are remembered for twice that.
 RECEIPT_WEBHOOK_TOLERANCE = env_int("RECEIPT_WEBHOOK_TOLERANCE", 300)
+# Seconds a webhook's X-CCM-Timestamp may be ahead of this server's clock.
+RECEIPT_WEBHOOK_CLOCK_SKEW = env_int("RECEIPT_WEBHOOK_CLOCK_SKEW", 60)
 # Where customers reach the public preference centre (links in every message).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # How long a preference-centre or unsubscribe link in a message stays valid.
