@@ -18,6 +18,8 @@ PREVIEW_POLICY = (
 # frames take their host page's policy too, and a draft brings inline styles.
 PREVIEW_HOST_CSP = {
     "style-src": ["'unsafe-inline'"],
+    # The letter's PDF is offered as a blob: URL made in the page.
+    "connect-src": ["'self'", "blob:"],
     "img-src": ["data:"],
     "font-src": ["'self'", "data:"],
 }

@@ -88,21 +88,25 @@ def _test_log_start() -> None:
     one process of `-n 0`): xdist workers, started after it, and the
     processes tests start take LOG_FILE from the environment in their settings.
     """
-    import logging.config
+    import logging
 
     from django.conf import settings
 
-    from ccm.logs import logging_config
+    from ccm.logs import TEXT_FORMAT, ContextFilter, JsonLineFormatter, RedactFilter
 
     TEST_LOG.parent.mkdir(parents=True, exist_ok=True)
     TEST_LOG.write_text("")
     os.environ["LOG_FILE"] = str(TEST_LOG)
-    settings.LOGGING = logging_config(
-        log_format=settings.LOG_FORMAT,
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        log_file=str(TEST_LOG),
-    )
-    logging.config.dictConfig(settings.LOGGING)
+    # This process's settings were read before: its handler is added here,
+    # built as settings.LOGGING builds the file handler.
+    handler = logging.FileHandler(TEST_LOG, mode="a", encoding="utf-8", delay=True)
+    if settings.LOG_FORMAT == "json":
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())
+    logging.getLogger().addHandler(handler)
 
 
 def pytest_configure(config) -> None:
