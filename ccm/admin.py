@@ -3,6 +3,7 @@ from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
+from ccm import admin_grants  # noqa: F401  (role grants, users: registered there)
 from ccm.models import Heartbeat, UserSettings
 from ccm.roles import role_label
 
@@ -50,3 +51,10 @@ class RoleAdmin(GroupAdmin):
         if obj is not None and not self.has_change_permission(request, obj):
             return ["role_name" if name == "name" else name for name in fields]
         return [name for name in fields if name != "role_name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # A role's permissions are declared in ccm.roles, not edited here.
+            readonly.append("permissions")
+        return readonly

@@ -21,6 +21,23 @@ class CcmConfig(AppConfig):
         post_migrate.connect(
             _roles_sync_after_migrate, sender=self, dispatch_uid="ccm.roles_sync"
         )
+        from audit.vocabulary import register
+
+        register(
+            "auth.grant.requested",
+            _("A role or category permission was requested for a user or group."),
+        )
+        register(
+            "auth.grant.approved",
+            _("A requested grant was approved by a second operator and applied."),
+        )
+        register(
+            "auth.grant.refused",
+            _("A requested grant was refused, or withdrawn by its requester."),
+        )
+        register("auth.role.granted", _("A user was given a role."))
+        register("auth.role.revoked", _("A user's role was taken away."))
+
         from django.contrib.auth.models import Group
 
         from ccm.roles import role_label

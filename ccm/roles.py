@@ -98,6 +98,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        # A role or category permission is requested by one operator and
+        # applied once another approves it (ccm.grants); nobody grants alone.
+        "ccm.view_rolegrant",
+        "ccm.add_rolegrant",
+        "ccm.approve_rolegrant",
         "ccm.view_heartbeat",
         "ccm.view_usersettings",
         "audit.view_auditevent",

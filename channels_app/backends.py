@@ -8,7 +8,6 @@ PermanentError (fail now).
 
 import base64
 import contextlib
-import csv
 import functools
 import json
 import re
@@ -30,6 +29,7 @@ from django.core.mail.message import sanitize_address
 from django.core.mail.utils import DNS_NAME
 from django.utils import timezone
 
+from ccm.spreadsheets import csv_writer
 from channels_app.footers import one_click_url
 from channels_app.models import Channel, Dispatch
 
@@ -505,27 +505,12 @@ class HttpSmsBackend:
         return None
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value):
-    """Return the value as a CSV cell a spreadsheet shows as text, never runs.
-
-    Text starting with a formula prefix gets a leading apostrophe (OWASP's
-    advice for CSV injection); numbers and other text pass unchanged.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 class PrintLetterBackend:
     """Letters handed to the print vendor: PDFs in a dated batch folder.
 
     Each batch folder holds the PDFs and a manifest.csv (dispatch, address,
     file, SHA-256) for the vendor, its text cells neutralised against formula
-    injection (`csv_cell`); the manifest is opened once per batch and
+    injection (`ccm.spreadsheets`); the manifest is opened once per batch and
     each line is flushed as its letter is handed over.
     """
 
@@ -542,7 +527,7 @@ class PrintLetterBackend:
         path = self.folder / "manifest.csv"
         is_new = not path.exists()
         self.manifest = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
-        self.writer = csv.writer(self.manifest)
+        self.writer = csv_writer(self.manifest)
         if is_new:
             self.writer.writerow(["dispatch", "address", "file", "sha256"])
 
@@ -558,15 +543,7 @@ class PrintLetterBackend:
         ):
             shutil.copyfileobj(source, target)
         self.writer.writerow(
-            [
-                csv_cell(cell)
-                for cell in (
-                    dispatch.pk,
-                    dispatch.address,
-                    name,
-                    dispatch.content_sha256,
-                )
-            ]
+            [dispatch.pk, dispatch.address, name, dispatch.content_sha256]
         )
         self.manifest.flush()
         return f"print/{self.folder.name}/{name}"

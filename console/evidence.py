@@ -36,6 +36,7 @@ from customers.models import Customer
 from rules.selectors import rule_versions_named
 from templates_app import emails, letters
 from templates_app.models import CategoryChange
+from templates_app.selectors import category_names
 
 EVIDENCE_FORMAT = "ccm-evidence/1"
 
@@ -201,6 +202,7 @@ def _dispatch_entry(
         "template": {
             "code": version.template.code,
             "name": version.template.name,
+            "name_ar": version.template.name_ar,
             # The category the version was approved with, as it was sent.
             "category": version.category.code,
             "version": version.number,
@@ -438,6 +440,13 @@ def evidence_pdf(bundle: dict) -> bytes:
                 "name": attached.name,
                 "sha256": hashlib.sha256(attached.content).hexdigest(),
             }
+        template = dispatch["template"]
+        shown["template_name"] = (
+            template.get("name_ar") if language == "ar" else ""
+        ) or template["name"]
+        if dispatch["category_approval"]:
+            code = dispatch["category_approval"]["category"]
+            shown["category_name"] = category_names().get(code, code)
         dispatches.append({**dispatch, "shown": shown})
     # A copy of the bundle: the JSON download never carries "shown".
     body = render_to_string(

@@ -21,6 +21,7 @@ from channels_app.models import Channel, Communication, Dispatch, InboundMessage
 from customers.models import Customer, PreferenceEntry, Suppression
 from customers.services import phone_normalise
 from templates_app.models import Approval, TemplateVersion
+from templates_app.selectors import category_names
 
 SEARCH_LIMIT = 25
 # Below this many characters a substring cannot use a trigram index.
@@ -229,12 +230,20 @@ def template_codes_for(customer: Customer) -> list[str]:
 
 
 def preferences_for(customer: Customer) -> list[PreferenceEntry]:
-    """Return the customer's preference ledger, newest first, with who recorded it."""
-    return list(
+    """Return the customer's preference ledger, newest first, with who recorded it.
+
+    Each entry carries `category_shown`: the category's name in the reader's
+    language (the ledger stores the code), or "" for every category.
+    """
+    entries = list(
         customer.preferences.select_related("recorded_by").order_by(
             "-recorded_at", "-id"
         )
     )
+    names = category_names() if any(entry.category for entry in entries) else {}
+    for entry in entries:
+        entry.category_shown = names.get(entry.category, entry.category)
+    return entries
 
 
 def inbound_messages_for(customer: Customer, limit: int = 20) -> list:

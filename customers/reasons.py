@@ -11,6 +11,7 @@ older version's, free text) is shown as stored.
 
 import re
 import string
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -242,6 +243,33 @@ CATEGORY_KINDS = {
 }
 
 
+# Category names in a reason are read again after this many seconds: a
+# display name changes without approval, and shown reasons are cached.
+NAMES_SECONDS = 60
+
+
+def _names_epoch() -> int:
+    return int(time.monotonic() // NAMES_SECONDS)
+
+
+@lru_cache(maxsize=8)
+def _category_names(language: str, epoch: int) -> dict[str, str]:
+    # `language` and `epoch` key the cache; the names are read in `language`.
+    from templates_app.selectors import category_names
+
+    return category_names()
+
+
+def _category_display(value: str) -> str:
+    """Return a category code as its name in the active language."""
+    names = _category_names(get_language() or "", _names_epoch())
+    return names.get(value, value)
+
+
+def _categories_display(value: str) -> str:
+    return ", ".join(_category_display(code) for code in value.split(", "))
+
+
 def _channel_display(value: str) -> str:
     return str(CHANNELS[CHANNEL_LABELS.get(value, value)])
 
@@ -278,6 +306,8 @@ PARAMS: dict[str, Param] = {
     "original": NUMBER,
     # Django usernames hold no colon; the agent's reason is anything after.
     "agent": Param(r"[^:]+"),
+    "category": Param(display=_category_display),
+    "categories": Param(display=_categories_display),
     "reason": Param(r".+"),
 }
 
@@ -342,10 +372,11 @@ def reason_display(text: str) -> str:
     # The record is English: shown to English readers exactly as stored.
     if not text or not language or language.split("-")[0] == "en":
         return text
-    return _display(text, language)
+    return _display(text, language, _names_epoch())
 
 
 @lru_cache(maxsize=4096)
-def _display(text: str, language: str) -> str:
-    # `language` keys the cache: the same text reads differently per language.
+def _display(text: str, language: str, epoch: int) -> str:
+    # `language` keys the cache: the same text reads differently per language;
+    # `epoch` lets a renamed category show within NAMES_SECONDS.
     return _translate(text) or text

@@ -4,7 +4,6 @@ The screens read the latest finished run (`selectors.run_latest`); they never
 compute. They are read-only: nothing here is added, changed or deleted by hand.
 """
 
-import csv
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -21,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from channels_app.backends import csv_cell as formula_neutral
+from ccm.spreadsheets import csv_writer
 from inventory import selectors
 from inventory.extraction import ExtractForm, paragraph_extract
 from inventory.models import (
@@ -38,13 +37,13 @@ from templates_app.services import AuthoringError
 def csv_cell(value):
     """Return a CSV cell: dates in ISO form, text neutralised against formulas.
 
-    The print manifest's rule (channels_app.backends.csv_cell) applies.
+    The writer (`ccm.spreadsheets.csv_writer`) neutralises formula prefixes.
     """
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return formula_neutral(value)
+    return value
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -191,9 +190,9 @@ EXPORT_COLUMNS = [
 class InventoryItemAdmin(ReadOnlyAdmin):
     list_display = [
         "code_link",
-        "name",
+        "name_column",
         "kind",
-        "category",
+        "category_column",
         "owner",
         "languages_list",
         "channels_list",
@@ -237,6 +236,14 @@ class InventoryItemAdmin(ReadOnlyAdmin):
         else:
             return item.code
         return format_html('<a href="{}">{}</a>', url, item.code)
+
+    @admin.display(description=_("name"), ordering="name")
+    def name_column(self, item):
+        return format_html("<bdi>{}</bdi>", item.name_shown)
+
+    @admin.display(description=_("category"), ordering="category")
+    def category_column(self, item):
+        return format_html("<bdi>{}</bdi>", item.category_shown)
 
     @admin.display(description=_("certified until"), ordering="certified_until")
     def certification(self, item):
@@ -295,7 +302,7 @@ class InventoryItemAdmin(ReadOnlyAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="inventory.csv"'
         response.write("\ufeff")  # Excel reads UTF-8 (Arabic names) with a BOM
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow([str(heading) for _name, heading in EXPORT_COLUMNS])
         for item in rows.iterator(chunk_size=2000):
             writer.writerow(

@@ -114,7 +114,20 @@ class InventoryItem(models.Model):
         indexes = [models.Index(fields=["run", "kind", "code"], name="inv_item_idx")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        return f"{self.name_shown} ({self.code})"
+
+    @property
+    def name_shown(self) -> str:
+        """The name in the reader's language; the run's snapshot if it is gone."""
+        source = self.template or self.block
+        return source.display_name if source else self.name
+
+    @property
+    def category_shown(self) -> str:
+        """The template's category in the reader's language, else as recorded."""
+        if self.template is not None:
+            return self.template.category.display_name
+        return self.category
 
 
 class DuplicatePair(models.Model):

@@ -36,7 +36,9 @@ def _of_latest(queryset: QuerySet) -> QuerySet:
 
 
 def items() -> QuerySet[InventoryItem]:
-    return _of_latest(InventoryItem.objects.select_related("template", "block"))
+    return _of_latest(
+        InventoryItem.objects.select_related("template__category", "block")
+    )
 
 
 def pairs() -> QuerySet[DuplicatePair]:

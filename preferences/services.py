@@ -14,8 +14,12 @@ from django.db import transaction
 from customers.consent import consent_decide
 from customers.links import Link
 from customers.models import Customer, PreferenceEntry
-from customers.services import customers_locked, preference_set
+from customers.services import customer_upsert, customers_locked, preference_set
 from templates_app.models import Category, Channel
+
+# How the customer's messages are written, which they may set themselves:
+# the customer record's fields (their rules live on the model).
+FORMAT_FIELDS = ("language", "digits", "calendar")
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.LETTER)
 
@@ -43,6 +47,20 @@ class Choices:
     no_marketing: bool
     paperless_all: bool
     products: dict[str, bool]
+    # {field: value} for the FORMAT_FIELDS the form sent.
+    formats: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CentreChanges:
+    """What one submission of the centre changed."""
+
+    entries: list[PreferenceEntry]
+    # {field: new value} of the customer's FORMAT_FIELDS that changed.
+    formats: dict[str, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.formats)
 
 
 def _allowed(ledger, *, channel: str, category: str = "", scope: str = "", **kw):
@@ -103,11 +121,13 @@ def centre_state(customer: Customer) -> CentreState:
 @transaction.atomic
 def centre_apply(
     *, customer: Customer, link: Link, choices: Choices, user_agent: str
-) -> list[PreferenceEntry]:
-    """Record what the customer changed in the centre; return the new entries.
+) -> CentreChanges:
+    """Record what the customer changed in the centre; return what changed.
 
     Only differences from the state as it stands are written, so submitting
-    the page unchanged (or twice) adds nothing to the ledger.
+    the page unchanged (or twice) adds nothing to the ledger. A change of
+    language, digits or calendar updates the customer record (audited by
+    `customer_upsert`); a value the model refuses raises ValidationError.
     """
     customers_locked(Customer.objects.filter(pk=customer.pk))
     state = centre_state(customer)
@@ -145,7 +165,20 @@ def centre_apply(
             wanted = choices.products.get(product, False)
             if wanted != paperless:
                 record(channel=Channel.LETTER, scope=product, opted_in=not wanted)
-    return written
+
+    customer.refresh_from_db(fields=list(FORMAT_FIELDS))
+    formats = {
+        name: value
+        for name, value in choices.formats.items()
+        if name in FORMAT_FIELDS and getattr(customer, name) != value
+    }
+    if formats:
+        customer_upsert(
+            external_id=customer.external_id,
+            actor_label="customer (preference centre)",
+            **formats,
+        )
+    return CentreChanges(entries=written, formats=formats)
 
 
 class LinkRefused(Exception):

@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -27,6 +28,7 @@ from customers.links import LinkExpired, LinkInvalid, centre_url, link_read, lin
 from customers.models import Customer
 from preferences.services import (
     CHANNELS,
+    FORMAT_FIELDS,
     Choices,
     LinkRefused,
     centre_apply,
@@ -119,7 +121,31 @@ def _choices(request: HttpRequest, state) -> Choices:
         no_marketing=request.POST.get("no-marketing") == "on",
         paperless_all=request.POST.get("paperless-all") == "on",
         products=products,
+        formats={
+            name: request.POST[f"format-{name}"]
+            for name in FORMAT_FIELDS
+            if f"format-{name}" in request.POST
+        },
     )
+
+
+def _format_options(customer: Customer) -> list[dict]:
+    """The centre's "how we write to you" questions, each with its options."""
+    options = []
+    for name in FORMAT_FIELDS:
+        model_field = Customer._meta.get_field(name)
+        choices = list(model_field.choices)
+        if model_field.blank:
+            choices.insert(0, ("", gettext_lazy("As each message is designed")))
+        options.append(
+            {
+                "name": name,
+                "legend": model_field.verbose_name,
+                "current": getattr(customer, name),
+                "choices": choices,
+            }
+        )
+    return options
 
 
 @require_http_methods(["GET", "POST"])
@@ -133,15 +159,25 @@ def centre(request: HttpRequest, token: str) -> HttpResponse:
     if customer is None:
         return _refused(request, LinkInvalid("no such customer"))
     language = _language(request, customer)
-    saved = None
+    saved, refused, status = None, None, 200
     if request.method == "POST":
         state = centre_state(customer)
-        saved = centre_apply(
-            customer=customer,
-            link=link,
-            choices=_choices(request, state),
-            user_agent=request.headers.get("User-Agent", ""),
-        )
+        try:
+            saved = centre_apply(
+                customer=customer,
+                link=link,
+                choices=_choices(request, state),
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+        except ValidationError as error:
+            # Nothing was recorded (one transaction); say what was refused.
+            with translation.override(language):
+                refused = "; ".join(
+                    f"{Customer._meta.get_field(name).verbose_name}: " + " ".join(texts)
+                    for name, texts in error.message_dict.items()
+                )
+            status = 400
+        customer.refresh_from_db()
     state = centre_state(customer)
     return _page(
         request,
@@ -164,7 +200,9 @@ def centre(request: HttpRequest, token: str) -> HttpResponse:
                 for c in state.mandatory
             ],
             "products": list(enumerate(state.products)),
+            "formats": _format_options(customer),
             "saved": saved,
+            "refused": refused,
             "contacts": [
                 # Lazy: shown in the page's language, chosen in _page.
                 (gettext_lazy("Email"), mask_email(customer.email))
@@ -179,6 +217,7 @@ def centre(request: HttpRequest, token: str) -> HttpResponse:
             ],
         },
         language=language,
+        status=status,
     )
 
 

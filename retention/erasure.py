@@ -37,6 +37,7 @@ from django.db.models.functions import Replace
 from django.utils import timezone
 
 from audit.services import AuditEntry, events_record_bulk
+from ccm.spreadsheets import csv_writer
 from channels_app.models import (
     CONTENT_PARTS_ALL,
     BatchRow,
@@ -319,5 +320,5 @@ def _manifest_erase(manifest: Path, pks: set[str]) -> None:
             line[1] = ""
     partial = manifest.with_suffix(".csv.erasing")
     with open(partial, "w", newline="", encoding="utf-8") as target:
-        csv.writer(target).writerows(lines)
+        csv_writer(target).writerows(lines)
     os.replace(partial, manifest)

@@ -41,7 +41,6 @@ class CategoryPermissionForm(forms.Form):
     group = forms.ModelChoiceField(
         label=_("group"), queryset=Group.objects.order_by("name"), required=False
     )
-    revoke = forms.BooleanField(label=_("revoke instead of grant"), required=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -241,25 +240,24 @@ class CategoryAdmin(DisplayNameColumns, AuditedAdminMixin, SimpleHistoryAdmin):
         )
 
     def permissions_view(self, request, category_id):
-        """List who may author and review in a category; grant or revoke."""
+        """List who may author and review in a category; revoke at once.
+
+        A grant is a request under Role grants (`ccm.grants`), which a second
+        operator approves; the page links to it, filled in for the category.
+        """
         if not request.user.has_perm("templates_app.manage_category_permissions"):
             raise PermissionDenied
         category = get_object_or_404(Category, pk=category_id)
         form = CategoryPermissionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            change = (
-                services.category_permission_revoke
-                if form.cleaned_data["revoke"]
-                else services.category_permission_grant
-            )
-            change(
+            services.category_permission_revoke(
                 category=category,
                 permission=form.cleaned_data["permission"],
                 user=form.cleaned_data["user"],
                 group=form.cleaned_data["group"],
                 actor=request.user,
             )
-            self.message_user(request, gettext("Permissions updated."))
+            self.message_user(request, gettext("Permission revoked."))
             return HttpResponseRedirect(request.path)
         only = list(selectors.CATEGORY_PERMISSIONS)
         context = {
@@ -268,6 +266,10 @@ class CategoryAdmin(DisplayNameColumns, AuditedAdminMixin, SimpleHistoryAdmin):
             "title": gettext("Permissions: %(category)s") % {"category": category},
             "category": category,
             "form": form,
+            "request_url": reverse("admin:ccm_rolegrant_add")
+            + f"?category={category.pk}",
+            "pending_url": reverse("admin:ccm_rolegrant_changelist")
+            + f"?status__exact=pending&category__id__exact={category.pk}",
             "users": sorted(
                 get_users_with_perms(
                     category,

@@ -73,6 +73,21 @@ class TemplateForm(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].required = False
 
+    # Left empty, the schema and the sample data are `{}` (the model's blank).
+    def clean_data_schema(self):
+        return (
+            {}
+            if self.cleaned_data["data_schema"] is None
+            else (self.cleaned_data["data_schema"])
+        )
+
+    def clean_sample_data(self):
+        return (
+            {}
+            if self.cleaned_data["sample_data"] is None
+            else (self.cleaned_data["sample_data"])
+        )
+
     def clean(self):
         cleaned = super().clean()
         schema = cleaned.get("data_schema")

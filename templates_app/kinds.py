@@ -216,6 +216,9 @@ class BlockKind(Kind):
     def editors(self, subject):
         return selectors.block_version_editors(subject)
 
+    def lineage(self, subject):
+        return selectors.block_lineage_writers(subject)
+
     def reviewers(self, subject):
         return selectors.block_reviewers()
 

@@ -293,9 +293,12 @@ class Template(DisplayNamed, models.Model):
         choices=Language.choices,
         default=Language.EN,
     )
+    # Blank (`{}`) accepts any data: a new template has none until it is
+    # drafted from the content.
     data_schema = models.JSONField(
         _("data schema"),
         default=dict,
+        blank=True,
         help_text=_("JSON Schema of the data the template needs."),
     )
     digits = models.CharField(
@@ -321,6 +324,7 @@ class Template(DisplayNamed, models.Model):
     sample_data = models.JSONField(
         _("sample data"),
         default=dict,
+        blank=True,
         help_text=_("Example data matching the schema, used for previews."),
     )
     created = models.DateTimeField(_("created"), auto_now_add=True)

@@ -310,6 +310,25 @@ def block_version_editors(block_version: ContentBlockVersion) -> set[int]:
     return editors
 
 
+def block_lineage_writers(
+    block_version: ContentBlockVersion,
+) -> dict[int, ContentBlockVersion]:
+    """Return who wrote or edited each earlier version of the block.
+
+    A block draft always copies the block's newest version, so every earlier
+    version is in its lineage; each writer maps to the latest one they wrote
+    or edited, as for template versions (`version_lineage_writers`).
+    """
+    writers: dict[int, ContentBlockVersion] = {}
+    earlier_versions = ContentBlockVersion.objects.filter(
+        block_id=block_version.block_id, number__lt=block_version.number
+    ).order_by("-number")
+    for earlier in earlier_versions:
+        for user_id in block_version_editors(earlier):
+            writers.setdefault(user_id, earlier)
+    return writers
+
+
 def approvals_current(
     version: TemplateVersion | ContentBlockVersion,
 ) -> QuerySet[Approval]:
@@ -376,3 +395,11 @@ def block_dependents(block: ContentBlock) -> QuerySet[TemplateVersion]:
         .distinct()
         .order_by("template__code", "-number")
     )
+
+
+def category_names() -> dict[str, str]:
+    """Return each category's code -> its name in the active language."""
+    return {
+        category.code: category.display_name
+        for category in Category.objects.only("code", "name", "name_ar")
+    }

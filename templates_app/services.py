@@ -131,6 +131,7 @@ def _category_permission_change(
     actor: AbstractBaseUser | None,
     user: AbstractBaseUser | None,
     group: Group | None,
+    approved=None,
 ) -> None:
     _category_permission_check(permission)
     grantee = _grantee(user, group)
@@ -143,11 +144,20 @@ def _category_permission_change(
             else _("%(user)s may not revoke category permissions.")
         )
         raise AuthoringForbidden(message % {"user": actor})
+    if grant and actor is not None and not _second_operator_approved(approved, actor):
+        raise AuthoringForbidden(
+            _(
+                "A category permission is granted only once a second operator "
+                "approves the request (Role grants)."
+            )
+        )
     codename = f"templates_app.{permission}"
     held = {
         "permission": codename,
         "user" if user is not None else "group": str(grantee),
     }
+    if approved is not None:
+        held["grant"] = approved.pk
     with transaction.atomic():
         if grant:
             assign_perm(codename, grantee, category)
@@ -162,6 +172,16 @@ def _category_permission_change(
         )
 
 
+def _second_operator_approved(approved, actor: AbstractBaseUser) -> bool:
+    """Return whether `approved` is a grant request `actor` approved for another."""
+    return (
+        approved is not None
+        and approved.status == "approved"
+        and approved.decided_by_id == actor.pk
+        and approved.requested_by_id != actor.pk
+    )
+
+
 def category_permission_grant(
     *,
     category: Category,
@@ -169,8 +189,14 @@ def category_permission_grant(
     actor: AbstractBaseUser | None,
     user: AbstractBaseUser | None = None,
     group: Group | None = None,
+    grant=None,
 ) -> None:
-    """Let a user or group author or review in one category, and audit it."""
+    """Let a user or group author or review in one category, and audit it.
+
+    A person (`actor`) grants only by approving another operator's request,
+    passed as `grant` (`ccm.grants.grant_approve`); without an actor it is the
+    system's own grant (migrations, demo data).
+    """
     _category_permission_change(
         grant=True,
         category=category,
@@ -178,6 +204,7 @@ def category_permission_grant(
         actor=actor,
         user=user,
         group=group,
+        approved=grant,
     )
 
 

@@ -9,7 +9,7 @@ from ccm.moments import customer_time, moment_display
 from channels_app.models import Dispatch, DispatchAttempt
 from customers.reasons import reason_display
 from rules.labels import outcome_label, stage_label
-from templates_app.models import Channel, Language
+from templates_app.models import Category, Channel, Language
 from templates_app.models import Status as VersionStatus
 
 register = template.Library()
@@ -27,6 +27,7 @@ LABELS = {
     "attempt": DispatchAttempt.Outcome,
     "version": VersionStatus,
     "language": Language,
+    "category_kind": Category.Kind,
 }
 
 

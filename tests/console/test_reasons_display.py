@@ -46,11 +46,12 @@ def test_an_arabic_agent_reads_why_the_dispatch_stopped_in_arabic(
     page = client.get(f"/agent/dispatches/{opted_out_dispatch.pk}/").content.decode()
 
     assert _decision(page) == OPTED_OUT_AR
-    # The status history and the rule decisions (which name the ledger
-    # entry that decided, at trigger time too) repeat it, in Arabic too.
-    assert page.count(OPTED_OUT_AR) == 3
-    # The audit events are the record and show it as recorded.
-    assert page.count(OPTED_OUT) == 1
+    # The status history, the rule decisions (which name the ledger entry
+    # that decided, at trigger time too) and the audit event's reason repeat
+    # it, in Arabic too.
+    assert page.count(OPTED_OUT_AR) == 4
+    # The audit event's reason as recorded stays at hand, in its title.
+    assert page.count(f'title="{OPTED_OUT}"') == 1
     opted_out_dispatch.refresh_from_db()
     assert opted_out_dispatch.decision == OPTED_OUT
 
@@ -137,3 +138,22 @@ def test_an_arabic_agent_reads_a_resend_in_the_timeline_with_the_reason_as_typed
         f'title="إعادة إرسال للرسالة رقم {email_dispatch.pk} بواسطة '
         f'{agent.get_username()}: customer deleted the email"'
     ) in timeline
+
+
+def test_a_reason_naming_a_category_shows_its_name_in_the_readers_language(db):
+    from customers.reasons import NO_OPT_IN, reason_display
+    from templates_app.models import Category
+
+    Category.objects.create(
+        code="offers", name="Offers", name_ar="العروض", kind="marketing"
+    )
+    stored = NO_OPT_IN.text(category="offers")
+
+    with translation.override("ar"):
+        shown = reason_display(stored)
+    with translation.override("en"):
+        english = reason_display(stored)
+
+    assert "العروض" in shown and "offers" not in shown
+    # English readers read the record exactly as stored.
+    assert english == "no opt-in recorded for offers"

@@ -148,6 +148,13 @@ def test_the_page_is_arabic_and_right_to_left_for_an_arabic_user(
 
     assert b'dir="rtl"' in page.content
     assert "تصدير CSV".encode() in page.content
+    # Template and category names as an Arabic reader knows them.
+    reminder = InventoryItem.objects.get(code="payment-reminder")
+    html = page.content.decode()
+    assert reminder.template.name_ar and reminder.template.category.name_ar
+    assert f"<bdi>{reminder.template.name_ar}</bdi>" in html
+    assert f"<bdi>{reminder.template.category.name_ar}</bdi>" in html
+    assert f"<bdi>{reminder.template.name}</bdi>" not in html
 
 
 def test_users_without_the_inventory_permission_are_refused(client, sent_history):

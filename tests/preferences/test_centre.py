@@ -334,3 +334,68 @@ def test_a_link_signed_before_a_key_rotation_still_opens_with_the_old_key_kept(
     assert client.get(f"/p/{token}/").status_code == 403
     settings.SECRET_KEY_FALLBACKS = [old]
     assert client.get(f"/p/{token}/").status_code == 200
+
+
+def test_the_customer_chooses_arabic_hijri_dates_and_arabic_indic_digits(
+    client, demo_templates, customer
+):
+    email = _email(customer)
+    token = CENTRE.search(email.body_html).group(1)
+    page = client.get(f"/p/{token}/?lang=en").content.decode()
+    assert 'id="format-digits-arabic"' in page and 'id="format-calendar-hijri"' in page
+
+    response = client.post(
+        f"/p/{token}/",
+        {
+            "lang": "en",
+            "format-language": "ar",
+            "format-digits": "arabic",
+            "format-calendar": "hijri",
+        },
+    )
+
+    assert response.status_code == 200
+    assert 'id="saved"' in response.content.decode()
+    customer.refresh_from_db()
+    assert (customer.language, customer.digits, customer.calendar) == (
+        "ar",
+        "arabic",
+        "hijri",
+    )
+    event = AuditEvent.objects.filter(action="channels.customer.updated").last()
+    assert event.actor_label == "customer (preference centre)"
+    # The next message is written as the customer chose: in Arabic, its due
+    # date of 15 July 2025 in the Hijri year 1447, in Arabic-Indic digits.
+    text = _email(customer).body_text
+    assert "١٤٤٧ هـ" in text and "2025" not in text
+
+    # The same choices again change nothing.
+    again = client.post(
+        f"/p/{token}/",
+        {
+            "lang": "en",
+            "format-language": "ar",
+            "format-digits": "arabic",
+            "format-calendar": "hijri",
+        },
+    )
+    assert 'id="saved"' in again.content.decode()
+    assert "Nothing changed" in again.content.decode()
+
+
+def test_a_choice_the_centre_does_not_offer_is_refused_and_nothing_is_saved(
+    client, demo_templates, customer
+):
+    token = CENTRE.search(_email(customer).body_html).group(1)
+
+    response = client.post(
+        f"/p/{token}/",
+        {"lang": "en", "paperless-all": "on", "format-digits": "roman"},
+    )
+
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.content.decode()
+    assert "roman" in response.content.decode()
+    assert not PreferenceEntry.objects.exists()
+    customer.refresh_from_db()
+    assert customer.digits == ""

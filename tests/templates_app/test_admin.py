@@ -373,3 +373,32 @@ def test_no_hostile_source_typed_into_the_form_gives_a_server_error(
             assert saved.status_code in (200, 302), (field, source)
             previewed = author_client.post(_preview_url(version), data)
             assert previewed.status_code in (200, 400), (field, source)
+
+
+def test_an_author_creates_a_template_with_no_schema_yet(demo, author_client):
+    """The add form's `{}` schema and sample data are accepted, not "required"."""
+    from templates_app.models import Category, Template
+
+    category = Category.objects.get(code="collections")
+
+    response = author_client.post(
+        reverse("admin:templates_app_template_add"),
+        {
+            "code": "card-activation",
+            "name": "Card activation",
+            "name_ar": "تفعيل البطاقة",
+            "category": category.pk,
+            "channels": ["email"],
+            "default_language": "en",
+            "data_schema": "{}",
+            "sample_data": "{}",
+            "versions-TOTAL_FORMS": "0",
+            "versions-INITIAL_FORMS": "0",
+            "versions-MIN_NUM_FORMS": "0",
+            "versions-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    assert response.status_code == 302, response.context["errors"]
+    template = Template.objects.get(code="card-activation")
+    assert (template.data_schema, template.sample_data) == ({}, {})

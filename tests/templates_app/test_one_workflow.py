@@ -6,13 +6,15 @@ link), the audit events and the domain signals.
 """
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
+from django.urls import reverse
 
 from audit.models import AuditEvent
 from ccm.models import UserSettings
-from templates_app import services, signals, workflow
-from templates_app.models import Category, ContentBlock, Status
+from templates_app import selectors, services, signals, workflow
+from templates_app.models import Category, ContentBlock, ContentBlockVersion, Status
 from tests.templates_app.conftest import grant, make_block, make_template
 
 pytestmark = pytest.mark.django_db
@@ -194,3 +196,49 @@ def test_a_block_in_review_keeps_its_category(strict, author):
     block.description = "moved"
     with pytest.raises(services.AuthoringError):
         services.block_save(block=block, actor=None)
+
+
+def _redraft(subject, author):
+    """Start a new draft from a version, as "New draft from this version" does."""
+    if isinstance(subject, ContentBlockVersion):
+        return services.block_draft_create(block=subject.block, author=author)
+    return services.version_draft_create(
+        template=subject.template, author=author, source=subject
+    )
+
+
+def test_a_version_redrafted_unchanged_by_another_is_refused_to_its_writer(
+    kind, strict, author, reviewers, client
+):
+    """Segregation follows the words: the writer of v1 may not approve its copy."""
+    first, second = reviewers
+    writer = grant(strict, "author_category", first)
+    writer.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["change_contentblockversion", "change_contentblockcontent"]
+        )
+    )
+    writer = type(writer).objects.get(pk=writer.pk)
+    original = kind["build"](strict, writer)
+    _call(kind, "submit", original, actor=writer)
+    _call(kind, "reject", original, actor=second, comment="Not yet")
+    redraft = _redraft(original, grant(strict, "author_category", author))
+    _call(kind, "submit", redraft, actor=author)
+
+    with pytest.raises(services.WorkflowRefused) as refused:
+        _call(kind, "approve", redraft, actor=writer)
+    assert refused.value.rule == "segregation"
+    assert str(original.number) in str(refused.value)
+    assert workflow.refusal(redraft, "approve", writer) is not None
+
+    client.force_login(writer)
+    page = client.get(
+        reverse(workflow.kind_of(redraft).review_url, args=[redraft.pk])
+    ).content.decode()
+    assert 'id="tpl-approve"' not in page
+    assert "Why you cannot approve it" in page
+    assert "descends" in page
+
+    assert not selectors.approvals_current(redraft).exists()
+    _call(kind, "approve", redraft, actor=second)
+    assert [a.reviewer for a in selectors.approvals_current(redraft)] == [second]

@@ -1,6 +1,7 @@
 """Admin side of the workflow: lists scoped by category permissions, review screen."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -152,19 +153,46 @@ def test_submit_action_reports_each_refusal(seeded, author):
     assert draft.status == Status.IN_REVIEW
 
 
-def test_operator_grants_a_category_permission_in_the_admin(seeded, author):
+def test_operator_requests_a_category_permission_and_revokes_in_the_admin(
+    seeded, author
+):
     operator = user_with("operator", ["manage_category_permissions", "view_category"])
+    operator.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["add_rolegrant", "view_rolegrant", "approve_rolegrant"]
+        )
+    )
     category = Category.objects.get(code="security")
     url = reverse("admin:templates_app_category_permissions", args=[category.pk])
     client = _client(operator)
-    assert "author" in client.get(url).content.decode()
-    response = client.post(url, {"permission": "review_category", "user": author.pk})
+    page = client.get(url).content.decode()
+    assert "author" in page
+    request_url = reverse("admin:ccm_rolegrant_add") + f"?category={category.pk}"
+    assert request_url in page
+    form = client.get(request_url).content.decode()
+    assert f'<option value="{category.pk}" selected>' in form
+    response = client.post(
+        request_url,
+        {
+            "category": category.pk,
+            "permission": "review_category",
+            "user": author.pk,
+            "reason": "Security reviews",
+        },
+    )
     assert response.status_code == 302
-    assert author.__class__.objects.get(pk=author.pk).has_perm(
+    assert not author.__class__.objects.get(pk=author.pk).has_perm(
         "templates_app.review_category", category
     )
+    assert AuditEvent.objects.filter(action="auth.grant.requested").exists()
+
+    response = client.post(url, {"permission": "author_category", "user": author.pk})
+    assert response.status_code == 302
+    assert not author.__class__.objects.get(pk=author.pk).has_perm(
+        "templates_app.author_category", category
+    )
     assert AuditEvent.objects.filter(
-        action="auth.permission.granted", actor_label__contains="operator"
+        action="auth.permission.revoked", actor_label__contains="operator"
     ).exists()
     assert _client(author).get(url).status_code == 403
 

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from ccm import grants
 from templates_app import selectors, services
 from templates_app.models import (
     Approval,
@@ -639,9 +640,22 @@ def test_no_email_leaves_before_commit(version, author, reviewer, smtp_sink):
 
 def test_granting_and_revoking_category_permissions_is_audited(category, author):
     operator = user_with("operator", ["manage_category_permissions"])
-    services.category_permission_grant(
-        category=category, permission="review_category", user=author, actor=operator
+    requester = user_with("requester", [])
+    requester.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_rolegrant", "approve_rolegrant"])
     )
+    operator.user_permissions.add(
+        *Permission.objects.filter(codename="approve_rolegrant")
+    )
+    operator = type(operator).objects.get(pk=operator.pk)
+    requested = grants.grant_request(
+        actor=type(requester).objects.get(pk=requester.pk),
+        user=author,
+        category=category,
+        permission="review_category",
+        reason="Second reviewer",
+    )
+    grants.grant_approve(grant=requested, actor=operator)
     services.category_permission_revoke(
         category=category, permission="review_category", user=author, actor=operator
     )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('templates_app', '0014_names_refuse_bidi_controls'),
+        ('templates_app', '0015_names_refuse_bidi_controls'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('templates_app', '0013_display_names'),
+        ('templates_app', '0014_template_schema_may_be_empty'),
     ]
 
     operations = [
