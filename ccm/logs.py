@@ -136,10 +136,26 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message
 FORMATS = ("json", "text")
 
 
-def logging_config(*, log_format: str, level: str) -> dict:
-    """Return the LOGGING dict for `log_format` ("json" or "text") at `level`."""
+def logging_config(*, log_format: str, level: str, log_file: str = "") -> dict:
+    """Return the LOGGING dict for `log_format` ("json" or "text") at `level`.
+
+    With `log_file`, every line is also appended to that file, written and
+    filtered alike (the test suite collects its processes' lines this way,
+    to scan them for the demo customers' data: scripts/scan-logs).
+    """
     if log_format not in FORMATS:
         raise ValueError(f"LOG_FORMAT must be one of {', '.join(FORMATS)}")
+    handler = {"formatter": log_format, "filters": ["context", "redact"]}
+    handlers = {"console": {"class": "logging.StreamHandler", **handler}}
+    if log_file:
+        handlers["file"] = {
+            "class": "logging.FileHandler",
+            "filename": log_file,
+            "mode": "a",
+            "encoding": "utf-8",
+            "delay": True,
+            **handler,
+        }
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -151,14 +167,8 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "json": {"()": "ccm.logs.JsonLineFormatter"},
             "text": {"format": TEXT_FORMAT},
         },
-        "handlers": {
-            "console": {
-                "class": "logging.StreamHandler",
-                "formatter": log_format,
-                "filters": ["context", "redact"],
-            }
-        },
-        "root": {"handlers": ["console"], "level": level},
+        "handlers": handlers,
+        "root": {"handlers": list(handlers), "level": level},
         "loggers": {
             # Django's own handlers (a console handler while DEBUG is on, runserver's
             # request lines) give way to this one, so every line is formatted
@@ -180,8 +190,9 @@ def gunicorn_logconfig(logging_settings: dict) -> dict:
     Gunicorn adds its defaults' keys to this dict one level deep, so it
     names its two loggers itself; their own handlers are replaced.
     """
+    handlers = logging_settings.get("root", {}).get("handlers", ["console"])
     loggers = {
-        name: {"level": "INFO", "handlers": ["console"], "propagate": False}
+        name: {"level": "INFO", "handlers": handlers, "propagate": False}
         for name in ("gunicorn.error", "gunicorn.access")
     }
     return {

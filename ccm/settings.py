@@ -317,7 +317,11 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto says a request came over HTTPS only when a proxy we trust
+# (the load balancer that ends TLS) sets it and strips a client's own:
+# TRUSTED_PROXY=true. Otherwise any client could claim HTTPS with it.
+TRUSTED_PROXY = env_bool("TRUSTED_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY else None
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -327,6 +331,28 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers and process managers.
 SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
+
+# Content-Security-Policy on every response (django-csp; docs/deploy.md):
+# scripts, styles, fonts and frames from this origin only, images also as
+# data: URLs; no inline script, event handler or style, no plugins, no
+# <base>. Pages that show rendered drafts in sandboxed srcdoc frames (the
+# template version form and review) add inline styles for those frames
+# (templates_app.preview.PREVIEW_HOST_CSP); stored email copies and previews
+# carry their own stricter policy.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+    }
+}
 
 # Email: Django's SMTP backend once EMAIL_HOST is given; until then (the
 # embedded default) each message is written as a file under var/mail/.
@@ -432,6 +458,8 @@ METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 10)
 RECEIPT_WEBHOOK_SECRET = os.environ.get("RECEIPT_WEBHOOK_SECRET", "")
 # Seconds a signed receipt stays acceptable; ids are remembered for twice that.
 RECEIPT_WEBHOOK_TOLERANCE = env_int("RECEIPT_WEBHOOK_TOLERANCE", 300)
+# Seconds a webhook's X-CCM-Timestamp may be ahead of this server's clock.
+RECEIPT_WEBHOOK_CLOCK_SKEW = env_int("RECEIPT_WEBHOOK_CLOCK_SKEW", 60)
 # Where customers reach the public preference centre (links in every message).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # How long a preference-centre or unsubscribe link in a message stays valid.
@@ -487,6 +515,9 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").lower()
 if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+# LOG_FILE: also append every line to this file (the test suite's scan).
 LOGGING = logging_config(
-    log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO").upper()
+    log_format=LOG_FORMAT,
+    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+    log_file=os.environ.get("LOG_FILE", ""),
 )

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
+from ccm.bidi import bidi_visible
 from ccm.moments import moment_display
 from channels_app import batches, lifecycle, pauses, services
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
@@ -184,9 +185,21 @@ class CustomerAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
             },
         )
 
-    list_display = ["external_id", "name", "language", "email", "phone", "updated"]
+    list_display = [
+        "external_id",
+        "shown_name",
+        "language",
+        "email",
+        "phone",
+        "updated",
+    ]
     search_fields = ["=external_id", "name", "=email", "=phone"]
     list_filter = ["language"]
+
+    @admin.display(description=_("name"), ordering="name")
+    def shown_name(self, customer: Customer) -> str:
+        """The name, any direction control in it shown ([U+202E]), not applied."""
+        return bidi_visible(customer.name)
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {

@@ -25,6 +25,33 @@ FIRST_AR = ["فاطمة", "محمد", "نورة", "عبدالله", "سارة", 
 LAST_AR = ["الحربي", "القحطاني", "العتيبي", "الدوسري", "الشمري", "الزهراني"]
 
 
+# The customer a batch row creates (demo_batch); no demo customer has it.
+BATCH_NEW_CUSTOMER = {
+    "external_id": "CUST-99003",
+    "name": "Hala Al-Mutairi",
+    "email": "hala@demo.example.com",
+}
+
+
+def demo_contact(n: int) -> dict[str, str]:
+    """Return the email, phone and postal address of demo customer number `n`."""
+    return {
+        "email": f"customer{n}@demo.example.com",
+        "phone": f"+96650{1000000 + n * 7919 % 8999999:07d}",
+        "postal_address": f"{n + 1} King Fahd Road\nRiyadh 12271\nSaudi Arabia",
+    }
+
+
+def demo_names() -> list[str]:
+    """Return every name a demo customer can have (scripts/scan-logs)."""
+    return [
+        f"{first} {last}"
+        for firsts, lasts in ((FIRST_EN, LAST_EN), (FIRST_AR, LAST_AR))
+        for first in firsts
+        for last in lasts
+    ] + [BATCH_NEW_CUSTOMER["name"]]
+
+
 def _customers(count: int, rng: random.Random) -> list[Customer]:
     customers = []
     for n in range(count):
@@ -36,9 +63,7 @@ def _customers(count: int, rng: random.Random) -> list[Customer]:
             name=f"{first} {last}",
             language="ar" if arabic else "en",
             time_zone="Asia/Riyadh" if n % 5 else "Europe/London",
-            email=f"customer{n}@demo.example.com",
-            phone=f"+96650{1000000 + n * 7919 % 8999999:07d}",
-            postal_address=f"{n + 1} King Fahd Road\nRiyadh 12271\nSaudi Arabia",
+            **demo_contact(n),
         )
         customers.append(customer)
     return customers
@@ -186,12 +211,7 @@ def _batch(customers: list[Customer], operator: AbstractBaseUser) -> Batch | Non
     # without the phone number an SMS batch needs.
     rows.append(row(10, {"external_id": "CUST-99001"}, customers[0]))
     rows.append(row(11, {"external_id": "CUST-99002"}, customers[0]))
-    new = {
-        "external_id": "CUST-99003",
-        "name": "Hala Al-Mutairi",
-        "email": "hala@demo.example.com",
-    }
-    rows.append(row(12, new, customers[0]))
+    rows.append(row(12, dict(BATCH_NEW_CUSTOMER), customers[0]))
     batch = batches.batch_create(
         template_code=template.code,
         channels=["sms"],

@@ -197,6 +197,7 @@ class _TemplatePlan:
                 customer_digits=customer.digits,
                 customer_calendar=customer.calendar,
             ),
+            remote_images=self.version.category.allow_remote_images,
         )
         rendered.parts = footer_apply(
             rendered.parts,

@@ -2,9 +2,10 @@
 
 The provider posts each message to /api/v1/inbound/sms, signed like delivery
 receipts (X-CCM-Timestamp, X-CCM-Signature over "<timestamp>.<raw body>" with
-RECEIPT_WEBHOOK_SECRET); a message id already accepted is refused as a
-replay. A STOP in English or Arabic, in any case, with spaces or diacritics,
-opts every customer with that number out of every marketing category on SMS
+RECEIPT_WEBHOOK_SECRET; stale or future-dated bodies are refused); a message
+id already accepted is refused as a replay (its ids are kept for good). A
+STOP in English or Arabic, in any case, with spaces or diacritics, opts
+every customer with that number out of every marketing category on SMS
 (ledger source "sms_reply") and answers with the confirmation template
 (SMS_STOP_CONFIRMATION_TEMPLATE, a mandatory notice) through the SMS channel.
 """
@@ -24,6 +25,7 @@ from rest_framework.views import APIView
 
 from channels_app.dispatching import TriggerRefused, communication_trigger
 from channels_app.models import Channel, InboundMessage
+from channels_app.problems import WEBHOOK_REPLAYED
 from channels_app.webhooks import WebhookRefused, signed_request_refusal
 from customers.models import Customer, PreferenceEntry, phone_normalise
 from customers.services import marketing_opt_out
@@ -107,9 +109,7 @@ def inbound_sms_record(*, provider_id: str, sender: str, text: str) -> InboundMe
                 kind=kind,
             )
     except IntegrityError:
-        raise WebhookRefused(
-            "id", f"message {provider_id} was already accepted; replays are refused"
-        ) from None
+        raise WebhookRefused("id", WEBHOOK_REPLAYED(id=provider_id)) from None
     customers = _customers_of(sender)
     message.customers.set(customers)
     if kind == InboundMessage.Kind.STOP:
@@ -159,7 +159,5 @@ class InboundSmsWebhook(APIView):
                 provider_id=body["id"], sender=body["sender"], text=body["text"]
             )
         except WebhookRefused as refused:
-            return Response(
-                {refused.field: [refused.message]}, status=status.HTTP_409_CONFLICT
-            )
+            return Response(refused.as_api(), status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -142,3 +142,34 @@ INCIDENT_ROOT_CAUSE_REQUIRED = problem_register(
     "channels.incident.root_cause_required",
     _("Give the root cause to resolve the incident."),
 )
+
+# Signed webhooks: receipts and inbound SMS (channels_app.webhooks).
+WEBHOOK_TIMESTAMP_INVALID = problem_register(
+    "channels.webhook.timestamp_invalid",
+    _("X-CCM-Timestamp is missing or not a Unix time in whole seconds."),
+)
+WEBHOOK_TIMESTAMP_STALE = problem_register(
+    "channels.webhook.timestamp_stale",
+    _(
+        "Signed %(age)s seconds ago, longer than the %(window)s-second window: "
+        "sign each delivery with the current time."
+    ),
+)
+WEBHOOK_TIMESTAMP_AHEAD = problem_register(
+    "channels.webhook.timestamp_ahead",
+    _(
+        "Signed %(ahead)s seconds in the future, more than the %(skew)s seconds "
+        "of clock skew allowed: check the sender's clock."
+    ),
+)
+WEBHOOK_SIGNATURE_WRONG = problem_register(
+    "channels.webhook.signature_wrong",
+    _(
+        "The signature is missing or wrong: X-CCM-Signature is sha256= and the "
+        "HMAC-SHA256 of '<timestamp>.<raw body>' with the shared secret."
+    ),
+)
+WEBHOOK_REPLAYED = problem_register(
+    "channels.webhook.replayed",
+    _("%(id)s was already accepted; replays are refused."),
+)

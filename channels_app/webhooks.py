@@ -2,9 +2,10 @@
 
 A provider signs `<timestamp>.<raw body>` with the shared secret (HMAC-SHA256)
 and sends the Unix time it signed at in X-CCM-Timestamp. A body signed longer
-ago than RECEIPT_WEBHOOK_TOLERANCE seconds (or that far in the future) is
-refused, and within that window a receipt id already accepted is refused, so
-a captured receipt can never be replayed.
+ago than RECEIPT_WEBHOOK_TOLERANCE seconds, or dated more than
+RECEIPT_WEBHOOK_CLOCK_SKEW seconds ahead, is refused (401, with a problem
+code), and a receipt id already accepted is refused (409), so a captured
+receipt can never be replayed.
 """
 
 import hashlib
@@ -21,6 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ccm.problems import Problem
+from channels_app import problems
 from channels_app.lifecycle import DispatchStateError
 from channels_app.models import Dispatch, ReceiptSeen
 from channels_app.services import dispatch_receipt_record
@@ -29,10 +32,13 @@ from channels_app.services import dispatch_receipt_record
 class WebhookRefused(Exception):
     """A webhook was refused; `field` names the header or field at fault."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, problem: Problem) -> None:
+        super().__init__(str(problem))
         self.field = field
-        self.message = message
+        self.problem = problem
+
+    def as_api(self) -> dict:
+        return {self.field: [self.problem.as_api()]}
 
 
 def receipt_signature(body: bytes, secret: str, *, timestamp: int | str) -> str:
@@ -44,38 +50,42 @@ def receipt_signature(body: bytes, secret: str, *, timestamp: int | str) -> str:
 def receipt_authenticate(
     *, body: bytes, timestamp: str, signature: str, secret: str
 ) -> None:
-    """Refuse a body that is not signed with the secret, or signed too long ago."""
-    tolerance = settings.RECEIPT_WEBHOOK_TOLERANCE
+    """Refuse a body not signed with the secret, signed too long ago or ahead."""
+    window = settings.RECEIPT_WEBHOOK_TOLERANCE
+    skew = settings.RECEIPT_WEBHOOK_CLOCK_SKEW
     if not timestamp.isdigit() or len(timestamp) > 12:
+        raise WebhookRefused("X-CCM-Timestamp", problems.WEBHOOK_TIMESTAMP_INVALID())
+    age = int(time.time()) - int(timestamp)
+    if age > window:
         raise WebhookRefused(
-            "X-CCM-Timestamp", "missing or not a Unix time in whole seconds"
+            "X-CCM-Timestamp", problems.WEBHOOK_TIMESTAMP_STALE(age=age, window=window)
         )
-    if abs(time.time() - int(timestamp)) > tolerance:
+    if -age > skew:
         raise WebhookRefused(
-            "X-CCM-Timestamp",
-            f"signed more than {tolerance} seconds from now; sign each delivery"
-            " with the current time",
+            "X-CCM-Timestamp", problems.WEBHOOK_TIMESTAMP_AHEAD(ahead=-age, skew=skew)
         )
     expected = receipt_signature(body, secret, timestamp=timestamp)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
-        raise WebhookRefused("X-CCM-Signature", "missing or wrong signature")
+        raise WebhookRefused("X-CCM-Signature", problems.WEBHOOK_SIGNATURE_WRONG())
 
 
 def receipt_id_claim(*, channel: str, receipt_id: str) -> None:
     """Record a receipt id, refusing one already accepted within the window.
 
     Called inside the transaction that applies the receipt, so a receipt that
-    is refused later leaves its id free. Ids older than twice the window are
-    pruned: their signatures have expired.
+    is refused later leaves its id free. Ids are kept in the database (every
+    web process sees them) for the window plus the clock skew and as long
+    again; older ones are pruned: their signatures have expired.
     """
     try:
         with transaction.atomic():
             ReceiptSeen.objects.create(channel=channel, receipt_id=receipt_id)
     except IntegrityError:
-        raise WebhookRefused(
-            "id", f"receipt {receipt_id} was already accepted; replays are refused"
-        ) from None
-    horizon = timezone.now() - timedelta(seconds=2 * settings.RECEIPT_WEBHOOK_TOLERANCE)
+        raise WebhookRefused("id", problems.WEBHOOK_REPLAYED(id=receipt_id)) from None
+    kept = 2 * (
+        settings.RECEIPT_WEBHOOK_TOLERANCE + settings.RECEIPT_WEBHOOK_CLOCK_SKEW
+    )
+    horizon = timezone.now() - timedelta(seconds=kept)
     ReceiptSeen.objects.filter(received_at__lt=horizon).delete()
 
 
@@ -98,8 +108,9 @@ class ReceiptSerializer(serializers.Serializer):
 def signed_request_refusal(request: Request, what: str) -> Response | None:
     """Refuse a webhook call that is not signed with the shared secret.
 
-    Return the answer to give (503 while webhooks are disabled, 403 for a
-    missing, wrong, old or replayed signature), or None to go on.
+    Return the answer to give (503 while webhooks are disabled, 401 with a
+    problem code for a missing, wrong, stale or future-dated signature), or
+    None to go on.
     """
     secret = settings.RECEIPT_WEBHOOK_SECRET
     if not secret:
@@ -116,7 +127,9 @@ def signed_request_refusal(request: Request, what: str) -> Response | None:
         )
     except WebhookRefused as refused:
         return Response(
-            {refused.field: [refused.message]}, status=status.HTTP_403_FORBIDDEN
+            refused.as_api(),
+            status=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": 'CCM-HMAC-SHA256 realm="webhooks"'},
         )
     return None
 
@@ -174,9 +187,7 @@ class ReceiptWebhook(APIView):
                     provider=f"{channel} receipts",
                 )
         except WebhookRefused as refused:
-            return Response(
-                {refused.field: [refused.message]}, status=status.HTTP_409_CONFLICT
-            )
+            return Response(refused.as_api(), status=status.HTTP_409_CONFLICT)
         except DispatchStateError as exc:
             return Response({"event": exc.as_api()}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from ccm.bidi import bidi_visible
 from channels_app.models import Channel, Dispatch
 from console import masking
 from console.templatetags.console_tags import rule_outcomes
@@ -158,7 +159,7 @@ def search_rows(customers: list[Customer]) -> list[dict]:
         html = SEARCH_ROW.format(
             url=escape(customer_url.format(customer.pk)),
             external_id=escape(customer.external_id),
-            name=escape(customer.name),
+            name=escape(bidi_visible(customer.name)),
             email=escape(masking.email_mask(customer.email)),
             phone=escape(masking.phone_mask(customer.phone)),
             language=escape(languages.get(customer.language, customer.language)),

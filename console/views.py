@@ -6,6 +6,7 @@ otherwise); reads with rules come from `console.selectors`, writes go through
 """
 
 import json
+import secrets
 from dataclasses import dataclass
 from functools import wraps
 
@@ -21,7 +22,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from channels_app.dispatching import TriggerRefused
 from channels_app.models import Channel, Dispatch
@@ -94,19 +99,59 @@ def _contact(customer: Customer, unmasked: bool) -> dict:
     }
 
 
+# The queries an agent searched for, in the session under opaque keys: the
+# URL (and so every access log and Referer) carries the key, never the query.
+SESSION_SEARCHES = "console_searches"
+SEARCHES_KEPT = 20
+
+
+def _search_keep(request: HttpRequest, query: str) -> str:
+    """Keep `query` in the session; return the opaque key that names it."""
+    searches = request.session.get(SESSION_SEARCHES, {})
+    key = secrets.token_urlsafe(12)
+    searches[key] = query
+    request.session[SESSION_SEARCHES] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return key
+
+
 @console_view()
-@require_GET
+@require_http_methods(["GET", "POST"])
 def search(request: HttpRequest) -> HttpResponse:
-    """Find a customer by external id, name, email or phone."""
-    form = SearchForm(request.GET)
-    result = None
-    if form.is_valid() and form.cleaned_data["q"]:
-        result = selectors.customers_search(form.cleaned_data["q"])
+    """Find a customer by external id, name, email or phone.
+
+    The query is posted, kept in the session and the browser sent on to
+    `?s=<key>` (post, redirect, get): reloading and the back button show the
+    results again, and no name, address or number is ever in a URL.
+    """
+    status, result, expired = 200, None, False
+    if request.method == "POST":
+        form = SearchForm(request.POST)
+        if form.is_valid():
+            query = form.cleaned_data["q"]
+            if not query:
+                return redirect("console:search")
+            key = _search_keep(request, query)
+            return redirect(f"{reverse('console:search')}?{urlencode({'s': key})}")
+        status = 400
+    else:
+        key = request.GET.get("s", "")
+        query = request.session.get(SESSION_SEARCHES, {}).get(key) if key else None
+        expired = bool(key) and query is None
+        form = SearchForm(initial={"q": query or ""})
+        if query:
+            result = selectors.customers_search(query)
     rows = rows_html.search_rows(result.customers if result else [])
     return render(
         request,
         "console/search.html",
-        {"form": form, "result": result, "rows": rows},
+        {
+            "form": form,
+            "result": result,
+            "rows": rows,
+            "expired": expired,
+            "search_query": form["q"].value() or "",
+        },
+        status=status,
     )
 
 

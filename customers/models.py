@@ -17,6 +17,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from ccm.bidi import bidi_controls_refuse, bidi_visible
 from ccm.problems import Problem
 from customers import problems
 from templates_app.formats import Calendar, Digits
@@ -84,7 +85,9 @@ class Customer(models.Model):
     )
 
     external_id = models.CharField(_("external id"), max_length=100, unique=True)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(
+        _("name"), max_length=200, validators=[bidi_controls_refuse]
+    )
     language = models.CharField(
         _("language"),
         max_length=8,
@@ -137,7 +140,7 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.external_id})"
+        return f"{bidi_visible(self.name)} ({self.external_id})"
 
     @classmethod
     def field_problems(

@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from django.utils.translation import get_language_bidi
 from django.utils.translation import gettext_lazy as _
 
+from ccm.bidi import bidi_visible
 from templates_app.models import Channel, Language
 
 
@@ -41,4 +42,6 @@ class DisplayNameColumns:
 
     @admin.display(description=_("name in Arabic"), ordering="name_ar")
     def arabic_name(self, subject) -> str:
-        return format_html('<bdi lang="ar" dir="rtl">{}</bdi>', subject.name_ar or "-")
+        return format_html(
+            '<bdi lang="ar" dir="rtl">{}</bdi>', bidi_visible(subject.name_ar or "-")
+        )

@@ -302,7 +302,11 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
         context["tab_codes"] = {
             str(label): code for code, label in [*Channel.choices, *Language.choices]
         }
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        response = super().render_change_form(
+            request, context, *args, obj=obj, **kwargs
+        )
+        response._csp_update = preview.PREVIEW_HOST_CSP  # srcdoc preview frames
+        return response
 
     def _workflow_context(self, request, version) -> dict:
         context = self.workflow_context(request, version)
@@ -504,9 +508,11 @@ class TemplateVersionAdmin(WorkflowAdminMixin, AuditedAdminMixin, SimpleHistoryA
             ),
             "hash_ok": services.version_hash_ok(version),
         }
-        return TemplateResponse(
+        response = TemplateResponse(
             request, "admin/templates_app/templateversion/review.html", context
         )
+        response._csp_update = preview.PREVIEW_HOST_CSP  # srcdoc preview frames
+        return response
 
     def review_queue_view(self, request):
         """List what awaits the user's review, the longest waiting first."""

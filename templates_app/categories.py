@@ -26,9 +26,10 @@ CATEGORY_FIELDS = (
     "kind",
     "required_approvals",
     "recertify_months",
+    "allow_remote_images",
 )
-# What may change without a second person's approval.
-DIRECT_FIELDS = ("name", "name_ar")
+# What may change without a second person's approval (audited).
+DIRECT_FIELDS = ("name", "name_ar", "allow_remote_images")
 
 
 def _snapshot(category: Category, fields=CATEGORY_FIELDS) -> dict:
@@ -51,6 +52,7 @@ def category_create(
     kind: str = Category.Kind.SERVICE,
     required_approvals: int = 1,
     recertify_months: int = 0,
+    allow_remote_images: bool = False,
 ) -> Category:
     """Create a category and audit it; `actor` None is the system (demo, seeds).
 
@@ -70,6 +72,7 @@ def category_create(
         kind=kind,
         required_approvals=required_approvals,
         recertify_months=recertify_months,
+        allow_remote_images=allow_remote_images,
     )
     category.full_clean()
     with transaction.atomic():
@@ -86,9 +89,12 @@ def category_create(
 
 
 def category_update(
-    *, category: Category, actor: AbstractBaseUser | None, **fields: str
+    *, category: Category, actor: AbstractBaseUser | None, **fields: str | bool
 ) -> Category:
-    """Change a category's names and audit it; refuse what needs a proposal."""
+    """Change a category's names or remote images; audit it.
+
+    Refuse what needs a proposal.
+    """
     if "code" in fields:
         raise WorkflowRefused(
             _(
@@ -121,7 +127,7 @@ def category_update(
         changed = [name for name in DIRECT_FIELDS if before[name] != after[name]]
         if not changed:
             return locked
-        locked._change_reason = _("Renamed")
+        locked._change_reason = _("Changed")
         locked._history_user = actor
         locked.save(update_fields=changed)
         event_record(

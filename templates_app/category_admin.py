@@ -69,6 +69,7 @@ class CategoryForm(forms.ModelForm):
             "kind",
             "required_approvals",
             "recertify_months",
+            "allow_remote_images",
         ]
 
     def clean(self):
@@ -116,6 +117,7 @@ class CategoryAdmin(DisplayNameColumns, AuditedAdminMixin, SimpleHistoryAdmin):
             "kind",
             "required_approvals",
             "recertify_months",
+            "allow_remote_images",
         ]
         if obj is not None and self.has_change_permission(request, obj):
             return [*fields, "change_reason"]

@@ -86,20 +86,38 @@ ALLOWED_STYLE_PROPERTIES = {
 URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
 
 
+def _remote_image_strip(tag: str, attribute: str, value: str) -> str | None:
+    """Drop an image's address unless it is an attachment (cid:)."""
+    if tag == "img" and attribute == "src" and not value.lower().startswith("cid:"):
+        return None
+    return value
+
+
 # Built once: configuring a cleaner costs three times what cleaning a message does.
-_CLEANER = nh3.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    url_schemes=URL_SCHEMES,
-    filter_style_properties=ALLOWED_STYLE_PROPERTIES,
-    link_rel="noopener noreferrer",
-    strip_comments=True,
+_OPTIONS = {
+    "tags": ALLOWED_TAGS,
+    "attributes": ALLOWED_ATTRIBUTES,
+    "url_schemes": URL_SCHEMES,
+    "filter_style_properties": ALLOWED_STYLE_PROPERTIES,
+    "link_rel": "noopener noreferrer",
+    "strip_comments": True,
+}
+_CLEANER = nh3.Cleaner(**_OPTIONS)
+# Remote images tell their host who opened the email, when and where: unless
+# the category allows them (Category.allow_remote_images), an <img> keeps its
+# alt text and loses a src that is not an attachment (cid:).
+_CLEANER_NO_REMOTE_IMAGES = nh3.Cleaner(
+    **_OPTIONS, attribute_filter=_remote_image_strip
 )
 
 
-def sanitise_html(html: str) -> str:
-    """Return email HTML without scripts, event handlers or script URLs."""
-    return _CLEANER.clean(html)
+def sanitise_html(html: str, *, remote_images: bool = False) -> str:
+    """Return email HTML without scripts, event handlers or script URLs.
+
+    Without `remote_images`, without remote images either.
+    """
+    cleaner = _CLEANER if remote_images else _CLEANER_NO_REMOTE_IMAGES
+    return cleaner.clean(html)
 
 
 BLOCK_TAGS = {

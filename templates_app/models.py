@@ -9,7 +9,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from ccm.bidi import sequence
+from ccm.bidi import bidi_controls_refuse, bidi_visible, sequence
 from templates_app.formats import Calendar, Digits
 from templates_app.versioned import (  # noqa: F401 (the vocabulary, re-exported)
     EDITABLE_STATUSES,
@@ -90,11 +90,15 @@ class DisplayNamed:
 
     @property
     def display_name(self) -> str:
-        """Return the name in the active language, else in the other one."""
+        """Return the name in the active language, else in the other one.
+
+        Direction controls in a name stored before names refused them are
+        shown ([U+202E]), never applied.
+        """
         arabic = (get_language() or "").startswith("ar")
         if arabic:
-            return self.name_ar or self.name
-        return self.name or self.name_ar
+            return bidi_visible(self.name_ar or self.name)
+        return bidi_visible(self.name or self.name_ar)
 
 
 class Category(DisplayNamed, models.Model):
@@ -112,13 +116,29 @@ class Category(DisplayNamed, models.Model):
     kind = models.CharField(
         _("kind"), max_length=16, choices=Kind.choices, default=Kind.SERVICE
     )
-    name = models.CharField(_("name in English"), max_length=200)
-    name_ar = models.CharField(_("name in Arabic"), max_length=200, blank=True)
+    name = models.CharField(
+        _("name in English"), max_length=200, validators=[bidi_controls_refuse]
+    )
+    name_ar = models.CharField(
+        _("name in Arabic"),
+        max_length=200,
+        blank=True,
+        validators=[bidi_controls_refuse],
+    )
     required_approvals = models.PositiveSmallIntegerField(
         _("required approvals"),
         default=1,
         validators=[MinValueValidator(1)],
         help_text=_("Distinct reviewers who must approve a version."),
+    )
+    allow_remote_images = models.BooleanField(
+        _("allow remote images in emails"),
+        default=False,
+        help_text=_(
+            "Off: an image in an email of this category must be attached (cid:); "
+            "a remote one (https://...) loses its address when the email is "
+            "rendered, so no third party learns who opened it and when."
+        ),
     )
     recertify_months = models.PositiveSmallIntegerField(
         _("re-certification period (months)"),
@@ -248,8 +268,15 @@ class Template(DisplayNamed, models.Model):
     code = models.SlugField(
         _("code"), max_length=100, unique=True, validators=[code_validator]
     )
-    name = models.CharField(_("name in English"), max_length=200)
-    name_ar = models.CharField(_("name in Arabic"), max_length=200, blank=True)
+    name = models.CharField(
+        _("name in English"), max_length=200, validators=[bidi_controls_refuse]
+    )
+    name_ar = models.CharField(
+        _("name in Arabic"),
+        max_length=200,
+        blank=True,
+        validators=[bidi_controls_refuse],
+    )
     category = models.ForeignKey(
         Category,
         on_delete=models.PROTECT,
@@ -483,8 +510,15 @@ class ContentBlock(DisplayNamed, models.Model):
     code = models.SlugField(
         _("code"), max_length=100, unique=True, validators=[code_validator]
     )
-    name = models.CharField(_("name in English"), max_length=200)
-    name_ar = models.CharField(_("name in Arabic"), max_length=200, blank=True)
+    name = models.CharField(
+        _("name in English"), max_length=200, validators=[bidi_controls_refuse]
+    )
+    name_ar = models.CharField(
+        _("name in Arabic"),
+        max_length=200,
+        blank=True,
+        validators=[bidi_controls_refuse],
+    )
     description = models.TextField(_("description"), blank=True)
     category = models.ForeignKey(
         Category,

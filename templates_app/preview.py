@@ -20,6 +20,15 @@ from templates_app.version_settings import version_preview_formats
 
 # One preview request renders at most this many drafts.
 MAX_DRAFTS = 50
+# What a page showing previews in srcdoc frames adds to the site's policy: the
+# frames take their host page's policy too, and a draft brings inline styles.
+PREVIEW_HOST_CSP = {
+    "style-src": ["'unsafe-inline'"],
+    # The letter's PDF is offered as a blob: URL made in the page.
+    "connect-src": ["'self'", "blob:"],
+    "img-src": ["data:"],
+    "font-src": ["'self'", "data:"],
+}
 
 
 def drafts_from_post(post, prefix: str = "contents") -> list[ContentDraft]:
@@ -68,6 +77,7 @@ def preview_job(
         },
         title=template.name,
         letter_limits=letters.letter_limits(template.category.code),
+        remote_images=version.category.allow_remote_images,
     )
     if validate:
         source = template if version.is_editable else version

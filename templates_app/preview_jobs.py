@@ -38,6 +38,8 @@ class PreviewJob:
     formats: dict[str, Formats]  # language -> formats
     title: str
     letter_limits: letters.LetterLimits
+    # The category lets email images load from other sites (tracking pixels).
+    remote_images: bool = False
     validation: dict = field(default_factory=dict)  # validate_contents() kwargs
 
 
@@ -51,6 +53,7 @@ def _pane(draft: ContentDraft, job: PreviewJob) -> dict:
             data=job.sample_data,
             blocks=job.blocks.get(draft.language, {}),
             formats=job.formats[draft.language],
+            remote_images=job.remote_images,
         )
     except rendering.RenderError as exc:
         return {**pane, "ok": False, "error": str(exc)}
@@ -130,6 +133,7 @@ def emails_render(job: PreviewJob) -> list[tuple[str, dict]]:
                 data=job.sample_data,
                 blocks=job.blocks.get(draft.language, {}),
                 formats=job.formats[draft.language],
+                remote_images=job.remote_images,
             ).parts,
         )
         for draft in job.drafts

@@ -531,8 +531,12 @@ def render_content(
     data: Mapping,
     blocks: Mapping[str, BlockSource] | None = None,
     formats: Formats = DEFAULT_FORMATS,
+    remote_images: bool = False,
 ) -> RenderedContent:
     """Render one channel's sources in one language, finished for that channel.
+
+    Email HTML keeps remote images only with `remote_images` (the category's
+    `allow_remote_images`).
 
     Email HTML is sanitised and always has a plain-text part; SMS text carries
     its encoding and segment count (after the digits are written, so
@@ -569,7 +573,9 @@ def render_content(
     result = RenderedContent(channel, language, parts, used)
     if channel == "email":
         parts["subject"] = " ".join(parts.get("subject", "").split())
-        parts["html"] = emails.sanitise_html(parts.get("html", ""))
+        parts["html"] = emails.sanitise_html(
+            parts.get("html", ""), remote_images=remote_images
+        )
         if not parts.get("text", "").strip():
             parts["text"] = emails.html_to_text(parts["html"])
     elif channel == "sms":

@@ -70,10 +70,50 @@ def _worker_isolate(worker: str) -> None:
 
 _embedded_broker = []
 
+# Every line the suite's processes log goes to one file as well, written as
+# production writes it; scripts/scan-logs fails the run (.ci/run) when a line
+# names a demo customer. The pytest processes and every process a test starts
+# (gunicorn, Celery, manage.py) inherit LOG_FILE.
+TEST_LOG = (
+    Path(os.environ.get("CCM_VAR_DIR") or Path(__file__).parents[1] / "var")
+    / "test-logs"
+    / "run.log"
+)
+
+
+def _test_log_start() -> None:
+    """Start the run's log afresh and send this process's lines to it too.
+
+    Run by the process that starts the session (the xdist controller, or the
+    one process of `-n 0`): xdist workers, started after it, and the
+    processes tests start take LOG_FILE from the environment in their settings.
+    """
+    import logging
+
+    from django.conf import settings
+
+    from ccm.logs import TEXT_FORMAT, ContextFilter, JsonLineFormatter, RedactFilter
+
+    TEST_LOG.parent.mkdir(parents=True, exist_ok=True)
+    TEST_LOG.write_text("")
+    os.environ["LOG_FILE"] = str(TEST_LOG)
+    # This process's settings were read before: its handler is added here,
+    # built as settings.LOGGING builds the file handler.
+    handler = logging.FileHandler(TEST_LOG, mode="a", encoding="utf-8", delay=True)
+    if settings.LOG_FORMAT == "json":
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())
+    logging.getLogger().addHandler(handler)
+
 
 def pytest_configure(config) -> None:
     if XDIST_WORKER:
         _worker_isolate(XDIST_WORKER)
+    else:
+        _test_log_start()
     xdist_controller = not XDIST_WORKER and getattr(config.option, "numprocesses", 0)
     if _broker_url().startswith("redis+socket://") and not xdist_controller:
         # No CELERY_BROKER_URL: the embedded broker, started as `make run` does.
@@ -161,6 +201,7 @@ PROCESS_TESTS = (
     "tests/ccm/test_stack.py::",
     "tests/ccm/test_deploy.py::test_two_beats",
     "tests/ccm/test_logs.py::test_gunicorn",
+    "tests/console/test_private_logs.py::",
     "tests/channels_app/test_faults.py::",
     "tests/channels_app/test_logs.py::test_a_full_send",
     "tests/channels_app/test_batches.py::test_a_worker_killed_mid_run",
@@ -295,13 +336,50 @@ def browser():
         browser.close()
 
 
+# Every frame reports the Content-Security-Policy violations it sees.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspReport({document: event.documentURI,
+    directive: event.violatedDirective, blocked: event.blockedURI,
+    sample: event.sample, source: event.sourceFile + ":" + event.lineNumber});
+});
+"""
+# Documents whose own policy is meant to block what they hold (a draft's or a
+# stored email's remote image, say): their refusals are the policy working.
+CSP_OWN_POLICY_DOCUMENTS = ("about:srcdoc", "/email.html")
+
+
 @pytest.fixture
 def page(browser):
+    """A Chromium page; the test fails if the site's CSP refused anything on it.
+
+    Chromium also prints each refusal on its console ("Refused to ..."): kept
+    for the failure message.
+    """
     context = browser.new_context(viewport={"width": 1366, "height": 900})
+    violations: list[dict] = []
+    context.expose_binding(
+        "__cspReport", lambda source, violation: violations.append(violation)
+    )
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    console: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            console.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.csp_violations = violations
     yield page
     context.close()
+    kept = [
+        v for v in violations if not v["document"].endswith(CSP_OWN_POLICY_DOCUMENTS)
+    ]
+    assert not kept, f"Content-Security-Policy violations: {kept}\n{console}"
 
 
 @pytest.fixture

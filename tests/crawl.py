@@ -227,15 +227,18 @@ def crawl_as(username: str, language: str) -> Crawl:
     UserSettings.objects.update_or_create(user=user, defaults={"language": language})
     client = Client()
     client.force_login(user)
-    return Crawl(client, language).run([*START_PAGES, *console_starts()])
+    return Crawl(client, language).run([*START_PAGES, *console_starts(client)])
 
 
-def console_starts() -> list[str]:
-    """Return the console's search for a few demo customers, where agents start."""
+def console_starts(client) -> list[str]:
+    """Return the console's search for a few demo customers, where agents start.
+
+    A search is posted; its results are at the URL it redirects to.
+    """
     from customers.models import Customer
 
     return [
-        f"/agent/?q={external_id}"
+        client.post("/agent/", {"q": external_id})["Location"]
         for external_id in Customer.objects.order_by("pk").values_list(
             "external_id", flat=True
         )[:3]

@@ -4,6 +4,7 @@ from django import template
 from django.utils import translation
 
 from audit.vocabulary import action_label
+from ccm.bidi import bidi_visible
 from ccm.moments import customer_time, moment_display
 from channels_app.models import Dispatch, DispatchAttempt
 from customers.reasons import reason_display
@@ -15,6 +16,8 @@ register = template.Library()
 
 # The translated name of a central-rule outcome.
 register.filter("rule_outcome", outcome_label)
+# A name stored with direction controls shows them: [U+202E].
+register.filter("bidi_visible", bidi_visible)
 
 
 # The stored codes a page may print, by kind, with their translated labels.

@@ -87,7 +87,9 @@ def test_a_hard_bounce_suppresses_the_address_for_every_later_send(sent):
 def test_a_wrongly_signed_receipt_is_refused_and_changes_nothing(sent):
     response = _post({"reference": sent.pk, "event": "bounced"}, secret="guess")
 
-    assert response.status_code == 403
+    assert response.status_code == 401
+    [refused] = response.json()["X-CCM-Signature"]
+    assert refused["code"] == "channels.webhook.signature_wrong"
     sent.refresh_from_db()
     assert sent.status == Dispatch.Status.SENT
 
@@ -116,19 +118,27 @@ def test_a_receipt_signed_longer_ago_than_the_window_is_refused(sent, settings):
 
     response = _post({"reference": sent.pk, "event": "bounced"}, timestamp=stale)
 
-    assert response.status_code == 403
-    assert "300 seconds" in response.json()["X-CCM-Timestamp"][0]
+    assert response.status_code == 401
+    [refused] = response.json()["X-CCM-Timestamp"]
+    assert refused["code"] == "channels.webhook.timestamp_stale"
+    assert refused["params"]["window"] == 300
+    assert "300-second window" in refused["message"]
     sent.refresh_from_db()
     assert sent.status == Dispatch.Status.SENT
 
 
-def test_a_receipt_dated_in_the_future_beyond_the_window_is_refused(sent):
-    ahead = int(time.time()) + 3600
+def test_a_receipt_dated_in_the_future_beyond_the_clock_skew_is_refused(sent, settings):
+    settings.RECEIPT_WEBHOOK_CLOCK_SKEW = 60
+    ahead = int(time.time()) + 120
 
     response = _post({"reference": sent.pk, "event": "delivered"}, timestamp=ahead)
 
-    assert response.status_code == 403
-    assert "X-CCM-Timestamp" in response.json()
+    assert response.status_code == 401
+    [refused] = response.json()["X-CCM-Timestamp"]
+    assert refused["code"] == "channels.webhook.timestamp_ahead"
+    assert refused["params"]["skew"] == 60
+    sent.refresh_from_db()
+    assert sent.status == Dispatch.Status.SENT
 
 
 def test_the_timestamp_is_covered_by_the_signature(sent):
@@ -146,7 +156,7 @@ def test_the_timestamp_is_covered_by_the_signature(sent):
         HTTP_X_CCM_SIGNATURE=receipt_signature(body, SECRET, timestamp=old),
     )
 
-    assert response.status_code == 403
+    assert response.status_code == 401
     sent.refresh_from_db()
     assert sent.status == Dispatch.Status.SENT
 
@@ -161,8 +171,9 @@ def test_a_receipt_without_a_timestamp_is_refused(sent):
         HTTP_X_CCM_SIGNATURE="sha256=" + "0" * 64,
     )
 
-    assert response.status_code == 403
-    assert "X-CCM-Timestamp" in response.json()
+    assert response.status_code == 401
+    [refused] = response.json()["X-CCM-Timestamp"]
+    assert refused["code"] == "channels.webhook.timestamp_invalid"
 
 
 def test_a_replayed_receipt_id_is_refused_even_within_the_window(sent):
@@ -185,7 +196,9 @@ def test_a_replayed_receipt_id_is_refused_even_within_the_window(sent):
     replay = post()
 
     assert replay.status_code == 409
-    assert "r-3" in replay.json()["id"][0]
+    [refused] = replay.json()["id"]
+    assert refused["code"] == "channels.webhook.replayed"
+    assert "r-3" in refused["message"]
     assert AuditEvent.objects.filter(action="channels.dispatch.delivered").count() == 1
 
 

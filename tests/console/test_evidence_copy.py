@@ -24,9 +24,11 @@ HTML_ONLY = "Pay online before 15 July 2025 to keep your cover"
 HTML_ONLY_AR = "ادفعوا عبر الإنترنت قبل 15 يوليو 2025 لتبقى تغطيتكم سارية"
 
 
-def _store_html(dispatch, html: str, *, language: str | None = None):
+def _store_html(
+    dispatch, html: str, *, language: str | None = None, remote_images=False
+):
     """Give a sent email a stored HTML part, sanitised as the product stores it."""
-    dispatch.body_html = sanitise_html(html)
+    dispatch.body_html = sanitise_html(html, remote_images=remote_images)
     dispatch.language = language or dispatch.language
     dispatch.save(update_fields=["body_html", "language"])
     return dispatch
@@ -138,6 +140,7 @@ def test_an_emails_remote_image_is_not_fetched_when_the_evidence_pdf_renders(
         _store_html(
             email_dispatch,
             f'<p><img src="{logo}" alt="Insurer logo"></p><p>{HTML_ONLY}</p>',
+            remote_images=True,  # a category that allows them
         )
         assert logo in email_dispatch.body_html
         client.force_login(agent)

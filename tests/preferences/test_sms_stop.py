@@ -37,9 +37,9 @@ def confirmation(demo_templates):
     return template
 
 
-def _post(client, body: dict, *, secret: str = SECRET):
+def _post(client, body: dict, *, secret: str = SECRET, stamp: int | None = None):
     raw = json.dumps(body, ensure_ascii=False).encode()
-    stamp = str(int(time.time()))
+    stamp = str(int(time.time()) if stamp is None else stamp)
     return client.post(
         "/api/v1/inbound/sms",
         data=raw,
@@ -123,8 +123,28 @@ def test_a_replayed_or_forged_message_is_refused(client, offers, customer):
     body = {"id": "in-3", "sender": "+966501234567", "text": "STOP"}
     assert _post(client, body).status_code == 204
     assert _post(client, body).status_code == 409
-    assert _post(client, {**body, "id": "in-4"}, secret="wrong").status_code == 403
+    forged = _post(client, {**body, "id": "in-4"}, secret="wrong")
+    assert forged.status_code == 401
+    assert forged.json()["X-CCM-Signature"][0]["code"] == (
+        "channels.webhook.signature_wrong"
+    )
     assert InboundMessage.objects.count() == 1
+
+
+def test_an_old_or_future_dated_message_is_refused(client, offers, customer):
+    body = {"id": "in-5", "sender": "+966501234567", "text": "STOP"}
+    stale = _post(client, body, stamp=int(time.time()) - 301)
+    ahead = _post(client, body, stamp=int(time.time()) + 120)
+
+    assert stale.status_code == ahead.status_code == 401
+    assert stale.json()["X-CCM-Timestamp"][0]["code"] == (
+        "channels.webhook.timestamp_stale"
+    )
+    assert ahead.json()["X-CCM-Timestamp"][0]["code"] == (
+        "channels.webhook.timestamp_ahead"
+    )
+    assert not InboundMessage.objects.exists()
+    assert not PreferenceEntry.objects.exists()
 
 
 def test_a_stop_from_an_unknown_number_is_kept(client, offers, customer):
