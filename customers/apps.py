@@ -12,11 +12,20 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers and consent")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_save
+
         from audit.privacy import personal_fields_register, subjects_private_register
         from audit.sealing import address_owner
         from audit.vocabulary import register
+        from templates_app.models import Category
 
-        from . import models
+        from . import models, reasons
+
+        # A renamed category reads at once in this process's reasons (other
+        # processes re-read names within reasons.NAMES_SECONDS).
+        post_save.connect(
+            reasons.names_forget, sender=Category, dispatch_uid="reasons-names"
+        )
 
         # Their events name customers and their addresses.
         subjects_private_register(

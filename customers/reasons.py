@@ -260,6 +260,12 @@ def _category_names(language: str, epoch: int) -> dict[str, str]:
     return category_names()
 
 
+def names_forget(**_kwargs) -> None:
+    """Forget the category names read so far (a category was saved here)."""
+    _category_names.cache_clear()
+    _display.cache_clear()
+
+
 def _category_display(value: str) -> str:
     """Return a category code as its name in the active language."""
     names = _category_names(get_language() or "", _names_epoch())

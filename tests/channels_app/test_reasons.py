@@ -236,6 +236,8 @@ def latin_left(arabic: str) -> list[str]:
     return re.findall(r"[A-Za-z]+", arabic)
 
 
+# A reason naming a category reads its name from the database.
+@pytest.mark.django_db
 def test_every_reason_consent_and_the_rules_write_reads_in_arabic():
     texts = consent_reasons() + rules_reasons()
     unread = []
@@ -261,6 +263,8 @@ def test_every_shape_of_the_catalogue_is_one_the_code_writes():
     assert written == {shape.english for shape in reasons.CATALOGUE} - console
 
 
+# A reason naming a category reads its name from the database.
+@pytest.mark.django_db
 def test_english_readers_see_each_reason_as_stored():
     texts = consent_reasons() + rules_reasons()
     with translation.override("en"):
