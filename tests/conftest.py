@@ -5,6 +5,7 @@ skipped when DATABASE_URL / CELERY_BROKER_URL do not point at them; under
 CI=true a missing or unreachable service stops the run with an error naming it.
 """
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -349,14 +350,16 @@ document.addEventListener("securitypolicyviolation", (event) => {
 CSP_OWN_POLICY_DOCUMENTS = ("about:srcdoc", "/email.html")
 
 
-@pytest.fixture
-def page(browser):
-    """A Chromium page; the test fails if the site's CSP refused anything on it.
+@contextlib.contextmanager
+def csp_watched_page(browser, **context_options):
+    """Yield a Chromium page; fail if the site's CSP refused anything on it.
 
     Chromium also prints each refusal on its console ("Refused to ..."): kept
     for the failure message.
     """
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context = browser.new_context(
+        **{"viewport": {"width": 1366, "height": 900}, **context_options}
+    )
     violations: list[dict] = []
     context.expose_binding(
         "__cspReport", lambda source, violation: violations.append(violation)
@@ -374,12 +377,21 @@ def page(browser):
         ),
     )
     page.csp_violations = violations
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
     kept = [
         v for v in violations if not v["document"].endswith(CSP_OWN_POLICY_DOCUMENTS)
     ]
     assert not kept, f"Content-Security-Policy violations: {kept}\n{console}"
+
+
+@pytest.fixture
+def page(browser):
+    """A Chromium page; the test fails if the site's CSP refused anything on it."""
+    with csp_watched_page(browser) as page:
+        yield page
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from axes.models import AccessAttempt
 from django.utils import timezone
 
 from ccm import roles
+from tests.conftest import csp_watched_page
 from tests.factories import user_build
 from tests.signin import totp_code, totp_device
 
@@ -25,13 +26,9 @@ LOCKED = {
 @pytest.fixture
 def reader(browser, request):
     language = request.param
-    context = browser.new_context(
-        viewport={"width": 1366, "height": 900}, locale=language
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page, language
-    context.close()
+    # The sign-in pages keep to the Content-Security-Policy too.
+    with csp_watched_page(browser, locale=language) as page:
+        yield page, language
 
 
 def _password(page, base_url, username, password, next_url="/admin/"):
