@@ -34,6 +34,7 @@ from referencing import Registry
 from referencing.exceptions import NoSuchResource, Unresolvable
 
 from templates_app.patterns import pattern_backtracks
+from templates_app.schema_messages import schema_message
 
 # A data schema describes a payload; a few hundred fields nest a few levels.
 DEFAULTS = {
@@ -415,7 +416,7 @@ def validator_errors(validator, data) -> list[tuple[tuple, str]]:
         ]
     finally:
         _FOLLOWED.reset(token)
-    return [(tuple(error.absolute_path), error.message) for error in errors]
+    return [(tuple(error.absolute_path), schema_message(error)) for error in errors]
 
 
 def validator_problems(validator, data) -> list[str]:

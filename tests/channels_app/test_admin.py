@@ -253,7 +253,7 @@ def test_a_malformed_csv_is_refused_naming_line_and_column_and_nothing_is_stored
     html = response.content.decode()
     assert "nothing was stored" in html
     assert "line 2, column email: &#x27;reem-at-example&#x27; is not an email" in html
-    assert "line 3, column amount: &#x27;ninety-nine&#x27; is not of type" in html
+    assert "line 3, column amount: &quot;ninety-nine&quot; must be a number" in html
     assert not Batch.objects.exists()
 
 
