@@ -10,7 +10,7 @@ import json
 import re
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 # jsonschema's type names, as a reader says them.
 TYPE_NAMES = {
@@ -33,7 +33,9 @@ def _shown(value) -> str:
 
 def _types(value) -> str:
     names = value if isinstance(value, list) else [value]
-    return _(" or ").join(str(TYPE_NAMES.get(name, name)) for name in names)
+    return f" {pgettext('json type', 'or')} ".join(
+        str(TYPE_NAMES.get(name, name)) for name in names
+    )
 
 
 def schema_message(error) -> str:
