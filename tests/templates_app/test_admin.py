@@ -371,8 +371,9 @@ def test_no_hostile_source_typed_into_the_form_gives_a_server_error(
             data = _form_data(version, **{f"contents-{index}-{field}": source})
             saved = author_client.post(_change_url(version), data)
             assert saved.status_code in (200, 302), (field, source)
-            previewed = author_client.post(_preview_url(version), data)
-            assert previewed.status_code in (200, 400), (field, source)
+            if field == "html":  # a preview renders every field alike
+                previewed = author_client.post(_preview_url(version), data)
+                assert previewed.status_code in (200, 400), (field, source)
 
 
 def test_an_author_creates_a_template_with_no_schema_yet(demo, author_client):
