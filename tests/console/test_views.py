@@ -528,7 +528,7 @@ def test_a_reissue_with_bad_data_shows_the_problem_and_sends_nothing(
     assert not email_dispatch.communication.reissues.exists()
 
 
-def test_an_arabic_agent_reads_a_refused_reissue_in_arabic_its_detail_as_written(
+def test_an_arabic_agent_reads_a_refused_reissue_in_arabic_naming_the_value(
     client, agent, customer, email_dispatch
 ):
     UserSettings.objects.create(user=agent, language="ar")
@@ -540,10 +540,10 @@ def test_an_arabic_agent_reads_a_refused_reissue_in_arabic_its_detail_as_written
 
     page = html.unescape(response.content.decode())
 
-    # The refusal in Arabic, isolated; the schema's detail (a path, a value) as written.
+    # The refusal in Arabic, isolated, with the path and the value as typed.
     assert (
-        "رُفضت البيانات المصحّحة: \u2068البيانات لا تطابق القالب: /amount: 'a lot' "
-        "is not of" in page
+        "رُفضت البيانات المصحّحة: \u2068البيانات لا تطابق القالب: /amount: "
+        'يجب أن تكون القيمة "a lot" رقمًا' in page
     )
     assert not email_dispatch.communication.reissues.exists()
 
