@@ -88,7 +88,7 @@ def test_the_main_pages_report_no_violation_in_chromium(
     # Scripts from static files run: the language menu switches on change.
     page.goto(live_server.url + "/agent/")
     page.select_option("#language-select", "ar")
-    page.wait_for_function("document.documentElement?.dir === 'rtl'")
+    page.wait_for_function("() => document.documentElement?.dir === 'rtl'")
     assert page.csp_violations == []
 
 

@@ -83,7 +83,7 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.get_attribute("html", "lang") == "ar"
     page.select_option("#language-select", "en")
-    page.wait_for_function("document.documentElement?.dir === 'ltr'")
+    page.wait_for_function("() => document.documentElement?.dir === 'ltr'")
 
     # A phone number as the customer reads it out, with spaces.
     page.fill("#id_q", "050 123 4567")
@@ -153,7 +153,7 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
 
     # The same pages in Arabic, laid out right to left.
     page.select_option("#language-select", "ar")
-    page.wait_for_function("document.documentElement?.dir === 'rtl'")
+    page.wait_for_function("() => document.documentElement?.dir === 'rtl'")
     width = page.viewport_size["width"]
     brand = page.locator(".top a.brand").bounding_box()
     assert brand["x"] > width / 2, "the brand sits on the right in Arabic"

@@ -88,6 +88,6 @@ def test_the_demo_operator_runs_the_dashboard_in_english_and_arabic(
 
     page.goto(f"{live_server.url}/ops/")
     page.select_option("#language-select", "ar")
-    page.wait_for_function("document.documentElement?.dir === 'rtl'")
+    page.wait_for_function("() => document.documentElement?.dir === 'rtl'")
     assert "كيف يسير التواصل" in page.inner_text("h1")
     _monday_morning(page, live_server.url, "ar")

@@ -55,7 +55,7 @@ def test_a_customer_follows_the_email_link_goes_paperless_in_arabic_and_the_next
     page.wait_for_selector("#preferences-form")
     assert page.get_attribute("html", "lang") == "en"
     page.click("#lang-ar")
-    page.wait_for_function("document.documentElement?.dir === 'rtl'")
+    page.wait_for_function("() => document.documentElement?.dir === 'rtl'")
     assert page.inner_text("h1") == "تفضيلات التواصل الخاصة بك"
     assert page.locator("#mandatory li").count() >= 1
     # Usable with the keyboard: every choice has a label and takes focus.
