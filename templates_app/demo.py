@@ -78,7 +78,10 @@ def demo_seed(*, author: AbstractBaseUser) -> None:
             block = ContentBlock.objects.filter(code=code).first() or (
                 services.block_save(
                     block=ContentBlock(
-                        code=code, name=spec["name"], name_ar=ARABIC_NAMES[code]
+                        code=code,
+                        name=spec["name"],
+                        name_ar=ARABIC_NAMES[code],
+                        category=categories[spec["category"]],
                     ),
                     actor=None,
                 )

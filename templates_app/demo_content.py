@@ -17,6 +17,7 @@ CATEGORIES = [
 BLOCKS = {
     "letterhead": {
         "name": "Letterhead",
+        "category": "collections",
         "contents": {
             "en": (
                 '<header class="letterhead" style="border-bottom:2px solid #1d4e89;'
@@ -36,6 +37,7 @@ BLOCKS = {
     },
     "legal-footer": {
         "name": "Legal footer",
+        "category": "collections",
         "contents": {
             "en": (
                 '<p class="legal" style="font-size:8pt;color:#555">Gulf Mutual'
