@@ -116,10 +116,15 @@ class CpuMeter:
     keeping the last figure of each, so one that closed still counts.
     """
 
-    def __init__(self, server: subprocess.Popen, database_url: str) -> None:
+    def __init__(
+        self,
+        server: subprocess.Popen,
+        database_url: str,
+        worker: subprocess.Popen | None = None,
+    ) -> None:
         import psycopg
 
-        self.server = server
+        self.server, self.worker = server, worker
         self.admin = psycopg.connect(database_url, autocommit=True)
         self.backend_cpu: dict[int, float] = {}
         self.stopped = threading.Event()
@@ -153,6 +158,7 @@ class CpuMeter:
             ),
             "postgres": dict(self.backend_cpu),
             "client": times.user + times.system,
+            "worker": _cpu_seconds(self.worker.pid) if self.worker else 0.0,
             "machine": _machine_busy(),
             "load": os.getloadavg()[0],
         }
@@ -163,7 +169,7 @@ class CpuMeter:
             return
         per = {
             part: (after[part] - before[part]) * 1000 / requests
-            for part in ("gunicorn", "client")
+            for part in ("gunicorn", "client", "worker")
         }
         per["postgres"] = (
             sum(
@@ -175,8 +181,9 @@ class CpuMeter:
         )
         busy = after["machine"][0] - before["machine"][0]
         total = after["machine"][1] - before["machine"][1]
+        drain = f"drain worker {per['worker']:.1f} ms, " if per["worker"] else ""
         print(
-            f"  CPU per request: gunicorn {per['gunicorn']:.1f} ms, PostgreSQL "
+            f"  CPU per request: gunicorn {per['gunicorn']:.1f} ms, {drain}PostgreSQL "
             f"{per['postgres']:.1f} ms, load generator {per['client']:.1f} ms "
             f"(total {sum(per.values()):.1f} ms); machine: {os.cpu_count()} "
             f"cores {100 * busy / max(total, 1):.0f}% busy, load average "
@@ -232,9 +239,20 @@ def statements_count(token: str) -> None:
                 f"{path}/{answer.json()['id']}",
                 HTTP_AUTHORIZATION=headers["Authorization"],
             )
+        _method, path, body, headers = load.trigger(-5, 0)
+        with CaptureQueriesContext(connection) as queued:
+            client.post(
+                path,
+                data=body,
+                content_type="application/json",
+                HTTP_AUTHORIZATION=headers["Authorization"],
+                HTTP_IDEMPOTENCY_KEY=headers["Idempotency-Key"],
+                HTTP_PREFER="respond-async",
+            )
     print(
         f"SQL per trigger: {len(trigger)} statements (BEGIN and COMMIT included) "
-        f"and {len(copies)} COPY streams; per status read: {len(status_read)}"
+        f"and {len(copies)} COPY streams; per status read: {len(status_read)}; "
+        f"per queued trigger (Prefer: respond-async): {len(queued)}"
     )
 
 
@@ -326,6 +344,35 @@ def gunicorn_start(port: int, workers: int, env: dict) -> subprocess.Popen:
     sys.exit("gunicorn did not start")
 
 
+def drain_worker_start(env: dict) -> subprocess.Popen:
+    """A Celery worker (solo pool) on the housekeeping queue, which drains the
+    queued triggers; the broker's queue is emptied of earlier runs' kicks."""
+    import redis
+
+    redis.Redis.from_url(
+        env.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
+    ).flushdb()
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "ccm", "worker", "--pool=solo",
+         "--queues=housekeeping", "--without-mingle", "--without-gossip",
+         "--loglevel=WARNING", "--hostname=bench-drain@%h"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+
+
+def queue_drained(admin, *, timeout: float) -> float:
+    """Wait until no trigger is queued; return the seconds it took."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        (queued,) = admin.execute(
+            "SELECT count(*) FROM channels_app_triggerintake WHERE status = 'queued'"
+        ).fetchone()
+        if not queued:
+            return time.monotonic() - began
+        time.sleep(0.1)
+    sys.exit(f"{queued} triggers still queued after {timeout:.0f} s")
+
+
 class Load:
     """Threads that send one kind of request until a deadline, keeping figures."""
 
@@ -336,6 +383,7 @@ class Load:
         self.statuses: Counter = Counter()
         self.accepted_ids: list[str] = []
         self.round = 0
+        self.prefer = ""
 
     def run(self, clients: int, seconds: float, request) -> float:
         self.latencies, self.statuses = [], Counter()
@@ -390,6 +438,8 @@ class Load:
             "Content-Type": "application/json",
             "Idempotency-Key": f"bench-{self.round}-{n}-{i}",
         }
+        if self.prefer:
+            headers["Prefer"] = self.prefer
         return "POST", "/api/v1/communications", json.dumps(body), headers
 
     def status_read(self, n: int, i: int):
@@ -429,6 +479,13 @@ def main() -> int:
         metavar="N",
         help="first profile N triggers in-process and print where the CPU goes",
     )
+    parser.add_argument(
+        "--respond-async",
+        action="store_true",
+        help="send `Prefer: respond-async` (queued triggers, drained in bulk by "
+        "a Celery worker on the housekeeping queue that the bench starts); the "
+        "CPU and the rate are then counted until the queue is drained",
+    )
     args = parser.parse_args()
 
     scratch = scratch_database_setup(args.database)
@@ -454,14 +511,28 @@ def main() -> int:
         "LOG_LEVEL": "WARNING",
     }
     server = gunicorn_start(port, args.workers, env)
+    worker = drain_worker_start(env) if args.respond_async else None
     try:
-        meter = CpuMeter(server, scratch)
+        meter = CpuMeter(server, scratch, worker)
         print(f"gunicorn: {args.workers} sync workers; {args.clients} clients")
         load = Load(port, token)
+        load.prefer = "respond-async" if args.respond_async else ""
         load.run(args.clients, args.warmup, load.trigger)
+        if worker:
+            queue_drained(meter.admin, timeout=600)
         load.accepted_ids = []
         before = meter.snapshot()
+        began = time.monotonic()
         seconds = load.run(args.clients, args.seconds, load.trigger)
+        if worker:
+            print("  (Prefer: respond-async; drained by a Celery worker, solo pool)")
+            lag = queue_drained(meter.admin, timeout=600)
+            accepted = load.statuses[202]
+            all_in = time.monotonic() - began
+            print(
+                f"  queue drained {lag:.1f} s after the load ended: {accepted} "
+                f"triggers in {all_in:.1f} s, {accepted / all_in:.0f}/s all in"
+            )
         after = meter.snapshot()
         load.report("trigger API", seconds, 202)
         meter.report(before, after, len(load.latencies))
@@ -478,6 +549,9 @@ def main() -> int:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+        if worker:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
     return 0
 
 

@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from ccm.problems import problem_register, problems_api
 
@@ -61,6 +60,10 @@ def exception_handler(exc, context):
         exc = BodyTooLarge(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, BodyTooLarge):
         return Response({"detail": [exc.problem.as_api()]}, status=exc.status_code)
+    # Imported here: rest_framework.views loads the parser classes, and
+    # ccm.parsers imports this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, ValidationError):
         response.data = problems_api(exc.detail)

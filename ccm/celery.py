@@ -43,6 +43,11 @@ def _schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         name="supersede versions past their end",
     )
     sender.add_periodic_task(
+        settings.INTAKE_DRAIN_INTERVAL_SECONDS,
+        sender.signature("channels.intake_drain"),
+        name="trigger the queued API triggers",
+    )
+    sender.add_periodic_task(
         settings.OUTBOX_SWEEP_INTERVAL_SECONDS,
         sender.signature("channels.outbox_sweep"),
         name="outbox sweep",

@@ -446,6 +446,17 @@ BATCH_CHUNK_ROWS = env_int(
     50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 500,
 )
 BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
+# Triggers sent with `Prefer: respond-async` (channels_app.intake): how many
+# one drain transaction triggers, and how often beat drains besides the kick
+# each accepted trigger sends.
+INTAKE_CHUNK_ROWS = env_int(
+    "INTAKE_CHUNK_ROWS",
+    50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 500,
+)
+INTAKE_DRAIN_INTERVAL_SECONDS = env_int("INTAKE_DRAIN_INTERVAL_SECONDS", 5)
+# How long one process reuses a template found in force to check queued
+# triggers (0: read it for every request); the drain always reads it again.
+INTAKE_TEMPLATE_REUSE_SECONDS = env_int("INTAKE_TEMPLATE_REUSE_SECONDS", 5)
 # A trigger checks the hash of the version it sends on every call; the version's
 # content rows a process read are reused for this long (0: read on every call).
 TEMPLATE_ROWS_REUSE_SECONDS = env_int("TEMPLATE_ROWS_REUSE_SECONDS", 60)

@@ -28,17 +28,27 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import events_deferred
-from ccm.api_errors import REFUSED, ApiError
+from ccm.api_errors import REFUSED
 from ccm.parsers import BoundedJSONParser
 from ccm.problems import Problem, problem_api, problems_api
 from channels_app import problems
 from channels_app.api_access import CanTrigger
+from channels_app.api_serializers import (
+    BatchCreateSerializer,
+    BatchRowProblemSerializer,
+    BatchRowSerializer,
+    BatchStatusSerializer,
+    CommunicationStatusSerializer,
+    CustomerSerializer,
+    DispatchStatusSerializer,
+    TriggerSerializer,
+)
 from channels_app.batches import (
     BatchRefused,
     batch_create,
@@ -50,128 +60,21 @@ from channels_app.dispatching import (
     communication_trigger,
     render_failures_note,
 )
+from channels_app.intake import (
+    intake_problems,
+    intake_queue,
+    intake_status_body,
+    respond_async_wanted,
+)
 from channels_app.models import (
     Batch,
-    Channel,
     Communication,
     Dispatch,
     IdempotencyRecord,
-    validate_schedule,
+    TriggerIntake,
 )
 from customers.models import Customer
 from customers.services import CUSTOMER_FIELDS, customer_upsert
-
-
-class CustomerSerializer(serializers.ModelSerializer):
-    """A customer's fields as the model defines them (lengths, choices, validators)."""
-
-    class Meta:
-        model = Customer
-        fields = ["external_id", *Customer.EDITABLE]
-        extra_kwargs = {
-            # Upserted by external id: an existing one is no error.
-            "external_id": {"validators": []},
-            # A number typed any way is normalised; the model's rules judge it.
-            "phone": {"max_length": 40},
-            **{name: {"required": False} for name in Customer.EDITABLE},
-        }
-
-    def validate(self, attrs: dict) -> dict:
-        if found := Customer.field_problems(attrs):
-            raise ValidationError(found)
-        return attrs
-
-
-class DataSourceSerializer(serializers.Serializer):
-    system = serializers.CharField(max_length=100)
-    reference = serializers.CharField(max_length=200)
-
-
-class TriggerSerializer(serializers.Serializer):
-    template = serializers.SlugField(max_length=100)
-    customer = CustomerSerializer()
-    data = serializers.DictField()
-    data_source = DataSourceSerializer()
-    channels = serializers.JSONField(
-        default=AUTO,
-        help_text='"auto", or a list of channels: email, sms, letter.',
-    )
-    scope = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    schedule = serializers.DateTimeField(
-        required=False, allow_null=True, validators=[validate_schedule]
-    )
-    correlation_key = serializers.CharField(
-        max_length=200,
-        allow_blank=True,
-        default="",
-        help_text="An account or case number shared by related communications.",
-    )
-    supersedes = serializers.ListField(
-        child=serializers.SlugField(max_length=100),
-        default=list,
-        help_text="Template codes whose pending communications to this customer "
-        "(with the same correlation key) this one cancels.",
-    )
-    waits_for = serializers.ListField(
-        child=serializers.SlugField(max_length=100),
-        default=list,
-        help_text="Template codes that must have been sent to this customer "
-        "(same correlation key) before this one goes.",
-    )
-
-    def validate_channels(self, value):
-        return _channels_valid(value)
-
-    def validate_supersedes(self, value):
-        return _template_codes_valid(value)
-
-    def validate_waits_for(self, value):
-        return _template_codes_valid(value)
-
-
-def _channels_valid(value):
-    if value == AUTO:
-        return value
-    valid = set(Channel.values)
-    if not isinstance(value, list) or not all(v in valid for v in value):
-        raise ValidationError(problems.CHANNELS_INVALID(channels=Channel.values))
-    return value
-
-
-def _template_codes_valid(codes: list[str]) -> list[str]:
-    from templates_app.models import Template
-
-    if not codes:
-        return []
-    known = set(Template.objects.filter(code__in=codes).values_list("code", flat=True))
-    unknown = [code for code in codes if code not in known]
-    if unknown:
-        raise ValidationError(
-            [problems.TEMPLATE_UNKNOWN(code=code) for code in unknown]
-        )
-    return list(dict.fromkeys(codes))
-
-
-class DispatchStatusSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    channel = serializers.CharField()
-    status = serializers.CharField()
-    address = serializers.CharField()
-    decision = serializers.CharField()
-    status_changed = serializers.DateTimeField()
-
-
-class CommunicationStatusSerializer(serializers.Serializer):
-    id = serializers.UUIDField(source="public_id")
-    template = serializers.CharField(source="template_code")
-    version = serializers.IntegerField(source="template_version.number")
-    customer = serializers.CharField(source="customer.external_id")
-    correlation_key = serializers.CharField()
-    supersedes = serializers.ListField(child=serializers.CharField())
-    waits_for = serializers.ListField(child=serializers.CharField())
-    batch = serializers.UUIDField(source="batch.public_id", allow_null=True)
-    created = serializers.DateTimeField()
-    dispatches = DispatchStatusSerializer(many=True)
 
 
 def _refusal(field_name: str, problem: Problem, answer: int) -> Response:
@@ -322,11 +225,22 @@ class IdempotentCreate(APIView):
         )
 
 
+PREFER = OpenApiParameter(
+    "Prefer",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="`respond-async`: answer 202 once the trigger is checked and "
+    'queued (`{"id", "status": "queued"}`); the status read at its id then '
+    "shows the communication, or why it was refused (docs/channels.md).",
+)
+
+
 class CommunicationCreate(IdempotentCreate):
     @extend_schema(
         request=TriggerSerializer,
         responses={202: CommunicationStatusSerializer, 400: REFUSED},
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, PREFER],
         summary="Trigger a communication for a customer",
     )
     def post(self, request: Request) -> Response:
@@ -336,6 +250,8 @@ class CommunicationCreate(IdempotentCreate):
         self, request: Request, key: str, record: IdempotencyRecord
     ) -> Response:
         payload = _TRIGGER.run_validation(request.data)
+        if respond_async_wanted(request.headers.get("Prefer", "")):
+            return self._queue(request, key, record, payload)
         client = request.user.get_username()
         customer_fields = dict(payload["customer"])
         external_id = customer_fields.pop("external_id")
@@ -386,6 +302,25 @@ class CommunicationCreate(IdempotentCreate):
             )
         return response
 
+    def _queue(
+        self, request: Request, key: str, record: IdempotencyRecord, payload: dict
+    ) -> Response:
+        """Check what needs no rendering, store the trigger, answer 202."""
+        if found := intake_problems(payload):
+            return Response(problems_api(found), status=status.HTTP_400_BAD_REQUEST)
+        with transaction.atomic():
+            intake = intake_queue(client=request.user, key=key, payload=payload)
+            response = Response(
+                intake_status_body(intake),
+                status=status.HTTP_202_ACCEPTED,
+                headers={
+                    "Preference-Applied": "respond-async",
+                    "Location": reverse("api-communication", args=[intake.public_id]),
+                },
+            )
+            self._answer_store(record, response)
+        return response
+
 
 class CommunicationDetail(APIView):
     permission_classes = [CanTrigger]
@@ -395,79 +330,30 @@ class CommunicationDetail(APIView):
         summary="Read a communication's status",
     )
     def get(self, request: Request, public_id) -> Response:
-        communication = get_object_or_404(
+        communication = (
             Communication.objects.select_related(
                 "template_version", "customer", "batch"
-            ),
-            public_id=public_id,
+            )
+            .filter(public_id=public_id)
+            .first()
         )
-        if communication.requested_by_id != request.user.pk and not (
+        owner = communication.requested_by_id if communication else None
+        if communication is None:
+            # A trigger queued with `Prefer: respond-async`, not triggered yet
+            # or refused when it was.
+            intake = get_object_or_404(
+                TriggerIntake.objects.exclude(status=TriggerIntake.Status.DONE),
+                public_id=public_id,
+            )
+            owner = intake.client_id
+        if owner != request.user.pk and not (
             request.user.has_perm("channels_app.view_communication")
         ):
             return Response(status=status.HTTP_404_NOT_FOUND)
+        if communication is None:
+            return Response(intake_status_body(intake))
         dispatches = list(communication.dispatches.order_by("pk"))
         return Response(_status_body(communication, dispatches))
-
-
-class BatchRowSerializer(serializers.Serializer):
-    """One row of a batch (documentation; rows are checked by batch_create)."""
-
-    customer = CustomerSerializer()
-    data = serializers.DictField()
-    correlation_key = serializers.CharField(max_length=200, required=False)
-    source_reference = serializers.CharField(max_length=200, required=False)
-    scope = serializers.CharField(max_length=100, required=False)
-    supersedes = serializers.ListField(child=serializers.SlugField(), required=False)
-    waits_for = serializers.ListField(child=serializers.SlugField(), required=False)
-
-
-class BatchCreateSerializer(serializers.Serializer):
-    template = serializers.SlugField(max_length=100)
-    channels = serializers.JSONField(
-        default=AUTO,
-        help_text='"auto", or a list of channels: email, sms, letter.',
-    )
-    source_system = serializers.CharField(max_length=100)
-    schedule = serializers.DateTimeField(
-        required=False, allow_null=True, validators=[validate_schedule]
-    )
-    # A plain list: a serializer per row costs too much at 100,000 rows; the
-    # rows are checked whole by batch_create, with problems named by row.
-    rows = serializers.ListField(
-        child=serializers.JSONField(),
-        allow_empty=True,
-        help_text="The rows, numbered from 1 in the order sent; each one is "
-        "{customer: {external_id, name?, email?, phone?, language?, time_zone?, "
-        "postal_address?, digits?, calendar?}, data: {...}, correlation_key?, "
-        "source_reference?, "
-        "scope?, supersedes?, waits_for?}.",
-    )
-
-    def validate_channels(self, value):
-        return _channels_valid(value)
-
-
-class BatchRowProblemSerializer(serializers.Serializer):
-    row = serializers.IntegerField()
-    line = serializers.IntegerField(allow_null=True)
-    external_id = serializers.CharField()
-    problems = serializers.DictField(child=serializers.ListField(child=ApiError()))
-
-
-class BatchStatusSerializer(serializers.Serializer):
-    id = serializers.UUIDField(source="public_id")
-    template = serializers.CharField(source="template_code")
-    channels = serializers.JSONField()
-    status = serializers.CharField()
-    total = serializers.IntegerField()
-    processed = serializers.IntegerField()
-    accepted = serializers.IntegerField()
-    refused = serializers.IntegerField()
-    error = serializers.CharField()
-    scheduled_for = serializers.DateTimeField()
-    created = serializers.DateTimeField()
-    started = serializers.DateTimeField()
-    finished = serializers.DateTimeField()
 
 
 BATCH_PROBLEMS_SHOWN = 100

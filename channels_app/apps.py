@@ -15,6 +15,19 @@ class ChannelsAppConfig(AppConfig):
 
         history_source_register(rule_history)
 
+        # A version that leaves force here is not reused to check a queued
+        # trigger (other processes read it again within seconds).
+        from templates_app import signals
+
+        from .intake import intake_templates_forget
+
+        for signal in (
+            signals.version_approved,
+            signals.version_retired,
+            signals.version_superseded,
+        ):
+            signal.connect(intake_templates_forget, dispatch_uid=f"intake-{signal!r}")
+
         # Their events name customers, addresses and what was said to them.
         subjects_private_register(
             models.Communication,

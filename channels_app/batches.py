@@ -14,7 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
 
@@ -31,9 +31,9 @@ from audit.services import event_record
 from ccm.jsonvalues import json_problem
 from ccm.problems import DomainError, Problem, problem_from
 from channels_app import incidents, problems
+from channels_app.customer_rows import customers_upsert_rows
 from channels_app.dispatching import (
     AUTO,
-    FALLBACK_ORDER,
     TriggerRefused,
     TriggerRequest,
     communications_trigger_bulk,
@@ -46,12 +46,10 @@ from channels_app.models import (
     Severity,
     validate_schedule,
 )
+from channels_app.template_checks import template_check
 from customers.models import Customer
 from customers.services import (
     CUSTOMER_FIELDS,
-    customer_upsert,
-    customers_create_bulk,
-    phone_normalise,
 )
 
 logger = logging.getLogger(__name__)
@@ -346,52 +344,6 @@ def _typed(value: str, kind) -> Any:
 # --- Creating a batch -------------------------------------------------------
 
 
-@dataclass
-class _Checked:
-    template: Any
-    channels: list[str] | str
-    problems: dict[str, list["str | Problem"]] = field(default_factory=dict)
-
-
-def _template_check(template_code: str, channels) -> _Checked:
-    from templates_app.models import Template
-    from templates_app.selectors import version_in_force
-
-    checked = _Checked(template=None, channels=channels)
-    template = (
-        Template.objects.select_related("category").filter(code=template_code).first()
-    )
-    if template is None:
-        checked.problems["template"] = [problems.TEMPLATE_UNKNOWN(code=template_code)]
-        return checked
-    in_force = version_in_force(template)
-    if in_force is None:
-        checked.problems["template"] = [
-            problems.TEMPLATE_NOT_IN_FORCE(code=template_code)
-        ]
-    else:
-        # Checked against what was approved, as the trigger will check each row.
-        template.channels = in_force.channels
-        template.data_schema = in_force.data_schema
-    checked.template = template
-    supported = [c for c in FALLBACK_ORDER if c in template.channels]
-    if channels == AUTO or channels == [AUTO]:
-        checked.channels = AUTO
-    elif not isinstance(channels, list | tuple) or not channels:
-        checked.problems["channels"] = [problems.CHANNELS_INVALID(channels=supported)]
-    else:
-        wanted = list(dict.fromkeys(channels))
-        unknown = [str(c) for c in wanted if c not in supported]
-        if unknown:
-            checked.problems["channels"] = [
-                problems.CHANNELS_UNSUPPORTED(
-                    code=template_code, unknown=unknown, supported=supported
-                )
-            ]
-        checked.channels = wanted
-    return checked
-
-
 def _rows_problems(
     rows: Sequence[Any], schema: dict, template_codes: set[str]
 ) -> Iterable[RowProblem]:
@@ -487,7 +439,7 @@ def batch_create(
     (consent, contact points, unknown customers) refuse single rows at run
     time.
     """
-    checked = _template_check(template_code, channels)
+    checked = template_check(template_code, channels)
     found = checked.problems
     if not rows:
         found["rows"] = [_("add at least one row")]
@@ -641,7 +593,11 @@ def _chunk_process(batch: Batch, chunk_rows: int) -> int | None:
         )
         if not rows:
             return 0
-        customers, refusals = _customers_upsert(locked, rows)
+        customers, refusals = customers_upsert_rows(
+            [(row.number, row.payload["customer"]) for row in rows],
+            actor=locked.requested_by,
+            actor_label=locked.requester_label if not locked.requested_by else "",
+        )
         ready = [row for row in rows if row.number in customers]
         results = communications_trigger_bulk(
             requests=[_request(locked, row, customers[row.number]) for row in ready],
@@ -692,101 +648,6 @@ def _rows_outcomes_write(rows: list[BatchRow], now: datetime) -> None:
             "WHERE r.id = v.id",
             [now, json.dumps(values)],
         )
-
-
-def _customers_upsert(
-    batch: Batch, rows: list[BatchRow]
-) -> tuple[dict[int, Customer], dict[int, dict[str, list[dict]]]]:
-    """Return each row's customer, created or updated from the row, or its refusal.
-
-    Existing customers are locked in id order before any audit write, the
-    order the rules and the outbox claim lock customers in
-    (`channels_app.ruling.customers_lock`), so a chunk cannot deadlock with a
-    claim or another chunk.
-    """
-    external_ids = sorted({row.payload["customer"]["external_id"] for row in rows})
-    known = {
-        customer.external_id: customer
-        for customer in Customer.objects.select_for_update()
-        .filter(external_id__in=external_ids)
-        .order_by("id")
-    }
-    customers: dict[int, Customer] = {}
-    refusals: dict[int, dict[str, list[dict]]] = {}
-    actor_label = batch.requester_label if not batch.requested_by else ""
-    # The first row naming each new customer creates it, all in one go; later
-    # rows about it update it one by one below, as rows about known ones do.
-    new: dict[str, tuple[int, dict[str, str]]] = {}
-    for row in rows:
-        fields = dict(row.payload["customer"])
-        external_id = fields.pop("external_id")
-        if fields and external_id not in known and external_id not in new:
-            new[external_id] = (row.number, fields)
-    created = customers_create_bulk(
-        customers=[(external_id, fields) for external_id, (_n, fields) in new.items()],
-        actor=batch.requested_by,
-        actor_label=actor_label,
-    )
-    for (external_id, (number, _fields)), result in zip(
-        new.items(), created, strict=True
-    ):
-        if isinstance(result, ValidationError):
-            refusals[number] = _customer_refusal(result)
-        else:
-            known[external_id] = result
-    for row in rows:
-        if row.number in refusals:
-            continue
-        fields = dict(row.payload["customer"])
-        external_id = fields.pop("external_id")
-        customer = known.get(external_id)
-        if fields and (customer is None or _differs(customer, fields)):
-            try:
-                customer, _created = customer_upsert(
-                    external_id=external_id,
-                    actor=batch.requested_by,
-                    actor_label=actor_label,
-                    **fields,
-                )
-            except ValidationError as exc:
-                refusals[row.number] = _customer_refusal(exc)
-                continue
-            known[external_id] = customer
-        if customer is None:
-            refusals[row.number] = {
-                "customer": [problems.CUSTOMER_UNKNOWN(id=external_id).as_stored()]
-            }
-            continue
-        customers[row.number] = customer
-    return customers, refusals
-
-
-def _customer_refusal(exc: ValidationError) -> dict[str, list[dict]]:
-    """Return a row's refusal for a customer the model refused, as stored."""
-    return {
-        "customer": [
-            problems.ROW_CUSTOMER_FIELD(
-                field=name,
-                problem=error.message
-                if isinstance(error.message, Problem)
-                else " ".join(error),
-            ).as_stored()
-            for name, errors in exc.update_error_dict({}).items()
-            for error in errors
-        ]
-    }
-
-
-def _differs(customer: Customer, fields: dict[str, str]) -> bool:
-    for name, value in fields.items():
-        if name == "phone":
-            try:
-                value = phone_normalise(value)
-            except ValidationError:
-                return True
-        if getattr(customer, name) != value:
-            return True
-    return False
 
 
 def _request(batch: Batch, row: BatchRow, customer: Customer) -> TriggerRequest:

@@ -12,7 +12,6 @@ inserts and one audit append. `communication_trigger` is the same path for
 one request, raising its refusal.
 """
 
-import functools
 import hashlib
 import json
 import uuid
@@ -34,6 +33,13 @@ from channels_app import incidents, lifecycle, problems, ruling
 from channels_app.footers import footer_apply
 from channels_app.models import Batch, Channel, Communication, Dispatch
 from channels_app.tasks import outbox_kick
+from channels_app.trigger_requests import (  # noqa: F401 (re-exported)
+    AUTO,
+    FALLBACK_ORDER,
+    TriggerRefused,
+    TriggerRequest,
+    schema_validator_cached,
+)
 from customers.consent import (
     ConsentDecision,
     consent_decide,
@@ -52,73 +58,11 @@ from templates_app.selectors import (
     versions_in_force,
 )
 from templates_app.services import version_hash_ok, version_verification_load
-from templates_app.validation import schema_validator, validator_problems
+from templates_app.validation import validator_problems
 from templates_app.version_settings import version_formats
-
-# The order `auto` tries channels in, among those the template supports.
-FALLBACK_ORDER = (Channel.EMAIL, Channel.SMS, Channel.LETTER)
-AUTO = "auto"
 
 # Rows per round of loads and inserts; keeps every IN (...) list short.
 CHUNK = 500
-
-
-class TriggerRefused(Exception):
-    """The trigger cannot be honoured; `problems` maps each field to its problems.
-
-    Each is a `Problem` (code and parameters), worded when shown.
-    `render_failure` is set when an approved template failed to render data
-    its schema accepted: the template's fault, an incident for operations.
-    """
-
-    def __init__(
-        self,
-        problems: dict[str, list[Problem]],
-        *,
-        render_failure: incidents.RenderFailure | None = None,
-    ):
-        self.problems = problems
-        self.render_failure = render_failure
-        super().__init__(problems)
-
-    def __str__(self) -> str:
-        return "; ".join(
-            f"{field}: {' '.join(map(str, found))}"
-            for field, found in self.problems.items()
-        )
-
-    def as_stored(self) -> dict[str, list[dict]]:
-        """Return the problems as stored on a batch row: codes and parameters."""
-        return {
-            field: [problem.as_stored() for problem in found]
-            for field, found in self.problems.items()
-        }
-
-
-@dataclass
-class TriggerRequest:
-    """One communication to trigger, as one row of a bulk call."""
-
-    template_code: str
-    customer: Customer
-    data: dict
-    channels: Sequence[str] | str = AUTO
-    source_system: str = ""
-    source_reference: str = ""
-    idempotency_key: str = ""
-    scheduled_for: datetime | None = None
-    scope: str = ""
-    correlation_key: str = ""
-    supersedes: Sequence[str] = field(default_factory=list)
-    waits_for: Sequence[str] = field(default_factory=list)
-    reissue_of: Communication | None = None
-    reason: str = ""
-
-
-@functools.lru_cache(maxsize=128)
-def _validator(schema_json: str):
-    """One validator per data schema (by its JSON text), reused by each trigger."""
-    return schema_validator(json.loads(schema_json))
 
 
 class _TemplatePlan:
@@ -155,7 +99,9 @@ class _TemplatePlan:
         # force. The plan's own template instance takes the approved category,
         # which the communication records (never saved from here).
         template.category = version.category
-        self.validator = _validator(json.dumps(version.data_schema, ensure_ascii=False))
+        self.validator = schema_validator_cached(
+            json.dumps(version.data_schema, ensure_ascii=False)
+        )
         self.supported = [c for c in FALLBACK_ORDER if c in version.channels]
         self.kind = version.category.kind
         self._languages: dict[tuple[str, str], str] = {}
@@ -344,7 +290,7 @@ def _check(
             )
 
     rendered = {}
-    public_id = uuid.uuid4()
+    public_id = request.public_id or uuid.uuid4()
     for channel in chosen_channels:
         if not decisions[channel].allowed:
             continue

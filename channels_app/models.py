@@ -16,6 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from ccm.bidi import sequence
 
+# The API's own records: idempotency keys, replayed receipts, queued triggers.
+from channels_app.api_models import (  # noqa: F401 (re-exported)
+    IdempotencyRecord,
+    ReceiptSeen,
+    TriggerIntake,
+)
+
 # One vocabulary of channels and languages for authoring and sending.
 # Old migrations name the validator here.
 from customers.models import Customer, validate_time_zone  # noqa: F401
@@ -383,50 +390,6 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.reason[:60]}"
-
-
-class IdempotencyRecord(models.Model):
-    """What one client's request with one Idempotency-Key produced."""
-
-    client = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("client"),
-    )
-    key = models.CharField(max_length=200)
-    request_sha256 = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["client", "key"], name="idempotency_unique_key"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.client_id}:{self.key}"
-
-
-class ReceiptSeen(models.Model):
-    """A delivery receipt's id, kept for the signature window to refuse replays."""
-
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    receipt_id = models.CharField(max_length=200)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["channel", "receipt_id"], name="receipt_seen_unique_id"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.channel}:{self.receipt_id}"
 
 
 class Batch(models.Model):

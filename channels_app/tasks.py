@@ -61,6 +61,14 @@ def outbox_kick(channels: Iterable[str]) -> None:
             )
 
 
+@shared_task(name="channels.intake_drain", acks_late=True, ignore_result=True)
+def intake_drain() -> int:
+    """Trigger the queued API triggers (`Prefer: respond-async`), chunk by chunk."""
+    from channels_app import intake
+
+    return intake.intakes_drain()
+
+
 @shared_task(name="channels.batch_run", acks_late=True, ignore_result=True)
 def batch_run(batch_id: int) -> None:
     """Process a batch's unprocessed rows; a second run of one batch is a no-op."""

@@ -260,6 +260,14 @@ def pytest_runtest_setup(item) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _queued_trigger_templates_forgotten():
+    """Each test reads its own templates in force for queued API triggers."""
+    from channels_app.intake import intake_templates_forget
+
+    intake_templates_forget()
+
+
+@pytest.fixture(autouse=True)
 def _language_restored():
     """Leave no language active after a test.
 

@@ -25,12 +25,11 @@ PRODUCT = (
 )
 # Over the limit today, to be split by concern (issues 17 and 23 touch them).
 ALLOWED = {
-    "channels_app/api.py": 624,
-    "channels_app/dispatching.py": 659,
+    "channels_app/dispatching.py": 605,
     "console/views.py": 682,
-    "channels_app/models.py": 785,
+    "channels_app/models.py": 748,
     "channels_app/admin.py": 807,
-    "channels_app/batches.py": 940,
+    "channels_app/batches.py": 801,
 }
 
 

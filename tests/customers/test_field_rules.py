@@ -3,7 +3,7 @@
 import pytest
 from django.apps import apps
 
-from channels_app.api import CustomerSerializer
+from channels_app.api_serializers import CustomerSerializer
 from channels_app.batches import _customer_problems
 from customers.models import Customer
 
