@@ -143,10 +143,21 @@ class RetentionClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_form(self, request, form, change):
         return form.save(commit=False)
 
+    def _saved(self, request, obj) -> bool:
+        # A proposal or a refusal changed no class: the audit event says what
+        # happened, the admin log records only classes saved.
+        return obj.pk is not None and not (
+            getattr(request, "retention_proposal", None)
+            or getattr(request, "retention_refusal", None)
+        )
+
     def log_addition(self, request, obj, message):
-        # A proposal is audited by the service; no class was added yet.
-        if obj.pk is not None:
+        if self._saved(request, obj):
             super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        if self._saved(request, obj):
+            super().log_change(request, obj, message)
 
     def _proposal_response(self, request, obj):
         refusal = getattr(request, "retention_refusal", None)

@@ -364,3 +364,17 @@ def test_the_proposal_reads_in_arabic(client, dpo, counsel):
     assert 'dir="rtl"' in page
     assert "Approve the change" not in page
     assert 'id="retention-change-approve"' in page
+
+
+def test_a_new_class_for_a_category_with_an_open_proposal_is_a_form_error(
+    client, dpo, counsel
+):
+    _propose(dpo)
+    client.force_login(counsel)
+    page = client.post(
+        reverse("admin:retention_retentionclass_add"),
+        _class_form("Passcodes", dict.fromkeys(NINETY, 4000), category=_security().pk),
+    )
+    assert page.status_code == 200
+    assert "already has a proposed change" in page.content.decode()
+    assert not RetentionClass.objects.filter(category=_security()).exists()
