@@ -378,3 +378,17 @@ def test_a_new_class_for_a_category_with_an_open_proposal_is_a_form_error(
     assert page.status_code == 200
     assert "already has a proposed change" in page.content.decode()
     assert not RetentionClass.objects.filter(category=_security()).exists()
+
+
+def test_the_demo_leaves_a_shorter_class_proposed_for_a_second_person(
+    demo_templates, dpo, counsel
+):
+    from retention.demo import retention_demo_seed
+
+    change = retention_demo_seed(proposer=dpo)
+
+    assert change.status == Status.PROPOSED and change.category.code == "security"
+    assert retention_demo_seed(proposer=dpo) is None
+    assert RetentionClassChange.objects.count() == 1
+    assert not RetentionClass.objects.filter(category=change.category).exists()
+    assert classes.change_refusal(change, counsel, "approve") is None
