@@ -52,8 +52,8 @@ class RetentionClassForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        periods_changed = any(
-            name in self.changed_data for name in classes.PERIOD_FIELDS
+        changed = any(
+            name in self.changed_data for name in ["name", *classes.PERIOD_FIELDS]
         )
         category = (
             self.instance.category
@@ -61,7 +61,7 @@ class RetentionClassForm(forms.ModelForm):
             else cleaned.get("category", self.instance.category)
         )
         if (
-            periods_changed or self.instance.pk is None
+            changed or self.instance.pk is None
         ) and RetentionClassChange.objects.filter(
             category=category, status=RetentionClassChange.Status.PROPOSED
         ).exists():

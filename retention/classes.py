@@ -72,8 +72,7 @@ def _open_refuse(category: Category | None) -> None:
         raise ValidationError(
             _(
                 "This retention class already has a proposed change; it must be "
-                "approved, rejected or withdrawn before another change of its "
-                "periods."
+                "approved, rejected or withdrawn before the class changes again."
             ),
             code="open",
         )
@@ -113,8 +112,11 @@ def retention_class_set(
     for field, days in after.items():
         setattr(draft, field, days)
     draft.full_clean()
-    if own is None or after != before:
-        _open_refuse(category)
+    if was is not None and was == _snapshot(draft):
+        return None
+    # An open proposal was made against the class as it is: nothing else
+    # changes it meanwhile, or its approval would undo what changed.
+    _open_refuse(category)
     if periods_shortened(before, after):
         return _propose(
             actor=actor,
@@ -123,8 +125,6 @@ def retention_class_set(
             before=before,
             reason=reason,
         )
-    if was is not None and was == _snapshot(draft):
-        return None
     fields = ["name", *PERIOD_FIELDS, "changed"]
     if own is None:
         draft.save()

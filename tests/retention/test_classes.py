@@ -392,3 +392,29 @@ def test_the_demo_leaves_a_shorter_class_proposed_for_a_second_person(
     assert RetentionClassChange.objects.count() == 1
     assert not RetentionClass.objects.filter(category=change.category).exists()
     assert classes.change_refusal(change, counsel, "approve") is None
+
+
+def test_the_retention_page_lists_the_open_proposals(client, dpo):
+    _propose(dpo)
+    client.force_login(user_build(username="op", role=OPERATOR))
+    page = client.get(reverse("operations:retention")).content.decode()
+    assert 'data-class-change="security"' in page
+    assert "90 days" in page and "Passcodes" in page
+    arabic = client.get(
+        reverse("operations:retention"), HTTP_ACCEPT_LANGUAGE="ar"
+    ).content.decode()
+    assert "No change proposed." not in arabic
+    assert "←" in arabic
+
+
+def test_while_a_proposal_is_open_the_class_does_not_change_otherwise(dpo, counsel):
+    default = _default()
+    classes.retention_class_set(
+        actor=dpo, category=None, name=default.name, periods={"copies_days": 730}
+    )
+    for name, periods in (("Renamed", {}), (default.name, {"pdfs_days": 5000})):
+        with pytest.raises(ValidationError, match="already has a proposed change"):
+            classes.retention_class_set(
+                actor=counsel, category=None, name=name, periods=periods
+            )
+    assert _default().name == default.name and _default().pdfs_days == 3653
