@@ -36,7 +36,7 @@ PLACE_FIELDS = [
 
 class RetentionClassForm(forms.ModelForm):
     change_reason = forms.CharField(
-        label=_("reason for the change"),
+        label=_("Reason for the change"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_(

@@ -202,6 +202,8 @@ def change_refusal(
         if actor.pk != change.proposer_id:
             return _("Only the proposer may withdraw a proposed change.")
         return None
+    if actor.pk == change.proposer_id and verb == REJECT:
+        return _("The proposer withdraws a proposal rather than rejecting it.")
     if not (actor.is_active and actor.has_perm(DECIDE_PERMISSION)):
         return _("%(user)s may not decide retention class changes.") % {"user": actor}
     if verb == APPROVE:

@@ -216,6 +216,8 @@ def test_only_the_proposer_withdraws_and_an_operator_decides_nothing(dpo, counse
         assert "may not decide" in classes.change_refusal(change, operator, verb)
     with pytest.raises(PermissionDenied, match="Only the proposer"):
         classes.retention_class_change_withdraw(change=change, actor=counsel)
+    with pytest.raises(PermissionDenied, match="withdraws a proposal"):
+        classes.retention_class_change_reject(change=change, actor=dpo, comment="x")
 
     classes.retention_class_change_withdraw(change=change, actor=dpo)
 
@@ -268,6 +270,7 @@ def test_the_admin_proposes_a_shorter_period_and_a_second_person_approves(
     assert 'id="retention-change"' in page
     assert 'id="retention-change-withdraw"' in page
     assert 'id="retention-change-approve"' not in page
+    assert 'id="retention-change-reject"' not in page
     assert 'id="retention-change-own"' in page
 
     again = client.post(
