@@ -236,7 +236,7 @@ class RetentionClassChangeAdmin(admin.ModelAdmin):
         "category",
         "retention_class",
         "status",
-        "before",
+        # The periods when proposed are in the table above the form.
         *classes.PERIOD_FIELDS,
         "reason",
         "proposer",
