@@ -174,10 +174,12 @@ ROLE_PERMISSIONS[OPERATOR].append("inventory.run_inventory")
 
 # Operators see what is kept and held, and may start a retention run; the
 # records manager (a data-protection or legal officer) decides how long things
-# are kept and places holds. A hold is released by a second records manager
-# (enforced by retention.holds).
+# are kept and places holds. A hold is released, and a shorter retention
+# period approved, by a second records manager (enforced by retention.holds
+# and retention.classes).
 RETENTION_READ = [
     "retention.view_retentionclass",
+    "retention.view_retentionclasschange",
     "retention.view_legalhold",
     "retention.view_retentionrun",
 ]
@@ -187,6 +189,7 @@ ROLE_PERMISSIONS[RECORDS_MANAGER] = [
     "retention.run_retention",
     "retention.add_retentionclass",
     "retention.change_retentionclass",
+    "retention.approve_retentionclasschange",
     "retention.add_legalhold",
     "retention.release_legalhold",
     "audit.view_auditevent",

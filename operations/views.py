@@ -250,6 +250,7 @@ def retention(request: HttpRequest) -> HttpResponse:
         "holds": retention_selectors.holds_listed(active=True),
         "released": retention_selectors.holds_listed(active=False)[:10],
         "classes": retention_selectors.classes_listed(),
+        "class_changes": retention_selectors.class_changes_open(),
         "runs": retention_selectors.runs_recent(),
         # Erasures on request, newest first, for who may read them.
         "erasures": ErasureRequest.objects.select_related("customer").order_by(

@@ -30,6 +30,22 @@ class RetentionConfig(AppConfig):
             "An operator set how long a category's personal content is kept.",
         )
         register(
+            "retention.class.change_proposed",
+            "An operator proposed a shorter retention period; a second approves.",
+        )
+        register(
+            "retention.class.change_approved",
+            "A second operator approved a shorter retention period; it is in force.",
+        )
+        register(
+            "retention.class.change_rejected",
+            "A second operator rejected a proposed retention period.",
+        )
+        register(
+            "retention.class.change_withdrawn",
+            "The proposer withdrew a proposed retention period.",
+        )
+        register(
             "retention.hold.placed",
             "An operator placed a legal hold: nothing it covers is erased.",
         )

@@ -6,9 +6,13 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from ccm.bidi import sequence
 from channels_app.models import ContentPart
 from customers.models import Customer
 from templates_app.models import Category, TemplateVersion
@@ -82,6 +86,150 @@ class RetentionClass(models.Model):
     def period_list(self) -> list[int | None]:
         """Return the periods in days: copies, PDFs, contact data, snapshots."""
         return [self.days(part) for part in PART_FIELDS]
+
+
+def periods_shortened(before: dict, after: dict) -> list[str]:
+    """Return the period fields `after` keeps for less time than `before`.
+
+    An empty period keeps for ever, so any number shortens it.
+    """
+    return [
+        name
+        for name in PART_FIELDS.values()
+        if after.get(name) is not None
+        and (before.get(name) is None or after[name] < before[name])
+    ]
+
+
+class RetentionClassChange(models.Model):
+    """A proposed retention class that keeps some content for less time.
+
+    A shorter period makes the next run erase content for good, so it takes
+    effect only when someone other than the proposer approves it. The proposal
+    names the class by its category (none: the default class); without a
+    `retention_class` it creates the category's first class.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    retention_class = models.ForeignKey(
+        RetentionClass,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="changes",
+        verbose_name=_("retention class"),
+        help_text=_("Empty: the proposal creates the category's class."),
+    )
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("category"),
+        help_text=_("Empty: the default class."),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PROPOSED
+    )
+    name = models.CharField(_("name"), max_length=200)
+    copies_days = _days_field(_("proposed stored copies (days)"))
+    pdfs_days = _days_field(_("proposed letter PDFs (days)"))
+    contacts_days = _days_field(_("proposed contact data (days)"))
+    snapshots_days = _days_field(_("proposed data snapshots (days)"))
+    # The periods in force for the category when proposed; approval refuses
+    # a proposal made against periods that have changed since.
+    before = models.JSONField(_("periods when proposed"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+    proposer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("proposed by"),
+    )
+    proposed_at = models.DateTimeField(_("proposed"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    comment = models.TextField(_("decision comment"), blank=True)
+
+    class Meta:
+        verbose_name = _("retention class change")
+        verbose_name_plural = _("retention class changes")
+        ordering = ["-proposed_at", "-pk"]
+        permissions = [
+            (
+                "approve_retentionclasschange",
+                _("Can approve a shorter retention period"),
+            )
+        ]
+        constraints = [
+            # One open proposal per class: per category, the default counted
+            # as category 0.
+            models.UniqueConstraint(
+                Coalesce(
+                    "category", models.Value(0), output_field=models.BigIntegerField()
+                ),
+                condition=Q(status="proposed"),
+                name="retention_one_open_class_change",
+                violation_error_message=_(
+                    "A retention class has at most one proposed change at a time."
+                ),
+            ),
+            # Four eyes, even for a write that bypasses the service.
+            models.CheckConstraint(
+                condition=~Q(status="approved", decided_by=F("proposer")),
+                name="retention_class_change_not_self_approved",
+                violation_error_message=_(
+                    "Who proposed a retention class change may not approve it."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="proposed")
+                | Q(decided_by__isnull=False, decided_at__isnull=False),
+                name="retention_class_change_decided_by",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("%(name)s: %(values)s (%(status)s)") % {
+            "name": self.name,
+            "values": ", ".join(
+                f"{self._meta.get_field(name).verbose_name} "
+                + sequence(self.before.get(name), getattr(self, name))
+                for name in PART_FIELDS.values()
+                if self.before.get(name) != getattr(self, name)
+            ),
+            "status": self.get_status_display(),
+        }
+
+    def periods(self) -> dict:
+        """Return the periods this proposal would give the class."""
+        return {name: getattr(self, name) for name in PART_FIELDS.values()}
+
+    def period_rows(self) -> list[tuple[str, int | None, int | None, bool]]:
+        """Return (part, days when proposed, days proposed, shorter) per part."""
+        shorter = set(periods_shortened(self.before, self.periods()))
+        return [
+            (
+                RetentionClass._meta.get_field(name).verbose_name,
+                self.before.get(name),
+                getattr(self, name),
+                name in shorter,
+            )
+            for name in PART_FIELDS.values()
+        ]
 
 
 class LegalHold(models.Model):

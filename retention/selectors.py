@@ -1,8 +1,14 @@
-"""What the operations pages show of retention: holds, classes, recent runs."""
+"""What the operations pages show of retention: holds, classes, proposed
+periods, recent runs."""
 
 from django.db.models import QuerySet
 
-from retention.models import LegalHold, RetentionClass, RetentionRun
+from retention.models import (
+    LegalHold,
+    RetentionClass,
+    RetentionClassChange,
+    RetentionRun,
+)
 
 
 def holds_listed(*, active: bool) -> QuerySet:
@@ -23,6 +29,15 @@ def classes_listed() -> QuerySet:
     """Return the retention classes, the default first."""
     return RetentionClass.objects.select_related("category").order_by(
         "category__name", "id"
+    )
+
+
+def class_changes_open() -> QuerySet:
+    """Return the proposed retention periods waiting for a decision, oldest first."""
+    return (
+        RetentionClassChange.objects.filter(status=RetentionClassChange.Status.PROPOSED)
+        .select_related("category", "proposer")
+        .order_by("proposed_at", "id")
     )
 
 

@@ -66,7 +66,9 @@ def test_a_hold_without_its_customer_is_refused_with_the_field_named(client):
     assert not LegalHold.objects.exists()
 
 
-def test_a_retention_class_change_is_audited_with_before_and_after(client):
+def test_a_longer_retention_period_is_saved_and_audited_with_before_and_after(
+    client,
+):
     client.force_login(user_build(username="dpo", role=RECORDS_MANAGER))
     default = RetentionClass.objects.get(category__isnull=True)
     page = client.post(
@@ -74,16 +76,16 @@ def test_a_retention_class_change_is_audited_with_before_and_after(client):
         {
             "name": "Default",
             "category": "",
-            "copies_days": "730",
+            "copies_days": "4000",
             "pdfs_days": "3653",
             "contacts_days": "",
-            "snapshots_days": "90",
+            "snapshots_days": "3653",
         },
     )
     assert page.status_code == 302
     event = AuditEvent.objects.get(action="retention.class.changed")
     assert event.before["copies_days"] == 3653
-    assert event.after["copies_days"] == 730
+    assert event.after["copies_days"] == 4000
     assert event.after["contacts_days"] is None
 
 

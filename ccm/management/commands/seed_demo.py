@@ -18,7 +18,8 @@ DEMO_USERS = [
     ("operator", roles.OPERATOR, "en", "Omar Operator"),
     # A second operator: rule changes need another operator's approval.
     ("operator-2", roles.OPERATOR, "ar", "Nadia Operator"),
-    # Two records managers: a legal hold one places, the other releases.
+    # Two records managers: a legal hold or a shorter retention period one
+    # places or proposes, the other releases or approves.
     ("records", roles.RECORDS_MANAGER, "en", "Reem Records"),
     ("records-2", roles.RECORDS_MANAGER, "ar", "Rashid Records"),
 ]
@@ -100,6 +101,10 @@ class Command(BaseCommand):
             agent=user_model.objects.get(username="agent"),
         )
         self.stdout.write(f"Demo dispatches: {total}")
+
+        from retention.demo import retention_demo_seed
+
+        retention_demo_seed(proposer=user_model.objects.get(username="records"))
 
         from inventory.analysis import inventory_analyse
         from templates_app.demo_duplicates import demo_duplicates_seed
