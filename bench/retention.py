@@ -61,10 +61,10 @@ def _expired_generate(count: int) -> float:
             """
             INSERT INTO channels_app_customer
                 (external_id, name, language, time_zone, email, phone,
-                 postal_address, created, updated)
+                 postal_address, digits, calendar, created, updated)
             SELECT 'X-' || n, 'Expired Customer ' || n, 'en', 'UTC',
                    'x' || n || '@bench.example.com', '+9665' || lpad(n::text, 8, '0'),
-                   n || ' Olaya Street, Riyadh', now(), now()
+                   n || ' Olaya Street, Riyadh', '', '', now(), now()
             FROM generate_series(1, 10000) AS n
             """
         )

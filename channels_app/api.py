@@ -28,7 +28,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import ErrorDetail
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -244,14 +244,14 @@ class CommunicationCreate(IdempotentCreate):
         summary="Trigger a communication for a customer",
     )
     def post(self, request: Request) -> Response:
+        if respond_async_wanted(request.headers.get("Prefer", "")):
+            return self._queue(request)
         return super().post(request)
 
     def _create(
         self, request: Request, key: str, record: IdempotencyRecord
     ) -> Response:
         payload = _TRIGGER.run_validation(request.data)
-        if respond_async_wanted(request.headers.get("Prefer", "")):
-            return self._queue(request, key, record, payload)
         client = request.user.get_username()
         customer_fields = dict(payload["customer"])
         external_id = customer_fields.pop("external_id")
@@ -302,24 +302,50 @@ class CommunicationCreate(IdempotentCreate):
             )
         return response
 
-    def _queue(
-        self, request: Request, key: str, record: IdempotencyRecord, payload: dict
-    ) -> Response:
+    def _queue(self, request: Request) -> Response:
         """Check what needs no rendering, store the trigger, answer 202."""
-        if found := intake_problems(payload):
-            return Response(problems_api(found), status=status.HTTP_400_BAD_REQUEST)
-        with transaction.atomic():
-            intake = intake_queue(client=request.user, key=key, payload=payload)
-            response = Response(
-                intake_status_body(intake),
-                status=status.HTTP_202_ACCEPTED,
-                headers={
-                    "Preference-Applied": "respond-async",
-                    "Location": reverse("api-communication", args=[intake.public_id]),
-                },
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 200:
+            return _refusal(
+                "Idempotency-Key",
+                problems.IDEMPOTENCY_KEY_MISSING(),
+                status.HTTP_400_BAD_REQUEST,
             )
-            self._answer_store(record, response)
-        return response
+        digest = _body_sha256(request.data)
+        try:
+            payload = _TRIGGER.run_validation(request.data)
+            found = intake_problems(payload)
+        except ValidationError as exc:
+            payload, found = None, exc.detail
+        if found:
+            # A replay of an accepted request is answered as it was, even if
+            # the request would be refused now (a template retired since).
+            held = IdempotencyRecord.objects.filter(client=request.user, key=key)
+            if held := held.first():
+                return self._replay(held, key, digest)
+            if payload is None:
+                raise ValidationError(found)
+            return Response(problems_api(found), status=status.HTTP_400_BAD_REQUEST)
+        public_id = intake_queue(
+            client=request.user, key=key, digest=digest, payload=payload
+        )
+        if public_id is None:
+            held = IdempotencyRecord.objects.filter(client=request.user, key=key)
+            if held := held.first():
+                return self._replay(held, key, digest)
+            return _refusal(
+                "Idempotency-Key",
+                problems.IDEMPOTENCY_KEY_IN_FLIGHT(key=key),
+                status.HTTP_409_CONFLICT,
+            )
+        return Response(
+            {"id": str(public_id), "status": TriggerIntake.Status.QUEUED.value},
+            status=status.HTTP_202_ACCEPTED,
+            headers={
+                "Preference-Applied": "respond-async",
+                "Location": reverse("api-communication", args=[public_id]),
+            },
+        )
 
 
 class CommunicationDetail(APIView):

@@ -17,12 +17,13 @@ This module alone changes a `TriggerIntake`'s status.
 import json
 import logging
 import time
+import uuid
 from collections import defaultdict
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ccm.problems import Problem, problem_api, problem_from
@@ -34,7 +35,7 @@ from channels_app.dispatching import (
     TriggerRequest,
     communications_trigger_bulk,
 )
-from channels_app.models import TriggerIntake
+from channels_app.models import IdempotencyRecord, TriggerIntake
 from channels_app.template_checks import channels_check, template_in_force
 from channels_app.trigger_requests import schema_validator_cached
 from customers.models import Customer
@@ -98,16 +99,68 @@ def _template_in_force(code: str):
     return template, found
 
 
-def intake_queue(*, client: AbstractBaseUser, key: str, payload: dict) -> TriggerIntake:
-    """Store a checked trigger for the drain; kick a drain once committed."""
+def intake_queue(
+    *, client: AbstractBaseUser, key: str, digest: str, payload: dict
+) -> uuid.UUID | None:
+    """Claim the idempotency key and store a checked trigger; return its id.
+
+    None when the client already holds the key (the caller replays). The key
+    is stored with its answer (202, the id, "queued") and the trigger in one
+    transaction: on PostgreSQL one statement, so a request costs one round
+    trip here. A concurrent request with the same key waits for this one to
+    commit, then finds the key held.
+    """
+    public_id = uuid.uuid4()
     stored = dict(payload)
     if stored.get("schedule") is not None:
         stored["schedule"] = stored["schedule"].isoformat()
-    intake = TriggerIntake.objects.create(
-        client=client, idempotency_key=key, payload=stored
-    )
+    answer = {"id": str(public_id), "status": Status.QUEUED.value}
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _QUEUE_SQL,
+                [client.pk, key, digest, json.dumps(answer), now,
+                 public_id, client.pk, key, json.dumps(stored), now],
+            )  # fmt: skip
+            if cursor.fetchone() is None:
+                return None
+    else:
+        try:
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(
+                    client=client,
+                    key=key,
+                    request_sha256=digest,
+                    response_status=202,
+                    response_body=answer,
+                )
+                TriggerIntake.objects.create(
+                    public_id=public_id,
+                    client=client,
+                    idempotency_key=key,
+                    payload=stored,
+                    created=now,
+                )
+        except IntegrityError:
+            return None
     transaction.on_commit(intake_kick)
-    return intake
+    return public_id
+
+
+_QUEUE_SQL = f"""
+WITH claim AS (
+    INSERT INTO {IdempotencyRecord._meta.db_table}
+        (client_id, key, request_sha256, response_status, response_body, created)
+    VALUES (%s, %s, %s, 202, %s::jsonb, %s)
+    ON CONFLICT (client_id, key) DO NOTHING
+    RETURNING id
+)
+INSERT INTO {TriggerIntake._meta.db_table}
+    (public_id, client_id, idempotency_key, payload, status, problems, created)
+SELECT %s, %s, %s, %s::jsonb, 'queued', '{{}}'::jsonb, %s FROM claim
+RETURNING id
+"""  # noqa: S608 (the models' own tables)
 
 
 def intake_status_body(intake: TriggerIntake) -> dict:

@@ -219,3 +219,53 @@ def test_a_worker_drains_the_queue_and_the_email_reaches_the_customer(
     status = api.get(answer["Location"]).json()
     assert status["dispatches"][0]["status"] == "sent"
     assert smtp_sink.received() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_fifty_queued_requests_with_one_key_at_once_queue_one_trigger(api):
+    token = api._credentials["HTTP_AUTHORIZATION"]
+    answers: list = []
+    start = threading.Barrier(50)
+
+    def call():
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=token)
+            start.wait()
+            answers.append(_post(client, key="same"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=call) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert TriggerIntake.objects.count() == 1
+    assert {a.status_code for a in answers} == {202}
+    assert {a.json()["id"] for a in answers} == {
+        str(TriggerIntake.objects.get().public_id)
+    }
+
+
+def test_a_replay_is_answered_as_first_even_once_the_template_is_retired(
+    api, django_capture_on_commit_callbacks
+):
+    from templates_app import services
+    from templates_app.models import Template
+    from templates_app.selectors import version_in_force
+
+    first = _post(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.version_retire(
+            version=version_in_force(Template.objects.get(code="payment-reminder")),
+            actor=user_build(username="compliance", is_superuser=True),
+            comment="wrong wording",
+        )
+
+    assert _post(api, key="another").status_code == 400
+    again = _post(api)
+    assert again.status_code == 202
+    assert again.json() == first.json()
