@@ -82,6 +82,8 @@ def test_a_queued_trigger_answers_202_then_reads_as_its_communication(api):
     assert communication.idempotency_key == "key-1"
     assert Customer.objects.get(external_id="C-42").phone == "+966501234567"
     assert intake_drain() == 0  # nothing is triggered twice
+    # The request's copy of the customer and the data is gone once triggered.
+    assert TriggerIntake.objects.get().payload == {}
 
 
 def test_a_replayed_key_returns_the_queued_answer_and_queues_nothing_more(api):
@@ -132,6 +134,7 @@ def test_a_trigger_the_drain_refuses_reads_as_refused_with_why(api):
     assert status.json()["status"] == "refused"
     assert status.json()["problems"]["customer"][0]["code"]
     assert not Communication.objects.exists()
+    assert TriggerIntake.objects.get().payload == {}
 
 
 def test_consent_is_decided_when_the_queued_trigger_is_triggered(api):
