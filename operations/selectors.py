@@ -3,7 +3,9 @@ open escalations by severity, and the contact centre's figures.
 
 Volumes and rates never count the dispatch table: they sum the hourly or daily
 rollups the lifecycle keeps. The queues read queued rows only (a partial
-index), escalations and feedback their own small tables.
+index), escalations and feedback their own small tables. Feedback carries its
+dispatch's channel, category and template, and a dispatch its communication's
+category, copied when written: no figure joins the 10M-row tables.
 """
 
 from collections import Counter, defaultdict
@@ -106,11 +108,12 @@ def _rates(totals: Counter, complaints: int) -> dict[str, float | None]:
 
 
 def _feedback(filters: Filters, start: datetime, end: datetime):
+    # The labels copied onto the feedback: no join to the dispatches.
     rows = Feedback.objects.filter(created__gte=start, created__lt=end)
     if filters.channel:
-        rows = rows.filter(dispatch__channel=filters.channel)
+        rows = rows.filter(channel=filters.channel)
     if filters.category:
-        rows = rows.filter(dispatch__communication__category=filters.category)
+        rows = rows.filter(category=filters.category)
     return rows
 
 
@@ -163,8 +166,9 @@ def volumes(filters: Filters, now: datetime | None = None) -> Volumes:
     feedback: dict[str, Counter] = defaultdict(Counter)
     for template, kind, n in (
         _feedback(filters, win.start, win.end)
-        .values_list("dispatch__communication__template_code", "kind")
-        .annotate(n=Count("id"))
+        .values_list("template_code", "kind")
+        # COUNT(*), not of the id: the scan reads the covering index alone.
+        .annotate(n=Count("*"))
         .order_by()
     ):
         feedback[template][kind] = n
@@ -220,8 +224,9 @@ def queues_now(filters: Filters, now: datetime | None = None) -> Queues:
         queued = queued.filter(channel=filters.channel)
         sending = sending.filter(channel=filters.channel)
     if filters.category:
-        queued = queued.filter(communication__category=filters.category)
-        sending = sending.filter(communication__category=filters.category)
+        # The category copied onto the dispatch, included in the queued index.
+        queued = queued.filter(category=filters.category)
+        sending = sending.filter(category=filters.category)
     channels: dict[str, ChannelQueue] = {}
 
     def row(channel: str) -> ChannelQueue:

@@ -67,6 +67,26 @@ def test_the_channel_filter_narrows_every_figure(client, traffic):
     assert totals["created"] == 0
 
 
+def test_the_category_filter_narrows_the_queues_and_the_contact_centre(client, traffic):
+    trigger(traffic, "payment-reminder")  # collections, still queued
+    _login(client, "Operator")
+    collections = client.get(URL, {"category": "collections", "period": "24h"})
+    security = client.get(URL, {"category": "security", "period": "24h"})
+    assert collections.status_code == security.status_code == 200
+
+    def due(page) -> int:
+        return sum(q.due for q in page.context["queues"].channels)
+
+    assert due(collections) == 1
+    assert due(security) == 0
+    # The complaint was about a payment reminder (collections).
+    assert collections.context["centre"].complaints == 1
+    assert (
+        collections.context["centre"].by_template["payment-reminder"]["complaint"] == 1
+    )
+    assert security.context["centre"].complaints == 0
+
+
 def test_a_filter_not_understood_is_a_400_naming_it_not_a_500(client, traffic):
     _login(client, "Operator")
     page = client.get(URL, {"period": "forever", "channel": "fax"})
