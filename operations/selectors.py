@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from urllib.parse import urlencode
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
@@ -387,26 +387,31 @@ def contact_centre(filters: Filters, figures: Volumes) -> ContactCentre:
         sent = figures.templates.get(template, Counter())[Status.SENT]
         complaints = by_template.get(template, Counter())[Feedback.Kind.COMPLAINT]
         per_thousand[template] = complaints_per_thousand(complaints, sent)
-    complaints = rows.filter(kind=Feedback.Kind.COMPLAINT)
-    resolved = list(
-        complaints.filter(escalation__status=Escalation.Status.RESOLVED).values_list(
-            "agent_id",
-            "escalation__resolved_by_id",
-            "escalation__opened",
-            "escalation__resolved",
-        )
+    # Counted and the median picked in the database: a period may hold tens
+    # of thousands of resolved complaints, too many to load and sort here.
+    resolved = rows.filter(
+        kind=Feedback.Kind.COMPLAINT, escalation__status=Escalation.Status.RESOLVED
     )
-    hours = [
-        (done - opened).total_seconds() / 3600 for _a, _b, opened, done in resolved
-    ]
+    counts = resolved.aggregate(
+        resolved=Count("*"),
+        first_contact=Count("id", filter=Q(agent_id=F("escalation__resolved_by_id"))),
+    )
+    done = counts["resolved"]
+    # The middle one, or the middle two of an even number.
+    middle = (
+        resolved.annotate(took=F("escalation__resolved") - F("escalation__opened"))
+        .order_by("took")
+        .values_list("took", flat=True)[(done - 1) // 2 : done // 2 + 1]
+        if done
+        else []
+    )
+    hours = [took.total_seconds() / 3600 for took in middle]
     return ContactCentre(
         by_kind=by_kind,
         by_template=dict(sorted(by_template.items())),
         complaints_per_thousand=per_thousand,
-        complaints=complaints.count(),
-        first_contact_resolved=sum(
-            1 for agent, resolver, *_ in resolved if agent and agent == resolver
-        ),
-        resolved=len(resolved),
+        complaints=by_kind[Feedback.Kind.COMPLAINT],
+        first_contact_resolved=counts["first_contact"],
+        resolved=done,
         median_hours=round(median(hours), 1) if hours else None,
     )
