@@ -52,10 +52,10 @@ def _fill(dispatches: int) -> None:
             f"""
             INSERT INTO channels_app_customer
               (external_id, name, language, time_zone, email, phone,
-               postal_address, created, updated)
+               postal_address, calendar, digits, created, updated)
             SELECT 'CUST-' || g, 'Customer ' || g, 'en', 'Asia/Riyadh',
                    'c' || g || '@example.com', '+96650' || lpad(g::text, 7, '0'),
-                   g || ' King Fahd Road', now(), now()
+                   g || ' King Fahd Road', '', '', now(), now()
             FROM generate_series(1, {customers}) AS g
             """,  # noqa: S608 (numbers and constants of this script only)
         ),
@@ -79,11 +79,14 @@ def _fill(dispatches: int) -> None:
             f"{dispatches:,} dispatches",
             f"""
             INSERT INTO channels_app_dispatch
-              (communication_id, channel, language, address, status, status_changed,
+              (communication_id, channel, category, language, address, status,
+               status_changed,
                due_at, attempt_count, max_attempts, subject, body_html, body_text,
                letter_pdf, content_sha256, block_versions, provider_message_id,
-               error, severity, decision, rule_decisions, created)
-            SELECT c.id, ({channels})[1 + c.id % 3], 'en', 'someone@example.com',
+               error, severity, decision, rule_decisions, erased_parts,
+               content_erased_cause, created)
+            SELECT c.id, ({channels})[1 + c.id % 3], c.category, 'en',
+                   'someone@example.com',
                    CASE WHEN c.id % {queued_every} = 0 THEN 'queued'
                         ELSE ({statuses})[1 + (c.id * 7919) % {len(STATUSES)}] END,
                    c.created,
@@ -96,7 +99,7 @@ def _fill(dispatches: int) -> None:
                         THEN '[{{"rule": "quiet hours", "outcome": "deferred",
                                "reason": "within quiet hours"}}]'::jsonb
                         ELSE '[]'::jsonb END,
-                   c.created
+                   0, '', c.created
             FROM channels_app_communication c
             """,  # noqa: S608
         ),
@@ -117,10 +120,15 @@ def _fill(dispatches: int) -> None:
             "feedback",
             """
             INSERT INTO console_feedback (dispatch_id, kind, severity, text, agent_id,
-                                          escalation_id, created)
+                                          escalation_id, created, channel,
+                                          category, template_code)
             SELECT e.dispatch_id, (ARRAY['complaint','feedback','compliment'])
-                   [1 + e.id % 3], e.severity, 'bench', NULL, e.id, e.opened
-            FROM channels_app_escalation e WHERE e.id % 3 = 0
+                   [1 + e.id % 3], e.severity, 'bench', NULL, e.id, e.opened,
+                   d.channel, c.category, c.template_code
+            FROM channels_app_escalation e
+            JOIN channels_app_dispatch d ON d.id = e.dispatch_id
+            JOIN channels_app_communication c ON c.id = d.communication_id
+            WHERE e.id % 3 = 0
             """,
         ),
     ]

@@ -329,6 +329,8 @@ def dispatches_open(
     now = now or timezone.now()
     dispatches = []
     for dispatch, status in openings:
+        # Copied for the dashboard's filters (no join to the communications).
+        dispatch.category = dispatch.communication.category
         dispatch.status = status
         dispatch.status_changed = now
         dispatches.append(dispatch)

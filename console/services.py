@@ -337,8 +337,13 @@ def feedback_record(
         severity=severity,
         reason=f"{kind} via contact center ({actor.get_username()}): {text}",
     )
+    communication = dispatch.communication
     feedback = Feedback(
         dispatch=dispatch,
+        # Copied for the dashboard's figures (no join to the dispatches).
+        channel=dispatch.channel,
+        category=communication.category,
+        template_code=communication.template_code,
         kind=kind,
         severity=severity,
         text=text,
@@ -349,7 +354,7 @@ def feedback_record(
     feedback.save()
     if kind == Feedback.Kind.COMPLAINT:
         # A complaint about a message opens, or joins, its template's incident.
-        template_code = dispatch.communication.template_code
+        template_code = communication.template_code
         incidents.incident_raise(
             kind=Incident.Kind.COMPLAINTS,
             key=f"complaints:{template_code}",

@@ -42,11 +42,9 @@ def template_panel(template: Template, user: AbstractBaseUser) -> Panel:
     sent = rollups.get(Dispatch.Status.SENT, 0)
     spam = rollups.get(Dispatch.Status.COMPLAINED, 0)
     feedback = dict(
-        Feedback.objects.filter(
-            dispatch__communication__template_code=code, created__gte=since
-        )
+        Feedback.objects.filter(template_code=code, created__gte=since)
         .values_list("kind")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
     )
     complaints = feedback.get(Feedback.Kind.COMPLAINT, 0)
     incidents = list(

@@ -48,6 +48,7 @@ def dispatch_build(*, version, customer, channel: str = "email", **fields):
     return Dispatch.objects.create(
         communication=communication,
         channel=channel,
+        category=communication.category,
         language=fields.pop("language", "en"),
         address=customer.address_for(channel),
         status_changed=now,

@@ -3,7 +3,9 @@
 Random sequences of triggers, claims (some an hour or a day ahead), sends,
 transient and permanent failures, receipts (delivered, bounced), complaints,
 cancellations and operator retries run through the real services; after each
-example the rollups are compared with a count of the rows themselves.
+example the rollups are compared with a count of the rows themselves, and the
+category, channel and template copied onto dispatches and feedback with what
+they were copied from.
 """
 
 from collections import Counter
@@ -129,6 +131,30 @@ def _direct_count() -> Counter:
     return counts
 
 
+def _labels_copied() -> tuple[list, list]:
+    """Return the labels copied onto dispatches and feedback, and their sources."""
+    from console.models import Feedback
+
+    dispatches = Dispatch.objects.order_by("id")
+    feedback = Feedback.objects.order_by("id")
+    copied = (
+        list(dispatches.values_list("id", "category")),
+        list(feedback.values_list("id", "channel", "category", "template_code")),
+    )
+    sources = (
+        list(dispatches.values_list("id", "communication__category")),
+        list(
+            feedback.values_list(
+                "id",
+                "dispatch__channel",
+                "dispatch__communication__category",
+                "dispatch__communication__template_code",
+            )
+        ),
+    )
+    return copied, sources
+
+
 def _rollups() -> Counter:
     return Counter(
         {
@@ -185,6 +211,9 @@ def test_rollups_equal_a_direct_count_after_any_mixed_run(
         operator = user_build(username="op-roll", role="Operator")
         _run(customer, operator, plan)
         assert _rollups() == _direct_count()
+        # The dashboard filters dispatches and feedback by their own copies.
+        copied, sources = _labels_copied()
+        assert copied == sources
         # The recount for data older than the rollups gives the same figures.
         rollups_rebuild()
         assert _rollups() == _direct_count()

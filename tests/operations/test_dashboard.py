@@ -67,6 +67,26 @@ def test_the_channel_filter_narrows_every_figure(client, traffic):
     assert totals["created"] == 0
 
 
+def test_the_category_filter_narrows_the_queues_and_the_contact_centre(client, traffic):
+    trigger(traffic, "payment-reminder")  # collections, still queued
+    _login(client, "Operator")
+    collections = client.get(URL, {"category": "collections", "period": "24h"})
+    security = client.get(URL, {"category": "security", "period": "24h"})
+    assert collections.status_code == security.status_code == 200
+
+    def due(page) -> int:
+        return sum(q.due for q in page.context["queues"].channels)
+
+    assert due(collections) == 1
+    assert due(security) == 0
+    # The complaint was about a payment reminder (collections).
+    assert collections.context["centre"].complaints == 1
+    assert (
+        collections.context["centre"].by_template["payment-reminder"]["complaint"] == 1
+    )
+    assert security.context["centre"].complaints == 0
+
+
 def test_a_filter_not_understood_is_a_400_naming_it_not_a_500(client, traffic):
     _login(client, "Operator")
     page = client.get(URL, {"period": "forever", "channel": "fax"})
@@ -148,3 +168,52 @@ def test_rollups_rebuild_recounts_the_same_figures(traffic):
     call_command("rollups_rebuild", stdout=StringIO())
     after = sorted(DispatchRollup.objects.values_list("span", "status", "count"))
     assert after == before
+
+
+def test_first_contact_resolution_and_median_time_to_resolve(traffic):
+    """A complaint resolved by the agent who took it counts as first contact;
+    the median is the middle time to resolve, or the mean of the middle two."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.db.models import F
+
+    from channels_app import lifecycle
+    from channels_app.models import Escalation
+    from console.models import Feedback
+    from operations.selectors import Filters, contact_centre, volumes
+
+    agent = get_user_model().objects.get(username="agent-ops")
+    supervisor = user_build(username="supervisor-ops", role="Operator")
+    for n, dispatch in enumerate(Dispatch.objects.filter(status="sent")[1:]):
+        feedback_record(
+            dispatch=dispatch,
+            kind="complaint",
+            severity="low",
+            text=f"late {n}",
+            actor=agent,
+        )
+    complaints = list(Feedback.objects.order_by("id"))
+    filters = Filters(period="24h")
+
+    def resolve(feedback, resolver, hours: int):
+        lifecycle.escalation_resolve(
+            escalation=feedback.escalation, actor=resolver, reason="done"
+        )
+        Escalation.objects.filter(pk=feedback.escalation_id).update(
+            opened=F("resolved") - timedelta(hours=hours)
+        )
+
+    resolve(complaints[0], agent, 1)
+    resolve(complaints[1], supervisor, 3)
+    resolve(complaints[2], agent, 2)
+    centre = contact_centre(filters, volumes(filters))
+    assert (centre.complaints, centre.resolved) == (4, 3)
+    assert centre.first_contact_resolved == 2
+    assert centre.first_contact_rate == 50.0
+    assert centre.median_hours == 2.0
+
+    resolve(complaints[3], agent, 4)
+    centre = contact_centre(filters, volumes(filters))
+    assert (centre.resolved, centre.first_contact_resolved) == (4, 3)
+    assert centre.median_hours == 2.5

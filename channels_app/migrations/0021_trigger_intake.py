@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_app', '0017_customer_name_refuses_bidi_controls'),
+        ('channels_app', '0020_queue_index_category'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
