@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ccm.problems import Problem, problem_api, problem_from
@@ -179,15 +179,56 @@ def intake_drain(*, limit: int | None = None) -> int:
 
     Rows are claimed with SKIP LOCKED, so drains on several workers share the
     queue and none triggers a row twice; a drain that dies rolls back whole
-    and its rows are queued again.
+    and its rows are queued again. A database error (a lost connection, a
+    deadlock) leaves the chunk queued for the next drain; any other error is
+    a row the trigger path cannot take, so the chunk is taken again one row at
+    a time and only that row is refused (`intake_drain_one`).
     """
     limit = limit or settings.INTAKE_CHUNK_ROWS
+    try:
+        return _chunk_trigger(
+            TriggerIntake.objects.filter(status=Status.QUEUED).order_by("id")[:limit]
+        )
+    except DatabaseError:
+        raise
+    except Exception:
+        logger.exception("a chunk of queued triggers failed; taking it row by row")
+    ids = list(
+        TriggerIntake.objects.filter(status=Status.QUEUED)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    for pk in ids:
+        intake_drain_one(pk)
+    return len(ids)
+
+
+def intake_drain_one(pk: int) -> None:
+    """Trigger one queued intake; refuse it if the trigger path fails on it."""
+    try:
+        _chunk_trigger(TriggerIntake.objects.filter(pk=pk, status=Status.QUEUED))
+    except DatabaseError:
+        raise
+    except Exception:
+        logger.exception("queued trigger %s failed; refused", pk)
+        with transaction.atomic():
+            failed = (
+                TriggerIntake.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=Status.QUEUED)
+                .first()
+            )
+            if failed is not None:
+                failed.status = Status.REFUSED
+                failed.problems = {"request": [problems.TRIGGER_FAILED().as_stored()]}
+                _outcomes_write([failed], timezone.now())
+
+
+def _chunk_trigger(queued) -> int:
     with transaction.atomic():
         intakes = list(
-            TriggerIntake.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("client")
-            .filter(status=Status.QUEUED)
-            .order_by("id")[:limit]
+            queued.select_for_update(skip_locked=True, of=("self",)).select_related(
+                "client"
+            )
         )
         if not intakes:
             return 0

@@ -85,6 +85,10 @@ DATA_INVALID = problem_register(
 RENDER_FAILED = problem_register(
     "trigger.data.render_failed", _("The message cannot be rendered: %(detail)s")
 )
+TRIGGER_FAILED = problem_register(
+    "trigger.failed",
+    _("The trigger failed on an unexpected error; operations can see it in the log."),
+)
 BODY_NOT_OBJECT = problem_register(
     "api.body.not_object", _("The body must be a JSON object.")
 )

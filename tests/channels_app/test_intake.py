@@ -272,3 +272,27 @@ def test_a_replay_is_answered_as_first_even_once_the_template_is_retired(
     again = _post(api)
     assert again.status_code == 202
     assert again.json() == first.json()
+
+
+def test_a_trigger_the_path_cannot_take_is_refused_alone_and_the_rest_go(api):
+    first = _post(api, key="a")
+    # Stored behind the API's back: a request no check would have let through.
+    broken = TriggerIntake.objects.create(
+        client=TriggerIntake.objects.get().client,
+        idempotency_key="broken",
+        payload={**copy.deepcopy(BODY), "channels": 5},
+    )
+    last = _post(
+        api,
+        body=_body(customer={**BODY["customer"], "external_id": "C-43"}),
+        key="b",
+    )
+
+    assert intake_drain() == 3
+    assert intake_drain() == 0
+
+    broken.refresh_from_db()
+    assert broken.status == "refused"
+    assert broken.problems["request"][0]["code"] == "trigger.failed"
+    for answer in (first, last):
+        assert api.get(answer["Location"]).json()["status"] == "accepted"
