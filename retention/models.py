@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ccm.bidi import sequence
+from ccm.proposals import FourEyesProposal
 from channels_app.models import ContentPart
 from customers.models import Customer
 from templates_app.models import Category, TemplateVersion
@@ -101,7 +102,7 @@ def periods_shortened(before: dict, after: dict) -> list[str]:
     ]
 
 
-class RetentionClassChange(models.Model):
+class RetentionClassChange(FourEyesProposal):
     """A proposed retention class that keeps some content for less time.
 
     A shorter period makes the next run erase content for good, so it takes
@@ -109,12 +110,6 @@ class RetentionClassChange(models.Model):
     names the class by its category (none: the default class); without a
     `retention_class` it creates the category's first class.
     """
-
-    class Status(models.TextChoices):
-        PROPOSED = "proposed", _("Proposed")
-        APPROVED = "approved", _("Approved")
-        REJECTED = "rejected", _("Rejected")
-        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     retention_class = models.ForeignKey(
         RetentionClass,
@@ -134,9 +129,6 @@ class RetentionClassChange(models.Model):
         verbose_name=_("category"),
         help_text=_("Empty: the default class."),
     )
-    status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.PROPOSED
-    )
     name = models.CharField(_("name"), max_length=200)
     copies_days = _days_field(_("proposed stored copies (days)"))
     pdfs_days = _days_field(_("proposed letter PDFs (days)"))
@@ -145,24 +137,6 @@ class RetentionClassChange(models.Model):
     # The periods in force for the category when proposed; approval refuses
     # a proposal made against periods that have changed since.
     before = models.JSONField(_("periods when proposed"), default=dict)
-    reason = models.TextField(_("reason"), blank=True)
-    proposer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("proposed by"),
-    )
-    proposed_at = models.DateTimeField(_("proposed"), default=timezone.now)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("decided by"),
-    )
-    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
-    comment = models.TextField(_("decision comment"), blank=True)
 
     class Meta:
         verbose_name = _("retention class change")

@@ -4,16 +4,15 @@ Kept apart from `templates_app.models`, which re-exports them; a change of a
 category's kind or required approvals is a proposal another person approves.
 """
 
-from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from ccm.bidi import bidi_controls_refuse, bidi_visible, sequence
+from ccm.proposals import FourEyesProposal
 
 
 class DisplayNamed:
@@ -107,19 +106,13 @@ class Category(DisplayNamed, models.Model):
         return self.display_name
 
 
-class CategoryChange(models.Model):
+class CategoryChange(FourEyesProposal):
     """A proposed change of a category's kind or required approvals.
 
     The kind decides whether the category's messages override opt-outs, and
     the required approvals how many reviewers approve its templates, so a
     change takes effect only when someone other than the proposer approves it.
     """
-
-    class Status(models.TextChoices):
-        PROPOSED = "proposed", _("Proposed")
-        APPROVED = "approved", _("Approved")
-        REJECTED = "rejected", _("Rejected")
-        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     # The fields a proposal may change; anything else changes directly, audited.
     FIELDS = ("kind", "required_approvals", "recertify_months")
@@ -130,9 +123,6 @@ class CategoryChange(models.Model):
         related_name="changes",
         verbose_name=_("category"),
     )
-    status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.PROPOSED
-    )
     kind = models.CharField(_("proposed kind"), max_length=16, choices=Category.Kind)
     required_approvals = models.PositiveSmallIntegerField(
         _("proposed required approvals"), validators=[MinValueValidator(1)]
@@ -141,24 +131,6 @@ class CategoryChange(models.Model):
         _("proposed re-certification period (months)"), default=0
     )
     before = models.JSONField(_("values when proposed"), default=dict)
-    reason = models.TextField(_("reason"), blank=True)
-    proposer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("proposed by"),
-    )
-    proposed_at = models.DateTimeField(_("proposed"), default=timezone.now)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("decided by"),
-    )
-    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
-    comment = models.TextField(_("decision comment"), blank=True)
     history = HistoricalRecords()
 
     class Meta:
