@@ -163,6 +163,26 @@ RETURNING id
 """  # noqa: S608 (the models' own tables)
 
 
+def intakes_erased_refuse(*, external_id: str) -> int:
+    """Refuse the queued triggers naming a customer whose data was just erased.
+
+    Run in the erasure's transaction: the drain would otherwise create the
+    customer again from the request's copy of their details. Each is refused
+    with its copy dropped; returns how many.
+    """
+    queued = list(
+        TriggerIntake.objects.select_for_update()
+        .filter(status=Status.QUEUED, payload__customer__external_id=external_id)
+        .order_by("id")
+    )
+    for intake in queued:
+        intake.status = Status.REFUSED
+        intake.problems = {"customer": [problems.CUSTOMER_ERASED().as_stored()]}
+    if queued:
+        _outcomes_write(queued, timezone.now())
+    return len(queued)
+
+
 def intake_status_body(intake: TriggerIntake) -> dict:
     """What the status read answers for a trigger that is not a communication."""
     body = {"id": str(intake.public_id), "status": intake.status}

@@ -85,6 +85,10 @@ DATA_INVALID = problem_register(
 RENDER_FAILED = problem_register(
     "trigger.data.render_failed", _("The message cannot be rendered: %(detail)s")
 )
+CUSTOMER_ERASED = problem_register(
+    "trigger.customer.erased",
+    _("The customer's personal data was erased on request before this trigger ran."),
+)
 TRIGGER_FAILED = problem_register(
     "trigger.failed",
     _("The trigger failed on an unexpected error; operations can see it in the log."),

@@ -25,6 +25,7 @@ ERASED_LABELS = {
     "reissue_reasons": _("reissue reasons"),
     "embedded_mail": _("messages in the embedded mailbox"),
     "inbound_messages": _("inbound messages"),
+    "queued_triggers": _("queued API triggers (refused)"),
     "suppressions": _("suppressions"),
     "preferences": _("preference entries"),
     "customer_history": _("customer history rows"),

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent, DataSubjectKey
 from audit.sealing import address_owners, key_destroy
 from audit.services import event_record
+from channels_app.intake import intakes_erased_refuse
 from channels_app.models import (
     Communication,
     Dispatch,
@@ -262,6 +263,8 @@ def _records_erase(customer: Customer) -> dict[str, int]:
         Q(customers=customer) | Q(sender__in=addresses)
     ).distinct()
     counts = {
+        # Queued API triggers would create the customer again from their copy.
+        "queued_triggers": intakes_erased_refuse(external_id=customer.external_id),
         "embedded_mail": _embedded_mail_erase([customer.email]),
         "inbound_messages": InboundMessage.objects.filter(
             pk__in=list(inbound.values_list("pk", flat=True))

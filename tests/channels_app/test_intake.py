@@ -296,3 +296,27 @@ def test_a_trigger_the_path_cannot_take_is_refused_alone_and_the_rest_go(api):
     assert broken.problems["request"][0]["code"] == "trigger.failed"
     for answer in (first, last):
         assert api.get(answer["Location"]).json()["status"] == "accepted"
+
+
+def test_an_erasure_refuses_the_queued_triggers_that_would_bring_the_customer_back(
+    api,
+):
+    from ccm.roles import OPERATOR
+    from subject_rights.erasure import customer_erase
+
+    customer = Customer.objects.create(
+        external_id="C-42", name="Fatimah Al-Harbi", email="fatimah@example.com"
+    )
+    answer = _post(api)
+    dpo = user_build(username="dpo", is_superuser=True, role=OPERATOR)
+
+    customer_erase(
+        customer=customer, actor=dpo, reason="asked in writing", reference="DSR-1"
+    )
+    assert intake_drain() == 0
+
+    status = api.get(answer["Location"]).json()
+    assert status["status"] == "refused"
+    assert status["problems"]["customer"][0]["code"] == "trigger.customer.erased"
+    assert not Customer.objects.filter(external_id="C-42").exists()
+    assert TriggerIntake.objects.get().payload == {}
