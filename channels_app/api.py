@@ -161,9 +161,19 @@ class IdempotentCreate(APIView):
         record.response_body = response.data
         record.save(update_fields=["response_status", "response_body"])
 
-    def post(self, request: Request) -> Response:
+    @staticmethod
+    def _key(request: Request) -> str | None:
+        """Return the request's Idempotency-Key, None if missing or too long."""
         key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 200:
+        return key if key and len(key) <= 200 else None
+
+    def _held_replay(self, request: Request, key: str, digest: str):
+        """Answer as the key's holder was answered; None if nobody holds it."""
+        held = IdempotencyRecord.objects.filter(client=request.user, key=key).first()
+        return None if held is None else self._replay(held, key, digest)
+
+    def post(self, request: Request) -> Response:
+        if (key := self._key(request)) is None:
             return _refusal(
                 "Idempotency-Key",
                 problems.IDEMPOTENCY_KEY_MISSING(),
@@ -182,11 +192,8 @@ class IdempotentCreate(APIView):
                     )
                 break
             except IntegrityError:
-                held = IdempotencyRecord.objects.filter(
-                    client=request.user, key=key
-                ).first()
-                if held is not None:
-                    return self._replay(held, key, digest)
+                if (replayed := self._held_replay(request, key, digest)) is not None:
+                    return replayed
         else:
             return _refusal(
                 "Idempotency-Key",
@@ -304,8 +311,7 @@ class CommunicationCreate(IdempotentCreate):
 
     def _queue(self, request: Request) -> Response:
         """Check what needs no rendering, store the trigger, answer 202."""
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 200:
+        if (key := self._key(request)) is None:
             return _refusal(
                 "Idempotency-Key",
                 problems.IDEMPOTENCY_KEY_MISSING(),
@@ -320,30 +326,28 @@ class CommunicationCreate(IdempotentCreate):
         if found:
             # A replay of an accepted request is answered as it was, even if
             # the request would be refused now (a template retired since).
-            held = IdempotencyRecord.objects.filter(client=request.user, key=key)
-            if held := held.first():
-                return self._replay(held, key, digest)
+            if (replayed := self._held_replay(request, key, digest)) is not None:
+                return replayed
             if payload is None:
                 raise ValidationError(found)
             return Response(problems_api(found), status=status.HTTP_400_BAD_REQUEST)
-        public_id = intake_queue(
+        answer = intake_queue(
             client=request.user, key=key, digest=digest, payload=payload
         )
-        if public_id is None:
-            held = IdempotencyRecord.objects.filter(client=request.user, key=key)
-            if held := held.first():
-                return self._replay(held, key, digest)
+        if answer is None:
+            if (replayed := self._held_replay(request, key, digest)) is not None:
+                return replayed
             return _refusal(
                 "Idempotency-Key",
                 problems.IDEMPOTENCY_KEY_IN_FLIGHT(key=key),
                 status.HTTP_409_CONFLICT,
             )
         return Response(
-            {"id": str(public_id), "status": TriggerIntake.Status.QUEUED.value},
+            answer,
             status=status.HTTP_202_ACCEPTED,
             headers={
                 "Preference-Applied": "respond-async",
-                "Location": reverse("api-communication", args=[public_id]),
+                "Location": reverse("api-communication", args=[answer["id"]]),
             },
         )
 

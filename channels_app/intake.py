@@ -101,10 +101,11 @@ def _template_in_force(code: str):
 
 def intake_queue(
     *, client: AbstractBaseUser, key: str, digest: str, payload: dict
-) -> uuid.UUID | None:
-    """Claim the idempotency key and store a checked trigger; return its id.
+) -> dict | None:
+    """Claim the idempotency key and store a checked trigger; return the answer.
 
-    None when the client already holds the key (the caller replays). The key
+    The answer (`{"id", "status": "queued"}`) is stored with the key; None
+    when the client already holds the key (the caller replays). The key
     is stored with its answer (202, the id, "queued") and the trigger in one
     transaction: on PostgreSQL one statement, so a request costs one round
     trip here. A concurrent request with the same key waits for this one to
@@ -145,7 +146,7 @@ def intake_queue(
         except IntegrityError:
             return None
     transaction.on_commit(intake_kick)
-    return public_id
+    return answer
 
 
 _QUEUE_SQL = f"""
