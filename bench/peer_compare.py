@@ -375,18 +375,7 @@ def _batch_api_measure(
 
     token = seed()
     connections.close_all()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-" + "k" * 50,
-        # Production settings require the audit key (docs/audit.md).
-        "AUDIT_MASTER_KEY": os.environ.get("AUDIT_MASTER_KEY")
-        or Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     server = gunicorn_start(API_PORT, 2, env)
     try:
         base = sink.received.value
@@ -443,6 +432,17 @@ def ours_run(sink: Sink, args, memory: int, results) -> None:
     """Measure our three stages, the batch API and memory (a forked process)."""
     os.environ.update(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
     os.environ.setdefault("CCM_VAR_DIR", str(ROOT / "var" / "bench-peer"))
+    # Production settings, as the peer runs with DEBUG off: no query log in
+    # the triggering process, the worker or gunicorn. The audit master key
+    # (required then, docs/audit.md) is the same in all three.
+    os.environ.update(
+        DEBUG="false",
+        SECRET_KEY="bench-only-" + "k" * 50,
+        AUDIT_MASTER_KEY=os.environ.get("AUDIT_MASTER_KEY")
+        or Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="false",
+    )
     url = scratch_database_setup(OURS_DATABASE)
     from dispatch_bulk import _approve_demo_templates
 

@@ -57,14 +57,17 @@ class ContactMask:
         for channel, address in contacts:
             for written in _forms(channel, address):
                 masks.setdefault(written.casefold(), address_mask(channel, address))
-        # Longest first, so an address is masked whole, not a part of it.
-        found = sorted(masks, key=len, reverse=True)
         self._masks = masks
-        self._pattern = (
-            re.compile("|".join(map(re.escape, found)), re.IGNORECASE)
-            if found
-            else None
-        )
+        self._pattern: re.Pattern | None = None
+
+    def _compiled(self) -> re.Pattern:
+        """Return the pattern of every form, longest first (an address masked
+        whole, not a part of it); compiled at the first text that names one.
+        """
+        if self._pattern is None:
+            found = sorted(self._masks, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, found)), re.IGNORECASE)
+        return self._pattern
 
     @classmethod
     def for_customer(
@@ -81,10 +84,16 @@ class ContactMask:
         )
 
     def __call__(self, text: str) -> str:
-        if not text or self._pattern is None:
+        if not text:
             return text
+        # Most texts name no address: for ASCII text, where case folding
+        # matches as the regex's IGNORECASE does, a substring test says so.
+        if text.isascii():
+            folded = text.casefold()
+            if not any(form in folded for form in self._masks):
+                return text
         # Case folding may not give back the key (Turkish dotted İ and ı).
-        return self._pattern.sub(
+        return self._compiled().sub(
             lambda match: self._masks.get(match.group(0).casefold(), MASK), text
         )
 

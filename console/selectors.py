@@ -8,11 +8,21 @@ communications and joins dispatches by their communication.
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Reverse
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -173,12 +183,15 @@ def timeline(customer: Customer, filters: TimelineFilter | None = None) -> Query
 
     Rows are dicts of `TIMELINE_FIELDS`.
     """
-    filters = filters or TimelineFilter()
-    dispatches = (
-        Dispatch.objects.filter(communication__customer=customer)
+    return (
+        _timeline_filtered(customer, filters or TimelineFilter())
         .order_by("-communication__created", "-pk")
         .values(*TIMELINE_FIELDS)
     )
+
+
+def _timeline_filtered(customer: Customer, filters: TimelineFilter) -> QuerySet:
+    dispatches = Dispatch.objects.filter(communication__customer=customer)
     if filters.channel:
         dispatches = dispatches.filter(channel=filters.channel)
     if filters.status:
@@ -194,6 +207,37 @@ def timeline(customer: Customer, filters: TimelineFilter | None = None) -> Query
             communication__created__lt=_day_start(filters.until + timedelta(days=1))
         )
     return dispatches
+
+
+# Older than anything stored: the bound of a timeline shorter than its page.
+TIMELINE_FLOOR = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def timeline_rows(
+    customer: Customer, filters: TimelineFilter, start: int, count: int
+) -> list[dict]:
+    """Return rows `start` to `start + count` of a customer's timeline.
+
+    Sorting all of a long-lived customer's dispatches to show the newest 25
+    costs more than the page (a thousand rows read and sorted for 26). So the
+    statement first finds the time of the last row of the page (walking the
+    (customer, created) index of communications, newest first, and stopping
+    there) and reads only the rows from that time on: every row of the page,
+    and only a few more.
+    """
+    last = (
+        _timeline_filtered(customer, filters)
+        .order_by("-communication__created")
+        .values("communication__created")[start + count - 1 : start + count]
+    )
+    bound = Coalesce(
+        Subquery(last), Value(TIMELINE_FLOOR, output_field=DateTimeField())
+    )
+    return list(
+        timeline(customer, filters)
+        .alias(timeline_bound=bound)
+        .filter(communication__created__gte=F("timeline_bound"))[start : start + count]
+    )
 
 
 def customers_with_lists() -> QuerySet:

@@ -179,7 +179,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             _("The page must be a whole number from 1 to %(limit)s.")
             % {"limit": TIMELINE_MAX_PAGE}
         )
-    page = _timeline_page(selectors.timeline(customer, filters), number or 1)
+    page = _timeline_page(customer, filters, number or 1)
     unmasked = _unmasked(request, customer)
     mask = None
     if not unmasked:
@@ -253,14 +253,14 @@ def _page_number(requested: str | None) -> int | None:
     return number if 1 <= number <= TIMELINE_MAX_PAGE else None
 
 
-def _timeline_page(dispatches, number: int) -> TimelinePage:
+def _timeline_page(customer, filters, number: int) -> TimelinePage:
     """Return one page of the timeline, reading one row past it and no COUNT.
 
     Counting a long-lived customer's dispatches on every call costs more than
     the page itself; "older" appears when there is a row past the page.
     """
     start = (number - 1) * TIMELINE_PAGE_SIZE
-    rows = list(dispatches[start : start + TIMELINE_PAGE_SIZE + 1])
+    rows = selectors.timeline_rows(customer, filters, start, TIMELINE_PAGE_SIZE + 1)
     return TimelinePage(
         number=number,
         rows=rows[:TIMELINE_PAGE_SIZE],

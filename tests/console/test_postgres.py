@@ -89,3 +89,59 @@ def test_the_timeline_reads_the_customer_index(customer, email_dispatch):
     # tables this small, and moves with the statistics earlier tests left; on
     # a big table it is communication_cust_idx (bench/console_queries.py).
     assert "Index Cond: (customer_id = " in plan, plan
+
+
+def test_a_long_timeline_page_reads_only_the_rows_of_the_page(customer, email_dispatch):
+    """A customer with 2,000 dispatches: page 1 reads about 26 of them, not all."""
+    import json
+
+    from django.test.utils import CaptureQueriesContext
+
+    from channels_app.models import Communication, Dispatch
+
+    def copied(model, replace: dict) -> tuple[str, str]:
+        columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+        return ", ".join(columns), ", ".join(replace.get(c, c) for c in columns)
+
+    with connection.cursor() as cursor:
+        columns, values = copied(
+            Communication,
+            {
+                "public_id": "gen_random_uuid()",
+                "created": "created - g * interval '1 s'",
+            },
+        )
+        cursor.execute(
+            f"INSERT INTO channels_app_communication ({columns}) "  # noqa: S608
+            f"SELECT {values} FROM channels_app_communication, "
+            "generate_series(1, 2000) g"
+        )
+        columns, values = copied(Dispatch, {"communication_id": "c.id"})
+        values = ", ".join(v if v == "c.id" else f"d.{v}" for v in values.split(", "))
+        cursor.execute(
+            f"INSERT INTO channels_app_dispatch ({columns}) "  # noqa: S608
+            f"SELECT {values} FROM channels_app_dispatch d, "
+            "channels_app_communication c WHERE c.id <> d.communication_id"
+        )
+        cursor.execute("ANALYZE channels_app_communication, channels_app_dispatch")
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.timeline_rows(customer, selectors.TimelineFilter(), 0, 26)
+    assert len(page) == 26
+    assert [row["pk"] for row in page] == [
+        row["pk"] for row in selectors.timeline(customer)[:26]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.captured_queries[-1]["sql"]
+        )
+        plan = cursor.fetchone()[0]
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+
+    def dispatch_rows(node) -> int:
+        here = 0
+        if node.get("Relation Name") == "channels_app_dispatch":
+            here = node["Actual Rows"] * node["Actual Loops"]
+        return here + sum(dispatch_rows(child) for child in node.get("Plans", []))
+
+    # The page and the bound's walk: about 26 each, not 2,001.
+    assert dispatch_rows(plan[0]["Plan"]) <= 80

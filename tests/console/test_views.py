@@ -170,6 +170,47 @@ def test_timeline_is_paginated(client, agent, customer, templates):
     assert 'rel="prev"' in second.content.decode()
 
 
+def test_every_timeline_page_is_its_slice_of_the_whole_timeline_with_ties(
+    customer, templates
+):
+    """The page's bound (the last row's time) keeps rows that share that time."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels_app.models import Communication
+    from console import selectors
+    from tests.factories import approved_version_build
+
+    version = approved_version_build()
+    now = timezone.now()
+    for n in range(40):
+        first = dispatch_build(version=version, customer=customer)
+        if n % 3 == 0:  # a second channel of the same communication
+            communication = first.communication_id
+            first.pk, first.channel, first.address = None, "sms", customer.phone
+            first._state.adding = True
+            first.save()
+            assert first.communication_id == communication
+        # Communications sent in the same second, five at a time.
+        Communication.objects.filter(pk=first.communication_id).update(
+            created=now - timedelta(seconds=n // 5)
+        )
+    for filters in (
+        selectors.TimelineFilter(),
+        selectors.TimelineFilter(channel="sms"),
+        selectors.TimelineFilter(template=version.template.code),
+    ):
+        whole = [row["pk"] for row in selectors.timeline(customer, filters)]
+        assert whole, filters
+        for start in (0, 4, 13, 26, 51, 60):
+            page = selectors.timeline_rows(customer, filters, start, 26)
+            assert [row["pk"] for row in page] == whole[start : start + 26], (
+                filters,
+                start,
+            )
+
+
 # Session, user with their language, permissions, the customer (with whether
 # they have preferences, SMS replies or suppressed addresses: none here, so
 # those lists are not read), the template filter's choices, the page, the
