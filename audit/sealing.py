@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent, DataSubjectKey
 from audit.privacy import personal_fields_for
+from ccm.statements import Marker, statement
 
 PREFIX = "sealed:v1:"
 SEALED = re.compile(r"^sealed:v1:(\d+):([A-Za-z0-9_-]+=*)$")
@@ -98,12 +99,19 @@ def keys_for_sealing(owners: set[str]) -> dict[str, tuple[int, AESGCM | None]]:
     statement that a concurrent creator's row wins (ON CONFLICT DO NOTHING),
     and read back.
     """
-    found = {
-        owner: (pk, _cipher(wrapped))
-        for pk, owner, wrapped in DataSubjectKey.objects.filter(
-            owner__in=owners
-        ).values_list("pk", "owner", "wrapped")
-    }
+    if len(owners) == 1:  # a page view's event: the statement compiled once
+        rows = statement(
+            ("audit.subject_key",),
+            lambda owner: DataSubjectKey.objects.filter(owner=owner).values(
+                "pk", "owner", "wrapped"
+            ),
+            Marker("owner", str),
+        ).rows(owner=next(iter(owners)))
+    else:
+        rows = DataSubjectKey.objects.filter(owner__in=owners).values(
+            "pk", "owner", "wrapped"
+        )
+    found = {row["owner"]: (row["pk"], _cipher(row["wrapped"])) for row in rows}
     missing = sorted(owners - set(found))
     if not missing:
         return found

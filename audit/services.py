@@ -39,6 +39,7 @@ from audit.models import AuditChainHead, AuditEvent
 from audit.sealing import draft_owner, events_seal
 from audit.vocabulary import action_get
 from ccm.bulk import rows_insert
+from ccm.statements import statement
 
 CHAIN_HEAD_PK = 1
 SYSTEM_LABEL = "system"
@@ -149,11 +150,13 @@ def _append(
     """
     events_seal([draft for draft, _subject_type in drafts])
     if len(drafts) <= extend_max and connection.vendor == "postgresql":
-        head = (
-            AuditChainHead.objects.filter(pk=CHAIN_HEAD_PK)
-            .values_list("last_sequence", "last_hash")
-            .first()
-        )
+        found = statement(
+            ("audit.chain_head",),
+            lambda: AuditChainHead.objects.filter(pk=CHAIN_HEAD_PK).values(
+                "last_sequence", "last_hash"
+            )[:1],
+        ).rows()
+        head = (found[0]["last_sequence"], found[0]["last_hash"]) if found else None
         if head is not None:
             events = _chained(drafts, *head)
             if _chain_extend(events, head=head):

@@ -4,9 +4,10 @@ Every console and admin page loads the signed-in user, the language they
 chose (`UserSettings`) and, at the first permission check, their permissions.
 Django's `ModelBackend` spends four queries on that; this one spends two: the
 user comes with their settings, and the user's own and their groups'
-permissions come in one UNION, a statement written once per process rather
-than built by the ORM on every request (its compilation cost more than the
-query). Behaviour is Django's.
+permissions come in one UNION. Both statements are made once per process
+(`ccm.statements`; the permissions' written out) rather than built by the ORM
+on every request: their compilation cost more than the queries. Behaviour
+is Django's.
 """
 
 from functools import cache
@@ -17,17 +18,22 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
+from ccm.statements import Marker, statement
+
 
 class UserBackend(ModelBackend):
     def get_user(self, user_id):
         user_model = get_user_model()
-        try:
-            user = user_model._default_manager.select_related("ccm_settings").get(
-                pk=user_id
-            )
-        except user_model.DoesNotExist:
+        found = statement(
+            ("ccm.auth.user",),
+            lambda pk: user_model._default_manager.select_related(
+                "ccm_settings"
+            ).filter(pk=pk),
+            Marker("pk"),
+        ).instances(pk=user_id)
+        if not found:
             return None
-        return user if self.user_can_authenticate(user) else None
+        return found[0] if self.user_can_authenticate(found[0]) else None
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:

@@ -323,6 +323,8 @@ SECURE_HSTS_PRELOAD = not DEBUG
 TRUSTED_PROXY = env_bool("TRUSTED_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY else None
 SESSION_COOKIE_SECURE = not DEBUG
+# Django's database sessions, read by a statement compiled once (ccm.sessions).
+SESSION_ENGINE = "ccm.sessions"
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.sealing import Unsealer
+from ccm.statements import Marker, statement
 from channels_app.models import Channel, Communication, Dispatch, InboundMessage
 from customers.models import Customer, PreferenceEntry, Suppression
 from customers.services import phone_normalise
@@ -223,8 +224,30 @@ def timeline_rows(
     statement first finds the time of the last row of the page (walking the
     (customer, created) index of communications, newest first, and stopping
     there) and reads only the rows from that time on: every row of the page,
-    and only a few more.
+    and only a few more. Without a date filter, the statement is compiled
+    once per process and shape (`ccm.statements`).
     """
+    if filters.since or filters.until:
+        return list(_timeline_bounded(customer, filters, start, count))
+    present = tuple(
+        name for name in ("channel", "status", "template") if getattr(filters, name)
+    )
+    made = statement(
+        ("console.timeline_rows", present, start, count),
+        lambda customer, **values: _timeline_bounded(
+            customer, TimelineFilter(**values), start, count
+        ),
+        Marker("customer"),
+        *(Marker(name, str) for name in present),
+    )
+    return made.rows(
+        customer=customer.pk, **{name: getattr(filters, name) for name in present}
+    )
+
+
+def _timeline_bounded(
+    customer: Customer | int, filters: TimelineFilter, start: int, count: int
+) -> QuerySet:
     last = (
         _timeline_filtered(customer, filters)
         .order_by("-communication__created")
@@ -233,7 +256,7 @@ def timeline_rows(
     bound = Coalesce(
         Subquery(last), Value(TIMELINE_FLOOR, output_field=DateTimeField())
     )
-    return list(
+    return (
         timeline(customer, filters)
         .alias(timeline_bound=bound)
         .filter(communication__created__gte=F("timeline_bound"))[start : start + count]
@@ -262,15 +285,31 @@ def customers_with_lists() -> QuerySet:
     )
 
 
+def customer_with_lists(pk: int) -> Customer | None:
+    """Return one customer of `customers_with_lists`, or None."""
+    made = statement(
+        ("console.customer_with_lists",),
+        lambda pk: customers_with_lists().filter(pk=pk),
+        Marker("pk"),
+    )
+    found = made.instances(pk=pk)
+    return found[0] if found else None
+
+
 def template_codes_for(customer: Customer) -> list[str]:
     """Return the template codes a customer was ever sent, for the filter."""
     # DISTINCT on (customer, template_code, ...) reads the sequencing index only.
-    return list(
-        Communication.objects.filter(customer=customer)
-        .order_by("template_code")
-        .values_list("template_code", flat=True)
-        .distinct()
+    made = statement(
+        ("console.template_codes_for",),
+        lambda customer: (
+            Communication.objects.filter(customer=customer)
+            .order_by("template_code")
+            .values("template_code")
+            .distinct()
+        ),
+        Marker("customer"),
     )
+    return [row["template_code"] for row in made.rows(customer=customer.pk)]
 
 
 def preferences_for(customer: Customer) -> list[PreferenceEntry]:

@@ -159,7 +159,9 @@ def search(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a customer's timeline on every channel, contact points and consent."""
-    customer = get_object_or_404(selectors.customers_with_lists(), pk=pk)
+    customer = selectors.customer_with_lists(pk)
+    if customer is None:
+        raise Http404
     filter_form = TimelineFilterForm(
         request.GET, template_codes=selectors.template_codes_for(customer)
     )
@@ -200,6 +202,7 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "rows": rows_html.timeline_rows(page.rows, mask),
             "contacts": mask,
             "filter_form": filter_form,
+            "filter_fields": rows_html.filter_fields(filter_form),
             "filter_query": query.urlencode(),
             "problems": problems,
             "preferences": selectors.preferences_for(customer)
