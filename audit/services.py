@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -210,19 +211,7 @@ def _chain_extend(events: list[AuditEvent], *, head: tuple[int, str]) -> bool:
     which selects from it, writes nothing. Return whether it matched.
     """
     fields = AuditEvent._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    # Typed placeholders: a NULL or a text literal takes its column's type.
-    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
-    sql = f"""
-        WITH moved AS (
-            UPDATE {AuditChainHead._meta.db_table}
-            SET last_sequence = %s, last_hash = %s
-            WHERE id = %s AND last_sequence = %s AND last_hash = %s
-            RETURNING id
-        )
-        INSERT INTO {AuditEvent._meta.db_table} ({columns})
-        SELECT v.* FROM moved, (VALUES {", ".join([row] * len(events))}) AS v
-    """  # noqa: S608 (table and column names and types from the models)
+    sql = _chain_extend_sql(len(events))
     last = events[-1]
     params = [last.sequence, last.hash, CHAIN_HEAD_PK, *head]
     for event in events:
@@ -238,6 +227,25 @@ def _chain_extend(events: list[AuditEvent], *, head: tuple[int, str]) -> bool:
         event._state.adding = False
         event._state.db = connection.alias
     return True
+
+
+@cache
+def _chain_extend_sql(count: int) -> str:
+    """Return `_chain_extend`'s statement for `count` events (PostgreSQL)."""
+    fields = AuditEvent._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    # Typed placeholders: a NULL or a text literal takes its column's type.
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
+    return f"""
+        WITH moved AS (
+            UPDATE {AuditChainHead._meta.db_table}
+            SET last_sequence = %s, last_hash = %s
+            WHERE id = %s AND last_sequence = %s AND last_hash = %s
+            RETURNING id
+        )
+        INSERT INTO {AuditEvent._meta.db_table} ({columns})
+        SELECT v.* FROM moved, (VALUES {", ".join([row] * count)}) AS v
+    """  # noqa: S608 (table and column names and types from the models)
 
 
 def subject_type_label(content_type: ContentType | None) -> str | None:
