@@ -38,7 +38,9 @@ class Marker:
         # ORM drops a lookup its column cannot hold); never sent anywhere.
         if self.kind is int:
             return -2_147_480_000 + sum(map(ord, self.name)) % 1000
-        return f"\x00ccm-statement-marker:{self.name}"
+        # Mixed case and LIKE's wildcards: a lookup that folds case or
+        # escapes the value changes it, and is refused.
+        return f"\x00Ccm%Statement_Marker:{self.name}"
 
 
 class Statement:

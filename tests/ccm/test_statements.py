@@ -80,3 +80,13 @@ def test_a_stand_in_the_orm_rewrites_is_refused_when_made():
             lambda name: Customer.objects.filter(name__icontains=name),
             Marker("name", str),
         )
+
+
+@pytest.mark.parametrize("lookup", ["istartswith", "contains", "endswith"])
+def test_a_lookup_that_rewrites_its_value_is_refused(lookup):
+    with pytest.raises(ValueError, match="'email' does not reach"):
+        statement(
+            ("test.lookup", lookup),
+            lambda email: Customer.objects.filter(**{f"email__{lookup}": email}),
+            Marker("email", str),
+        )
