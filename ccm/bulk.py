@@ -10,11 +10,14 @@ one round trip where COPY takes two. Elsewhere (SQLite) it is `bulk_create`.
 Either way the instances come back saved, with their primary keys set.
 
 Like `bulk_create` it sends no signals and calls no `save()`; it also takes
-no conflict options: a duplicate key fails the whole COPY.
+no conflict options: a duplicate key fails the whole COPY. `rows_update` is
+`bulk_update` for the same paths: one UPDATE from a JSON recordset.
 """
 
+import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
@@ -175,3 +178,51 @@ def _prepared(field: models.Field) -> Callable[[Any], Any]:
         return field.get_db_prep_save(field.pre_save(obj, True), connection)
 
     return value
+
+
+def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Save `fields` of saved instances of one model, as `bulk_update` does.
+
+    On PostgreSQL one `UPDATE ... FROM jsonb_to_recordset`: the rows' values
+    travel as one JSON document, where Django's `bulk_update` builds a CASE
+    per row and field in Python (measured: a quarter to 40% of a batch
+    chunk's or a drain's CPU). Elsewhere (SQLite) it is `bulk_update`. Like
+    it, it sends no signals and calls no `save()`.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields)
+        return
+    meta = model._meta
+    changed = [meta.get_field(name) for name in fields]
+    columns = [meta.pk, *changed]
+    quote = connection.ops.quote_name
+    values = json.dumps(
+        [{f.column: getattr(obj, f.attname) for f in columns} for obj in objs],
+        default=_json_scalar,
+    )
+    record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in columns)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in changed)
+    key = quote(meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608 (names and types from the model)
+            f"FROM jsonb_to_recordset(%s::jsonb) AS v({record}) "
+            f"WHERE t.{key} = v.{key}",
+            [values],
+        )
+
+
+def _json_scalar(value: Any) -> str:
+    """Return a value JSON has no type for as the text PostgreSQL reads it from.
+
+    Date-times keep their microseconds (Django's JSON encoder cuts them to
+    milliseconds).
+    """
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be sent in rows_update")

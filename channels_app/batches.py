@@ -10,7 +10,6 @@ nothing twice).
 
 import csv
 import io
-import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -21,13 +20,14 @@ from typing import IO, Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from audit.services import event_record
+from ccm.bulk import rows_update
 from ccm.jsonvalues import json_problem
 from ccm.problems import DomainError, Problem, problem_from
 from channels_app import incidents, problems
@@ -616,38 +616,15 @@ def _chunk_process(batch: Batch, chunk_rows: int) -> int | None:
         for row in rows:
             row.problems = refusals.get(row.number, {})
             row.processed = now
-        _rows_outcomes_write(rows, now)
+        # One UPDATE from a JSON recordset on PostgreSQL: the ORM's
+        # bulk_update builds a CASE per row and field, a quarter of a chunk.
+        rows_update(rows, ["communication", "problems", "processed"])
         Batch.objects.filter(pk=locked.pk).update(
             processed=F("processed") + len(rows),
             accepted=F("accepted") + accepted,
             refused=F("refused") + len(rows) - accepted,
         )
     return len(rows)
-
-
-def _rows_outcomes_write(rows: list[BatchRow], now: datetime) -> None:
-    """Save each row's communication and problems, all processed `now`.
-
-    On PostgreSQL one UPDATE ... FROM jsonb_to_recordset: the ORM's
-    bulk_update builds a CASE per row and field, a quarter of a chunk's time.
-    """
-    if connection.vendor != "postgresql":
-        BatchRow.objects.bulk_update(rows, ["communication", "problems", "processed"])
-        return
-    table = connection.ops.quote_name(BatchRow._meta.db_table)
-    values = [
-        {"id": r.pk, "communication_id": r.communication_id, "problems": r.problems}
-        for r in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS r SET communication_id = v.communication_id, "  # noqa: S608 (the model's table)
-            "problems = v.problems, processed = %s "
-            "FROM jsonb_to_recordset(%s::jsonb) "
-            "AS v(id bigint, communication_id bigint, problems jsonb) "
-            "WHERE r.id = v.id",
-            [now, json.dumps(values)],
-        )
 
 
 def _request(batch: Batch, row: BatchRow, customer: Customer) -> TriggerRequest:

@@ -26,6 +26,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from ccm.bulk import rows_update
 from ccm.problems import Problem, problem_api, problem_from
 from channels_app import problems
 from channels_app.customer_rows import customers_upsert_rows
@@ -61,11 +62,9 @@ def intake_problems(payload: dict) -> dict[str, list[Problem]]:
     its channels, the data against the approved schema, and a customer named
     by external id alone must exist. The drain checks again what may change.
     """
-    template, found = _template_in_force(payload["template"])
+    template, validator, found = _template_in_force(payload["template"])
     if template is not None:
         found = dict(channels_check(template, payload["channels"]).problems)
-        schema = json.dumps(template.data_schema, ensure_ascii=False)
-        validator = schema_validator_cached(schema)
         if data_errors := validator_problems(validator, payload["data"]):
             found["data"] = [problems.DATA_INVALID(detail=e) for e in data_errors]
     customer = payload["customer"]
@@ -76,11 +75,12 @@ def intake_problems(payload: dict) -> dict[str, list[Problem]]:
     return found
 
 
-# Templates found in force, by code, until the monotonic time given: read
-# again after INTAKE_TEMPLATE_REUSE_SECONDS. Only a template in force is kept,
-# so one approved a moment ago is never refused; one retired within that time
-# is accepted, and then refused by the drain, which reads the version in force.
-_IN_FORCE: dict[str, tuple[float, object]] = {}
+# Templates found in force, with their data schema's validator, by code, until
+# the monotonic time given: read again after INTAKE_TEMPLATE_REUSE_SECONDS.
+# Only a template in force is kept, so one approved a moment ago is never
+# refused; one retired within that time is accepted, and then refused by the
+# drain, which reads the version in force.
+_IN_FORCE: dict[str, tuple[float, object, object]] = {}
 
 
 def intake_templates_forget(**_signal) -> None:
@@ -89,14 +89,21 @@ def intake_templates_forget(**_signal) -> None:
 
 
 def _template_in_force(code: str):
+    """Return the template in force, its data validator and the problems found."""
     now = time.monotonic()
     kept = _IN_FORCE.get(code)
     if kept is not None and kept[0] > now:
-        return kept[1], {}
+        return kept[1], kept[2], {}
     template, found = template_in_force(code)
-    if template is not None and settings.INTAKE_TEMPLATE_REUSE_SECONDS > 0:
-        _IN_FORCE[code] = (now + settings.INTAKE_TEMPLATE_REUSE_SECONDS, template)
-    return template, found
+    if template is None:
+        return None, None, found
+    validator = schema_validator_cached(
+        json.dumps(template.data_schema, ensure_ascii=False)
+    )
+    if settings.INTAKE_TEMPLATE_REUSE_SECONDS > 0:
+        deadline = now + settings.INTAKE_TEMPLATE_REUSE_SECONDS
+        _IN_FORCE[code] = (deadline, template, validator)
+    return template, validator, found
 
 
 def intake_queue(
@@ -266,8 +273,8 @@ def _chunk_trigger(queued) -> int:
 def _outcomes_write(intakes: list[TriggerIntake], now: datetime) -> None:
     """Save each intake's status, problems and communication, processed `now`.
 
-    On PostgreSQL one UPDATE ... FROM jsonb_to_recordset: the ORM's
-    bulk_update builds a CASE per row and field, 40% of a drain's CPU.
+    One UPDATE from a JSON recordset on PostgreSQL (`ccm.bulk.rows_update`):
+    the ORM's bulk_update builds a CASE per row and field, 40% of a drain's CPU.
     """
     # The request held the customer's details and the data: the communication
     # now holds what was sent, so the copy here goes (retention and erasure
@@ -275,30 +282,9 @@ def _outcomes_write(intakes: list[TriggerIntake], now: datetime) -> None:
     for intake in intakes:
         intake.processed = now
         intake.payload = {}
-    if connection.vendor != "postgresql":
-        TriggerIntake.objects.bulk_update(
-            intakes, ["status", "problems", "communication", "processed", "payload"]
-        )
-        return
-    table = connection.ops.quote_name(TriggerIntake._meta.db_table)
-    values = [
-        {
-            "id": i.pk,
-            "status": i.status,
-            "problems": i.problems,
-            "communication_id": i.communication_id,
-        }
-        for i in intakes
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS t SET status = v.status, problems = v.problems, "  # noqa: S608 (the model's table)
-            "communication_id = v.communication_id, processed = %s, "
-            "payload = '{}'::jsonb "
-            "FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, status text, "
-            "problems jsonb, communication_id bigint) WHERE t.id = v.id",
-            [now, json.dumps(values)],
-        )
+    rows_update(
+        intakes, ["status", "problems", "communication", "processed", "payload"]
+    )
 
 
 def intakes_drain(*, seconds: float = 30.0) -> int:

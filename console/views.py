@@ -159,8 +159,7 @@ def search(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a customer's timeline on every channel, contact points and consent."""
-    customer = selectors.customer_with_lists(pk)
-    if customer is None:
+    if (customer := selectors.customer_with_lists(pk)) is None:
         raise Http404
     filter_form = TimelineFilterForm(
         request.GET, template_codes=selectors.template_codes_for(customer)
@@ -201,7 +200,6 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "rows": rows_html.timeline_rows(page.rows, mask),
             "contacts": mask,
-            "filter_form": filter_form,
             "filter_fields": rows_html.filter_fields(filter_form),
             "filter_query": query.urlencode(),
             "problems": problems,
@@ -262,14 +260,10 @@ def _timeline_page(customer, filters, number: int) -> TimelinePage:
     Counting a long-lived customer's dispatches on every call costs more than
     the page itself; "older" appears when there is a row past the page.
     """
-    start = (number - 1) * TIMELINE_PAGE_SIZE
-    rows = selectors.timeline_rows(customer, filters, start, TIMELINE_PAGE_SIZE + 1)
-    return TimelinePage(
-        number=number,
-        rows=rows[:TIMELINE_PAGE_SIZE],
-        has_previous=number > 1,
-        has_next=len(rows) > TIMELINE_PAGE_SIZE,
-    )
+    start, size = (number - 1) * TIMELINE_PAGE_SIZE, TIMELINE_PAGE_SIZE
+    rows = selectors.timeline_rows(customer, filters, start, size + 1)
+    # The page, its rows, whether newer ones precede it and older ones follow.
+    return TimelinePage(number, rows[:size], number > 1, len(rows) > size)
 
 
 @console_view("console.unmask_contact")
