@@ -10,9 +10,10 @@ ORM's own converters to what comes back. The SQL is the ORM's, so it stays
 true to the models; only its compilation is not repeated.
 
 A stand-in must reach the statement's parameters unchanged: use them for
-exact lookups on text and whole-number fields (`pk=`, `channel=`); a lookup
-that rewrites its value (`iexact`, `contains`, a date bound) is refused when
-the statement is made, as is a value that does not reach the parameters.
+exact lookups on text and whole-number fields (`pk=`, `channel=`). A lookup
+that rewrites its value (`contains`, `startswith`; `iexact` on SQLite, which
+escapes it for LIKE) is refused when the statement is made, as is a value
+that does not reach the parameters.
 """
 
 from collections.abc import Callable
@@ -32,21 +33,21 @@ class Marker:
     name: str
     kind: type = int
 
-    @property
-    def value(self) -> Any:
+    def stand_in(self, position: int) -> Any:
+        """Return the value compiled in its place: one per marker of a statement."""
         # Far from any real id or code, yet in range of a 32-bit key (the
         # ORM drops a lookup its column cannot hold); never sent anywhere.
         if self.kind is int:
-            return -2_147_480_000 + sum(map(ord, self.name)) % 1000
+            return -2_147_480_000 + position
         # Mixed case and LIKE's wildcards: a lookup that folds case or
         # escapes the value changes it, and is refused.
-        return f"\x00Ccm%Statement_Marker:{self.name}"
+        return f"\x00Ccm%Statement_Marker_{position}:{self.name}"
 
 
 class Statement:
     """One compiled read: `rows(**values)` as dicts, or `instances(**values)`."""
 
-    def __init__(self, queryset: QuerySet, markers: list[Marker]) -> None:
+    def __init__(self, queryset: QuerySet, stand_ins: dict[str, Any]) -> None:
         self.model = queryset.model
         self.using = queryset.db
         query = queryset.query
@@ -54,14 +55,14 @@ class Statement:
         self.sql, params = compiler.as_sql()
         self.params = list(params)
         self.slots: list[tuple[int, str]] = []
-        for marker in markers:
-            found = [i for i, p in enumerate(self.params) if p == marker.value]
+        for name, stand_in in stand_ins.items():
+            found = [i for i, p in enumerate(self.params) if p == stand_in]
             if not found:
                 raise ValueError(
-                    f"{marker.name!r} does not reach the statement's parameters "
+                    f"{name!r} does not reach the statement's parameters "
                     "unchanged; use it for an exact lookup"
                 )
-            self.slots += [(i, marker.name) for i in found]
+            self.slots += [(i, name) for i in found]
         self.names = [
             *query.extra_select,
             *query.values_select,
@@ -141,8 +142,8 @@ def statement(
     full_key = (*key, connections["default"].vendor)
     made = _made.get(full_key)
     if made is None:
-        queryset = build(**{marker.name: marker.value for marker in markers})
-        made = Statement(queryset, list(markers))
+        stand_ins = {m.name: m.stand_in(i) for i, m in enumerate(markers)}
+        made = Statement(build(**stand_ins), stand_ins)
         with _lock:
             if len(_made) >= KEPT:
                 _made.clear()

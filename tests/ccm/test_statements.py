@@ -90,3 +90,21 @@ def test_a_lookup_that_rewrites_its_value_is_refused(lookup):
             lambda email: Customer.objects.filter(**{f"email__{lookup}": email}),
             Marker("email", str),
         )
+
+
+def test_two_whole_number_values_of_one_statement_each_take_their_place(customers):
+    from django.db.models import Q
+
+    made = statement(
+        ("test.two_ids",),
+        lambda first, second: (
+            Customer.objects.filter(Q(pk=first) | Q(pk=second))
+            .order_by("pk")
+            .values("external_id")
+        ),
+        Marker("first"),
+        Marker("second"),
+    )
+
+    rows = made.rows(first=customers[2].pk, second=customers[0].pk)
+    assert [row["external_id"] for row in rows] == ["ST-0", "ST-2"]
