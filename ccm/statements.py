@@ -9,11 +9,14 @@ values go, and then runs the same SQL with each call's values, applying the
 ORM's own converters to what comes back. The SQL is the ORM's, so it stays
 true to the models; only its compilation is not repeated.
 
-A stand-in must reach the statement's parameters unchanged: use them for
-exact lookups on text and whole-number fields (`pk=`, `channel=`). A lookup
-that rewrites its value (`contains`, `startswith`; `iexact` on SQLite, which
-escapes it for LIKE) is refused when the statement is made, as is a value
-that does not reach the parameters.
+A stand-in must reach the statement's parameters unchanged (exact lookups
+on text and whole-number fields: `pk=`, `channel=`) or as the ORM's LIKE
+patterns write it: escaped for LIKE, alone or with a wildcard before, after
+or on both sides (`iexact` on SQLite, `startswith`, `contains`, `endswith`
+and their case-insensitive forms, which fold case in SQL). Each call's value
+is written the same way. A lookup that rewrites its value otherwise (a date
+bound, a case folded in Python) is refused when the statement is made, as is
+a value that does not reach the parameters.
 """
 
 from collections.abc import Callable
@@ -24,6 +27,10 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
+
+# How the ORM writes a pattern lookup's value (escaped for LIKE): iexact on
+# SQLite, startswith, contains, endswith.
+LIKE_PATTERNS = ("%s", "%s%%", "%%%s%%", "%%%s")
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,9 @@ class Marker:
         # ORM drops a lookup its column cannot hold); never sent anywhere.
         if self.kind is int:
             return -2_147_480_000 + position
-        # Mixed case and LIKE's wildcards: a lookup that folds case or
-        # escapes the value changes it, and is refused.
+        # Mixed case and LIKE's wildcards: a lookup that folds case in
+        # Python changes it and is refused; one that escapes it for LIKE is
+        # told from an exact one.
         return f"\x00Ccm%Statement_Marker_{position}:{self.name}"
 
 
@@ -54,15 +62,27 @@ class Statement:
         compiler = query.get_compiler(self.using)
         self.sql, params = compiler.as_sql()
         self.params = list(params)
-        self.slots: list[tuple[int, str]] = []
+        # (parameter index, value name, LIKE pattern or None for unchanged)
+        self.slots: list[tuple[int, str, str | None]] = []
+        self._like_escape = connections[self.using].ops.prep_for_like_query
         for name, stand_in in stand_ins.items():
-            found = [i for i, p in enumerate(self.params) if p == stand_in]
+            forms = [(None, stand_in)]
+            if isinstance(stand_in, str):
+                escaped = self._like_escape(stand_in)
+                forms += [(like, like % escaped) for like in LIKE_PATTERNS]
+            found = [
+                (i, name, like)
+                for i, param in enumerate(self.params)
+                for like, written in forms
+                if param == written
+            ]
             if not found:
                 raise ValueError(
                     f"{name!r} does not reach the statement's parameters "
-                    "unchanged; use it for an exact lookup"
+                    "unchanged or as a LIKE pattern; use it for an exact or a "
+                    "pattern lookup"
                 )
-            self.slots += [(i, name) for i in found]
+            self.slots += found
         self.names = [
             *query.extra_select,
             *query.values_select,
@@ -89,8 +109,9 @@ class Statement:
 
     def _params(self, values: dict[str, Any]) -> list:
         params = list(self.params)
-        for index, name in self.slots:
-            params[index] = values[name]
+        for index, name, like in self.slots:
+            value = values[name]
+            params[index] = value if like is None else like % self._like_escape(value)
         return params
 
     def _fetched(self, values: dict[str, Any]) -> list:

@@ -71,6 +71,9 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     email fragment with "@" the start of an email; other text (from 3
     characters) a substring of the name, email or external id,
     case-insensitively (names starting with a text that has a space first).
+
+    Each shape of statement is compiled once per process (`ccm.statements`):
+    the key names what changes the SQL, the values are the agent's text.
     """
     query = " ".join(query.split())
     if not query:
@@ -82,64 +85,105 @@ def customers_search(query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
             phone = phone_normalise(query)
         except ValidationError:
             phone = ""
-    exact = Q(external_id=query)
-    if phone:
-        exact |= Q(phone=phone)
-    if "@" in query:
-        exact |= Q(email__iexact=query)
-    rows = _customers_first(Customer.objects.filter(exact), limit)
+    email = "@" in query
+    exact = {"query": query} | ({"phone": phone} if phone else {})
+    rows = _customers_first(("exact", bool(phone), email), _exact, limit, **exact)
     if rows:
         return SearchResult(rows[:limit], len(rows) > limit, phone)
 
-    customers = Customer.objects.all()
-    condition = None
     if phone_like:
         digits = phone_digits(query)
-        if len(digits) >= MIN_SUBSTRING:
-            customers = customers.annotate(phone_reversed=Reverse("phone"))
-            condition = (
-                Q(phone__startswith=f"+{HOME_COUNTRY_CODE}{digits}")
-                | Q(phone__startswith=f"+{digits}")
-                | Q(phone_reversed__startswith=digits[::-1])
-            )
-        if query.isdigit():
-            customers = customers.annotate(external_id_reversed=Reverse("external_id"))
-            by_id = Q(external_id_reversed__startswith=query[::-1])
-            condition = by_id if condition is None else condition | by_id
-    elif "@" in query:
-        condition = Q(email__istartswith=query)
+        by_phone = len(digits) >= MIN_SUBSTRING
+        by_id = query.isdigit()
+        if not (by_phone or by_id):
+            return SearchResult([], False, phone)
+        values = {"reversed_query": query[::-1]} if by_id else {}
+        if by_phone:
+            values |= {
+                "national": f"+{HOME_COUNTRY_CODE}{digits}",
+                "international": f"+{digits}",
+                "reversed_digits": digits[::-1],
+            }
+        rows = _customers_first(("digits", by_phone, by_id), _digits, limit, **values)
+    elif email:
+        rows = _customers_first(("email",), _email_start, limit, query=query)
     elif " " in query:
         # Emails and external ids have no spaces: only a name can match. A
         # full name is usually typed from its start, and a common one has
         # more such matches than a page: those come from a B-tree prefix index
         # without gathering every substring match from the trigram index.
-        rows = _customers_first(customers.filter(name__istartswith=query), limit)
-        if len(rows) > limit:
-            return SearchResult(rows[:limit], True, phone)
-        condition = Q(name__icontains=query)
+        rows = _customers_first(("name start",), _name_start, limit, query=query)
+        if len(rows) <= limit:
+            rows = _customers_first(("name",), _name_within, limit, query=query)
     elif len(query) >= MIN_SUBSTRING:
-        condition = (
-            Q(name__icontains=query)
-            | Q(email__icontains=query)
-            | Q(external_id__icontains=query)
-        )
-    if condition is None:
+        rows = _customers_first(("within",), _within, limit, query=query)
+    else:
         return SearchResult([], False, phone)
-    rows = _customers_first(customers.filter(condition), limit)
     return SearchResult(rows[:limit], len(rows) > limit, phone)
 
 
-def _customers_first(customers: QuerySet, limit: int) -> list[Customer]:
-    """Return up to limit + 1 matches, sorted by name for display.
+# The search's statements, one per shape: `key` names the flags each reads,
+# the values (only those its shape uses) come from the agent's text.
+def _exact(key, query, phone=None) -> QuerySet:
+    _shape, by_phone, by_email = key
+    exact = Q(external_id=query)
+    if by_phone:
+        exact |= Q(phone=phone)
+    if by_email:
+        exact |= Q(email__iexact=query)
+    return Customer.objects.filter(exact)
+
+
+def _digits(key, **values) -> QuerySet:
+    _shape, by_phone, by_id = key
+    customers, condition = Customer.objects.all(), Q()
+    if by_phone:
+        customers = customers.annotate(phone_reversed=Reverse("phone"))
+        condition = (
+            Q(phone__startswith=values["national"])
+            | Q(phone__startswith=values["international"])
+            | Q(phone_reversed__startswith=values["reversed_digits"])
+        )
+    if by_id:
+        customers = customers.annotate(external_id_reversed=Reverse("external_id"))
+        condition |= Q(external_id_reversed__startswith=values["reversed_query"])
+    return customers.filter(condition)
+
+
+def _email_start(_key, query) -> QuerySet:
+    return Customer.objects.filter(email__istartswith=query)
+
+
+def _name_start(_key, query) -> QuerySet:
+    return Customer.objects.filter(name__istartswith=query)
+
+
+def _name_within(_key, query) -> QuerySet:
+    return Customer.objects.filter(name__icontains=query)
+
+
+def _within(_key, query) -> QuerySet:
+    return Customer.objects.filter(
+        Q(name__icontains=query)
+        | Q(email__icontains=query)
+        | Q(external_id__icontains=query)
+    )
+
+
+def _customers_first(key: tuple, build, limit: int, **values: str) -> list[Customer]:
+    """Return up to limit + 1 matches of `build`'s statement, sorted by name.
 
     No ORDER BY in SQL: sorting every match of a common name costs more than
     the page; the first matches found are shown and the agent narrows down.
     """
-    rows = list(
-        customers.only("id", "external_id", "name", "email", "phone", "language")[
-            : limit + 1
-        ]
+    made = statement(
+        ("console.search", *key, limit),
+        lambda **stand_ins: build(key, **stand_ins).only(
+            "id", "external_id", "name", "email", "phone", "language"
+        )[: limit + 1],
+        *(Marker(name, str) for name in values),
     )
+    rows = made.instances(**values)
     rows.sort(key=lambda customer: (customer.name.casefold(), customer.pk))
     return rows
 

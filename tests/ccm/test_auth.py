@@ -64,7 +64,7 @@ def test_a_revoked_permission_is_gone_on_the_next_request(clerk):
     assert not UserBackend().get_user(clerk.pk).has_perm("console.use_console")
 
 
-def test_the_user_comes_with_their_language_and_permissions_in_two_reads(clerk):
+def test_the_user_comes_with_their_language_and_permissions_in_one_read(clerk):
     UserSettings.objects.create(user=clerk, language="ar")
 
     with CaptureQueriesContext(connection) as queries:
@@ -73,7 +73,7 @@ def test_the_user_comes_with_their_language_and_permissions_in_two_reads(clerk):
         assert user.has_perm("console.use_console")
         assert not user.has_perm("templates_app.review_category")
 
-    assert len(queries) == 2
+    assert len(queries) == 1
 
 
 def test_an_unknown_or_inactive_user_is_not_signed_in(clerk):
@@ -81,3 +81,15 @@ def test_an_unknown_or_inactive_user_is_not_signed_in(clerk):
     clerk.is_active = False
     clerk.save()
     assert UserBackend().get_user(clerk.pk) is None
+
+
+def test_permissions_read_with_the_user_are_djangos_and_none_is_none(clerk):
+    loaded = UserBackend().get_user(clerk.pk)
+    assert loaded._perm_cache == ModelBackend().get_all_permissions(_fresh(clerk))
+
+    bare = User.objects.create_user("bare", password="x")  # noqa: S106
+    with CaptureQueriesContext(connection) as queries:
+        user = UserBackend().get_user(bare.pk)
+        assert user.get_all_permissions() == set()
+        assert not user.has_perm("console.use_console")
+    assert len(queries) == 1

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -73,28 +73,71 @@ def test_instances_carry_their_annotations(customers):
     assert made.instances(pk=-1) == []
 
 
-def test_a_stand_in_the_orm_rewrites_is_refused_when_made():
+def test_a_stand_in_the_orm_rewrites_otherwise_is_refused_when_made():
+    # A value folded in Python reaches the statement as no pattern writes it.
     with pytest.raises(ValueError, match="'name' does not reach"):
         statement(
-            ("test.contains",),
-            lambda name: Customer.objects.filter(name__icontains=name),
+            ("test.upper",),
+            lambda name: Customer.objects.filter(name=name.upper()),
             Marker("name", str),
         )
 
 
-@pytest.mark.parametrize("lookup", ["istartswith", "contains", "endswith"])
-def test_a_lookup_that_rewrites_its_value_is_refused(lookup):
-    with pytest.raises(ValueError, match="'email' does not reach"):
-        statement(
-            ("test.lookup", lookup),
-            lambda email: Customer.objects.filter(**{f"email__{lookup}": email}),
-            Marker("email", str),
+@pytest.fixture
+def named():
+    return [
+        Customer.objects.create(external_id=f"LK-{n}", name=name, email=email)
+        for n, (name, email) in enumerate(
+            [
+                ("Sarah Carter", "sarah.carter@example.com"),
+                ("Carter_Hughes", "c_h@example.com"),
+                ("50% Reed", "reed%50@example.org"),
+                ("Amelia CARTER", "AMELIA@Example.com"),
+            ]
         )
+    ]
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    ["iexact", "startswith", "istartswith", "contains", "icontains", "iendswith"],
+)
+@pytest.mark.parametrize(
+    "value", ["carter", "Carter", "_", "%", "50%", "c_h@", "example.com", "AMELIA@"]
+)
+def test_a_pattern_lookups_value_is_written_as_the_orm_writes_it(named, lookup, value):
+    def build(text):
+        return (
+            Customer.objects.filter(
+                Q(**{f"name__{lookup}": text}) | Q(**{f"email__{lookup}": text})
+            )
+            .order_by("pk")
+            .values("external_id")
+        )
+
+    made = statement(("test.lookup", lookup), build, Marker("text", str))
+
+    # LIKE's wildcards in the value match only themselves, as with the ORM.
+    assert made.rows(text=value) == list(build(value))
+
+
+def test_one_value_in_an_exact_and_a_pattern_lookup_takes_both_places(named):
+    def build(text):
+        return Customer.objects.filter(
+            Q(external_id=text) | Q(name__icontains=text)
+        ).values("external_id")
+
+    made = statement(("test.both",), build, Marker("text", str))
+
+    assert {row["external_id"] for row in made.rows(text="LK-0")} == {"LK-0"}
+    assert {row["external_id"] for row in made.rows(text="carter")} == {
+        "LK-0",
+        "LK-1",
+        "LK-3",
+    }
 
 
 def test_two_whole_number_values_of_one_statement_each_take_their_place(customers):
-    from django.db.models import Q
-
     made = statement(
         ("test.two_ids",),
         lambda first, second: (

@@ -82,6 +82,10 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
     # The demo agent works in Arabic: the console opens right to left.
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.get_attribute("html", "lang") == "ar"
+    assert page.get_attribute("#top-q", "placeholder") == (
+        "المعرّف الخارجي أو الاسم أو البريد الإلكتروني أو الهاتف"
+    )
+    _shot(page, "search-ar")
     page.select_option("#language-select", "en")
     page.wait_for_function("() => document.documentElement?.dir === 'ltr'")
 
@@ -91,6 +95,8 @@ def test_the_demo_agent_finds_opens_resends_and_records_a_complaint(
     page.wait_for_selector("#search-results")
     assert page.locator("#search-results tbody tr").count() == 1
     assert "+9665•••4567" in page.inner_text("#search-results")
+    assert page.input_value("#id_q") == page.input_value("#top-q") == "050 123 4567"
+    _shot(page, "search-en")
     page.click("#search-results a.customer-link")
     page.wait_for_selector("#timeline-table")
     assert page.inner_text("#customer-name").startswith("Reem Al-Harbi")

@@ -211,15 +211,15 @@ def test_every_timeline_page_is_its_slice_of_the_whole_timeline_with_ties(
             )
 
 
-# Session, user with their language, permissions, the customer (with whether
-# they have preferences, SMS replies or suppressed addresses: none here, so
-# those lists are not read), the template filter's choices, the page, the
+# Session, user with their language and permissions (ccm.auth), the customer
+# (with whether they have preferences, SMS replies or suppressed addresses:
+# none here, so those lists are not read), the template filter's choices, the page, the
 # chain head, the audited view. On SQLite the audited view is five
 # statements, not two (audit.services: a savepoint, the locked head, the
 # insert and the head's update), so the count is pinned per engine.
 # One of them reads the customer's audit key: the page view's event seals the
 # customer's label under it (audit.sealing), one look-up whatever the page.
-TIMELINE_STATEMENTS = {"postgresql": 9, "sqlite": 12}
+TIMELINE_STATEMENTS = {"postgresql": 8, "sqlite": 11}
 
 
 def test_the_timeline_reads_as_many_statements_for_a_full_page_as_for_one_row(
