@@ -307,11 +307,8 @@ def _timeline_statement(customer) -> str:
     return queries.captured_queries[-1]["sql"]
 
 
-def _timing(requests: int, seed: int) -> dict:
-    """Time search and the timeline's first page on the filled database.
-
-    Runs in a fresh process whose working directory is the code to time.
-    """
+def _signed_in() -> tuple:
+    """Set Django up in the code to time; return the agent's client and ids."""
     sys.path.insert(0, os.getcwd())
     os.environ["DJANGO_SETTINGS_MODULE"] = "ccm.settings"
     import django
@@ -320,7 +317,6 @@ def _timing(requests: int, seed: int) -> dict:
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.core.management import call_command
-    from django.db import connection
     from django.test import Client
 
     from customers.models import Customer
@@ -329,19 +325,36 @@ def _timing(requests: int, seed: int) -> dict:
         call_command("collectstatic", interactive=False, verbosity=0)  # as deployed
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(User.objects.get(username="bench-agent"))
+    customers = Customer.objects.count()
+    first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
+    return client, customers, first_id
+
+
+def _search_url(client, query: str) -> str:
+    """Post a search as the agent does; return the results page it leads to.
+
+    The session keeps an agent's last 20 searches (console.views): a results
+    page is timed right after its search, while it is still kept.
+    """
+    return client.post("/agent/", {"q": query})["Location"]
+
+
+def _timing(requests: int, seed: int) -> dict:
+    """Time search and the timeline's first page on the filled database.
+
+    Runs in a fresh process whose working directory is the code to time.
+    """
+    from django.db import connection
+
+    client, customers, first_id = _signed_in()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         meter = Meter(client, cursor.fetchone()[0])
-    customers = Customer.objects.count()
-    first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
     rng = random.Random(seed)
     lines: dict[str, list] = {}
     for kind, typed in _queries(customers, rng, requests).items():
-        # A search is posted and kept in the session; its results page (timed)
-        # is the one it redirects to.
-        urls = [client.post("/agent/", {"q": q})["Location"] for q in typed]
-        meter(urls[0])  # warm
-        lines[f"search: {kind}"] = [meter(url) for url in urls]
+        meter(_search_url(client, typed[0]))  # warm
+        lines[f"search: {kind}"] = [meter(_search_url(client, q)) for q in typed]
     lines["search: all kinds"] = [
         sample for kind, samples in lines.items() for sample in samples
     ]
@@ -363,6 +376,63 @@ def _timing(requests: int, seed: int) -> dict:
             "database": statistics.mean(database) if database else None,
         }
     return figures
+
+
+def _counting(kind: str, requests: int, seed: int) -> None:
+    """Request `requests` pages of one kind, each a second time, counted from gate()."""
+    from instructions import gate
+
+    client, customers, first_id = _signed_in()
+    rng = random.Random(seed)
+    if kind == "search":
+        # The kinds in turn, as agents type them; as many searches as the
+        # session keeps, each results page requested again and again.
+        by_kind = _queries(customers, rng, 3).values()
+        typed = [query for turn in zip(*by_kind, strict=True) for query in turn]
+        urls = [_search_url(client, query) for query in typed[:20]]
+    else:
+        urls = [
+            f"/agent/customers/{first_id + rng.randrange(customers)}/"
+            for _ in range(requests)
+        ]
+    # Every page once first: what a process does once (imports, compiled
+    # statements, stamped fragments, phone metadata) is not a request's cost.
+    for url in urls:
+        client.get(url)
+    gate()
+    for turn in range(requests):
+        response = client.get(urls[turn % len(urls)])
+        if response.status_code != 200 or b"search-expired" in response.content:
+            raise SystemExit(f"{urls[turn % len(urls)]}: not a results page")
+
+
+def _instructions_print(codes: list[tuple[str, Path]], requests: int) -> None:
+    """Print instructions per request of each code, counted by callgrind."""
+    from instructions import counted
+
+    print(
+        f"\nInstructions per request (callgrind; {requests} requests after a "
+        "warm-up; the same whatever else the machine runs):"
+    )
+    for kind in ("search", "timeline"):
+        figures = {}
+        for name, code in codes:
+            total = counted(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--counting",
+                    kind,
+                    "--timing",
+                    str(requests),
+                ],
+                code,
+            )
+            figures[name] = total / requests
+            print(f"  {kind:<9} {name:<7} {figures[name] / 1e6:7.2f} M")
+        if len(figures) == 2:
+            ratio = figures["after"] / figures["before"]
+            print(f"  {kind:<9} after / before: {ratio:.3f}")
 
 
 def _timed(code: Path, requests: int, seed: int) -> dict:
@@ -427,6 +497,14 @@ def main() -> None:
     parser.add_argument(
         "--no-hog", action="store_true", help="no CPU-bound process beside the bench"
     )
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions per request over N requests (valgrind)",
+    )
+    parser.add_argument("--counting", help=argparse.SUPPRESS)
     parser.add_argument("--timing", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -446,6 +524,9 @@ def main() -> None:
             hashlib.sha256(f"bench:{args.database}".encode()).digest()
         ).decode(),
     )
+    if args.counting:
+        _counting(args.counting, args.timing, args.seed)
+        return
     if args.timing:
         print(json.dumps(_timing(args.timing, args.seed)))
         return
@@ -505,6 +586,8 @@ def main() -> None:
         if hog is not None:
             hog.join()
     _figures_print(runs)
+    if args.instructions:
+        _instructions_print(codes, args.instructions)
     heavy = Customer.objects.order_by("pk").first()
     print(
         "\nheavy customer:",

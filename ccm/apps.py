@@ -16,6 +16,12 @@ class CcmConfig(AppConfig):
     verbose_name = _("Communication Control")
 
     def ready(self) -> None:
+        # A warm web process's long-lived objects out of the collector's way.
+        from django.core.signals import request_finished
+
+        from ccm.warm import freeze_when_warm
+
+        freeze_when_warm(request_finished)
         # Keep the role groups equal to their declaration after every migrate,
         # once all apps' permissions exist (dispatch_uid: once per migrate run).
         post_migrate.connect(

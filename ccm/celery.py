@@ -9,8 +9,10 @@ import uuid
 from celery import Celery
 from celery.beat import PersistentScheduler
 from celery.schedules import crontab
+from celery.signals import task_postrun
 
 from ccm.logs import celery_logging_connect
+from ccm.warm import freeze_when_warm
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
 
@@ -20,6 +22,8 @@ app.autodiscover_tasks()
 logger = logging.getLogger(__name__)
 # Workers and beat log as the web does (JSON lines in production).
 celery_logging_connect()
+# A warm worker process's long-lived objects out of the collector's way.
+freeze_when_warm(task_postrun)
 
 
 @app.on_after_finalize.connect

@@ -154,8 +154,11 @@ SEARCH_ROW = (
 )
 
 
-def search_rows(customers: list[Customer]) -> list[dict]:
-    """Return the search results ready to print, contact data masked."""
+def search_rows(customers: list[dict]) -> list[dict]:
+    """Return the search results ready to print, contact data masked.
+
+    `customers` are the search's matches (`selectors.SearchResult`).
+    """
     languages = {
         value: str(label)
         for value, label in Customer._meta.get_field("language").choices
@@ -164,15 +167,15 @@ def search_rows(customers: list[Customer]) -> list[dict]:
     rows = []
     for customer in customers:
         html = SEARCH_ROW.format(
-            url=escape(customer_url.format(customer.pk)),
-            external_id=escape(customer.external_id),
-            name=escape(bidi_visible(customer.name)),
-            email=escape(masking.email_mask(customer.email)),
-            phone=escape(masking.phone_mask(customer.phone)),
-            language=escape(languages.get(customer.language, customer.language)),
+            url=escape(customer_url.format(customer["id"])),
+            external_id=escape(customer["external_id"]),
+            name=escape(bidi_visible(customer["name"])),
+            email=escape(masking.email_mask(customer["email"])),
+            phone=escape(masking.phone_mask(customer["phone"])),
+            language=escape(languages.get(customer["language"], customer["language"])),
         )
         rows.append(
-            {"customer": customer, "html": mark_safe(html)}  # noqa: S308 (all escaped)
+            {"pk": customer["id"], "html": mark_safe(html)}  # noqa: S308 (all escaped)
         )
     return rows
 

@@ -35,6 +35,8 @@ from templates_app.models import Approval, TemplateVersion
 from templates_app.selectors import category_names
 
 SEARCH_LIMIT = 25
+# What a search result shows of each customer.
+SHOWN = ("id", "external_id", "name", "email", "phone", "language")
 # Below this many characters a substring cannot use a trigram index.
 MIN_SUBSTRING = 3
 PHONE_LIKE = re.compile(r"^[\d\s+()./-]+$")
@@ -44,7 +46,9 @@ HOME_COUNTRY_CODE = "966"
 
 @dataclass(frozen=True)
 class SearchResult:
-    customers: list[Customer]
+    # Each match as the results list shows it: id, external_id, name, email,
+    # phone and language (plain values; a model instance each cost more).
+    customers: list[dict]
     more: bool
     phone: str = ""
 
@@ -170,7 +174,7 @@ def _within(_key, query) -> QuerySet:
     )
 
 
-def _customers_first(key: tuple, build, limit: int, **values: str) -> list[Customer]:
+def _customers_first(key: tuple, build, limit: int, **values: str) -> list[dict]:
     """Return up to limit + 1 matches of `build`'s statement, sorted by name.
 
     No ORDER BY in SQL: sorting every match of a common name costs more than
@@ -178,13 +182,11 @@ def _customers_first(key: tuple, build, limit: int, **values: str) -> list[Custo
     """
     made = statement(
         ("console.search", *key, limit),
-        lambda **stand_ins: build(key, **stand_ins).only(
-            "id", "external_id", "name", "email", "phone", "language"
-        )[: limit + 1],
+        lambda **stand_ins: build(key, **stand_ins).values(*SHOWN)[: limit + 1],
         *(Marker(name, str) for name in values),
     )
-    rows = made.instances(**values)
-    rows.sort(key=lambda customer: (customer.name.casefold(), customer.pk))
+    rows = made.rows(**values)
+    rows.sort(key=lambda row: (row["name"].casefold(), row["id"]))
     return rows
 
 
