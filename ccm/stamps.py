@@ -14,7 +14,8 @@ prints one (`{% csrf_token %}` prints `csrf_token`). A value changed by a
 filter or on the way into the HTML is refused when the fragment is made; a
 value tested by `{% if %}` would always be true, so a fragment must not test
 one. What the fragment prints otherwise must depend only on the language
-(URLs, static files and translations do).
+and the script prefix the site is served under (URLs, static files and
+translations do); both are part of a fragment's key.
 """
 
 import re
@@ -23,6 +24,7 @@ from threading import Lock
 
 from django.template import TemplateSyntaxError
 from django.template.loader import get_template
+from django.urls import get_script_prefix
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -60,7 +62,7 @@ _lock = Lock()
 
 def stamp(template_name: str, values: dict) -> SafeString:
     """Return `template_name` rendered with `values`, from its fragment."""
-    key = (template_name, get_language(), *values)
+    key = (template_name, get_language(), get_script_prefix(), *values)
     made = _made.get(key)
     if made is None:
         made = Fragment(template_name, tuple(values))
