@@ -154,7 +154,15 @@ SEARCH_ROW = (
 )
 
 
-def search_rows(customers: list[dict]) -> list[dict]:
+class ResultRows(list):
+    """Search result rows, and their HTML as one string (a template loop costs more)."""
+
+    @property
+    def html(self) -> SafeString:
+        return mark_safe("".join(row["html"] for row in self))  # noqa: S308 (each row escaped)
+
+
+def search_rows(customers: list[dict]) -> ResultRows:
     """Return the search results ready to print, contact data masked.
 
     `customers` are the search's matches (`selectors.SearchResult`).
@@ -177,12 +185,7 @@ def search_rows(customers: list[dict]) -> list[dict]:
         rows.append(
             {"pk": customer["id"], "html": mark_safe(html)}  # noqa: S308 (all escaped)
         )
-    return rows
-
-
-def joined(rows: list[dict]) -> SafeString:
-    """Return the rows' HTML as one string (a template loop costs more)."""
-    return mark_safe("".join(row["html"] for row in rows))  # noqa: S308 (each row escaped)
+    return ResultRows(rows)
 
 
 def filter_fields(form) -> SafeString:

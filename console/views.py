@@ -148,7 +148,6 @@ def search(request: HttpRequest) -> HttpResponse:
             "form": form,
             "result": result,
             "rows": rows,
-            "rows_html": rows_html.joined(rows),
             "expired": expired,
             "search_query": form["q"].value() or "",
         },
