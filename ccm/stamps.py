@@ -34,15 +34,12 @@ class Fragment:
     """A template's output split around its values: text, value, text, …"""
 
     def __init__(self, template_name: str, names: tuple[str, ...]) -> None:
-        # Letters and digits only: autoescaping leaves them as they are.
-        token = secrets.token_hex(8)
-        stand_ins = {name: f"stamp{token}n{i}x" for i, name in enumerate(names)}
-        html = get_template(template_name).render(stand_ins)
-        pieces = re.split(f"stamp{token}n(\\d+)x", html)
-        self.texts = pieces[0::2]
-        self.slots = [names[int(i)] for i in pieces[1::2]]
+        template = get_template(template_name)
+        self.texts, self.slots = _split(template, names)
         missing = [name for name in names if name not in self.slots]
-        if missing or token in html.replace(f"stamp{token}n", ""):
+        # Rendered again with other stand-ins, the text around them must not
+        # change: a value cut, folded or measured on its way in changes it.
+        if missing or _split(template, names) != (self.texts, self.slots):
             raise TemplateSyntaxError(
                 f"{template_name} does not print {', '.join(missing) or 'a value'} "
                 "as given: a stamped fragment prints its values unchanged"
@@ -54,6 +51,15 @@ class Fragment:
             out.append(conditional_escape(values[name]))
             out.append(text)
         return mark_safe("".join(out))  # noqa: S308 (the template's own text; values escaped)
+
+
+def _split(template, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Render `template` with fresh stand-ins; return its texts and slots."""
+    # Letters and digits only: autoescaping leaves them as they are.
+    token = secrets.token_hex(8)
+    stand_ins = {name: f"stamp{token}n{i}x" for i, name in enumerate(names)}
+    pieces = re.split(f"stamp{token}n(\\d+)x", template.render(stand_ins))
+    return pieces[0::2], [names[int(i)] for i in pieces[1::2]]
 
 
 _made: dict[tuple, Fragment] = {}

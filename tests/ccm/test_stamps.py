@@ -25,6 +25,9 @@ LOCMEM = [
                         ),
                         "shouting.html": "<p>{{ name|upper }}</p>",
                         "cut.html": "<p>{{ name|truncatechars:8 }}</p>",
+                        "twice.html": (
+                            "<p>{{ name }}</p><p>{{ name|truncatechars:12 }}</p>"
+                        ),
                     },
                 )
             ]
@@ -61,7 +64,7 @@ def test_a_stamped_fragment_is_what_the_template_renders(language):
 
 
 @override_settings(TEMPLATES=LOCMEM)
-def test_the_template_is_rendered_once_a_language():
+def test_the_template_is_rendered_only_when_a_languages_fragment_is_made():
     renders = []
 
     def count(sender, template, **kwargs):
@@ -69,14 +72,18 @@ def test_the_template_is_rendered_once_a_language():
 
     template_rendered.connect(count)
     try:
-        for name in ("Ann", "Bob", "Cy"):
+        stamps.stamp("card.html", {**VALUES, "name": "Ann"})
+        # Made from two renderings with different stand-ins (the check).
+        assert renders == ["card.html", "card.html"]
+        for name in ("Bob", "Cy"):
             stamps.stamp("card.html", {**VALUES, "name": name})
+        assert len(renders) == 2, "later pages render nothing"
         with translation.override("ar"):
             arabic = stamps.stamp("card.html", {**VALUES, "name": "Dee"})
     finally:
         template_rendered.disconnect(count)
 
-    assert renders == ["card.html", "card.html"]
+    assert renders == ["card.html"] * 4
     assert "Dee" in arabic
 
 
@@ -85,3 +92,9 @@ def test_the_template_is_rendered_once_a_language():
 def test_a_fragment_that_changes_a_value_is_refused(template):
     with pytest.raises(TemplateSyntaxError, match="does not print name as given"):
         stamps.stamp(template, {"name": "Ann"})
+
+
+@override_settings(TEMPLATES=LOCMEM)
+def test_a_value_printed_whole_and_also_cut_is_refused():
+    with pytest.raises(TemplateSyntaxError, match="does not print a value as given"):
+        stamps.stamp("twice.html", {"name": "Ann"})
