@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -30,9 +29,9 @@ from audit.services import AuditEntry
 from ccm.bulk import rows_insert
 from ccm.problems import Problem
 from channels_app import incidents, lifecycle, problems, ruling
-from channels_app.footers import footer_apply
 from channels_app.models import Batch, Channel, Communication, Dispatch
 from channels_app.tasks import outbox_kick
+from channels_app.template_plans import TemplatePlan, plans_for
 from channels_app.trigger_requests import (  # noqa: F401 (re-exported)
     AUTO,
     FALLBACK_ORDER,
@@ -48,121 +47,12 @@ from customers.consent import (
 )
 from customers.models import Customer, PreferenceEntry
 from rules.evaluation import QUEUE
-from templates_app import letters
-from templates_app.models import Template, TemplateVersion
-from templates_app.rendering import RenderedContent, RenderError, render_content
-from templates_app.selectors import (
-    LanguageUnavailable,
-    block_sources_for_version,
-    language_choose,
-    versions_in_force,
-)
-from templates_app.services import version_hash_ok, version_verification_load
+from templates_app.rendering import RenderedContent, RenderError
+from templates_app.selectors import LanguageUnavailable
 from templates_app.validation import validator_problems
-from templates_app.version_settings import version_formats
 
 # Rows per round of loads and inserts; keeps every IN (...) list short.
 CHUNK = 500
-
-
-class _TemplatePlan:
-    """A template resolved once per call: version in force, validator, content."""
-
-    def __init__(
-        self, code: str, template: Template | None, version: TemplateVersion | None
-    ):
-        self.code = code
-        self.template = template
-        self.version: TemplateVersion | None = None
-        self.refusal: dict[str, list[Problem]] | None = None
-        self.supported: list[str] = []
-        if template is None:
-            self.refusal = {"template": [problems.TEMPLATE_UNKNOWN(code=code)]}
-            return
-        if version is None:
-            self.refusal = {"template": [problems.TEMPLATE_NOT_IN_FORCE(code=code)]}
-            return
-        # The rows checked against the hash are the rows rendered.
-        version_verification_load(
-            version, reuse_seconds=settings.TEMPLATE_ROWS_REUSE_SECONDS
-        )
-        if not version_hash_ok(version):
-            self.refusal = {
-                "template": [problems.TEMPLATE_HASH_MISMATCH(version=version)]
-            }
-            return
-        self.version = version
-        self._blocks: dict[str, dict] = {}
-        self._contents = {(c.channel, c.language): c for c in version.contents.all()}
-        # What a reviewer approved decides, never the live template row: the
-        # category (so the kind), channels and schema frozen on the version in
-        # force. The plan's own template instance takes the approved category,
-        # which the communication records (never saved from here).
-        template.category = version.category
-        self.validator = schema_validator_cached(
-            json.dumps(version.data_schema, ensure_ascii=False)
-        )
-        self.supported = [c for c in FALLBACK_ORDER if c in version.channels]
-        self.kind = version.category.kind
-        self._languages: dict[tuple[str, str], str] = {}
-
-    def language(self, channel: str, customer_language: str) -> str:
-        key = (channel, customer_language)
-        if key not in self._languages:
-            self._languages[key] = language_choose(
-                self.version, channel=channel, customer_language=customer_language
-            )
-        return self._languages[key]
-
-    def render(
-        self,
-        channel: str,
-        language: str,
-        data: dict,
-        *,
-        customer: Customer,
-        message: uuid.UUID,
-    ):
-        """Return the rendered parts of one channel (and PDF bytes for letters).
-
-        Digits and calendar follow the customer's preference, else the
-        version's. The parts carry the preference footer, linking to the
-        centre from this message, before the letter is printed to PDF.
-        """
-        if language not in self._blocks:
-            self._blocks[language] = block_sources_for_version(self.version, language)
-        rendered = render_content(
-            channel=channel,
-            language=language,
-            sources=self._contents[(channel, language)].sources(),
-            data=data,
-            blocks=self._blocks[language],
-            formats=version_formats(
-                self.version,
-                language=language,
-                customer_digits=customer.digits,
-                customer_calendar=customer.calendar,
-            ),
-            remote_images=self.version.category.allow_remote_images,
-        )
-        rendered.parts = footer_apply(
-            rendered.parts,
-            channel=channel,
-            language=language,
-            customer_id=customer.pk,
-            message=message,
-            marketing=self.kind == "marketing",
-        )
-        pdf = b""
-        if channel == Channel.LETTER:
-            pdf = letters.letter_pdf(
-                rendered.parts["letter_html"],
-                language=language,
-                css=rendered.parts.get("letter_css", ""),
-                title=self.template.name,
-                limits=letters.letter_limits(self.version.category.code),
-            ).pdf
-        return rendered, pdf
 
 
 @dataclass
@@ -170,7 +60,7 @@ class _Accepted:
     """A request that passed every check, with what each channel will carry."""
 
     request: TriggerRequest
-    plan: _TemplatePlan
+    plan: TemplatePlan
     channels: list[str]
     decisions: dict[str, ConsentDecision]
     rendered: dict[str, tuple[str, RenderedContent, bytes]]
@@ -191,24 +81,8 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def _plans_for(codes: set[str]) -> dict[str, _TemplatePlan]:
-    versions = versions_in_force(codes)
-    templates = {code: version.template for code, version in versions.items()}
-    if missing := codes - set(versions):
-        templates.update(
-            (t.code, t)
-            for t in Template.objects.select_related("category").filter(
-                code__in=missing
-            )
-        )
-    return {
-        code: _TemplatePlan(code, templates.get(code), versions.get(code))
-        for code in codes
-    }
-
-
 def _consent_loaded(
-    requests: Sequence[TriggerRequest], plans: dict[str, _TemplatePlan]
+    requests: Sequence[TriggerRequest], plans: dict[str, TemplatePlan]
 ) -> tuple[dict[int, list[PreferenceEntry]], dict[tuple[str, str], int]]:
     """Load the ledgers and suppressions of every customer in two queries.
 
@@ -231,7 +105,7 @@ def _consent_loaded(
 
 def _check(
     request: TriggerRequest,
-    plan: _TemplatePlan,
+    plan: TemplatePlan,
     preferences: list[PreferenceEntry],
     suppressed: dict[tuple[str, str], int],
 ) -> _Accepted:
@@ -509,7 +383,7 @@ def communications_trigger_bulk(
     in one transaction for the call. Each communication returned carries
     `dispatches_opened`: its dispatches as stored, in id order.
     """
-    plans = _plans_for({r.template_code for r in requests})
+    plans = plans_for({r.template_code for r in requests})
     results: list[Communication | TriggerRefused] = []
     for chunk in _chunks(requests, CHUNK):
         preferences, suppressed = _consent_loaded(chunk, plans)
