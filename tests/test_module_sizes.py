@@ -25,7 +25,6 @@ PRODUCT = (
 )
 # Over the limit today, to be split by concern (issues 17 and 23 touch them).
 ALLOWED = {
-    "console/views.py": 679,
     "channels_app/admin.py": 807,
     "channels_app/batches.py": 801,
 }

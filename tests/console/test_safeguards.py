@@ -266,13 +266,13 @@ def test_an_evidence_pack_needs_the_permission_to_unmask(
 def test_a_customer_pack_over_the_limit_is_refused_before_it_is_loaded(
     client, agent, customer, templates, monkeypatch, django_assert_max_num_queries
 ):
-    from console import views
+    from console import evidence_views
     from tests.factories import approved_version_build
 
     version = approved_version_build()
     for _ in range(6):
         dispatch_build(version=version, customer=customer)
-    monkeypatch.setattr(views, "MAX_EVIDENCE_DISPATCHES", 3)
+    monkeypatch.setattr(evidence_views, "MAX_EVIDENCE_DISPATCHES", 3)
     client.force_login(agent)
 
     with django_assert_max_num_queries(12):
