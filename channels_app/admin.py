@@ -21,7 +21,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from audit.admin import AuditedAdminMixin
 from ccm.bidi import bidi_visible
 from ccm.moments import moment_display
-from channels_app import batches, lifecycle, pauses, services
+from channels_app import batch_rows, batches, lifecycle, pauses, services
 from channels_app.dispatching import AUTO, TriggerRefused, communication_trigger
 from channels_app.models import (
     Batch,
@@ -710,7 +710,7 @@ class BatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
             in_force = version_in_force(template)
             schema = (in_force or template).data_schema or {}
             try:
-                rows = batches.batch_rows_from_csv(upload, schema=schema)
+                rows = batch_rows.batch_rows_from_csv(upload, schema=schema)
                 batch = batches.batch_create(
                     template_code=template.code,
                     channels=form.cleaned_data["channels"] or AUTO,
@@ -721,7 +721,7 @@ class BatchAdmin(AuditedAdminMixin, ReadOnlyAdmin):
                     file_name=upload.name[:255],
                     scheduled_for=form.cleaned_data["schedule"],
                 )
-            except batches.BatchRefused as exc:
+            except batch_rows.BatchRefused as exc:
                 problems = exc.messages()
             else:
                 messages.success(

@@ -49,11 +49,8 @@ from channels_app.api_serializers import (
     DispatchStatusSerializer,
     TriggerSerializer,
 )
-from channels_app.batches import (
-    BatchRefused,
-    batch_create,
-    batch_row_problems,
-)
+from channels_app.batch_rows import BatchRefused
+from channels_app.batches import batch_create, batch_row_problems
 from channels_app.dispatching import (
     AUTO,
     TriggerRefused,

@@ -4,7 +4,7 @@ refuses NUL characters in jsonb and text)."""
 
 import pytest
 
-from channels_app.batches import BatchRefused, batch_rows_from_csv
+from channels_app.batch_rows import BatchRefused, batch_rows_from_csv
 from channels_app.models import Batch
 from tests.channels_app.test_batches import _create, _row, operator, templates  # noqa: F401
 

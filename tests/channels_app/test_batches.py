@@ -9,12 +9,11 @@ from django.db import connections
 
 from audit.models import AuditEvent
 from audit.sealing import event_readable
+from channels_app.batch_rows import BatchRefused, batch_rows_from_csv
 from channels_app.batches import (
-    BatchRefused,
     batch_create,
     batch_resume,
     batch_row_problems,
-    batch_rows_from_csv,
     batch_run,
     batches_resume,
 )
@@ -611,7 +610,7 @@ def test_the_operator_uploads_a_csv_and_watches_the_run_finish(
 
 def test_a_row_checked_against_a_schema_with_a_remote_reference_is_refused_not_a_500():
     """Schemas stored before references were confined never fetch, and never 500."""
-    from channels_app.batches import _rows_problems
+    from channels_app.batch_rows import _rows_problems
 
     schema = {
         "type": "object",

@@ -4,7 +4,7 @@ import pytest
 from django.apps import apps
 
 from channels_app.api_serializers import CustomerSerializer
-from channels_app.batches import _customer_problems
+from channels_app.batch_rows import _customer_problems
 from customers.models import Customer
 
 # Fields that store the same value: their limits must agree, or a value one
