@@ -25,7 +25,6 @@ PRODUCT = (
 )
 # Over the limit today, to be split by concern (issues 17 and 23 touch them).
 ALLOWED = {
-    "channels_app/admin.py": 807,
 }
 
 
