@@ -10,15 +10,18 @@ ORM's own converters to what comes back. The SQL is the ORM's, so it stays
 true to the models; only its compilation is not repeated.
 
 A stand-in must reach the statement's parameters unchanged (exact lookups
-on text and whole-number fields: `pk=`, `channel=`) or as the ORM's LIKE
-patterns write it: escaped for LIKE, alone or with a wildcard before, after
-or on both sides (`iexact` on SQLite, `startswith`, `contains`, `endswith`
-and their case-insensitive forms, which fold case in SQL). Each call's value
+on text, whole-number and UUID fields: `pk=`, `channel=`, `public_id=`; a
+UUID as itself or, where the database has no uuid type, as its hex digits)
+or as the ORM's LIKE patterns write it: escaped for LIKE, alone or with a
+wildcard before, after or on both sides (`iexact` on SQLite, `startswith`,
+`contains`, `endswith` and their case-insensitive forms, which fold case in
+SQL). Each call's value
 is written the same way. A lookup that rewrites its value otherwise (a date
 bound, a case folded in Python) is refused when the statement is made, as is
 a value that does not reach the parameters.
 """
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
@@ -31,6 +34,8 @@ from django.db.models.query import get_related_populators
 # How the ORM writes a pattern lookup's value (escaped for LIKE): iexact on
 # SQLite, startswith, contains, endswith.
 LIKE_PATTERNS = ("%s", "%s%%", "%%%s%%", "%%%s")
+# How a UUID reaches the parameters on a database without a uuid type (SQLite).
+HEX = "hex"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Marker:
         # ORM drops a lookup its column cannot hold); never sent anywhere.
         if self.kind is int:
             return -2_147_480_000 + position
+        if self.kind is uuid.UUID:
+            return uuid.UUID(f"cc357a7e-0000-4000-8000-{position:012x}")
         # Mixed case and LIKE's wildcards: a lookup that folds case in
         # Python changes it and is refused; one that escapes it for LIKE is
         # told from an exact one.
@@ -70,6 +77,8 @@ class Statement:
             if isinstance(stand_in, str):
                 escaped = self._like_escape(stand_in)
                 forms += [(like, like % escaped) for like in LIKE_PATTERNS]
+            elif isinstance(stand_in, uuid.UUID):
+                forms.append((HEX, stand_in.hex))
             found = [
                 (i, name, like)
                 for i, param in enumerate(self.params)
@@ -111,7 +120,12 @@ class Statement:
         params = list(self.params)
         for index, name, like in self.slots:
             value = values[name]
-            params[index] = value if like is None else like % self._like_escape(value)
+            if like is None:
+                params[index] = value
+            elif like is HEX:
+                params[index] = uuid.UUID(str(value)).hex
+            else:
+                params[index] = like % self._like_escape(value)
         return params
 
     def _fetched(self, values: dict[str, Any]) -> list:

@@ -1,5 +1,6 @@
 """A statement compiled once answers each call's values as the ORM would."""
 
+import uuid
 from datetime import datetime
 
 import pytest
@@ -151,3 +152,28 @@ def test_two_whole_number_values_of_one_statement_each_take_their_place(customer
 
     rows = made.rows(first=customers[2].pk, second=customers[0].pk)
     assert [row["external_id"] for row in rows] == ["ST-0", "ST-2"]
+
+
+def test_a_uuid_value_takes_its_place_on_every_database(customers):
+    """A UUID reaches PostgreSQL as itself and SQLite as its hex digits."""
+    from channels_app.models import Communication
+    from tests.factories import approved_version_build, dispatch_build
+
+    version = approved_version_build()
+    first, second = (
+        dispatch_build(version=version, customer=customer).communication
+        for customer in customers[:2]
+    )
+    made = statement(
+        ("test.by_public_id",),
+        lambda public_id: Communication.objects.select_related("customer").filter(
+            public_id=public_id
+        ),
+        Marker("public_id", uuid.UUID),
+    )
+
+    for communication in (first, second):
+        (found,) = made.instances(public_id=communication.public_id)
+        assert found.pk == communication.pk
+        assert found.customer.external_id == communication.customer.external_id
+    assert made.instances(public_id=uuid.uuid4()) == []
