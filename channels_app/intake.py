@@ -287,8 +287,15 @@ def _outcomes_write(intakes: list[TriggerIntake], now: datetime) -> None:
     )
 
 
-def intakes_drain(*, seconds: float = 30.0) -> int:
-    """Drain chunk after chunk until none is queued or `seconds` have passed."""
+def intakes_drain(*, seconds: float = 30.0, wait=time.sleep) -> int:
+    """Drain chunk after chunk until none is queued or `seconds` have passed.
+
+    After a chunk shorter than INTAKE_CHUNK_ROWS, the drain waits
+    INTAKE_GATHER_MS before the next, so triggers arriving one by one
+    under load are taken many to a chunk: a chunk costs about as much CPU
+    for 25 rows as for 500 (docs/performance.md). A trigger that arrives
+    alone is drained at once all the same; the wait only delays the next.
+    """
     deadline = time.monotonic() + seconds
     total = 0
     while time.monotonic() < deadline:
@@ -296,6 +303,8 @@ def intakes_drain(*, seconds: float = 30.0) -> int:
         if not done:
             break
         total += done
+        if done < settings.INTAKE_CHUNK_ROWS and settings.INTAKE_GATHER_MS:
+            wait(settings.INTAKE_GATHER_MS / 1000)
     return total
 
 

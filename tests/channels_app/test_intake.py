@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from ccm.roles import API_CLIENT
-from channels_app.intake import intake_drain, respond_async_wanted
+from channels_app.intake import intake_drain, intakes_drain, respond_async_wanted
 from channels_app.models import Communication, Dispatch, TriggerIntake
 from customers.models import Customer, PreferenceEntry
 from customers.services import preference_set
@@ -194,6 +194,41 @@ def test_two_drains_at_once_trigger_every_queued_trigger_exactly_once(api):
     assert sum(counts) == 120
     assert Communication.objects.count() == 120
     assert not TriggerIntake.objects.filter(status="queued").exists()
+
+
+def test_after_a_short_chunk_the_drain_lets_arrivals_gather_into_one_chunk(
+    api, settings
+):
+    settings.INTAKE_CHUNK_ROWS, settings.INTAKE_GATHER_MS = 50, 200
+    assert _post(api, key="first").status_code == 202
+    waits, arrivals = [], iter([range(1, 8), range(8, 12)])
+
+    def wait(seconds):
+        # Triggers arriving while the drain waits: each wait, a few more.
+        waits.append(seconds)
+        for n in next(arrivals, []):
+            body = _body(customer={**BODY["customer"], "external_id": f"G-{n}"})
+            assert _post(api, body=body, key=f"g-{n}").status_code == 202
+
+    drained = intakes_drain(wait=wait)
+
+    assert drained == 12
+    # One alone at once, then the seven that gathered in one chunk, then four.
+    assert waits == [0.2, 0.2, 0.2]
+    processed = sorted(
+        TriggerIntake.objects.values_list("processed", flat=True).distinct()
+    )
+    assert len(processed) == 3
+    assert not TriggerIntake.objects.filter(status="queued").exists()
+
+
+def test_with_no_gathering_the_drain_takes_chunk_after_chunk_at_once(api, settings):
+    settings.INTAKE_CHUNK_ROWS, settings.INTAKE_GATHER_MS = 50, 0
+    assert _post(api, key="only").status_code == 202
+    waits = []
+
+    assert intakes_drain(wait=waits.append) == 1
+    assert waits == []
 
 
 @pytest.mark.django_db(transaction=True)
