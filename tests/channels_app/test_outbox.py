@@ -427,19 +427,19 @@ def test_sending_a_batch_costs_the_same_queries_whatever_its_size(
 def test_a_template_that_always_fails_to_render_is_refused_and_others_flow(
     smtp_sink, monkeypatch, version
 ):
-    from channels_app import dispatching
+    from channels_app import dispatching, template_plans
     from templates_app.rendering import RenderError
 
     broken = approved_version_build(code="one-time-passcode")
     broken_sources = [c.sources() for c in broken.contents.all()]
-    render = dispatching.render_content
+    render = template_plans.render_content
 
     def render_or_fail(**kwargs):
         if kwargs["sources"] in broken_sources:
             raise RenderError("the template cannot be rendered")
         return render(**kwargs)
 
-    monkeypatch.setattr(dispatching, "render_content", render_or_fail)
+    monkeypatch.setattr(template_plans, "render_content", render_or_fail)
     reminder = {
         "customer": {"name": "Nora"},
         "policy_number": "MT-000001",
