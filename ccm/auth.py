@@ -36,10 +36,9 @@ class UserBackend(ModelBackend):
                 .filter(pk=pk)
             )
 
-        found = statement(("ccm.auth.user",), build, Marker("pk")).instances(pk=user_id)
-        if not found or not self.user_can_authenticate(found[0]):
+        user = statement(("ccm.auth.user",), build, Marker("pk")).instance(pk=user_id)
+        if user is None or not self.user_can_authenticate(user):
             return None
-        user = found[0]
         if user.is_active and not user.is_superuser:
             user._perm_cache = set((user.ccm_permissions or "").split())
         return user

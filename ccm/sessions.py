@@ -20,8 +20,8 @@ class SessionStore(db.SessionStore):
             ("ccm.sessions", model._meta.label),
             lambda session_key: model.objects.filter(session_key=session_key),
             Marker("session_key", str),
-        ).instances(session_key=self.session_key or "")
-        if found and found[0].expire_date > timezone.now():
-            return found[0]
+        ).instance(session_key=self.session_key or "")
+        if found is not None and found.expire_date > timezone.now():
+            return found
         self._session_key = None
         return None

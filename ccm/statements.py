@@ -15,10 +15,9 @@ UUID as itself or, where the database has no uuid type, as its hex digits)
 or as the ORM's LIKE patterns write it: escaped for LIKE, alone or with a
 wildcard before, after or on both sides (`iexact` on SQLite, `startswith`,
 `contains`, `endswith` and their case-insensitive forms, which fold case in
-SQL). Each call's value
-is written the same way. A lookup that rewrites its value otherwise (a date
-bound, a case folded in Python) is refused when the statement is made, as is
-a value that does not reach the parameters.
+SQL). Each call's value is written the same way. A lookup that rewrites its
+value otherwise (a date bound, a case folded in Python) is refused when the
+statement is made, as is a value that does not reach the parameters.
 """
 
 import uuid
@@ -157,6 +156,12 @@ class Statement:
                 setattr(instance, name, row[position])
             found.append(instance)
         return found
+
+    def instance(self, **values: Any):
+        """Run a statement that finds one row at most (a unique lookup): its
+        instance, or None."""
+        found = self.instances(**values)
+        return found[0] if found else None
 
 
 _made: dict[tuple, Statement] = {}

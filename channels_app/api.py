@@ -130,14 +130,13 @@ def _communication_read(public_id: uuid.UUID) -> Communication | None:
     loaded. This and `_dispatches_read` are statements compiled once per
     process (`ccm.statements`): a status read is polled, and building them
     cost more CPU than the rest of the read."""
-    found = statement(
+    return statement(
         ("api.communication",),
         lambda public_id: Communication.objects.select_related(
             "template_version", "customer", "batch"
         ).filter(public_id=public_id),
         Marker("public_id", uuid.UUID),
-    ).instances(public_id=public_id)
-    return found[0] if found else None
+    ).instance(public_id=public_id)
 
 
 def _dispatches_read(communication: Communication) -> list[Dispatch]:

@@ -338,8 +338,7 @@ def customer_with_lists(pk: int) -> Customer | None:
         lambda pk: customers_with_lists().filter(pk=pk),
         Marker("pk"),
     )
-    found = made.instances(pk=pk)
-    return found[0] if found else None
+    return made.instance(pk=pk)
 
 
 def template_codes_for(customer: Customer) -> list[str]:
