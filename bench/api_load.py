@@ -258,12 +258,14 @@ def statements_count(token: str) -> None:
 
 def _client_post(client, load: "Load", n: int, i: int):
     _method, path, body, headers = load.trigger(n, i)
+    prefer = {"HTTP_PREFER": headers["Prefer"]} if "Prefer" in headers else {}
     return client.post(
         path,
         data=body,
         content_type="application/json",
         HTTP_AUTHORIZATION=headers["Authorization"],
         HTTP_IDEMPOTENCY_KEY=headers["Idempotency-Key"],
+        **prefer,
     )
 
 
@@ -275,7 +277,7 @@ PROFILE_LAYERS = {
 }
 
 
-def profile_print(token: str, triggers: int) -> None:
+def profile_print(token: str, triggers: int, prefer: str) -> None:
     """Run `triggers` in this process under cProfile (CPU time); print where it goes.
 
     Cumulative CPU of the project's functions and of two layers beneath them,
@@ -290,6 +292,7 @@ def profile_print(token: str, triggers: int) -> None:
 
     load = Load(0, token)
     load.round = -1
+    load.prefer = prefer
     with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False):
         client = Client()
         for i in range(5):  # warm: caches filled, as in a serving worker
@@ -492,7 +495,9 @@ def main() -> int:
     token = seed()
     statements_count(token)
     if args.profile:
-        profile_print(token, args.profile)
+        profile_print(
+            token, args.profile, "respond-async" if args.respond_async else ""
+        )
     from django.db import connections
 
     connections.close_all()

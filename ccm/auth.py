@@ -36,7 +36,9 @@ class UserBackend(ModelBackend):
                 .filter(pk=pk)
             )
 
-        user = statement(("ccm.auth.user",), build, Marker("pk")).instance(pk=user_id)
+        user = statement(
+            ("ccm.auth.user",), build, Marker("pk"), prepare=True
+        ).instance(pk=user_id)
         if user is None or not self.user_can_authenticate(user):
             return None
         if user.is_active and not user.is_superuser:

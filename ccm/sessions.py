@@ -20,6 +20,7 @@ class SessionStore(db.SessionStore):
             ("ccm.sessions", model._meta.label),
             lambda session_key: model.objects.filter(session_key=session_key),
             Marker("session_key", str),
+            prepare=True,
         ).instance(session_key=self.session_key or "")
         if found is not None and found.expire_date > timezone.now():
             return found

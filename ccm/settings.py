@@ -155,9 +155,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so that worker processes started by tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-# PostgreSQL keeps Django's defaults: no prepared statements. Prepared after
-# five runs, the console's substring search went to a generic plan that cannot
-# use its trigram index (p95 1.7 s at 1M customers; docs/console.md).
+# PostgreSQL: psycopg prepares no statement on its own. Prepared after five
+# runs, the console's substring search went to a generic plan that cannot
+# use its trigram index (p95 1.7 s at 1M customers; docs/console.md). Only
+# the statements the code asks to prepare are (exact lookups that run on
+# every request: `ccm.statements.prepared_cursor`). Django's default, None,
+# would turn those off too, so the threshold is one never reached instead.
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", PREPARE_ONLY_WHEN_ASKED
+    )
 # Behind PgBouncer in transaction mode (docs/deploy.md) a connection serves
 # another client after every transaction: nothing may live in the session.
 # DATABASE_TRANSACTION_POOLING=true turns off server-side cursors, prepared

@@ -136,6 +136,7 @@ def _communication_read(public_id: uuid.UUID) -> Communication | None:
             "template_version", "customer", "batch"
         ).filter(public_id=public_id),
         Marker("public_id", uuid.UUID),
+        prepare=True,
     ).instance(public_id=public_id)
 
 
@@ -147,6 +148,7 @@ def _dispatches_read(communication: Communication) -> list[Dispatch]:
             communication_id=communication
         ).order_by("pk"),
         Marker("communication"),
+        prepare=True,
     ).instances(communication=communication.pk)
 
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from ccm.bulk import rows_update
 from ccm.problems import Problem, problem_api, problem_from
+from ccm.statements import prepared_cursor
 from channels_app import problems
 from channels_app.customer_rows import customers_upsert_rows
 from channels_app.dispatching import (
@@ -125,7 +126,8 @@ def intake_queue(
     answer = {"id": str(public_id), "status": Status.QUEUED.value}
     now = timezone.now()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        # Planned by the server once per connection (ccm.statements).
+        with prepared_cursor() as cursor:
             cursor.execute(
                 _QUEUE_SQL,
                 [client.pk, key, digest, json.dumps(answer), now,

@@ -177,3 +177,47 @@ def test_a_uuid_value_takes_its_place_on_every_database(customers):
         assert found.pk == communication.pk
         assert found.customer.external_id == communication.customer.external_id
     assert made.instances(public_id=uuid.uuid4()) == []
+
+
+def _by_pk(pk):
+    return Customer.objects.filter(pk=pk)
+
+
+def _prepared_here(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%{table}%"],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("pooled", [False, True])
+def test_a_prepared_statement_is_planned_once_per_connection_and_still_logged(
+    customers, settings, pooled
+):
+    """PostgreSQL keeps one prepared statement for every call's values; the
+    calls are still seen by query logging. Behind PgBouncer in transaction
+    mode nothing is prepared (the next transaction may be on another
+    server connection)."""
+    settings.DATABASE_TRANSACTION_POOLING = pooled
+    made = statement(("test.prepared", pooled), _by_pk, Marker("pk"), prepare=True)
+
+    with CaptureQueriesContext(connection) as queries:
+        for customer in customers:
+            assert made.instance(pk=customer.pk).external_id == customer.external_id
+        assert made.instance(pk=customers[-1].pk + 1000) is None
+
+    assert len(queries) == 4
+    assert _prepared_here(Customer._meta.db_table) == (0 if pooled else 1)
+
+
+def test_a_statement_with_a_pattern_is_not_prepared():
+    with pytest.raises(ValueError, match="LIKE pattern is not prepared"):
+        statement(
+            ("test.prepared.pattern",),
+            lambda name: Customer.objects.filter(name__startswith=name),
+            Marker("name", str),
+            prepare=True,
+        )
