@@ -136,7 +136,11 @@ def _tree(pid: int) -> list[int]:
     """Return a process and all its descendants."""
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:  # the thread ended while the tree was read
+            continue
+        for child in children:
             pids.extend(_tree(int(child)))
     return pids
 
@@ -145,7 +149,11 @@ def _cpu_seconds(pid: int) -> float:
     """Return the CPU time (user + system) used by a process tree so far."""
     total = 0
     for each in _tree(pid):
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            stat = Path(f"/proc/{each}/stat").read_text()
+        except FileNotFoundError:  # the process ended while the tree was read
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
