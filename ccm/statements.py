@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from threading import Lock
 from typing import Any
 
@@ -47,6 +48,7 @@ LIKE_PATTERNS = ("%s", "%s%%", "%%%s%%", "%%%s")
 HEX = "hex"
 
 
+@cache
 def _prepared_cursor_class():
     import psycopg
 
@@ -57,9 +59,6 @@ def _prepared_cursor_class():
             return super().execute(query, params, prepare=prepare, binary=binary)
 
     return PreparedCursor
-
-
-_PREPARED_CURSOR: list = []
 
 
 @contextmanager
@@ -80,12 +79,10 @@ def prepared_cursor(using: str = "default") -> Iterator[Any]:
         with connection.cursor() as cursor:
             yield cursor
         return
-    if not _PREPARED_CURSOR:
-        _PREPARED_CURSOR.append(_prepared_cursor_class())
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        raw = _PREPARED_CURSOR[0](connection.connection)
+        raw = _prepared_cursor_class()(connection.connection)
     # As Django's create_cursor(): timestamps read in the connection's zone.
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg import adapters

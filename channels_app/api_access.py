@@ -63,20 +63,34 @@ def _user_by_token_sql() -> str:
     )
 
 
-def _user_from_row(row: tuple):
-    """The user of a row of the user's columns, read as the ORM reads them
-    (its converters applied: SQLite returns datetimes as text)."""
+def _user_converters(alias: str):
+    """A compiler of the user model and the converters of its columns."""
     user_model = get_user_model()
-    fields = user_model._meta.concrete_fields
-    compiler = Query(user_model).get_compiler(connection.alias)
-    converters = compiler.get_converters(
-        [field.get_col(user_model._meta.db_table) for field in fields]
+    compiler = Query(user_model).get_compiler(alias)
+    return compiler, compiler.get_converters(
+        [
+            field.get_col(user_model._meta.db_table)
+            for field in user_model._meta.concrete_fields
+        ]
     )
-    if converters:
+
+
+@cache
+def _user_columns(alias: str) -> tuple[list[str], bool]:
+    """The user's attribute names, in the order `_user_by_token_sql` selects
+    them, and whether the database needs converters for them (SQLite returns
+    datetimes as text; PostgreSQL needs none): found once per process."""
+    names = [field.attname for field in get_user_model()._meta.concrete_fields]
+    return names, bool(_user_converters(alias)[1])
+
+
+def _user_from_row(row: tuple):
+    """The user of a row of the user's columns, read as the ORM reads them."""
+    names, converted = _user_columns(connection.alias)
+    if converted:
+        compiler, converters = _user_converters(connection.alias)
         (row,) = compiler.apply_converters([row], converters)
-    return user_model.from_db(
-        connection.alias, [field.attname for field in fields], row
-    )
+    return get_user_model().from_db(connection.alias, names, row)
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
